@@ -1,0 +1,112 @@
+"""CIDR sets as integer intervals.
+
+IPv4 and IPv6 share one integer line: IPv4 addresses are ``0 .. 2**32-1`` and IPv6 addresses
+follow at ``2**32 + address``.  A set of CIDRs is then a normalised interval set, and "is this
+/16 covered by these two /17s" is plain interval arithmetic (see ``ports``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from functools import lru_cache
+
+from sgaudit import ports
+
+V6_OFFSET = 1 << 32
+V4_ALL: ports.IntervalSet = ((0, V6_OFFSET - 1),)
+V6_ALL: ports.IntervalSet = ((V6_OFFSET, V6_OFFSET + (1 << 128) - 1),)
+INTERNET: ports.IntervalSet = ((0, V6_OFFSET + (1 << 128) - 1),)
+
+_PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+               "169.254.0.0/16")
+_PRIVATE_V6 = ("fc00::/7", "fe80::/10", "::1/128")
+
+
+class CidrError(ValueError):
+    """Not a CIDR."""
+
+
+@lru_cache(maxsize=65536)
+def parse_cidr(text: str) -> tuple[str, bool]:
+    """Canonical form of a CIDR and whether the input was already canonical.
+
+    ``10.1.0.2/16`` is accepted (host bits set) and becomes ``10.1.0.0/16``.  A bare address
+    is a single host.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise CidrError(f"not a CIDR: {text!r}")
+    raw = text.strip()
+    try:
+        net = ipaddress.ip_network(raw, strict=False)
+    except ValueError as exc:
+        raise CidrError(f"not a CIDR: {raw!r}") from exc
+    canonical = str(net)
+    return canonical, canonical == raw
+
+
+def canonical_cidr(text: str) -> str:
+    return parse_cidr(text)[0]
+
+
+@lru_cache(maxsize=65536)
+def cidr_interval(cidr: str) -> ports.Interval:
+    net = ipaddress.ip_network(cidr, strict=False)
+    lo = int(net.network_address)
+    hi = int(net.broadcast_address)
+    if net.version == 6:
+        return (lo + V6_OFFSET, hi + V6_OFFSET)
+    return (lo, hi)
+
+
+def cidr_set(cidrs: Iterable[str]) -> ports.IntervalSet:
+    return ports.normalize(cidr_interval(c) for c in cidrs)
+
+
+def to_cidrs(intervals: ports.IntervalSet) -> list[str]:
+    """The fewest CIDRs that cover exactly these intervals."""
+    out: list[str] = []
+    for lo, hi in intervals:
+        for part in _split_family(lo, hi):
+            a, b, version = part
+            cls = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+            out.extend(str(n) for n in ipaddress.summarize_address_range(cls(a), cls(b)))
+    return out
+
+
+def _split_family(lo: int, hi: int) -> list[tuple[int, int, int]]:
+    parts = []
+    if lo < V6_OFFSET:
+        parts.append((lo, min(hi, V6_OFFSET - 1), 4))
+    if hi >= V6_OFFSET:
+        parts.append((max(lo, V6_OFFSET) - V6_OFFSET, hi - V6_OFFSET, 6))
+    return parts
+
+
+def is_cidr_source(source: str) -> bool:
+    return not (source.startswith("sg-") or source.startswith("pl-"))
+
+
+@lru_cache(maxsize=1)
+def private_space() -> ports.IntervalSet:
+    return cidr_set(_PRIVATE_V4 + _PRIVATE_V6)
+
+
+def is_private(intervals: ports.IntervalSet) -> bool:
+    """True when every address lies in private, shared, loopback or link-local space."""
+    return ports.covers(private_space(), intervals)
+
+
+def is_world(intervals: ports.IntervalSet) -> bool:
+    """True when the set holds the whole IPv4 or the whole IPv6 internet."""
+    return ports.covers(intervals, V4_ALL) or ports.covers(intervals, V6_ALL)
+
+
+def describe(intervals: ports.IntervalSet) -> str:
+    """Short human text for an address set: CIDRs, or "the whole internet"."""
+    if ports.covers(intervals, INTERNET):
+        return "0.0.0.0/0 and ::/0"
+    cidrs = to_cidrs(intervals)
+    if len(cidrs) > 6:
+        return ", ".join(cidrs[:6]) + f" and {len(cidrs) - 6} more"
+    return ", ".join(cidrs)

@@ -1,0 +1,60 @@
+"""The engine: policy x snapshot -> report. Pure: no boto3, no click, no files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sgaudit.diff import Differ
+from sgaudit.model import (
+    DesiredState,
+    GroupResult,
+    Policy,
+    Report,
+    ScanError,
+    Snapshot,
+    Vpc,
+)
+from sgaudit.resolve import effective_options, resolve
+
+
+def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
+    differ = Differ(snapshot.prefix_lists)
+    find_vpc = vpc_finder(snapshot.vpcs)
+    states: dict[tuple[object, ...], DesiredState] = {}
+    results: list[GroupResult] = []
+    errors = list(snapshot.errors)
+    warnings: dict[str, None] = dict.fromkeys(policy.warnings)
+    for group in snapshot.groups:
+        if not policy.select.matches(group):
+            continue
+        vpc = find_vpc(group.region, group.vpc_id)
+        options, matched = effective_options(policy, group)
+        state_key = (matched, vpc)
+        desired = states.get(state_key)
+        if desired is None:
+            desired = states[state_key] = resolve(options, vpc, policy.allow)
+            warnings.update(dict.fromkeys(desired.warnings))
+        if desired.unresolved:
+            errors.append(ScanError(group.account, group.region, "resolve",
+                                    f"{group.group_id}: {desired.unresolved}", "Unresolved"))
+        results.append(GroupResult(group, desired, differ.diff(group, desired)))
+    return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
+                  warnings=tuple(warnings), generated_at=generated_at,
+                  policy_path=policy.path, scanned=snapshot.scanned)
+
+
+def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None], Vpc | None]:
+    """Look up a group's VPC; an AWS CLI file has no region, so fall back to a unique VPC id."""
+    by_id: dict[str, list[Vpc]] = {}
+    for (_, vpc_id), vpc in vpcs.items():
+        by_id.setdefault(vpc_id, []).append(vpc)
+
+    def find(region: str, vpc_id: str | None) -> Vpc | None:
+        if vpc_id is None:
+            return None
+        found = vpcs.get((region, vpc_id))
+        if found is None and len(by_id.get(vpc_id, ())) == 1:
+            found = by_id[vpc_id][0]
+        return found
+
+    return find

@@ -1,0 +1,176 @@
+"""The command line: the only module that wires policy, sources, engine and reports together."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import click
+
+from sgaudit import __version__
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SgauditError, UsageError
+from sgaudit.model import Policy, Report, Snapshot
+
+FORMAT_NAMES = ("table", "json", "markdown", "html", "sarif", "junit")
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def warn(message: str) -> None:
+    click.echo(f"sgaudit: warning: {message}", err=True)
+
+
+def load_policy_with_warnings(path: str | None) -> Policy:
+    from sgaudit.policy import load_policy
+
+    policy = load_policy(path)
+    for message in policy.warnings:
+        warn(message)
+    return policy
+
+
+def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True) -> Snapshot:
+    if snapshots:
+        from sgaudit.sources.snapshot import SnapshotSource
+
+        return SnapshotSource(snapshots).read(policy.select)
+    raise UsageError("live AWS scanning is not available yet; pass --snapshot FILE")
+
+
+def write_output(text: str, output: str | None) -> None:
+    if output:
+        from sgaudit.output import atomic_write
+
+        atomic_write(output, text, label="report")
+    else:
+        click.echo(text, nl=False)
+
+
+def choose_format(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    if output:
+        from sgaudit.report import format_for_path
+
+        return format_for_path(output) or "table"
+    return "table"
+
+
+def exit_code(report: Report, fail_on_drift: bool, allow_partial: bool) -> int:
+    if not report.complete and not allow_partial:
+        return EXIT_INCOMPLETE
+    if fail_on_drift and report.active_findings:
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+def summary_line(report: Report) -> str:
+    active = report.active_findings
+    counts = {s: sum(1 for f in active if f.severity == s) for s in ("critical", "high", "medium", "low")}
+    accepted = len(report.findings) - len(active)
+    drifted = sum(1 for r in report.results if r.status == "drift")
+    parts = [f"{len(report.results)} group(s) audited", f"{drifted} drifted",
+             f"{len(active)} active finding(s)"
+             + (" (" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ")" if active else "")]
+    if accepted:
+        parts.append(f"{accepted} accepted")
+    if not report.complete:
+        parts.append(f"INCOMPLETE: {len(report.errors)} error(s)")
+    return "sgaudit: " + "; ".join(parts)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sgaudit")
+def cli() -> None:
+    """Audit Coiled cluster security groups against the options that should shape them."""
+
+
+policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
+                             help="Policy file (YAML). Default: Coiled's defaults, groups "
+                                  "tagged owner=coiled.")
+snapshot_option = click.option("--snapshot", "snapshots", multiple=True, type=click.Path(dir_okay=False),
+                               help="describe-security-groups / describe-vpcs JSON or an sgaudit "
+                                    "snapshot; repeatable. Without it, AWS is scanned live.")
+
+
+@cli.command()
+@policy_option
+@snapshot_option
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES),
+              help="Report format (default: from -o's extension, else table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically).")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when there is active drift.")
+@click.option("--allow-partial", is_flag=True,
+              help="Report what could be read and exit 0/1 even if some of it could not.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
+          fail_on_drift: bool, allow_partial: bool, quiet: bool) -> None:
+    """Compare security groups with their desired state and report drift."""
+    from sgaudit.audit import audit
+    from sgaudit.report import renderer
+
+    fmt = choose_format(fmt, output)
+    render = renderer(fmt)
+    policy = load_policy_with_warnings(policy_path)
+    snapshot = read_source(policy, snapshots, quiet)
+    report = audit(policy, snapshot, now_utc())
+    for message in report.warnings[len(policy.warnings):]:
+        warn(message)
+    write_output(render(report), output)
+    if not quiet:
+        click.echo(summary_line(report), err=True)
+    raise SystemExit(exit_code(report, fail_on_drift, allow_partial))
+
+
+@cli.command()
+@policy_option
+@snapshot_option
+@click.argument("group_ids", nargs=-1)
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
+def explain(policy_path: str | None, snapshots: tuple[str, ...], group_ids: tuple[str, ...],
+            fmt: str) -> None:
+    """Show each group's required and permitted rules and the options that produced them."""
+    from sgaudit.audit import audit
+    from sgaudit.explain import render_explain
+
+    policy = load_policy_with_warnings(policy_path)
+    snapshot = read_source(policy, snapshots)
+    report = audit(policy, snapshot, now_utc())
+    results = [r for r in report.results if not group_ids or r.group.group_id in group_ids]
+    unknown = sorted(set(group_ids) - {r.group.group_id for r in results})
+    if unknown:
+        raise UsageError(f"group(s) not found among the selected groups: {', '.join(unknown)}")
+    click.echo(render_explain(results, fmt), nl=False)
+    raise SystemExit(EXIT_OK if report.complete else EXIT_INCOMPLETE)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: every error the user can cause becomes one line and an exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sgaudit",
+                 standalone_mode=False)
+    except SgauditError as exc:
+        click.echo(f"sgaudit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("sgaudit: aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"sgaudit: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("sgaudit: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line; SGAUDIT_DEBUG=1 shows the traceback
+        if os.environ.get("SGAUDIT_DEBUG"):
+            raise
+        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {exc} "
+                   "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
+        sys.exit(70)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,285 @@
+"""Desired state x actual group -> findings. Pure: no I/O.
+
+Rules are compared by what they allow.  Each rule is a rectangle in (port axis x address line)
+for one protocol (see ``ports`` and ``addresses``); sources that are not addresses (another
+security group, an unread prefix list) are tokens that only match themselves.  "Extra" is the
+part of an actual rule outside the union of permitted rectangles; "missing" is the part of a
+required rule outside the union of actual ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sgaudit import addresses, ports
+from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Severity
+from sgaudit.resolve import SELF
+
+ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
+OTHER = "other"  # every protocol but the named ones
+_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A rule source as something comparable: addresses, or a token (sg-…, pl-…, self)."""
+
+    addrs: ports.IntervalSet = ()
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    axis: ports.IntervalSet
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """A piece of a rule not covered: one protocol, some ports, some sources."""
+
+    protocol: str
+    axis: ports.IntervalSet
+    addrs: ports.IntervalSet = ()
+    token: str | None = None
+
+
+def finding_key(kind: str, account: str, region: str, group_id: str, protocol: str,
+                from_port: int, to_port: int, source: str) -> str:
+    """Stable across runs: no rule ids, descriptions or times."""
+    return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
+
+
+class Differ:
+    """Diffs groups against desired states; caches per state, so a fleet costs little more
+    than its distinct rules."""
+
+    def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
+        self._prefix_lists = prefix_lists or {}
+        self._envelopes: dict[tuple[int, str], tuple[DesiredState, dict[str, list[Rect]]]] = {}
+        self._extra_cache: dict[tuple[object, ...], tuple[Outside, ...]] = {}
+        self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
+
+    # -- sources -------------------------------------------------------------------------
+    def source_of(self, source: str, group: Group) -> Source:
+        if source == SELF or source == group.group_id:
+            return Source(token=SELF)
+        if source.startswith("sg-"):
+            return Source(token=source)
+        if source.startswith("pl-"):
+            entries = self._prefix_lists.get((group.region, source))
+            if entries is None:
+                return Source(token=source)
+            return Source(addrs=addresses.cidr_set(entries))
+        return Source(addrs=(addresses.cidr_interval(source),))
+
+    def _envelope(self, desired: DesiredState, group: Group) -> dict[str, list[Rect]]:
+        cache_key = (id(desired), group.region)
+        cached = self._envelopes.get(cache_key)
+        if cached is not None and cached[0] is desired:
+            return cached[1]
+        env: dict[str, list[Rect]] = {}
+        for grant in (*desired.required, *desired.permitted):
+            axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+            env.setdefault(grant.protocol, []).append(Rect(axis, self.source_of(grant.source, group)))
+        self._envelopes[cache_key] = (desired, env)
+        return env
+
+    # -- the diff ------------------------------------------------------------------------
+    def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
+        if desired.unresolved:
+            return ()
+        env = self._envelope(desired, group)
+        findings: list[Finding] = []
+        signatures = []
+        for rule in group.rules:
+            src = SELF if rule.source == group.group_id else rule.source
+            sig = (rule.protocol, rule.from_port, rule.to_port, src)
+            signatures.append(sig)
+            cache_key = (id(env), group.region, *sig)
+            outside = self._extra_cache.get(cache_key)
+            if outside is None:
+                outside = self._outside_of_envelope(rule, group, env)
+                self._extra_cache[cache_key] = outside
+            if outside:
+                findings.append(self._extra_finding(group, rule, outside))
+        missing_key = (id(env), group.region, frozenset(signatures))
+        missing = self._missing_cache.get(missing_key)
+        if missing is None:
+            missing = self._missing(group, desired)
+            self._missing_cache[missing_key] = missing
+        findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
+        return tuple(findings)
+
+    def _outside_of_envelope(self, rule: Rule, group: Group,
+                             env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
+        source = self.source_of(rule.source, group)
+        if rule.protocol == ports.ALL:
+            pieces = [(p, _FULL, env.get(p, []) + env.get(ports.ALL, [])) for p in ports.NAMED]
+            pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
+        else:
+            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            rects = env.get(rule.protocol, []) + env.get(ports.ALL, [])
+            pieces = [(rule.protocol, axis, rects)]
+        out: list[Outside] = []
+        for protocol, axis, rects in pieces:
+            out.extend(uncovered(protocol, axis, source, rects))
+        return tuple(out)
+
+    def _missing(self, group: Group, desired: DesiredState) -> tuple[tuple[Grant, tuple[Outside, ...]], ...]:
+        by_protocol: dict[str, list[Rect]] = {}
+        for rule in group.rules:
+            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            by_protocol.setdefault(rule.protocol, []).append(
+                Rect(axis, self.source_of(rule.source, group)))
+        out = []
+        for grant in desired.required:
+            rects = by_protocol.get(grant.protocol, []) + by_protocol.get(ports.ALL, [])
+            axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+            gaps = tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
+            if gaps:
+                out.append((grant, gaps))
+        return tuple(out)
+
+    # -- findings ------------------------------------------------------------------------
+    def _extra_finding(self, group: Group, rule: Rule, outside: tuple[Outside, ...]) -> Finding:
+        reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
+        return Finding(
+            key=finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
+                            rule.from_port, rule.to_port, rule.source),
+            kind="extra", severity=extra_severity(outside), account=group.account,
+            region=group.region, group_id=group.group_id, group_name=group.group_name,
+            protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
+            source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
+            reason=reason, description=rule.description)
+
+    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...]) -> Finding:
+        whole = self.source_of(grant.source, group)
+        if len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
+                (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)):
+            reason = f"no rule allows it; required because {grant.reason}"
+        else:
+            reason = ("only partly allowed; not covered: " + describe_pieces(gaps, whole)
+                      + f"; required because {grant.reason}")
+        return Finding(
+            key=finding_key("missing", group.account, group.region, group.group_id,
+                            grant.protocol, grant.from_port, grant.to_port, grant.source),
+            kind="missing", severity="medium", account=group.account, region=group.region,
+            group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
+            from_port=grant.from_port, to_port=grant.to_port, source=grant.source, rule_ids=(),
+            reason=reason)
+
+
+def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+              rects: Sequence[Rect]) -> list[Outside]:
+    """The part of (axis x source) that no rect covers, as pieces with merged address ranges."""
+    if source.token is not None:
+        covered = ports.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
+        rest = ports.subtract(axis, covered)
+        return [Outside(protocol, rest, token=source.token)] if rest else []
+    addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
+    points = set()
+    for lo, hi in source.addrs:
+        points.update((lo, hi + 1))
+    for r in addr_rects:
+        for lo, hi in r.source.addrs:
+            points.update((lo, hi + 1))
+    cuts = sorted(points)
+    pieces: list[tuple[int, int, ports.IntervalSet]] = []
+    for lo, nxt in zip(cuts, cuts[1:], strict=False):
+        hi = nxt - 1
+        if not _contains(source.addrs, lo):
+            continue
+        covered = ports.normalize(iv for r in addr_rects if _contains(r.source.addrs, lo)
+                                  for iv in r.axis)
+        rest = ports.subtract(axis, covered)
+        if not rest:
+            continue
+        if pieces and pieces[-1][1] + 1 == lo and pieces[-1][2] == rest:
+            pieces[-1] = (pieces[-1][0], hi, rest)
+        else:
+            pieces.append((lo, hi, rest))
+    by_axis: dict[ports.IntervalSet, list[ports.Interval]] = {}
+    for lo, hi, rest in pieces:
+        by_axis.setdefault(rest, []).append((lo, hi))
+    return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+
+
+def _contains(intervals: ports.IntervalSet, point: int) -> bool:
+    for lo, hi in intervals:
+        if lo <= point <= hi:
+            return True
+        if lo > point:
+            return False
+    return False
+
+
+def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:
+    """What of a rule is not covered, shortest first: protocols wholly outside are named
+    together; at most ``limit`` partial pieces are spelled out."""
+    wholly = [p for p in pieces if p.token is None and p.addrs == whole.addrs
+              and p.axis == _FULL]
+    partial = [p for p in pieces if p not in wholly]
+    texts = [describe_outside(p, whole) for p in partial[:limit]]
+    if len(partial) > limit:
+        texts.append(f"and {len(partial) - limit} more range(s)")
+    if wholly:
+        names = ["all other protocols" if p.protocol == OTHER else p.protocol for p in wholly]
+        texts.append(f"{', '.join(names)} from {describe_addrs(whole.addrs, whole.addrs)}")
+    return "; ".join(texts)
+
+
+def describe_outside(piece: Outside, whole: Source) -> str:
+    """"tcp 22 from 0.0.0.0/0 except 10.0.0.0/16" — what part of a rule is not covered."""
+    if piece.protocol == OTHER:
+        what = "all other protocols"
+    else:
+        what = f"{piece.protocol} {ports.format_axis(piece.protocol, piece.axis)}"
+    if piece.token is not None:
+        return f"{what} from {piece.token}"
+    return f"{what} from {describe_addrs(piece.addrs, whole.addrs)}"
+
+
+def describe_addrs(part: ports.IntervalSet, whole: ports.IntervalSet) -> str:
+    if part == whole:
+        return addresses.describe(whole)
+    rest = ports.subtract(whole, part)
+    if len(addresses.to_cidrs(rest)) < len(addresses.to_cidrs(part)):
+        return f"{addresses.describe(whole)} except {addresses.describe(rest)}"
+    return addresses.describe(part)
+
+
+def extra_severity(outside: Sequence[Outside]) -> Severity:
+    """critical: all traffic from public addresses, or an admin port from a world-scale range;
+    high: anything else from public addresses; medium: private ranges, other groups and
+    prefix lists; low: icmp from private ranges."""
+    worst: Severity = "low"
+    rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    for piece in outside:
+        level = _piece_severity(piece)
+        if rank[level] > rank[worst]:
+            worst = level
+    return worst
+
+
+def _piece_severity(piece: Outside) -> Severity:
+    if piece.token is not None:
+        return "medium"
+    public = ports.subtract(piece.addrs, addresses.private_space())
+    if not public:
+        return "low" if piece.protocol in ports.ICMP else "medium"
+    all_traffic = piece.protocol == OTHER or (
+        piece.protocol in ports.PORTED and ports.covers(piece.axis, _FULL))
+    if all_traffic:
+        return "critical" if _world_scale(public) or piece.protocol == OTHER else "high"
+    if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):
+        return "critical"
+    return "high"
+
+
+def _world_scale(public: ports.IntervalSet) -> bool:
+    """At least a /8 of public IPv4 space or a /32 of IPv6: reachable by "the world"."""
+    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V6_ALL))
+    return v4 >= 1 << 24 or v6 >= 1 << 96

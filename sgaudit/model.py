@@ -1,0 +1,250 @@
+"""The values that flow through sgaudit: plain frozen records, no behaviour beyond naming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["extra", "missing"]
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One actual ingress grant with exactly one source, as it stands in the cloud.
+
+    ``protocol`` is canonical ("tcp", "udp", "icmp", "icmpv6", "-1" or a number); ports are
+    AWS's FromPort/ToPort (-1 for all); ``source`` is a canonical CIDR, ``sg-…`` or ``pl-…``.
+    """
+
+    protocol: str
+    from_port: int
+    to_port: int
+    source: str
+    rule_id: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    group_id: str
+    group_name: str
+    vpc_id: str | None
+    region: str
+    account: str
+    description: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class Vpc:
+    vpc_id: str
+    region: str
+    account: str
+    primary_cidr: str | None
+    #: every associated block, IPv4 and IPv6, canonical
+    cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an option value came from: "policy.yaml:7", "env DASK_…", or "default"."""
+
+    key: str
+    value: object
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={_show(self.value)} ({self.where})"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A rule of a desired state: one protocol, one port range, one source, and why."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    source: str
+    reason: str
+    origins: tuple[Origin, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What a group must allow (required) and may allow (permitted, beyond required)."""
+
+    required: tuple[Grant, ...]
+    permitted: tuple[Grant, ...]
+    warnings: tuple[str, ...] = ()
+    #: when the state could not be computed (e.g. VPC CIDR unknown): why
+    unresolved: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    key: str
+    kind: Kind
+    severity: Severity
+    account: str
+    region: str
+    group_id: str
+    group_name: str
+    protocol: str
+    from_port: int
+    to_port: int
+    source: str
+    rule_ids: tuple[str, ...]
+    reason: str
+    description: str | None = None
+    waived: bool = False
+    waiver_reason: str | None = None
+    baselined: bool = False
+    first_seen: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return not (self.waived or self.baselined)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """Something that could not be read; any one of these makes the scan incomplete."""
+
+    account: str
+    region: str
+    operation: str
+    message: str
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a source read: groups, the VPCs and prefix lists they need, and what failed."""
+
+    groups: tuple[Group, ...]
+    #: (region, vpc-id) -> Vpc
+    vpcs: dict[tuple[str, str], Vpc] = field(default_factory=dict)
+    #: (region, pl-id) -> canonical CIDRs; absent when the entries could not be read
+    prefix_lists: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    errors: tuple[ScanError, ...] = ()
+    #: the files or accounts/regions that were read, for the report header
+    scanned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    group: Group
+    desired: DesiredState
+    findings: tuple[Finding, ...]
+
+    @property
+    def status(self) -> str:
+        if self.desired.unresolved:
+            return "unresolved"
+        if any(f.active for f in self.findings):
+            return "drift"
+        if self.findings:
+            return "accepted"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """Selects groups: every given criterion must hold; within a list, any entry may match."""
+
+    tags: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+
+    def matches(self, group: Group) -> bool:
+        from fnmatch import fnmatchcase
+
+        if self.group_ids and group.group_id not in self.group_ids:
+            return False
+        if self.names and not any(fnmatchcase(group.group_name, n) for n in self.names):
+            return False
+        if self.tags:
+            have = group.tag_map
+            if any(have.get(k) != v for k, v in self.tags):
+                return False
+        return True
+
+    @property
+    def tags_only(self) -> bool:
+        return bool(self.tags) and not self.names and not self.group_ids
+
+
+#: option name -> where its value came from (the value is inside the Origin)
+Options = dict[str, Origin]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOverride:
+    matcher: Matcher
+    options: Options
+    where: str
+    cluster_args: Options = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    group_id: str
+    protocol: str
+    from_port: int
+    to_port: int
+    source: str
+    reason: str
+    expires: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    path: str | None
+    sha256: str
+    account_options: Options
+    dask_options: Options
+    select: Matcher
+    clusters: tuple[ClusterOverride, ...] = ()
+    allow: tuple[Grant, ...] = ()
+    warnings: tuple[str, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    cluster_args: Options = field(default_factory=dict)
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a renderer needs; renderers compute nothing that changes the verdict."""
+
+    complete: bool
+    errors: tuple[ScanError, ...]
+    results: tuple[GroupResult, ...]
+    warnings: tuple[str, ...]
+    generated_at: str
+    policy_path: str | None
+    scanned: tuple[str, ...]
+    #: extras for later features (waiver notices, history trend …); renderers may ignore keys
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.results for f in r.findings]
+
+    @property
+    def active_findings(self) -> list[Finding]:
+        return [f for r in self.results for f in r.findings if f.active]

@@ -1,0 +1,215 @@
+"""Validation of Coiled backend options, wherever they were written.
+
+The same checks guard the policy file, dask config files and environment variables, so a typo
+such as ``enabled_public_ssh`` (which the real client silently ignored, leaving port 22 open to
+the world) is refused with a did-you-mean in every one of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sgaudit import addresses, ports
+from sgaudit.errors import PolicyError
+from sgaudit.model import Origin, Options
+
+#: options that shape ingress and that sgaudit resolves
+NETWORK_OPTIONS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall",
+                   "ingress")
+#: options Coiled accepts that do not shape ingress; accepted and ignored
+OTHER_OPTIONS = (
+    "backend", "customer_hosted", "region", "region_name", "zone_name", "zone",
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region_name",
+    "gcp_project_name", "gcp_region_name", "gcp_zone_name", "gcp_service_creds_file",
+    "gcp_service_creds_dict", "network", "use_scheduler_public_ip", "use_dashboard_public_ip",
+    "use_dashboard_https", "spot", "spot_on_demand_fallback", "spot_replacement", "multizone",
+    "send_prometheus_metrics", "prometheus_write", "ami_id", "subnet_id", "subnet_ids",
+    "security_group_id", "security_group_ids", "instance_profile", "tags",
+)
+KNOWN_OPTIONS = NETWORK_OPTIONS + OTHER_OPTIONS
+_SECRET_WORDS = ("secret", "password", "token", "private_key", "creds_dict")
+
+
+@dataclass
+class Where:
+    """A place in an input, for messages: file, dotted key path, and line when known."""
+
+    file: str
+    path: str = ""
+    line: int | None = None
+
+    def child(self, key: object, line: int | None = None) -> Where:
+        name = f"{self.path}.{key}" if self.path else str(key)
+        return Where(self.file, name, line if line is not None else self.line)
+
+    def item(self, index: int) -> Where:
+        return Where(self.file, f"{self.path}[{index}]", self.line)
+
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def fail(self, message: str) -> PolicyError:
+        return PolicyError(f"{self.place}: {self.path}: {message}")
+
+    def note(self, message: str) -> str:
+        return f"{self.place}: {self.path}: {message}"
+
+
+@dataclass
+class Collected:
+    """Validated options plus the warnings their validation produced."""
+
+    options: Options = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalize_key(key: object) -> str:
+    """Dask treats ``-`` and ``_`` alike; so does sgaudit, in every options mapping."""
+    return str(key).replace("-", "_")
+
+
+def show(value: object) -> str:
+    """A value as the user wrote it, quoted when it is a string, kept short."""
+    text = repr(value) if isinstance(value, str) else _yamlish(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _yamlish(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def line_of(mapping: Mapping[Any, Any], key: Any) -> int | None:
+    lines = getattr(mapping, "lines", None)
+    return lines.get(key) if lines else None
+
+
+def unknown_key(where: Where, key: object, known: tuple[str, ...]) -> PolicyError:
+    guess = difflib.get_close_matches(normalize_key(key), known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
+    return where.fail(f"unknown key {str(key)!r}{hint}")
+
+
+def is_secret_key(key: str) -> bool:
+    return any(word in key for word in _SECRET_WORDS) or key == "aws_access_key_id"
+
+
+def expect_mapping(value: object, where: Where) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise where.fail(f"expected a mapping, got {show(value)}")
+    return value
+
+
+def expect_bool(value: object, where: Where) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise where.fail(f"expected true or false, got {show(value)}")
+
+
+def expect_cidr(value: object, where: Where, warnings: list[str]) -> str:
+    if not isinstance(value, str):
+        raise where.fail(f"expected a CIDR such as 10.0.0.0/16, got {show(value)}")
+    try:
+        canonical, was_canonical = addresses.parse_cidr(value)
+    except addresses.CidrError:
+        raise where.fail(f"invalid CIDR {show(value)}") from None
+    if not was_canonical:
+        warnings.append(where.note(f"{value!r} is not canonical; using {canonical}"))
+    return canonical
+
+
+def expect_port(value: object, where: Where) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise where.fail(f"expected a port number 1-65535, got {show(value)}")
+    if not 1 <= value <= ports.PORT_MAX:
+        raise where.fail(f"port {value} is outside 1-65535")
+    return value
+
+
+def expect_port_list(value: object, where: Where) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of ports, got {show(value)}")
+    return tuple(expect_port(p, where.item(i)) for i, p in enumerate(value))
+
+
+def expect_port_ranges(value: object, where: Where) -> tuple[ports.Interval, ...]:
+    """A list of ports given as integers or "lo-hi" strings."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of ports (integers or \"lo-hi\"), got {show(value)}")
+    out = []
+    for i, item in enumerate(value):
+        interval = ports.parse_port_spec(item)
+        if interval is None:
+            raise where.item(i).fail(f"expected a port 1-65535 or a \"lo-hi\" range, got {show(item)}")
+        out.append(interval)
+    return tuple(out)
+
+
+def _ports_and_cidr(value: object, where: Where, warnings: list[str]) -> dict[str, Any]:
+    mapping = expect_mapping(value, where)
+    known = ("ports", "cidr")
+    result: dict[str, Any] = {}
+    for key, item in mapping.items():
+        name = normalize_key(key)
+        sub = where.child(key, line_of(mapping, key))
+        if name == "ports":
+            result["ports"] = expect_port_list(item, sub)
+        elif name == "cidr":
+            result["cidr"] = expect_cidr(item, sub, warnings)
+        else:
+            raise unknown_key(sub, key, known)
+    for needed in known:
+        if needed not in result:
+            raise where.fail(f"missing '{needed}'")
+    return result
+
+
+def _check_firewall(value: object, where: Where, warnings: list[str]) -> object:
+    return _ports_and_cidr(value, where, warnings)
+
+
+def _check_ingress(value: object, where: Where, warnings: list[str]) -> object:
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of {{ports, cidr}} entries, got {show(value)}")
+    return tuple(_ports_and_cidr(e, where.item(i), warnings) for i, e in enumerate(value))
+
+
+def _check_bool(value: object, where: Where, warnings: list[str]) -> object:
+    return expect_bool(value, where)
+
+
+CHECKS: dict[str, Callable[[object, Where, list[str]], object]] = {
+    "enable_public_ssh": _check_bool,
+    "enable_public_http": _check_bool,
+    "disable_public_ingress": _check_bool,
+    "firewall": _check_firewall,
+    "ingress": _check_ingress,
+}
+
+
+def collect(mapping: object, where: Where) -> Collected:
+    """Validate a backend-options mapping; keep the network options with their origins."""
+    body = expect_mapping(mapping, where)
+    out = Collected()
+    for key, value in body.items():
+        name = normalize_key(key)
+        line = line_of(body, key)
+        sub = where.child(key, line)
+        if name not in KNOWN_OPTIONS:
+            raise unknown_key(sub, key, KNOWN_OPTIONS)
+        if is_secret_key(name):
+            out.warnings.append(sub.note(
+                "looks like a credential; remove it from this file (value not shown)"))
+            continue
+        check = CHECKS.get(name)
+        if check is None:
+            continue
+        out.options[name] = Origin(name, check(value, sub, out.warnings), sub.place)
+    return out

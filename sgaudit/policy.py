@@ -1,0 +1,213 @@
+"""Load and validate the policy file (DESIGN.md section 5) into a ``Policy`` value."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sgaudit import daskconfig, ports
+from sgaudit.errors import PolicyError
+from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy
+from sgaudit.options import (
+    Where,
+    collect,
+    expect_cidr,
+    expect_mapping,
+    expect_port_ranges,
+    line_of,
+    normalize_key,
+    show,
+    unknown_key,
+)
+from sgaudit.yamlsource import load_yaml, yaml_error_line
+
+TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow")
+MATCHER_KEYS = ("tags", "names", "group_ids")
+CLUSTER_KEYS = ("match", "backend_options")
+ALLOW_KEYS = ("protocol", "ports", "source", "description")
+DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read a policy file. Without one, the defaults: Coiled's defaults for groups tagged owner=coiled."""
+    if path is None:
+        return Policy(path=None, sha256="", account_options={}, dask_options={},
+                      select=DEFAULT_SELECT)
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
+    try:
+        data = load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: {yaml_error_line(exc)}") from None
+    return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), file.parent)
+
+
+def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None = None) -> Policy:
+    root = Where(name)
+    if data is None:
+        data = {}
+    body = expect_mapping(data, root)
+    warnings: list[str] = []
+    sections: dict[str, Any] = {}
+    for key, value in body.items():
+        norm = normalize_key(key)
+        if norm not in TOP_LEVEL_KEYS:
+            raise unknown_key(root.child(key, line_of(body, key)), key, TOP_LEVEL_KEYS)
+        sections[norm] = (value, root.child(key, line_of(body, key)))
+
+    account_options = {}
+    if "backend_options" in sections:
+        value, where = sections["backend_options"]
+        got = collect(value if value is not None else {}, where)
+        account_options = got.options
+        warnings.extend(got.warnings)
+
+    dask_options = {}
+    if "dask_config" in sections:
+        value, where = sections["dask_config"]
+        got = daskconfig.read_dask_options(value, where, base_dir or Path("."))
+        dask_options = got.options
+        warnings.extend(got.warnings)
+
+    select = DEFAULT_SELECT
+    if "select" in sections:
+        value, where = sections["select"]
+        select = parse_matcher(value if value is not None else {}, where)
+
+    clusters: tuple[ClusterOverride, ...] = ()
+    if "clusters" in sections:
+        value, where = sections["clusters"]
+        clusters = _parse_clusters(value, where, warnings)
+
+    allow: tuple[Grant, ...] = ()
+    if "allow" in sections:
+        value, where = sections["allow"]
+        allow = _parse_allow(value, where, warnings)
+
+    return Policy(path=name, sha256=sha256, account_options=account_options,
+                  dask_options=dask_options, select=select, clusters=clusters, allow=allow,
+                  warnings=tuple(warnings))
+
+
+def parse_matcher(value: object, where: Where) -> Matcher:
+    body = expect_mapping(value, where)
+    tags: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+    for key, item in body.items():
+        sub = where.child(key, line_of(body, key))
+        norm = normalize_key(key)
+        if norm == "tags":
+            mapping = expect_mapping(item, sub)
+            tags = tuple((str(k), _scalar_text(v, sub.child(k, line_of(mapping, k))))
+                         for k, v in mapping.items())
+        elif norm == "names":
+            names = _string_list(item, sub)
+        elif norm == "group_ids":
+            group_ids = _string_list(item, sub)
+            for i, gid in enumerate(group_ids):
+                if not gid.startswith("sg-"):
+                    raise sub.item(i).fail(f"expected a security group id (sg-…), got {show(gid)}")
+        else:
+            raise unknown_key(sub, key, MATCHER_KEYS)
+    return Matcher(tags=tags, names=names, group_ids=group_ids)
+
+
+def _scalar_text(value: object, where: Where) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise where.fail(f"expected a tag value, got {show(value)}")
+
+
+def _string_list(value: object, where: Where) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.fail(f"expected a list of strings, got {show(value)}")
+    return tuple(value)
+
+
+def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of {{match, backend_options}} entries, got {show(value)}")
+    out = []
+    for i, entry in enumerate(value):
+        item_where = where.item(i)
+        body = expect_mapping(entry, item_where)
+        matcher: Matcher | None = None
+        options: dict[str, Origin] = {}
+        for key, item in body.items():
+            sub = item_where.child(key, line_of(body, key))
+            norm = normalize_key(key)
+            if norm == "match":
+                matcher = parse_matcher(item, sub)
+            elif norm == "backend_options":
+                got = collect(item if item is not None else {}, sub)
+                options = got.options
+                warnings.extend(got.warnings)
+            else:
+                raise unknown_key(sub, key, CLUSTER_KEYS)
+        if matcher is None or matcher == Matcher():
+            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+        out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place))
+    return tuple(out)
+
+
+def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Grant, ...]:
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of {{protocol, ports, source}} entries, got {show(value)}")
+    grants: list[Grant] = []
+    for i, entry in enumerate(value):
+        item_where = where.item(i)
+        body = expect_mapping(entry, item_where)
+        fields: dict[str, Any] = {}
+        for key, item in body.items():
+            norm = normalize_key(key)
+            if norm not in ALLOW_KEYS:
+                raise unknown_key(item_where.child(key, line_of(body, key)), key, ALLOW_KEYS)
+            fields[norm] = (item, item_where.child(key, line_of(body, key)))
+        grants.extend(_allow_grants(fields, item_where, warnings))
+    return tuple(grants)
+
+
+def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Grant]:
+    if "source" not in fields:
+        raise where.fail("missing 'source' (a CIDR, sg-… or pl-…)")
+    raw_source, source_where = fields["source"]
+    if isinstance(raw_source, str) and raw_source.startswith(("sg-", "pl-")):
+        source = raw_source
+    else:
+        source = expect_cidr(raw_source, source_where, warnings)
+    raw_protocol, protocol_where = fields.get("protocol", ("tcp", where))
+    protocol = ports.normalize_protocol(raw_protocol)
+    if protocol is None:
+        raise protocol_where.fail(f"expected tcp, udp, icmp, icmpv6, -1 or a protocol number, "
+                                  f"got {show(raw_protocol)}")
+    origin = Origin("allow", f"{protocol} from {source}", where.place)
+    reason = f"listed in the policy's allow ({where.place})"
+    if "ports" not in fields:
+        if protocol in ports.PORTED:
+            raise where.fail(f"'ports' is required for protocol {protocol}")
+        return [Grant(protocol, -1, -1, source, reason, (origin,))]
+    if protocol == ports.ALL:
+        raw_ports, ports_where = fields["ports"]
+        raise ports_where.fail(f"protocol -1 means every port; remove ports {show(raw_ports)}")
+    raw_ports, ports_where = fields["ports"]
+    intervals = expect_port_ranges(raw_ports, ports_where)
+    if protocol in ports.ICMP:
+        return [Grant(protocol, t, -1, source, reason, (origin,))
+                for lo, hi in intervals for t in range(lo, hi + 1) if t <= 255]
+    return [Grant(protocol, lo, hi, source, reason, (origin,)) for lo, hi in intervals]
+
+

@@ -1,0 +1,132 @@
+"""Snapshot files: what ``aws ec2 describe-security-groups`` / ``describe-vpcs`` print, or what
+``sgaudit snapshot`` saved (the same shapes per account and region, plus what failed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sgaudit.errors import SnapshotError
+from sgaudit.model import UNKNOWN, Group, Matcher, ScanError, Snapshot, Vpc
+from sgaudit.sources.awsjson import (
+    ShapeError,
+    group_selected,
+    parse_group,
+    parse_vpc,
+    prefix_list_cidrs,
+)
+
+FORMAT_KEY = "sgaudit_snapshot"
+FORMAT_VERSION = 1
+
+
+class SnapshotSource:
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+
+    def read(self, select: Matcher) -> Snapshot:
+        groups: dict[tuple[str, str, str], Group] = {}
+        vpcs: dict[tuple[str, str], Vpc] = {}
+        prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
+        errors: list[ScanError] = []
+        for path in self.paths:
+            data = _load(path)
+            try:
+                for section in _sections(data):
+                    _read_section(section, select, groups, vpcs, prefix_lists, errors)
+            except ShapeError as exc:
+                raise SnapshotError(f"{path}: {exc}") from None
+            del data
+        return Snapshot(groups=tuple(groups.values()), vpcs=vpcs, prefix_lists=prefix_lists,
+                        errors=tuple(errors), scanned=tuple(self.paths))
+
+
+def _load(path: str) -> Any:
+    try:
+        with open(path, "rb") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{path}: snapshot is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from None
+
+
+def _sections(data: Any) -> list[Mapping[str, Any]]:
+    """One section per account and region; a plain AWS CLI file is one section."""
+    if not isinstance(data, Mapping):
+        raise ShapeError("$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'")
+    if FORMAT_KEY in data:
+        version = data[FORMAT_KEY]
+        if version != FORMAT_VERSION:
+            raise ShapeError(f"$.{FORMAT_KEY}: unsupported snapshot version {version!r} "
+                             f"(this sgaudit reads version {FORMAT_VERSION})")
+        scans = data.get("scans")
+        if not isinstance(scans, list):
+            raise ShapeError("$.scans: expected a list")
+        return [_scan_section(s, i) for i, s in enumerate(scans)]
+    if not any(k in data for k in ("SecurityGroups", "Vpcs", "PrefixLists")):
+        raise ShapeError("$: expected 'SecurityGroups' (describe-security-groups) or 'Vpcs' "
+                         f"(describe-vpcs); found keys {sorted(data)[:5]}")
+    return [{"path": "$", **data}]
+
+
+def _scan_section(scan: Any, index: int) -> Mapping[str, Any]:
+    if not isinstance(scan, Mapping):
+        raise ShapeError(f"$.scans[{index}]: expected an object")
+    return {"path": f"$.scans[{index}]", **scan}
+
+
+def _read_section(section: Mapping[str, Any], select: Matcher,
+                  groups: dict[tuple[str, str, str], Group], vpcs: dict[tuple[str, str], Vpc],
+                  prefix_lists: dict[tuple[str, str], tuple[str, ...]],
+                  errors: list[ScanError]) -> None:
+    path = section["path"]
+    region = _text(section, "Region", path) or UNKNOWN
+    account = _text(section, "Account", path)
+    raw_groups = section.get("SecurityGroups", [])
+    if not isinstance(raw_groups, list):
+        raise ShapeError(f"{path}.SecurityGroups: expected a list")
+    for i, raw in enumerate(raw_groups):
+        where = f"{path}.SecurityGroups[{i}]"
+        if group_selected(raw, select, where):
+            group = parse_group(raw, where, region, account)
+            if select.matches(group):
+                groups[(group.account, group.region, group.group_id)] = group
+        raw_groups[i] = None  # free the parsed JSON as we go: peak memory stays near the file's
+    raw_vpcs = section.get("Vpcs", [])
+    if not isinstance(raw_vpcs, list):
+        raise ShapeError(f"{path}.Vpcs: expected a list")
+    for i, raw in enumerate(raw_vpcs):
+        vpc = parse_vpc(raw, f"{path}.Vpcs[{i}]", region, account)
+        vpcs[(region, vpc.vpc_id)] = vpc
+    raw_lists = section.get("PrefixLists", [])
+    if not isinstance(raw_lists, list):
+        raise ShapeError(f"{path}.PrefixLists: expected a list")
+    for i, raw in enumerate(raw_lists):
+        where = f"{path}.PrefixLists[{i}]"
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
+            raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
+        prefix_lists[(region, raw["PrefixListId"])] = prefix_list_cidrs(
+            raw.get("Entries"), f"{where}.Entries")
+    raw_errors = section.get("Errors", [])
+    if not isinstance(raw_errors, list):
+        raise ShapeError(f"{path}.Errors: expected a list")
+    for i, raw in enumerate(raw_errors):
+        if not isinstance(raw, Mapping):
+            raise ShapeError(f"{path}.Errors[{i}]: expected an object")
+        errors.append(ScanError(account=str(raw.get("account", account or UNKNOWN)),
+                                region=str(raw.get("region", region)),
+                                operation=str(raw.get("operation", "")),
+                                message=str(raw.get("message", "")),
+                                code=str(raw.get("code", ""))))
+
+
+def _text(section: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = section.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ShapeError(f"{path}.{key}: expected a string")
+    return value
