@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,10 +15,24 @@ from sgaudit import __version__
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SgauditError, UsageError
 from sgaudit.model import Policy, Report, Snapshot
 
+if TYPE_CHECKING:
+    from sgaudit.baseline import Baseline
+
 FORMAT_NAMES = ("table", "json", "markdown", "html", "sarif", "junit")
 
 
 def now_utc() -> str:
+    """The scan time. SGAUDIT_NOW (ISO date or time) fixes it: replaying a scan "as of" a day
+    (which waivers will have expired) and tests with a fixed clock."""
+    fixed = os.environ.get("SGAUDIT_NOW")
+    if fixed:
+        try:
+            when = datetime.fromisoformat(fixed.strip())
+        except ValueError:
+            raise UsageError(f"SGAUDIT_NOW: expected an ISO date or time such as "
+                             f"2026-01-31T02:00:00Z, got {fixed!r}") from None
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -107,8 +123,17 @@ snapshot_option = click.option("--snapshot", "snapshots", multiple=True, type=cl
 @click.option("--allow-partial", is_flag=True,
               help="Report what could be read and exit 0/1 even if some of it could not.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Findings listed in this baseline are known: reported apart, not active.")
+@click.option("--update-baseline", "update_baseline", type=click.Path(dir_okay=False),
+              help="Write this scan's unwaived findings as the baseline (keeps the entries of "
+                   "account/regions this scan did not read completely).")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="Record this scan in this SQLite database (created if absent); findings get "
+                   "first_seen, reports a trend.")
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
-          fail_on_drift: bool, allow_partial: bool, quiet: bool) -> None:
+          fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
+          update_baseline: str | None = None, history_path: str | None = None) -> None:
     """Compare security groups with their desired state and report drift."""
     from sgaudit.audit import audit
     from sgaudit.report import renderer
@@ -116,14 +141,84 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
     policy = load_policy_with_warnings(policy_path)
+    now = now_utc()
+    baselines = read_baselines(baseline_path, update_baseline, policy)
     snapshot = read_source(policy, snapshots, quiet)
-    report = audit(policy, snapshot, now_utc())
+    report = audit(policy, snapshot, now)
     for message in report.warnings[len(policy.warnings):]:
         warn(message)
+    report = accept_and_record(report, policy, now, baselines, update_baseline, history_path)
     write_output(render(report), output)
     if not quiet:
         click.echo(summary_line(report), err=True)
     raise SystemExit(exit_code(report, fail_on_drift, allow_partial))
+
+
+def read_baselines(baseline_path: str | None, update_baseline: str | None,
+                   policy: Policy) -> tuple[Baseline | None, Baseline | None]:
+    """--baseline, and the baseline that --update-baseline extends, read before the scan: a
+    corrupt file stops the run (exit 2) before any time is spent."""
+    from sgaudit.baseline import read_baseline
+
+    known = read_baseline(baseline_path) if baseline_path else None
+    if known is not None and known.policy_sha256 != policy.sha256:
+        warn(f"{baseline_path}: written with a different policy file; findings whose keys the "
+             "change moved will show as new")
+    previous = None
+    if update_baseline and os.path.exists(update_baseline):
+        previous = known if update_baseline == baseline_path else read_baseline(update_baseline)
+    return known, previous
+
+
+def accept_and_record(report: Report, policy: Policy, now: str,
+                      baselines: tuple[Baseline | None, Baseline | None],
+                      update_baseline: str | None, history_path: str | None) -> Report:
+    """Waivers, baseline and history, between the audit and the rendering."""
+    from datetime import date
+
+    from sgaudit import baseline as bl
+    from sgaudit import waivers
+
+    today = date.fromisoformat(now[:10])
+    for message in waivers.far_expiry_warnings(policy.waivers, today):
+        warn(message)
+    report, check = waivers.apply_waivers(report, policy.waivers, today)
+    for message in waivers.notices(check, today):
+        warn(message)
+    known, previous = baselines
+    if known is not None:
+        report = bl.mark_baselined(report, known)
+        fixed = bl.gone(report, known)
+        if fixed:
+            warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
+                 "found; --update-baseline drops them, so that drift cannot return unnoticed")
+    if history_path:
+        from sgaudit import history
+
+        with history.open_history(history_path, create=True) as conn:
+            _, first_seen = history.record_scan(conn, report, now, policy.sha256)
+            report = history.with_first_seen(report, first_seen)
+            report = replace(report, notes={**report.notes, "trend": history.trend(conn)})
+    if update_baseline:
+        bl.write_baseline(update_baseline, bl.updated_baseline(
+            report, previous, written_at=now, policy_sha256=policy.sha256))
+    return report
+
+
+@cli.command("history")
+@click.option("--history", "history_path", required=True, type=click.Path(dir_okay=False),
+              help="The SQLite database that check --history wrote.")
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Show the last N scans (0: all).")
+def history_command(history_path: str, fmt: str, limit: int) -> None:
+    """Per-scan counts and the findings each scan opened and resolved."""
+    from sgaudit import history
+
+    with history.open_history(history_path, create=False) as conn:
+        text = history.render(conn, fmt, limit)
+    click.echo(text, nl=False)
+    raise SystemExit(EXIT_OK)
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ import yaml
 
 from sgaudit import daskconfig, ports
 from sgaudit.errors import PolicyError
-from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy
+from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waiver
 from sgaudit.options import (
     Where,
     collect,
@@ -23,12 +24,13 @@ from sgaudit.options import (
     show,
     unknown_key,
 )
-from sgaudit.yamlsource import load_yaml, yaml_error_line
+from sgaudit.yamlsource import LineMap, load_yaml, yaml_error_line
 
-TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow")
+TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers")
 MATCHER_KEYS = ("tags", "names", "group_ids")
 CLUSTER_KEYS = ("match", "backend_options")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
+WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
 DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
 
 
@@ -93,9 +95,14 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         value, where = sections["allow"]
         allow = _parse_allow(value, where, warnings)
 
+    waivers: tuple[Waiver, ...] = ()
+    if "waivers" in sections:
+        value, where = sections["waivers"]
+        waivers = _parse_waivers(value, where, warnings)
+
     return Policy(path=name, sha256=sha256, account_options=account_options,
                   dask_options=dask_options, select=select, clusters=clusters, allow=allow,
-                  warnings=tuple(warnings))
+                  warnings=tuple(warnings), waivers=waivers)
 
 
 def parse_matcher(value: object, where: Where) -> Matcher:
@@ -211,3 +218,84 @@ def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) 
     return [Grant(protocol, lo, hi, source, reason, (origin,)) for lo, hi in intervals]
 
 
+
+
+def _parse_waivers(value: object, where: Where, warnings: list[str]) -> tuple[Waiver, ...]:
+    """One Waiver per port range; the expiry-versus-today checks live in sgaudit.waivers."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise where.fail("expected a list of {group_id, protocol, ports, source, reason, expires} "
+                         f"entries, got {show(value)}")
+    out: list[Waiver] = []
+    for i, entry in enumerate(value):
+        item_where = where.item(i)
+        body = expect_mapping(entry, item_where)
+        if isinstance(body, LineMap) and body.lines:
+            item_where = Where(item_where.file, item_where.path, min(body.lines.values()))
+        fields: dict[str, Any] = {}
+        for key, item in body.items():
+            norm = normalize_key(key)
+            if norm not in WAIVER_KEYS:
+                raise unknown_key(item_where.child(key, line_of(body, key)), key, WAIVER_KEYS)
+            fields[norm] = (item, item_where.child(key, line_of(body, key)))
+        out.extend(_waivers_of(fields, item_where, warnings))
+    return tuple(out)
+
+
+def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Waiver]:
+    for needed, what in (("group_id", "the security group id (sg-…)"),
+                         ("source", "a CIDR, sg-… or pl-…"),
+                         ("reason", "why this exception is accepted, e.g. a ticket"),
+                         ("expires", "a date YYYY-MM-DD")):
+        if needed not in fields:
+            raise where.fail(f"missing '{needed}' ({what})")
+    raw_group, group_where = fields["group_id"]
+    if not isinstance(raw_group, str) or not raw_group.startswith("sg-"):
+        raise group_where.fail(f"expected a security group id (sg-…), got {show(raw_group)}")
+    raw_reason, reason_where = fields["reason"]
+    if not isinstance(raw_reason, str) or not raw_reason.strip():
+        raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")
+    expires = _expect_date(*fields["expires"])
+    raw_source, source_where = fields["source"]
+    if isinstance(raw_source, str) and raw_source.startswith(("sg-", "pl-")):
+        source = raw_source
+    else:
+        source = expect_cidr(raw_source, source_where, warnings)
+    raw_protocol, protocol_where = fields.get("protocol", ("tcp", where))
+    protocol = ports.normalize_protocol(raw_protocol)
+    if protocol is None:
+        raise protocol_where.fail(f"expected tcp, udp, icmp, icmpv6, -1 or a protocol number, "
+                                  f"got {show(raw_protocol)}")
+
+    def waiver(from_port: int, to_port: int) -> Waiver:
+        return Waiver(group_id=raw_group, protocol=protocol, from_port=from_port, to_port=to_port,
+                      source=source, reason=raw_reason.strip(), expires=expires,
+                      where=where.place)
+
+    if "ports" not in fields:  # every port of the protocol
+        return [waiver(-1, -1)]
+    raw_ports, ports_where = fields["ports"]
+    if protocol not in ports.PORTED and protocol not in ports.ICMP:
+        raise ports_where.fail(f"protocol {protocol} has no ports; remove ports {show(raw_ports)}")
+    intervals = expect_port_ranges(raw_ports, ports_where)
+    if protocol in ports.ICMP:  # ports are icmp types, any code
+        types = sorted({t for lo, hi in intervals for t in range(lo, min(hi, 255) + 1)})
+        if not types:
+            raise ports_where.fail(f"icmp types are 0-255, got {show(raw_ports)}")
+        return [waiver(t, -1) for t in types]
+    return [waiver(lo, hi) for lo, hi in intervals]
+
+
+def _expect_date(value: object, where: Where) -> str:
+    """YAML gives a datetime.date for an unquoted 2027-01-31; a quoted one is accepted too."""
+    if isinstance(value, datetime.datetime):
+        raise where.fail(f"expected a date YYYY-MM-DD without a time, got {show(str(value))}")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise where.fail(f"expected a date YYYY-MM-DD, got {show(value)}")

@@ -1,0 +1,361 @@
+"""Scan history in SQLite: evidence of when each finding appeared and disappeared.
+
+Every scan is one transaction (``BEGIN IMMEDIATE``: writers queue on the database lock and
+wait up to the busy timeout), in WAL mode so readers never block writers; two scans recording
+at once are serialised and both are kept.
+
+A finding is open from the first scan of an unbroken run of scans that found it.  A scan ends
+a run only for findings of the account/regions it read completely: a scan of another region,
+or of a region that failed, says nothing about them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sgaudit.baseline import complete_scope
+from sgaudit.errors import SgauditError
+from sgaudit.model import SEVERITIES, Finding, Report
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+TREND_SCANS = 30
+
+_TABLES = ("scans", "scan_findings", "findings", "events")
+_SCHEMA = """
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scanned_at TEXT NOT NULL,
+    complete INTEGER NOT NULL,
+    policy TEXT,
+    policy_sha256 TEXT,
+    sources TEXT NOT NULL,          -- JSON list: files or account/regions read
+    scope TEXT NOT NULL,            -- JSON list of [account, region] read completely
+    groups INTEGER NOT NULL,
+    open INTEGER NOT NULL,          -- every finding present, accepted or not
+    active INTEGER NOT NULL,
+    waived INTEGER NOT NULL,
+    baselined INTEGER NOT NULL,
+    critical INTEGER NOT NULL, high INTEGER NOT NULL, medium INTEGER NOT NULL, low INTEGER NOT NULL,
+    opened INTEGER NOT NULL DEFAULT 0,
+    resolved INTEGER NOT NULL DEFAULT 0
+);
+-- the set of finding keys open in each scan
+CREATE TABLE scan_findings (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    key TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,           -- active | waived | baselined
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (scan_id, key)
+) WITHOUT ROWID;
+-- the latest state of every key ever seen
+CREATE TABLE findings (
+    key TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,       -- start of the current (or last) run
+    last_seen TEXT NOT NULL,
+    opened_scan INTEGER NOT NULL,
+    resolved_scan INTEGER
+) WITHOUT ROWID;
+CREATE INDEX findings_open ON findings (open);
+CREATE TABLE events (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    key TEXT NOT NULL,
+    event TEXT NOT NULL CHECK (event IN ('opened', 'resolved')),
+    severity TEXT NOT NULL,
+    PRIMARY KEY (scan_id, event, key)
+) WITHOUT ROWID;
+"""
+
+
+class HistoryError(SgauditError):
+    """The history database cannot be opened, is not ours, or is from a newer sgaudit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    key: str
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSummary:
+    id: int
+    scanned_at: str
+    complete: bool
+    policy: str | None
+    groups: int
+    open: int
+    active: int
+    waived: int
+    baselined: int
+    by_severity: dict[str, int]
+    opened: tuple[Change, ...]
+    resolved: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFinding:
+    key: str
+    severity: str
+    status: str
+    first_seen: str
+    last_seen: str
+
+
+# -- connections ---------------------------------------------------------------------------
+@contextmanager
+def open_history(path: str | Path, *, create: bool,
+                 timeout: float = BUSY_TIMEOUT_S) -> Iterator[sqlite3.Connection]:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
+    if not create and not os.path.exists(path):
+        raise HistoryError(f"{path}: no such history database (a check with --history creates it)")
+    try:
+        conn = sqlite3.connect(os.fspath(path), timeout=timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"{path}: cannot open history database: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA foreign_keys = ON")
+            _ensure_schema(conn, path)
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"{path}: not a usable history database: {exc}") from None
+        yield conn
+    finally:
+        conn.close()
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: str | Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise HistoryError(f"{path}: history database version {version} was written by a newer "
+                           f"sgaudit; this one reads version {SCHEMA_VERSION} (upgrade sgaudit)")
+    with transaction(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:  # another process created it while we waited
+            return
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version != 0 or tables:
+            raise HistoryError(f"{path}: not an sgaudit history database "
+                               f"(has tables {', '.join(sorted(tables)) or 'none'}, version {version})")
+        _create(conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    # executescript would COMMIT the open transaction; run the statements one by one instead.
+    for statement in _statements(_SCHEMA):
+        conn.execute(statement)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE: take the write lock up front, so a read-modify-write cannot interleave."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# -- recording -----------------------------------------------------------------------------
+def status_of(finding: Finding) -> str:
+    if finding.waived:
+        return "waived"
+    if finding.baselined:
+        return "baselined"
+    return "active"
+
+
+def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
+                policy_sha256: str = "") -> tuple[int, dict[str, str]]:
+    """Record one scan; returns its id and the first_seen time of each of its findings."""
+    findings = {f.key: f for f in report.findings}
+    scope = complete_scope(report)
+    active = [f for f in findings.values() if f.active]
+    with transaction(conn):
+        scan_id = conn.execute(
+            "INSERT INTO scans (scanned_at, complete, policy, policy_sha256, sources, scope, groups,"
+            " open, active, waived, baselined, critical, high, medium, low)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (scanned_at, int(report.complete), report.policy_path, policy_sha256,
+             json.dumps(list(report.scanned)), json.dumps(sorted(scope)), len(report.results),
+             len(findings), len(active), sum(1 for f in findings.values() if f.waived),
+             sum(1 for f in findings.values() if f.baselined and not f.waived),
+             *(sum(1 for f in active if f.severity == s) for s in SEVERITIES)),
+        ).lastrowid
+        assert scan_id is not None
+        was_open = {key: (first_seen, account, region) for key, first_seen, account, region in
+                    conn.execute("SELECT key, first_seen, account, region FROM findings WHERE open = 1")}
+        first_seen: dict[str, str] = {}
+        opened: list[Finding] = []
+        for key, f in findings.items():
+            if key in was_open:
+                first_seen[key] = was_open[key][0]
+            else:
+                first_seen[key] = scanned_at
+                opened.append(f)
+        resolved = [(key, account, region) for key, (_, account, region) in was_open.items()
+                    if key not in findings and (account, region) in scope]
+        conn.executemany(
+            "INSERT INTO findings (key, account, region, group_id, severity, status, open, first_seen,"
+            " last_seen, opened_scan, resolved_scan) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)"
+            " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, status = excluded.status,"
+            " open = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+            " opened_scan = CASE WHEN findings.open = 1 THEN findings.opened_scan"
+            " ELSE excluded.opened_scan END, resolved_scan = NULL",
+            [(key, f.account, f.region, f.group_id, f.severity, status_of(f), first_seen[key],
+              scanned_at, scan_id) for key, f in findings.items()])
+        conn.executemany("UPDATE findings SET open = 0, resolved_scan = ? WHERE key = ?",
+                         [(scan_id, key) for key, _, _ in resolved])
+        severity_of = dict(conn.execute("SELECT key, severity FROM findings WHERE open = 0"
+                                        " AND resolved_scan = ?", (scan_id,)))
+        conn.executemany(
+            "INSERT INTO events (scan_id, key, event, severity) VALUES (?, ?, ?, ?)",
+            [(scan_id, f.key, "opened", f.severity) for f in opened]
+            + [(scan_id, key, "resolved", severity_of[key]) for key, _, _ in resolved])
+        conn.executemany(
+            "INSERT INTO scan_findings (scan_id, key, severity, status, first_seen) VALUES (?, ?, ?, ?, ?)",
+            [(scan_id, key, f.severity, status_of(f), first_seen[key]) for key, f in findings.items()])
+        conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
+                     (len(opened), len(resolved), scan_id))
+    return scan_id, first_seen
+
+
+def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:
+    """Pure: the report with each finding's first_seen filled in."""
+    results = tuple(
+        replace(r, findings=tuple(replace(f, first_seen=first_seen.get(f.key, f.first_seen))
+                                  for f in r.findings))
+        for r in report.results)
+    return replace(report, results=results)
+
+
+# -- reading -------------------------------------------------------------------------------
+def trend(conn: sqlite3.Connection, limit: int = TREND_SCANS) -> list[dict[str, Any]]:
+    """Open (and active) findings per scan, oldest first: the report's trend chart."""
+    rows = conn.execute("SELECT scanned_at, open, active FROM scans ORDER BY id DESC LIMIT ?",
+                        (limit,)).fetchall()
+    return [{"scanned_at": at, "open": n, "active": a} for at, n, a in reversed(rows)]
+
+
+def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
+    """The last ``limit`` scans (all when 0), oldest first, with what each opened and resolved."""
+    rows = conn.execute(
+        "SELECT id, scanned_at, complete, policy, groups, open, active, waived, baselined,"
+        " critical, high, medium, low FROM scans ORDER BY id DESC LIMIT ?",
+        (limit if limit > 0 else -1,)).fetchall()
+    rows.reverse()
+    if not rows:
+        return []
+    changes: dict[tuple[int, str], list[Change]] = {}
+    for scan_id, event, key, severity in conn.execute(
+            "SELECT scan_id, event, key, severity FROM events WHERE scan_id >= ?"
+            " ORDER BY scan_id, event, key", (rows[0][0],)):
+        changes.setdefault((scan_id, event), []).append(Change(key, severity))
+    out = []
+    for (scan_id, at, complete, policy, groups, n_open, active, waived, baselined,
+         *by_sev) in rows:
+        out.append(ScanSummary(
+            id=scan_id, scanned_at=at, complete=bool(complete), policy=policy, groups=groups,
+            open=n_open, active=active, waived=waived, baselined=baselined,
+            by_severity=dict(zip(SEVERITIES, by_sev, strict=True)),
+            opened=tuple(changes.get((scan_id, "opened"), ())),
+            resolved=tuple(changes.get((scan_id, "resolved"), ()))))
+    return out
+
+
+def open_findings(conn: sqlite3.Connection) -> list[OpenFinding]:
+    """Every finding open now, oldest first."""
+    return [OpenFinding(*row) for row in conn.execute(
+        "SELECT key, severity, status, first_seen, last_seen FROM findings WHERE open = 1"
+        " ORDER BY first_seen, key")]
+
+
+def scan_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM scans").fetchone()[0])
+
+
+# -- the `sgaudit history` output ----------------------------------------------------------
+HISTORY_SCHEMA = "sgaudit.history/v1"
+
+
+def render(conn: sqlite3.Connection, fmt: str, limit: int = 0) -> str:
+    """Per-scan counts, what each scan opened and resolved, and what is open now."""
+    summaries = scans(conn, limit)
+    still_open = open_findings(conn)
+    if fmt == "json":
+        return json.dumps(history_document(summaries, still_open, scan_count(conn)), indent=2) + "\n"
+    return history_table(summaries, still_open, scan_count(conn))
+
+
+def history_document(summaries: list[ScanSummary], still_open: list[OpenFinding],
+                     total: int) -> dict[str, Any]:
+    return {
+        "schema": HISTORY_SCHEMA,
+        "total_scans": total,
+        "scans": [
+            {"scan": s.id, "scanned_at": s.scanned_at, "complete": s.complete, "policy": s.policy,
+             "groups": s.groups, "open": s.open, "active": s.active, "waived": s.waived,
+             "baselined": s.baselined, "by_severity": s.by_severity,
+             "opened": [{"key": c.key, "severity": c.severity} for c in s.opened],
+             "resolved": [{"key": c.key, "severity": c.severity} for c in s.resolved]}
+            for s in summaries
+        ],
+        "open": [{"key": o.key, "severity": o.severity, "status": o.status,
+                  "first_seen": o.first_seen, "last_seen": o.last_seen} for o in still_open],
+    }
+
+
+def history_table(summaries: list[ScanSummary], still_open: list[OpenFinding], total: int) -> str:
+    from tabulate import tabulate
+
+    if not summaries:
+        return "No scans recorded yet.\n"
+    out: list[str] = []
+    if total > len(summaries):
+        out.append(f"Last {len(summaries)} of {total} scans.")
+    rows = [(s.id, s.scanned_at, "yes" if s.complete else "NO", s.groups, s.open, s.active,
+             s.waived, s.baselined, f"+{len(s.opened)}", f"-{len(s.resolved)}") for s in summaries]
+    out.append(tabulate(rows, headers=("scan", "scanned at", "complete", "groups", "open", "active",
+                                       "waived", "baselined", "opened", "resolved"),
+                        disable_numparse=True))
+    for s in summaries:
+        if not (s.opened or s.resolved):
+            continue
+        out.append("")
+        out.append(f"scan {s.id} at {s.scanned_at}:")
+        out.extend(f"  opened    {c.severity:<8}  {c.key}" for c in s.opened)
+        out.extend(f"  resolved  {c.severity:<8}  {c.key}" for c in s.resolved)
+    out.append("")
+    if still_open:
+        out.append(f"Open now ({len(still_open)}):")
+        out.append(tabulate([(o.first_seen, o.severity, o.status, o.key) for o in still_open],
+                            headers=("open since", "severity", "status", "key")))
+    else:
+        out.append("Nothing open now.")
+    return "\n".join(out) + "\n"
