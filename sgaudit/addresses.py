@@ -27,6 +27,26 @@ class CidrError(ValueError):
     """Not a CIDR."""
 
 
+def _fast_v4(text: str) -> tuple[int, int] | None:
+    """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
+    addr, sep, plen = text.partition("/")
+    parts = addr.split(".")
+    if len(parts) != 4 or (sep and not (plen.isdigit() and plen == str(int(plen)))):
+        return None
+    value = 0
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    prefix = int(plen) if sep else 32
+    if prefix > 32:
+        return None
+    return value, prefix
+
+
 @lru_cache(maxsize=65536)
 def parse_cidr(text: str) -> tuple[str, bool]:
     """Canonical form of a CIDR and whether the input was already canonical.
@@ -37,6 +57,13 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     if not isinstance(text, str) or not text.strip():
         raise CidrError(f"not a CIDR: {text!r}")
     raw = text.strip()
+    fast = _fast_v4(raw)
+    if fast is not None:
+        value, prefix = fast
+        network = value & ~((1 << (32 - prefix)) - 1) & 0xFFFFFFFF
+        canonical = f"{ipaddress.IPv4Address(network)}/{prefix}" if network != value else (
+            raw if "/" in raw else f"{raw}/32")
+        return canonical, canonical == raw
     try:
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError as exc:
@@ -51,6 +78,12 @@ def canonical_cidr(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def cidr_interval(cidr: str) -> ports.Interval:
+    fast = _fast_v4(cidr)
+    if fast is not None:
+        value, prefix = fast
+        size = 1 << (32 - prefix)
+        lo = value & ~(size - 1)
+        return (lo, lo + size - 1)
     net = ipaddress.ip_network(cidr, strict=False)
     lo = int(net.network_address)
     hi = int(net.broadcast_address)

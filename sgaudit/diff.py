@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from sgaudit import addresses, ports
 from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Severity
@@ -27,6 +28,9 @@ class Source:
 
     addrs: ports.IntervalSet = ()
     token: str | None = None
+
+
+_SELF_SOURCE = Source(token=SELF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +61,29 @@ class Differ:
 
     def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
         self._prefix_lists = prefix_lists or {}
+        self._sources: dict[tuple[str, str], Source] = {}
+        self._candidate_cache: dict[tuple[object, ...], list[Rect]] = {}
         self._envelopes: dict[tuple[int, str], tuple[DesiredState, dict[str, list[Rect]]]] = {}
-        self._extra_cache: dict[tuple[object, ...], tuple[Outside, ...]] = {}
+        #: (envelope, region, rule signature) -> what _classify says of it
+        self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
+        self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
 
     # -- sources -------------------------------------------------------------------------
     def source_of(self, source: str, group: Group) -> Source:
         if source == SELF or source == group.group_id:
-            return Source(token=SELF)
+            return _SELF_SOURCE
+        key = (group.region, source)
+        found = self._sources.get(key)
+        if found is None:
+            found = self._sources[key] = self._resolve_source(source, group.region)
+        return found
+
+    def _resolve_source(self, source: str, region: str) -> Source:
         if source.startswith("sg-"):
             return Source(token=source)
         if source.startswith("pl-"):
-            entries = self._prefix_lists.get((group.region, source))
+            entries = self._prefix_lists.get((region, source))
             if entries is None:
                 return Source(token=source)
             return Source(addrs=addresses.cidr_set(entries))
@@ -91,20 +106,23 @@ class Differ:
         if desired.unresolved:
             return ()
         env = self._envelope(desired, group)
+        reach = self._required_reach(desired)
         findings: list[Finding] = []
-        signatures = []
+        touching = []
         for rule in group.rules:
             src = SELF if rule.source == group.group_id else rule.source
             sig = (rule.protocol, rule.from_port, rule.to_port, src)
-            signatures.append(sig)
-            cache_key = (id(env), group.region, *sig)
-            outside = self._extra_cache.get(cache_key)
-            if outside is None:
-                outside = self._outside_of_envelope(rule, group, env)
-                self._extra_cache[cache_key] = outside
-            if outside:
-                findings.append(self._extra_finding(group, rule, outside))
-        missing_key = (id(env), group.region, frozenset(signatures))
+            cache_key = (id(env), group.region, sig)
+            entry = self._rule_cache.get(cache_key)
+            if entry is None:
+                entry = self._classify(rule, group, env, _may_touch(sig, reach))
+                self._rule_cache[cache_key] = entry
+            verdict, touches = entry
+            if touches:
+                touching.append(sig)
+            if verdict is not None:
+                findings.append(self._extra_finding(group, rule, *verdict))
+        missing_key = (id(env), group.region, frozenset(touching))
         missing = self._missing_cache.get(missing_key)
         if missing is None:
             missing = self._missing(group, desired)
@@ -112,20 +130,55 @@ class Differ:
         findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
         return tuple(findings)
 
+    def _classify(self, rule: Rule, group: Group, env: Mapping[str, list[Rect]],
+                  touches: bool) -> tuple[tuple[str, Severity] | None, bool]:
+        """(reason and severity if the rule reaches outside the envelope, else None;
+        whether it may cover a required rule)."""
+        outside = self._outside_of_envelope(rule, group, env)
+        if not outside:
+            return None, touches
+        reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
+        return (reason, extra_severity(outside)), touches
+
     def _outside_of_envelope(self, rule: Rule, group: Group,
                              env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
         source = self.source_of(rule.source, group)
         if rule.protocol == ports.ALL:
-            pieces = [(p, _FULL, env.get(p, []) + env.get(ports.ALL, [])) for p in ports.NAMED]
+            pieces = [(p, _FULL, self._candidates(env, p, _FULL)) for p in ports.NAMED]
             pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
         else:
             axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
-            rects = env.get(rule.protocol, []) + env.get(ports.ALL, [])
-            pieces = [(rule.protocol, axis, rects)]
+            pieces = [(rule.protocol, axis, self._candidates(env, rule.protocol, axis))]
         out: list[Outside] = []
         for protocol, axis, rects in pieces:
             out.extend(uncovered(protocol, axis, source, rects))
         return tuple(out)
+
+    def _required_reach(self, desired: DesiredState) -> dict[str, ports.IntervalSet]:
+        """Per protocol, the port axis that required grants occupy: rules elsewhere cannot
+        cover them, so they are left out of the cache key of the missing-rule check."""
+        cached = self._reach.get(id(desired))
+        if cached is not None and cached[0] is desired:
+            return cached[1]
+        reach: dict[str, list[ports.Interval]] = {}
+        for g in desired.required:
+            reach.setdefault(g.protocol, []).append(
+                ports.axis_interval(g.protocol, g.from_port, g.to_port))
+        result = {p: ports.normalize(ivs) for p, ivs in reach.items()}
+        self._reach[id(desired)] = (desired, result)
+        return result
+
+    def _candidates(self, env: Mapping[str, list[Rect]], protocol: str,
+                    axis: ports.IntervalSet) -> list[Rect]:
+        """The envelope's rects of a protocol whose ports meet ``axis`` (few distinct axes
+        occur, so this filter is computed once per envelope and axis)."""
+        key = (id(env), protocol, axis)
+        found = self._candidate_cache.get(key)
+        if found is None:
+            found = [r for r in (*env.get(protocol, ()), *env.get(ports.ALL, ()))
+                     if ports.intersect(r.axis, axis)]
+            self._candidate_cache[key] = found
+        return found
 
     def _missing(self, group: Group, desired: DesiredState) -> tuple[tuple[Grant, tuple[Outside, ...]], ...]:
         by_protocol: dict[str, list[Rect]] = {}
@@ -143,12 +196,11 @@ class Differ:
         return tuple(out)
 
     # -- findings ------------------------------------------------------------------------
-    def _extra_finding(self, group: Group, rule: Rule, outside: tuple[Outside, ...]) -> Finding:
-        reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
+    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:
         return Finding(
             key=finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
                             rule.from_port, rule.to_port, rule.source),
-            kind="extra", severity=extra_severity(outside), account=group.account,
+            kind="extra", severity=severity, account=group.account,
             region=group.region, group_id=group.group_id, group_name=group.group_name,
             protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
             source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
@@ -174,11 +226,14 @@ class Differ:
 def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
               rects: Sequence[Rect]) -> list[Outside]:
     """The part of (axis x source) that no rect covers, as pieces with merged address ranges."""
+    rects = [r for r in rects if ports.intersect(r.axis, axis)]
     if source.token is not None:
         covered = ports.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
         rest = ports.subtract(axis, covered)
         return [Outside(protocol, rest, token=source.token)] if rest else []
     addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
+    if not addr_rects:
+        return [Outside(protocol, axis, addrs=source.addrs)]
     points = set()
     for lo, hi in source.addrs:
         points.update((lo, hi + 1))
@@ -187,7 +242,7 @@ def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
             points.update((lo, hi + 1))
     cuts = sorted(points)
     pieces: list[tuple[int, int, ports.IntervalSet]] = []
-    for lo, nxt in zip(cuts, cuts[1:], strict=False):
+    for lo, nxt in pairwise(cuts):
         hi = nxt - 1
         if not _contains(source.addrs, lo):
             continue
@@ -204,6 +259,15 @@ def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
     for lo, hi, rest in pieces:
         by_axis.setdefault(rest, []).append((lo, hi))
     return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+
+
+def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.IntervalSet]) -> bool:
+    protocol, from_port, to_port, _ = sig
+    if protocol == ports.ALL:
+        return bool(reach)
+    occupied = reach.get(protocol)
+    return bool(occupied) and bool(
+        ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
 
 
 def _contains(intervals: ports.IntervalSet, point: int) -> bool:

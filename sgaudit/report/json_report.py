@@ -11,7 +11,20 @@ SCHEMA = "sgaudit.report/v1"
 
 
 def render(report: Report) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    """Indented at the top, one line per group and finding: readable, diffable, and fast
+    (json's C encoder only runs without ``indent``)."""
+    doc = document(report)
+    lines = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            body = ",\n    ".join(json.dumps(v) for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def document(report: Report) -> dict[str, Any]:

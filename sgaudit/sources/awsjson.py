@@ -7,8 +7,8 @@ error names the JSON path, so a snapshot's author can find it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from sgaudit import addresses, ports
@@ -25,7 +25,7 @@ def _need(obj: Any, key: str, kind: type | tuple[type, ...], path: str) -> Any:
     if not isinstance(obj, Mapping) or key not in obj:
         raise ShapeError(f"{path}: missing key {key!r}")
     value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise ShapeError(f"{path}.{key}: expected {_kind_name(kind)}, got {_brief(value)}")
     return value
 
@@ -35,7 +35,7 @@ def _opt(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: 
     value = obj.get(key, default)
     if value is None:
         return default
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise ShapeError(f"{path}.{key}: expected {_kind_name(kind)}, got {_brief(value)}")
     return value
 
@@ -93,51 +93,69 @@ def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | N
     )
 
 
+#: (list key, source key, parser) for the four kinds of source an IpPermission holds
+_SOURCE_LISTS = (("IpRanges", "CidrIp", True), ("Ipv6Ranges", "CidrIpv6", True),
+                 ("PrefixListIds", "PrefixListId", False), ("UserIdGroupPairs", "GroupId", False))
+
+
 def permission_rules(perm: Any, path: str) -> list[Rule]:
-    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many)."""
-    if not isinstance(perm, Mapping):
-        raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
-    raw_protocol = _need(perm, "IpProtocol", (str, int), path)
-    protocol = ports.normalize_protocol(raw_protocol)
+    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many).
+
+    Hot path of large snapshots: plain type checks inline, the message built only on error.
+    """
+    if type(perm) is not dict:
+        if not isinstance(perm, Mapping):
+            raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
+        perm = dict(perm)
+    raw_protocol = perm.get("IpProtocol")
+    protocol = ports.normalize_protocol(raw_protocol) if isinstance(raw_protocol, (str, int)) else None
     if protocol is None:
+        if "IpProtocol" not in perm:
+            raise ShapeError(f"{path}: missing key 'IpProtocol'")
         raise ShapeError(f"{path}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
-    from_port = _opt(perm, "FromPort", int, path, -1)
-    to_port = _opt(perm, "ToPort", int, path, -1)
+    from_port = perm.get("FromPort", -1)
+    to_port = perm.get("ToPort", -1)
+    if from_port is None:
+        from_port = -1
+    if to_port is None:
+        to_port = -1
+    if type(from_port) is not int or type(to_port) is not int:
+        bad, value = ("FromPort", from_port) if type(from_port) is not int else ("ToPort", to_port)
+        raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
     if protocol == ports.ALL:
         from_port = to_port = -1
     elif protocol in ports.PORTED and not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
         raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
     rules: list[Rule] = []
-    make = _rule_maker(protocol, from_port, to_port)
-    for i, r in enumerate(_opt(perm, "IpRanges", list, path, [])):
-        rules.append(make(_cidr(r, "CidrIp", f"{path}.IpRanges[{i}]"), r))
-    for i, r in enumerate(_opt(perm, "Ipv6Ranges", list, path, [])):
-        rules.append(make(_cidr(r, "CidrIpv6", f"{path}.Ipv6Ranges[{i}]"), r))
-    for i, r in enumerate(_opt(perm, "PrefixListIds", list, path, [])):
-        rules.append(make(_need(r, "PrefixListId", str, f"{path}.PrefixListIds[{i}]"), r))
-    for i, r in enumerate(_opt(perm, "UserIdGroupPairs", list, path, [])):
-        where = f"{path}.UserIdGroupPairs[{i}]"
-        gid = _opt(r, "GroupId", str, where, None) if isinstance(r, Mapping) else None
-        if gid is None:
-            raise ShapeError(f"{where}: missing key 'GroupId'")
-        rules.append(make(gid, r))
+    for list_key, source_key, is_cidr in _SOURCE_LISTS:
+        entries = perm.get(list_key)
+        if not entries:
+            continue
+        if type(entries) is not list:
+            raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
+        for i, entry in enumerate(entries):
+            source = entry.get(source_key) if type(entry) is dict else None
+            if type(source) is not str:
+                raise ShapeError(f"{path}.{list_key}[{i}]: missing key {source_key!r}"
+                                 if source is None else
+                                 f"{path}.{list_key}[{i}].{source_key}: expected a string, "
+                                 f"got {_brief(source)}")
+            if is_cidr:
+                source = _canonical(source, f"{path}.{list_key}[{i}].{source_key}")
+            rules.append(Rule(protocol, from_port, to_port, _intern(source),
+                              entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
 
 
-def _rule_maker(protocol: str, from_port: int, to_port: int) -> Callable[[str, Any], Rule]:
-    def make(source: str, raw: Mapping[str, Any]) -> Rule:
-        return Rule(protocol, from_port, to_port, _intern(source),
-                    raw.get("SecurityGroupRuleId"), raw.get("Description"))
-
-    return make
-
-
-def _cidr(raw: Any, key: str, path: str) -> str:
-    text = _need(raw, key, str, path)
+def _canonical(text: str, path: str) -> str:
     try:
         return addresses.canonical_cidr(text)
     except addresses.CidrError:
-        raise ShapeError(f"{path}.{key}: invalid CIDR {_brief(text)}") from None
+        raise ShapeError(f"{path}: invalid CIDR {_brief(text)}") from None
+
+
+def _cidr(raw: Any, key: str, path: str) -> str:
+    return _canonical(_need(raw, key, str, path), f"{path}.{key}")
 
 
 def parse_vpc(raw: Any, path: str, region: str, account: str | None) -> Vpc:
