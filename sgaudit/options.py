@@ -14,7 +14,7 @@ from typing import Any
 
 from sgaudit import addresses, ports
 from sgaudit.errors import PolicyError
-from sgaudit.model import Origin, Options
+from sgaudit.model import Options, Origin
 
 #: options that shape ingress and that sgaudit resolves
 NETWORK_OPTIONS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall",
