@@ -232,8 +232,8 @@ def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
         rest = ports.subtract(axis, covered)
         return [Outside(protocol, rest, token=source.token)] if rest else []
     addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
-    if not addr_rects:
-        return [Outside(protocol, axis, addrs=source.addrs)]
+    if not addr_rects:  # an empty prefix list allows nothing, so nothing of it is outside
+        return [Outside(protocol, axis, addrs=source.addrs)] if source.addrs else []
     points = set()
     for lo, hi in source.addrs:
         points.update((lo, hi + 1))
@@ -282,7 +282,7 @@ def _contains(intervals: ports.IntervalSet, point: int) -> bool:
 def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:
     """What of a rule is not covered, shortest first: protocols wholly outside are named
     together; at most ``limit`` partial pieces are spelled out."""
-    wholly = [p for p in pieces if p.token is None and p.addrs == whole.addrs
+    wholly = [p for p in pieces if p.token == whole.token and p.addrs == whole.addrs
               and p.axis == _FULL]
     partial = [p for p in pieces if p not in wholly]
     texts = [describe_outside(p, whole) for p in partial[:limit]]
@@ -290,7 +290,8 @@ def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) ->
         texts.append(f"and {len(partial) - limit} more range(s)")
     if wholly:
         names = ["all other protocols" if p.protocol == OTHER else p.protocol for p in wholly]
-        texts.append(f"{', '.join(names)} from {describe_addrs(whole.addrs, whole.addrs)}")
+        origin = whole.token if whole.token is not None else describe_addrs(whole.addrs, whole.addrs)
+        texts.append(f"{', '.join(names)} from {origin}")
     return "; ".join(texts)
 
 
