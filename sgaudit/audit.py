@@ -8,6 +8,7 @@ from sgaudit.diff import Differ
 from sgaudit.model import (
     DesiredState,
     GroupResult,
+    Matcher,
     Policy,
     Report,
     ScanError,
@@ -38,6 +39,9 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
         results.append(GroupResult(group, desired, differ.diff(group, desired)))
+    if not results:
+        warnings[f"no security group matched the selection ({describe_matcher(policy.select)}); "
+                 "nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
                   warnings=tuple(warnings), generated_at=generated_at,
                   policy_path=policy.path, scanned=snapshot.scanned)
@@ -58,3 +62,10 @@ def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None
         return found
 
     return find
+
+
+def describe_matcher(matcher: Matcher) -> str:
+    parts = [f"tag {k}={v}" for k, v in matcher.tags]
+    parts += [f"name {n}" for n in matcher.names]
+    parts += list(matcher.group_ids)
+    return " and ".join(parts) or "every group"

@@ -65,6 +65,8 @@ def group_selected(raw: Any, select: Matcher, path: str) -> bool:
     """Cheap pre-check on the raw dict, so unselected groups are never normalised."""
     if not isinstance(raw, Mapping):
         raise ShapeError(f"{path}: expected an object, got {_brief(raw)}")
+    if type(raw.get("GroupId")) is not str:
+        _need(raw, "GroupId", str, path)
     if select.group_ids and raw.get("GroupId") not in select.group_ids:
         return False
     if select.names and not any(fnmatchcase(str(raw.get("GroupName", "")), n) for n in select.names):
