@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sgaudit import daskconfig, ports
+from sgaudit import clusterargs, daskconfig, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waiver
 from sgaudit.options import (
@@ -26,9 +26,10 @@ from sgaudit.options import (
 )
 from sgaudit.yamlsource import LineMap, load_yaml, yaml_error_line
 
-TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers")
+TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
+                  "cluster_args", "client_ip")
 MATCHER_KEYS = ("tags", "names", "group_ids")
-CLUSTER_KEYS = ("match", "backend_options")
+CLUSTER_KEYS = ("match", "backend_options", "cluster_args")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
 WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
 DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
@@ -50,6 +51,8 @@ def load_policy(path: str | Path | None) -> Policy:
         raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: {yaml_error_line(exc)}") from None
+    except ValueError as exc:  # PyYAML builds dates itself: 2027-02-30 raises a bare ValueError
+        raise PolicyError(f"{path}: invalid value in YAML: {exc} (an impossible date?)") from None
     return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), file.parent)
 
 
@@ -80,6 +83,18 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         dask_options = got.options
         warnings.extend(got.warnings)
 
+    cluster_args: dict[str, Origin] = {}
+    if "cluster_args" in sections:
+        value, where = sections["cluster_args"]
+        got = clusterargs.collect_args(value, where)
+        cluster_args = got.options
+        warnings.extend(got.warnings)
+    client_ip = None
+    if "client_ip" in sections:
+        value, where = sections["client_ip"]
+        cluster_args[clusterargs.CLIENT_IP] = clusterargs.parse_client_ip(value, where)
+        client_ip = str(cluster_args[clusterargs.CLIENT_IP].value)
+
     select = DEFAULT_SELECT
     if "select" in sections:
         value, where = sections["select"]
@@ -100,9 +115,11 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         value, where = sections["waivers"]
         waivers = _parse_waivers(value, where, warnings)
 
+    clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
     return Policy(path=name, sha256=sha256, account_options=account_options,
                   dask_options=dask_options, select=select, clusters=clusters, allow=allow,
-                  warnings=tuple(warnings), waivers=waivers)
+                  warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
+                  client_ip=client_ip)
 
 
 def parse_matcher(value: object, where: Where) -> Matcher:
@@ -147,13 +164,15 @@ def _string_list(value: object, where: Where) -> tuple[str, ...]:
 
 def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
     if not isinstance(value, list):
-        raise where.fail(f"expected a list of {{match, backend_options}} entries, got {show(value)}")
+        raise where.fail(f"expected a list of {{match, backend_options, cluster_args}} entries, "
+                         f"got {show(value)}")
     out = []
     for i, entry in enumerate(value):
         item_where = where.item(i)
         body = expect_mapping(entry, item_where)
         matcher: Matcher | None = None
         options: dict[str, Origin] = {}
+        args: dict[str, Origin] = {}
         for key, item in body.items():
             sub = item_where.child(key, line_of(body, key))
             norm = normalize_key(key)
@@ -163,11 +182,16 @@ def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[C
                 got = collect(item if item is not None else {}, sub)
                 options = got.options
                 warnings.extend(got.warnings)
+            elif norm == "cluster_args":
+                got = clusterargs.collect_args(item, sub)
+                args = got.options
+                warnings.extend(got.warnings)
             else:
                 raise unknown_key(sub, key, CLUSTER_KEYS)
         if matcher is None or matcher == Matcher():
             raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
-        out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place))
+        out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place,
+                                   cluster_args=args))
     return tuple(out)
 
 

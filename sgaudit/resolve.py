@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, clusterargs, ports
 from sgaudit.model import DesiredState, Grant, Group, Options, Origin, Policy, Vpc
 
 SSH = 22
@@ -17,6 +17,8 @@ DASHBOARD = 8787
 PUBLIC = "0.0.0.0/0"
 SELF = "self"
 LEGACY_FLAGS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall")
+#: the options key that carries the ingress list built from a cluster's arguments
+CLUSTER_ARGS = clusterargs.GIVEN
 
 SELF_GRANT = Grant(ports.ALL, -1, -1, SELF,
                    "the cluster's machines talk to each other (always permitted)")
@@ -24,6 +26,9 @@ SELF_GRANT = Grant(ports.ALL, -1, -1, SELF,
 
 def effective_options(policy: Policy, group: Group) -> tuple[Options, tuple[int, ...]]:
     """Options for a group: account < dask config < every matching cluster entry, in order.
+
+    When the group's cluster arguments were written (top-level ``cluster_args`` < every
+    matching entry's), ``CLUSTER_ARGS`` holds the ingress list the client builds from them.
 
     Also returns the indices of the matching cluster entries: together with the VPC they
     determine the desired state, so callers use them as a cache key.
@@ -33,13 +38,41 @@ def effective_options(policy: Policy, group: Group) -> tuple[Options, tuple[int,
     matched = tuple(i for i, c in enumerate(policy.clusters) if c.matcher.matches(group))
     for i in matched:
         merged.update(policy.clusters[i].options)
+    args = clusterargs.effective_args(policy.cluster_args,
+                                      [policy.clusters[i].cluster_args for i in matched])
+    if clusterargs.present(args):
+        _refuse_cluster_ingress(policy, matched, merged, args)
+        merged[CLUSTER_ARGS] = Origin(CLUSTER_ARGS, clusterargs.ingress_list(args),
+                                      args[clusterargs.GIVEN].where)
     return merged, matched
+
+
+def _refuse_cluster_ingress(policy: Policy, matched: tuple[int, ...], merged: Options,
+                            args: Options) -> None:
+    """An ``ingress`` given in the same ``coiled.Cluster`` call as cluster arguments (from two
+    entries that both match the group) is refused, as the client refuses it; the account-level
+    ``ingress`` is only a default that the arguments replace."""
+    ingress = merged.get("ingress")
+    if ingress is None or ingress is policy.account_options.get("ingress"):
+        return
+    ingress_key = "dask config coiled.backend-options.ingress"
+    args_key = "cluster_args"
+    for i in matched:
+        entry = policy.clusters[i]
+        if entry.options.get("ingress") is ingress:
+            ingress_key = f"clusters[{i}].backend_options.ingress"
+        if entry.cluster_args.get(clusterargs.GIVEN) is args[clusterargs.GIVEN]:
+            args_key = f"clusters[{i}].cluster_args"
+    raise clusterargs.refuse_ingress_with_args(ingress, ingress_key, args[clusterargs.GIVEN],
+                                               args_key)
 
 
 def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> DesiredState:
     """The desired state that ``options`` give a group in ``vpc``."""
     builder = _Builder(options, vpc)
-    if "ingress" in options:
+    if CLUSTER_ARGS in options:
+        builder.from_cluster_args(options[CLUSTER_ARGS])
+    elif "ingress" in options:
         builder.from_ingress(options["ingress"])
     elif _flag(options, "disable_public_ingress", False)[0]:
         builder.disabled_public_ingress()
@@ -167,3 +200,17 @@ class _Builder:
             for port in entry["ports"]:
                 self.require(port, entry["cidr"], f"ingress[{i}] opens {list(entry['ports'])} "
                              f"to {entry['cidr']}", ingress)
+
+    def from_cluster_args(self, built: Origin) -> None:
+        """The ingress list the client built from the cluster's arguments: the whole firewall."""
+        for key in (*LEGACY_FLAGS, "ingress"):
+            origin = self.options.get(key)
+            if origin is not None:
+                self.warnings.append(f"cluster_args ({built.where}) define the whole firewall of "
+                                     f"the clusters they apply to; {key} ({origin.where}) does "
+                                     "not apply to those")
+        entries = built.value
+        assert isinstance(entries, tuple)
+        for entry in entries:
+            for p in entry.ports:
+                self.require(p.port, entry.cidr, f"cluster_args: {p.reason}", *p.origins)
