@@ -1,0 +1,644 @@
+"""Put drifted groups back into their desired state: plan -> apply -> verify -> rollback.
+
+The plan is a pure function of the findings, the desired states and the ingress rules (with
+their ids) that ``DescribeSecurityGroupRules`` returned.  Applying it talks to an injected,
+duck-typed EC2 client (boto3's, in production), so this module imports no boto3: an AWS error
+is recognised by ``exc.response["Error"]["Code"]``.
+
+Safety rules, each a lesson from remediations that went wrong:
+- extra ingress is revoked by ``SecurityGroupRuleIds``, one source at a time, never as a whole
+  ``IpPermission`` (a private CIDR that shares a permission with 0.0.0.0/0 stays);
+- a required rule that the group keeps only through a rule about to be revoked is authorized
+  first, and that revoke waits for it (a failed authorize cancels the revoke);
+- each group is re-read just before it is changed; if it moved since the plan, it is skipped;
+- ``InvalidPermission.NotFound`` / ``.Duplicate`` mean someone already did the work;
+- a failure in one group never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+from sgaudit import addresses, ports
+from sgaudit.diff import Differ, Rect, uncovered
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
+from sgaudit.model import Finding, Grant, Group, GroupResult, Rule
+from sgaudit.resolve import SELF
+
+Action = Literal["authorize", "revoke"]
+#: (account, region, group id): one security group, wherever it lives
+Ref = tuple[str, str, str]
+#: (account, region) -> an EC2 client for them
+ClientFor = Callable[[str, str], Any]
+
+RESTORED_DESCRIPTION = "restored by sgaudit (required ingress)"
+APPLIED = "applied"
+ALREADY_DONE = "already done"
+SKIPPED = "skipped"
+FAILED = "failed"
+#: what AWS answers when the work is already done
+ALREADY_CODES = {
+    "authorize": frozenset({"InvalidPermission.Duplicate"}),
+    "revoke": frozenset({"InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound"}),
+}
+FILTER_VALUES_MAX = 200  # AWS's limit of values in one filter
+
+
+# -- the plan ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One API call: authorize one rule, or revoke one rule by its id."""
+
+    seq: int
+    action: Action
+    account: str
+    region: str
+    group_id: str
+    group_name: str
+    #: revoke: the actual rule, with its id; authorize: the rule to add, with its description
+    rule: Rule
+    reason: str
+    #: changes (by seq) that must have succeeded first, or this one is not attempted
+    depends_on: tuple[int, ...] = ()
+
+    @property
+    def ref(self) -> Ref:
+        return (self.account, self.region, self.group_id)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    account: str
+    region: str
+    group_id: str
+    group_name: str
+    #: the group's ingress as read when planning: the re-read before applying must match it
+    seen: tuple[Rule, ...]
+    changes: tuple[Change, ...] = ()
+    #: why the group is left alone (changed since the scan, unreadable), or None
+    skipped: str | None = None
+
+    @property
+    def ref(self) -> Ref:
+        return (self.account, self.region, self.group_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    groups: tuple[GroupPlan, ...]
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for g in self.groups for c in g.changes]
+
+    @property
+    def skipped(self) -> list[GroupPlan]:
+        return [g for g in self.groups if g.skipped]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    change: Change
+    result: str  # APPLIED, ALREADY_DONE, SKIPPED or FAILED
+    detail: str = ""
+    #: the ids AWS gave the rules an authorize created (rollback revokes exactly these)
+    new_rule_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (APPLIED, ALREADY_DONE)
+
+    @property
+    def text(self) -> str:
+        return f"{self.result}: {self.detail}" if self.detail else self.result
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """A changed group re-read after the fix: what is still drifted, or why it could not be read."""
+
+    ref: Ref
+    group_name: str
+    remaining: tuple[Finding, ...] = ()
+    error: str | None = None
+    #: rollback: how the group now differs from the backup ("missing …", "unexpected …")
+    differences: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.remaining and not self.differences
+
+
+def candidates(results: Iterable[GroupResult]) -> list[GroupResult]:
+    """The groups a fix would touch: resolved, with at least one active finding."""
+    return [r for r in results if not r.desired.unresolved and any(f.active for f in r.findings)]
+
+
+def plan_fix(results: Sequence[GroupResult], ingress: Mapping[Ref, Sequence[Rule] | str],
+             prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None) -> Plan:
+    """The changes that bring every candidate group to its desired state.
+
+    ``ingress`` maps each candidate group to its rules as ``DescribeSecurityGroupRules``
+    returned them (with ids), or to the error that kept them from being read.
+    """
+    differ = Differ(prefix_lists)
+    groups: list[GroupPlan] = []
+    seq = 0
+    for result in candidates(results):
+        group = result.group
+        ref = (group.account, group.region, group.group_id)
+        base = GroupPlan(group.account, group.region, group.group_id, group.group_name, ())
+        rules = ingress.get(ref)
+        if rules is None or isinstance(rules, str):
+            why = rules or "its rules were not read"
+            groups.append(replace(base, skipped=f"cannot read its rules: {why}"))
+            continue
+        rules = tuple(rules)
+        moved = describe_difference(group.rules, rules, with_ids=False)
+        if moved:
+            groups.append(replace(base, seen=rules, skipped=f"stale: changed since the scan ({moved})"))
+            continue
+        changes = _group_changes(result, rules, differ, seq)
+        seq += len(changes)
+        groups.append(replace(base, seen=rules, changes=tuple(changes)))
+    return Plan(tuple(groups))
+
+
+def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
+                   seq: int) -> list[Change]:
+    group = result.group
+    active = {f.key: f for f in result.findings if f.active}
+    revokes: list[tuple[Rule, Finding]] = []
+    for finding in active.values():
+        if finding.kind != "extra":
+            continue
+        for rule in rules:
+            if signature(rule) == (finding.protocol, finding.from_port, finding.to_port, finding.source):
+                revokes.append((rule, finding))
+    revoked_ids = {r.rule_id for r, _ in revokes}
+    remaining = [r for r in rules if r.rule_id not in revoked_ids]
+    authorizes: list[tuple[Grant, str, list[Rule]]] = []
+    for grant in result.desired.required:
+        left = gaps(grant, remaining, group, differ)
+        if not left:
+            continue
+        providers = [r for r, _ in revokes if covers_part(r, grant, group, differ)]
+        if left != gaps(grant, rules, group, differ) and providers:
+            ids = ", ".join(r.rule_id or "?" for r in providers)
+            reason = (f"required ({grant.reason}); now allowed only through {ids}, revoked below: "
+                      "added first so access is never lost")
+        else:
+            missing = active.get(_missing_key(group, grant))
+            if missing is None:
+                continue  # missing, but waived or baselined: leave it
+            reason = f"missing: {missing.reason}"
+        authorizes.append((grant, reason, providers))
+    changes: list[Change] = []
+    added_for: dict[str, list[int]] = {}
+    for grant, reason, providers in authorizes:
+        seq += 1
+        source = group.group_id if grant.source == SELF else grant.source
+        rule = Rule(grant.protocol, grant.from_port, grant.to_port, source, None, RESTORED_DESCRIPTION)
+        changes.append(_change(seq, "authorize", group, rule, reason))
+        for provider in providers:
+            added_for.setdefault(provider.rule_id or "", []).append(seq)
+    for rule, finding in revokes:
+        seq += 1
+        depends = tuple(added_for.get(rule.rule_id or "", ()))
+        changes.append(_change(seq, "revoke", group, rule, f"extra: {finding.reason}", depends))
+    return changes
+
+
+def _change(seq: int, action: Action, group: Group, rule: Rule, reason: str,
+            depends_on: tuple[int, ...] = ()) -> Change:
+    return Change(seq, action, group.account, group.region, group.group_id, group.group_name,
+                  rule, reason, depends_on)
+
+
+def _missing_key(group: Group, grant: Grant) -> str:
+    from sgaudit.diff import finding_key
+
+    return finding_key("missing", group.account, group.region, group.group_id, grant.protocol,
+                       grant.from_port, grant.to_port, grant.source)
+
+
+def gaps(grant: Grant, rules: Iterable[Rule], group: Group, differ: Differ) -> tuple[object, ...]:
+    """The part of a required grant that ``rules`` do not allow (empty: fully covered)."""
+    rects = [Rect((ports.axis_interval(r.protocol, r.from_port, r.to_port),),
+                  differ.source_of(r.source, group))
+             for r in rules if r.protocol in (grant.protocol, ports.ALL)]
+    axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+    return tuple(uncovered(grant.protocol, axis, differ.source_of(grant.source, group), rects))
+
+
+def covers_part(rule: Rule, grant: Grant, group: Group, differ: Differ) -> bool:
+    return gaps(grant, [rule], group, differ) != gaps(grant, [], group, differ)
+
+
+def signature(rule: Rule) -> tuple[str, int, int, str]:
+    """What a rule allows, as a finding names it (no id, no description)."""
+    return (rule.protocol, rule.from_port, rule.to_port, rule.source)
+
+
+def describe_difference(before: Iterable[Rule], after: Iterable[Rule], *, with_ids: bool,
+                        with_descriptions: bool = False) -> str:
+    """"+1 rule: tcp 22 from 0.0.0.0/0" — empty when both hold the same rules."""
+    def key(r: Rule) -> tuple[object, ...]:
+        k: tuple[object, ...] = signature(r)
+        if with_ids:
+            k += (r.rule_id,)
+        if with_descriptions:
+            k += (r.description or None,)
+        return k
+
+    a = Counter(key(r) for r in before)
+    b = Counter(key(r) for r in after)
+    added = [r for r in after if (b - a)[key(r)]]
+    gone = [r for r in before if (a - b)[key(r)]]
+    parts = []
+    if added:
+        parts.append(f"+{len(added)} rule(s): " + "; ".join(describe_rule(r) for r in added[:3]))
+    if gone:
+        parts.append(f"-{len(gone)} rule(s): " + "; ".join(describe_rule(r) for r in gone[:3]))
+    return ", ".join(parts)
+
+
+# -- reading rules ----------------------------------------------------------------------------
+def parse_sgr(raw: Mapping[str, Any]) -> Rule | None:
+    """One ``DescribeSecurityGroupRules`` entry -> a Rule (None for egress)."""
+    if raw.get("IsEgress"):
+        return None
+    protocol = ports.normalize_protocol(raw.get("IpProtocol", "-1")) or str(raw.get("IpProtocol"))
+    from_port = int(raw.get("FromPort") if raw.get("FromPort") is not None else -1)
+    to_port = int(raw.get("ToPort") if raw.get("ToPort") is not None else -1)
+    if protocol == ports.ALL:
+        from_port = to_port = -1
+    if raw.get("CidrIpv4"):
+        source = addresses.canonical_cidr(raw["CidrIpv4"])
+    elif raw.get("CidrIpv6"):
+        source = addresses.canonical_cidr(raw["CidrIpv6"])
+    elif raw.get("PrefixListId"):
+        source = raw["PrefixListId"]
+    elif (raw.get("ReferencedGroupInfo") or {}).get("GroupId"):
+        source = raw["ReferencedGroupInfo"]["GroupId"]
+    else:
+        source = "?"
+    return Rule(protocol, from_port, to_port, source, raw.get("SecurityGroupRuleId"),
+                raw.get("Description") or None)
+
+
+def read_ingress(client: Any, group_ids: Sequence[str]) -> dict[str, tuple[Rule, ...]]:
+    """The ingress rules, with ids, of these groups: ``DescribeSecurityGroupRules`` filtered by
+    group id (≤ 200 ids a call), paginated.  Errors propagate to the caller."""
+    out: dict[str, list[Rule]] = {gid: [] for gid in group_ids}
+    ids = list(dict.fromkeys(group_ids))
+    for start in range(0, len(ids), FILTER_VALUES_MAX):
+        chunk = ids[start:start + FILTER_VALUES_MAX]
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Filters": [{"Name": "group-id", "Values": chunk}],
+                                      "MaxResults": 1000}
+            if token:
+                kwargs["NextToken"] = token
+            page = client.describe_security_group_rules(**kwargs)
+            for raw in page.get("SecurityGroupRules", []):
+                rule = parse_sgr(raw)
+                if rule is not None and raw.get("GroupId") in out:
+                    out[raw["GroupId"]].append(rule)
+            token = page.get("NextToken")
+            if not token:
+                break
+    return {gid: tuple(rules) for gid, rules in out.items()}
+
+
+def read_groups(refs: Iterable[Ref], client_for: ClientFor) -> dict[Ref, tuple[Rule, ...] | str]:
+    """Ingress of many groups, one batch per account and region; an unreadable batch maps
+    each of its groups to the error text."""
+    by_place: dict[tuple[str, str], list[str]] = {}
+    for account, region, gid in refs:
+        by_place.setdefault((account, region), []).append(gid)
+    out: dict[Ref, tuple[Rule, ...] | str] = {}
+    for (account, region), gids in by_place.items():
+        try:
+            found = read_ingress(client_for(account, region), gids)
+        except Exception as exc:
+            for gid in gids:
+                out[(account, region, gid)] = error_text(exc)
+            continue
+        for gid in gids:
+            out[(account, region, gid)] = found[gid]
+    return out
+
+
+# -- applying ---------------------------------------------------------------------------------
+class Journal(Protocol):
+    """Told about each change before and after its call (the backup file records both)."""
+
+    def started(self, change: Change) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+class _NoJournal:
+    def started(self, change: Change) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
+def apply_plan(plan: Plan, client_for: ClientFor, journal: Journal | None = None,
+               on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Apply group by group; every change gets exactly one outcome."""
+    journal = journal or _NoJournal()
+    outcomes: list[Outcome] = []
+
+    def record(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+
+    for gp in plan.groups:
+        if gp.skipped or not gp.changes:
+            continue
+        try:
+            client = client_for(gp.account, gp.region)
+            now = read_ingress(client, [gp.group_id])[gp.group_id]
+        except Exception as exc:
+            for change in gp.changes:
+                record(Outcome(change, FAILED, f"cannot re-read the group: {error_text(exc)}"))
+            continue
+        moved = describe_difference(gp.seen, now, with_ids=True)
+        if moved:
+            for change in gp.changes:
+                record(Outcome(change, SKIPPED, f"stale: the group changed since the plan ({moved})"))
+            continue
+        done: dict[int, Outcome] = {}
+        for change in gp.changes:
+            unmet = [s for s in change.depends_on if not (s in done and done[s].ok)]
+            if unmet:
+                outcome = Outcome(change, SKIPPED, "not attempted: needs change "
+                                  + ", ".join(f"#{s}" for s in unmet) + " to succeed first")
+            else:
+                journal.started(change)
+                outcome = execute(client, change)
+                journal.finished(outcome)
+            done[change.seq] = outcome
+            record(outcome)
+    return outcomes
+
+
+def execute(client: Any, change: Change) -> Outcome:
+    """One API call; AWS errors become outcomes, never exceptions."""
+    try:
+        if change.action == "authorize":
+            response = client.authorize_security_group_ingress(
+                GroupId=change.group_id, IpPermissions=[ip_permission(change.rule)])
+            new_ids = tuple(r["SecurityGroupRuleId"] for r in (response or {}).get("SecurityGroupRules", [])
+                            if r.get("SecurityGroupRuleId"))
+        else:
+            if not change.rule.rule_id:
+                return Outcome(change, FAILED, "no rule id to revoke")
+            response = client.revoke_security_group_ingress(
+                GroupId=change.group_id, SecurityGroupRuleIds=[change.rule.rule_id])
+            new_ids = ()
+    except Exception as exc:
+        if error_code(exc) in ALREADY_CODES[change.action]:
+            return Outcome(change, ALREADY_DONE, error_code(exc))
+        return Outcome(change, FAILED, error_text(exc))
+    if isinstance(response, Mapping) and response.get("Return") is False:
+        return Outcome(change, FAILED, "AWS answered Return=false")
+    return Outcome(change, APPLIED, new_rule_ids=new_ids)
+
+
+def ip_permission(rule: Rule) -> dict[str, Any]:
+    """The ``IpPermission`` that holds exactly this one rule (one source)."""
+    perm: dict[str, Any] = {"IpProtocol": rule.protocol}
+    has_ports = rule.protocol in ports.PORTED or rule.protocol in ports.ICMP
+    if has_ports or (rule.protocol != ports.ALL and (rule.from_port, rule.to_port) != (-1, -1)):
+        perm["FromPort"], perm["ToPort"] = rule.from_port, rule.to_port
+    entry: dict[str, Any] = {"Description": rule.description} if rule.description else {}
+    source = rule.source
+    if source.startswith("sg-"):
+        perm["UserIdGroupPairs"] = [{"GroupId": source, **entry}]
+    elif source.startswith("pl-"):
+        perm["PrefixListIds"] = [{"PrefixListId": source, **entry}]
+    elif ":" in source:
+        perm["Ipv6Ranges"] = [{"CidrIpv6": source, **entry}]
+    else:
+        perm["IpRanges"] = [{"CidrIp": source, **entry}]
+    return perm
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return str((response.get("Error") or {}).get("Code") or "")
+    return ""
+
+
+def error_text(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping) and response.get("Error"):
+        err = response["Error"]
+        return f"{err.get('Code', '')}: {err.get('Message', '')}".strip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -- verifying --------------------------------------------------------------------------------
+def verify_fix(plan: Plan, results: Sequence[GroupResult], client_for: ClientFor,
+               prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None) -> list[Verification]:
+    """Re-read every group the plan changes and diff it again: what is still drifted.
+
+    Findings that were waived or baselined before the fix stay accepted.
+    """
+    by_ref = {(r.group.account, r.group.region, r.group.group_id): r for r in results}
+    refs = [g.ref for g in plan.groups if g.changes and g.ref in by_ref]
+    now = read_groups(refs, client_for)
+    differ = Differ(prefix_lists)
+    out = []
+    for ref in refs:
+        result = by_ref[ref]
+        rules = now[ref]
+        if isinstance(rules, str):
+            out.append(Verification(ref, result.group.group_name, error=f"cannot re-read: {rules}"))
+            continue
+        accepted = {f.key for f in result.findings if not f.active}
+        findings = differ.diff(replace(result.group, rules=rules), result.desired)
+        out.append(Verification(ref, result.group.group_name,
+                                tuple(f for f in findings if f.key not in accepted)))
+    return out
+
+
+def fix_exit_code(plan: Plan, outcomes: Sequence[Outcome], checks: Sequence[Verification],
+                  complete: bool, allow_partial: bool = False) -> int:
+    """0 only when every planned change was applied (or already done) and verified."""
+    if not complete and not allow_partial:
+        return EXIT_INCOMPLETE
+    everything = (not plan.skipped and len(outcomes) == len(plan.changes)
+                  and all(o.ok for o in outcomes) and all(c.ok for c in checks))
+    return EXIT_OK if everything else EXIT_DRIFT
+
+
+# -- rollback ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A change as the backup file recorded it, with what became of it."""
+
+    change: Change
+    result: str  # "planned", "pending" (the call may or may not have reached AWS), or an Outcome's
+    new_rule_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRecord:
+    """What ``--fix`` saved before its first change."""
+
+    path: str
+    #: every affected group's ingress before the fix, with ids
+    before: dict[Ref, tuple[Rule, ...]]
+    names: dict[Ref, str]
+    changes: tuple[Recorded, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_rollback(record: BackupRecord, current: Mapping[Ref, Sequence[Rule] | str]) -> Plan:
+    """Undo exactly what the fix did: re-authorize what it revoked, revoke (by id) what it added.
+
+    A change whose call may have reached AWS before a crash ("pending") is undone too: a revoked
+    rule is re-authorized (a duplicate is harmless); an added rule is found by what it allows
+    among the rules that were not there before.
+    """
+    by_group: dict[Ref, list[Recorded]] = {}
+    for rec in record.changes:
+        by_group.setdefault(rec.change.ref, []).append(rec)
+    groups: list[GroupPlan] = []
+    seq = 0
+    for ref, recs in by_group.items():
+        account, region, gid = ref
+        name = record.names.get(ref, "")
+        undo = [r for r in recs if r.result in (APPLIED, "pending")]
+        if not undo:
+            continue
+        rules = current.get(ref)
+        base = GroupPlan(account, region, gid, name, ())
+        if rules is None or isinstance(rules, str):
+            groups.append(replace(base, skipped=f"cannot read its rules: {rules or 'not read'}"))
+            continue
+        rules = tuple(rules)
+        before_ids = {r.rule_id for r in record.before.get(ref, ())}
+        group = Group(gid, name, None, region, account)
+        changes: list[Change] = []
+        for rec in undo:
+            if rec.change.action == "revoke":
+                seq += 1
+                rule = replace(rec.change.rule, rule_id=None)
+                changes.append(_change(seq, "authorize", group, rule,
+                                       f"rollback #{rec.change.seq}: put back {rec.change.rule.rule_id}"))
+        for rec in undo:
+            if rec.change.action != "authorize":
+                continue
+            ids = list(rec.new_rule_ids)
+            if not ids:  # a crash before the ids were recorded: find the rule by what it allows
+                ids = [r.rule_id for r in rules if signature(r) == signature(rec.change.rule)
+                       and r.rule_id not in before_ids and r.rule_id]
+            for rule_id in ids:
+                seq += 1
+                rule = replace(rec.change.rule, rule_id=rule_id)
+                changes.append(_change(seq, "revoke", group, rule,
+                                       f"rollback #{rec.change.seq}: remove the rule sgaudit added"))
+        groups.append(replace(base, seen=rules, changes=tuple(changes)))
+    return Plan(tuple(groups))
+
+
+def verify_rollback(record: BackupRecord, plan: Plan, client_for: ClientFor) -> list[Verification]:
+    """Re-read the rolled-back groups; each must hold exactly the rules of the backup (what each
+    rule allows and its description; rule ids of re-authorized rules are new)."""
+    refs = [g.ref for g in plan.groups if g.changes and not g.skipped]
+    now = read_groups(refs, client_for)
+    out = []
+    for ref in refs:
+        name = record.names.get(ref, "")
+        rules = now[ref]
+        if isinstance(rules, str):
+            out.append(Verification(ref, name, error=f"cannot re-read: {rules}"))
+            continue
+        before = record.before.get(ref, ())
+        diffs = []
+        a = Counter((*signature(r), r.description or None) for r in before)
+        b = Counter((*signature(r), r.description or None) for r in rules)
+        diffs += [f"missing {describe_rule(_rule_of(k))}" for k in (a - b).elements()]
+        diffs += [f"unexpected {describe_rule(_rule_of(k))}" for k in (b - a).elements()]
+        out.append(Verification(ref, name, differences=tuple(diffs)))
+    return out
+
+
+def _rule_of(key: tuple[Any, ...]) -> Rule:
+    return Rule(key[0], key[1], key[2], key[3], None, key[4])
+
+
+# -- text -------------------------------------------------------------------------------------
+def describe_rule(rule: Rule, with_id: bool = False) -> str:
+    """"tcp 22 from 0.0.0.0/0", "all traffic from 0.0.0.0/0", "icmp type 8 from 10.0.0.0/8"."""
+    if rule.protocol == ports.ALL:
+        what = "all traffic"
+    elif rule.protocol in ports.PORTED or rule.protocol in ports.ICMP:
+        axis = ports.axis_interval(rule.protocol, rule.from_port, rule.to_port)
+        what = f"{rule.protocol} {ports.format_axis(rule.protocol, [axis])}"
+    else:
+        what = f"protocol {rule.protocol}"
+    text = f"{what} from {rule.source}"
+    if with_id and rule.rule_id:
+        text = f"{rule.rule_id} ({text})"
+    return text
+
+
+def render_plan(plan: Plan, title: str = "Fix plan") -> str:
+    changes = plan.changes
+    touched = sum(1 for g in plan.groups if g.changes)
+    lines = [f"{title}: {len(changes)} change(s) in {touched} group(s)"
+             + (f"; {len(plan.skipped)} group(s) skipped" if plan.skipped else "")]
+    for gp in plan.groups:
+        head = f"{gp.group_id}" + (f" ({gp.group_name})" if gp.group_name else "") + \
+            f"  account {gp.account}  region {gp.region}"
+        lines.append("")
+        if gp.skipped:
+            lines.append(f"{head}\n  SKIPPED: {gp.skipped}")
+            continue
+        lines.append(head)
+        for c in gp.changes:
+            after = f"  (after #{', #'.join(map(str, c.depends_on))})" if c.depends_on else ""
+            lines.append(f"  #{c.seq:<3} {c.action:<9} {describe_rule(c.rule, with_id=True)}{after}")
+            lines.append(f"        why: {c.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def render_outcomes(outcomes: Sequence[Outcome], plan: Plan) -> str:
+    from tabulate import tabulate
+
+    rows = [(f"#{o.change.seq}", o.change.group_id, o.change.action,
+             describe_rule(o.change.rule, with_id=True), o.text) for o in outcomes]
+    rows += [("-", g.group_id, "-", "-", f"skipped: {g.skipped}") for g in plan.skipped]
+    return tabulate(rows, headers=("#", "group", "action", "rule", "result"), tablefmt="simple",
+                    maxcolwidths=[None, None, None, 60, 60]) + "\n"
+
+
+def render_verification(checks: Sequence[Verification]) -> str:
+    lines = []
+    for v in checks:
+        label = v.ref[2] + (f" ({v.group_name})" if v.group_name else "")
+        if v.error:
+            lines.append(f"  {label}: NOT VERIFIED: {v.error}")
+        elif v.remaining:
+            lines.append(f"  {label}: still drifted:")
+            lines.extend(f"    - {f.kind} {describe_rule(Rule(f.protocol, f.from_port, f.to_port, f.source))}"
+                         f": {f.reason}" for f in v.remaining)
+        elif v.differences:
+            lines.append(f"  {label}: differs from the backup:")
+            lines.extend(f"    - {d}" for d in v.differences)
+        else:
+            lines.append(f"  {label}: verified")
+    return "\n".join(lines) + ("\n" if lines else "")

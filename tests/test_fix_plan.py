@@ -1,0 +1,187 @@
+"""The fix plan, a pure function of findings, desired states and the rules (with ids) read back:
+exact changes, their order and dependencies, and what is left alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sgaudit import fix
+from sgaudit.diff import Differ
+from sgaudit.model import DesiredState, Group, GroupResult, Rule, Vpc
+from sgaudit.options import Where, collect
+from sgaudit.resolve import resolve
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+VPC = Vpc("vpc-1", REGION, ACCOUNT, "10.0.0.0/16", ("10.0.0.0/16",))
+WORLD = "0.0.0.0/0"
+
+
+def desired(**values: Any) -> DesiredState:
+    return resolve(collect(values, Where("policy.yaml")).options, VPC)
+
+
+def rule(protocol: str, ports: tuple[int, int], source: str, rid: str, desc: str | None = None) -> Rule:
+    return Rule(protocol, ports[0], ports[1], source, rid, desc)
+
+
+def result(rules: list[Rule], state: DesiredState, gid: str = "sg-1") -> GroupResult:
+    """What the scan saw: the same rules without ids (DescribeSecurityGroups has none)."""
+    group = Group(gid, f"coiled-{gid}", "vpc-1", REGION, ACCOUNT,
+                  rules=tuple(replace(r, rule_id=None) for r in rules))
+    return GroupResult(group, state, Differ().diff(group, state))
+
+
+def ref(gid: str = "sg-1") -> fix.Ref:
+    return (ACCOUNT, REGION, gid)
+
+
+def brief(plan: fix.Plan) -> list[tuple[int, str, str, tuple[int, ...]]]:
+    return [(c.seq, c.action, fix.describe_rule(c.rule, with_id=True), c.depends_on) for c in plan.changes]
+
+
+COMPLIANT = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), WORLD, "sgr-http")]
+
+
+def test_a_compliant_group_is_not_planned() -> None:
+    r = result(COMPLIANT, desired())
+    assert fix.candidates([r]) == []
+    assert fix.plan_fix([r], {ref(): COMPLIANT}).groups == ()
+
+
+def test_shared_permission_revokes_only_the_world_source() -> None:
+    # one IpPermission "tcp 22 from 0.0.0.0/0 and 10.0.0.0/16" is two rules with two ids
+    rules = [rule("tcp", (22, 22), WORLD, "sgr-world"), rule("tcp", (22, 22), "10.0.0.0/16", "sgr-vpc"),
+             rule("tcp", (8786, 8787), WORLD, "sgr-http")]
+    plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    assert brief(plan) == [(1, "revoke", "sgr-world (tcp 22 from 0.0.0.0/0)", ())]
+    assert plan.changes[0].reason.startswith("extra: outside the envelope: tcp 22 from 0.0.0.0/0")
+
+
+def test_all_traffic_from_the_world_authorizes_the_narrow_rules_first() -> None:
+    rules = [rule("-1", (-1, -1), WORLD, "sgr-all")]
+    plan = fix.plan_fix([result(rules, desired())], {ref(): rules})
+    assert brief(plan) == [
+        (1, "authorize", "tcp 22 from 0.0.0.0/0", ()),
+        (2, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
+        (3, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
+        (4, "revoke", "sgr-all (all traffic from 0.0.0.0/0)", (1, 2, 3)),
+    ]
+    added = plan.changes[0]
+    assert added.rule.description == fix.RESTORED_DESCRIPTION
+    assert "now allowed only through sgr-all, revoked below" in added.reason
+
+
+def test_a_broad_private_rule_keeps_vpc_access_until_the_narrow_rules_exist() -> None:
+    rules = [rule("-1", (-1, -1), "10.0.0.0/8", "sgr-wide"), rule("tcp", (22, 22), "10.0.0.0/16", "sgr-22")]
+    plan = fix.plan_fix([result(rules, desired(disable_public_ingress=True))], {ref(): rules})
+    # 22 from the VPC stays through sgr-22; 8786 and 8787 live only in the rule being revoked
+    assert brief(plan) == [
+        (1, "authorize", "tcp 8786 from 10.0.0.0/16", ()),
+        (2, "authorize", "tcp 8787 from 10.0.0.0/16", ()),
+        (3, "revoke", "sgr-wide (all traffic from 10.0.0.0/8)", (1, 2)),
+    ]
+
+
+def test_required_rule_covered_partly_by_a_kept_rule_and_partly_by_a_revoked_one() -> None:
+    rules = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), "0.0.0.0/1", "sgr-half"),
+             rule("tcp", (0, 65535), WORLD, "sgr-every-port")]
+    plan = fix.plan_fix([result(rules, desired())], {ref(): rules})
+    assert brief(plan) == [
+        (1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
+        (2, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
+        (3, "revoke", "sgr-every-port (tcp all ports from 0.0.0.0/0)", (1, 2)),
+    ]
+
+
+def test_missing_rules_are_authorized_with_the_sgaudit_description() -> None:
+    rules = [rule("tcp", (22, 22), WORLD, "sgr-22")]
+    plan = fix.plan_fix([result(rules, desired())], {ref(): rules})
+    assert brief(plan) == [(1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
+                           (2, "authorize", "tcp 8787 from 0.0.0.0/0", ())]
+    assert all(c.reason.startswith("missing: no rule allows it") for c in plan.changes)
+    assert {c.rule.description for c in plan.changes} == {"restored by sgaudit (required ingress)"}
+
+
+def test_a_partly_missing_rule_is_authorized_whole() -> None:
+    rules = [*COMPLIANT[:1], rule("tcp", (8786, 8787), "0.0.0.0/1", "sgr-half")]
+    plan = fix.plan_fix([result(rules, desired())], {ref(): rules})
+    assert brief(plan) == [(1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
+                           (2, "authorize", "tcp 8787 from 0.0.0.0/0", ())]
+    assert plan.changes[0].reason.startswith("missing: only partly allowed")
+
+
+def test_waived_or_baselined_findings_are_never_touched() -> None:
+    rules = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (3389, 3389), WORLD, "sgr-rdp"),
+             rule("udp", (53, 53), "10.0.0.0/16", "sgr-dns")]
+    r = result(rules, desired())
+    accepted = {"extra|111122223333|eu-west-1|sg-1|tcp|3389|3389|0.0.0.0/0": "waived",
+                "missing|111122223333|eu-west-1|sg-1|tcp|8786|8786|0.0.0.0/0": "baselined"}
+    findings = tuple(replace(f, **{accepted[f.key]: True}) if f.key in accepted else f for f in r.findings)
+    plan = fix.plan_fix([replace(r, findings=findings)], {ref(): rules})
+    assert brief(plan) == [(1, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
+                           (2, "revoke", "sgr-dns (udp 53 from 10.0.0.0/16)", ())]
+
+
+def test_a_group_whose_findings_are_all_accepted_is_not_planned() -> None:
+    rules = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
+    r = result(rules, desired())
+    r = replace(r, findings=tuple(replace(f, waived=True) for f in r.findings))
+    assert fix.plan_fix([r], {ref(): rules}).groups == ()
+
+
+def test_a_group_that_changed_between_scan_and_plan_is_skipped_as_stale() -> None:
+    scanned = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
+    read_back = [*scanned, rule("tcp", (23, 23), WORLD, "sgr-telnet")]
+    plan = fix.plan_fix([result(scanned, desired())], {ref(): read_back})
+    assert plan.changes == []
+    assert [g.skipped for g in plan.groups] == [
+        "stale: changed since the scan (+1 rule(s): tcp 23 from 0.0.0.0/0)"]
+
+
+def test_unreadable_groups_are_skipped_and_others_planned() -> None:
+    bad = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
+    other = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp2")]
+    results = [result(bad, desired(), "sg-1"), result(other, desired(), "sg-2")]
+    plan = fix.plan_fix(results, {ref("sg-1"): "UnauthorizedOperation: denied", ref("sg-2"): other})
+    assert [(g.group_id, g.skipped) for g in plan.groups] == [
+        ("sg-1", "cannot read its rules: UnauthorizedOperation: denied"), ("sg-2", None)]
+    assert brief(plan) == [(1, "revoke", "sgr-rdp2 (tcp 3389 from 0.0.0.0/0)", ())]
+
+
+def test_sequence_numbers_run_across_groups_and_unresolved_groups_are_left_alone() -> None:
+    a = [rule("-1", (-1, -1), WORLD, "sgr-a")]
+    b = [*COMPLIANT, rule("udp", (53, 53), WORLD, "sgr-b")]
+    unresolved = replace(result(a, desired(), "sg-3"), desired=DesiredState((), (), (), "no VPC"))
+    plan = fix.plan_fix([result(a, desired(), "sg-1"), unresolved, result(b, desired(), "sg-2")],
+                        {ref("sg-1"): a, ref("sg-2"): b, ref("sg-3"): a})
+    assert [(c.group_id, c.seq) for c in plan.changes] == [
+        ("sg-1", 1), ("sg-1", 2), ("sg-1", 3), ("sg-1", 4), ("sg-2", 5)]
+
+
+def test_ip_permission_holds_exactly_one_source() -> None:
+    assert fix.ip_permission(Rule("tcp", 22, 22, WORLD, None, "d")) == {
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+        "IpRanges": [{"CidrIp": WORLD, "Description": "d"}]}
+    assert fix.ip_permission(Rule("-1", -1, -1, "::/0")) == {
+        "IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
+    assert fix.ip_permission(Rule("icmp", 8, -1, "sg-9")) == {
+        "IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "UserIdGroupPairs": [{"GroupId": "sg-9"}]}
+    assert fix.ip_permission(Rule("udp", 53, 53, "pl-1")) == {
+        "IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "PrefixListIds": [{"PrefixListId": "pl-1"}]}
+
+
+def test_parse_sgr_reads_every_source_kind_and_drops_egress() -> None:
+    base = {"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": False}
+    assert fix.parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                          "CidrIpv4": "10.1.0.2/16", "Description": "x"}) == Rule(
+        "tcp", 22, 22, "10.1.0.0/16", "sgr-1", "x")
+    assert fix.parse_sgr({**base, "IpProtocol": "-1", "CidrIpv6": "::/0"}) == Rule(
+        "-1", -1, -1, "::/0", "sgr-1")
+    assert fix.parse_sgr({**base, "IpProtocol": "6", "FromPort": 1, "ToPort": 2,
+                          "ReferencedGroupInfo": {"GroupId": "sg-2", "UserId": ACCOUNT}}) == Rule(
+        "tcp", 1, 2, "sg-2", "sgr-1")
+    assert fix.parse_sgr({**base, "IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+                          "PrefixListId": "pl-1"}) == Rule("udp", 53, 53, "pl-1", "sgr-1")
+    assert fix.parse_sgr({**base, "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": WORLD}) is None
