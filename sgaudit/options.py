@@ -53,10 +53,11 @@ class Where:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def fail(self, message: str) -> PolicyError:
-        return PolicyError(f"{self.place}: {self.path}: {message}")
+        return PolicyError(self.note(message))
 
     def note(self, message: str) -> str:
-        return f"{self.place}: {self.path}: {message}"
+        """"file:line: key.path: message"; at the top level (no key yet) "file: message"."""
+        return f"{self.place}: {self.path}: {message}" if self.path else f"{self.place}: {message}"
 
 
 @dataclass

@@ -20,11 +20,19 @@ class _LineLoader(yaml.SafeLoader):
     pass
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
-    loader.flatten_mapping(node)
+    """A LineMap; a key written twice is an error (YAML would silently keep the last value,
+    so ``enable_public_ssh: false`` could be undone further down the file)."""
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    loader.flatten_mapping(node)  # puts keys merged in with ``<<`` first; explicit keys override them
+    first_explicit = len(node.value) - explicit
     result = LineMap()
     result.lines = {}
-    for key_node, value_node in node.value:
+    written: dict[Any, int] = {}
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
@@ -32,6 +40,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
             raise yaml.constructor.ConstructorError(
                 None, None, f"unhashable key {key!r}", key_node.start_mark
             ) from exc
+        if index >= first_explicit:
+            if key in written:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {written[key]})",
+                    key_node.start_mark)
+            written[key] = key_node.start_mark.line + 1
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
     return result
