@@ -1,0 +1,310 @@
+"""Snapshot files: malformed, truncated or wrong-shaped input is one line naming the file (exit 2);
+a group whose VPC CIDR is needed but unknown is unresolved and the scan incomplete (exit 3), never
+"compliant"; several files combine; sgaudit's own snapshot format carries accounts, regions,
+prefix lists and what could not be read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, Run
+
+from sgaudit.model import Matcher
+from sgaudit.sources.snapshot import SnapshotSource
+
+POLICY = FIXTURES / "policy.yaml"
+GROUPS = FIXTURES / "security-groups.json"
+VPCS = FIXTURES / "vpcs.json"
+OWNER = [{"Key": "owner", "Value": "coiled"}]
+
+
+def sg(gid: str = "sg-1", perms: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"GroupId": gid, "GroupName": f"coiled-{gid}", "VpcId": "vpc-0c0ffee0000000001",
+            "OwnerId": "111122223333", "Tags": OWNER, "IpPermissions": perms or [], **extra}
+
+
+def write(tmp_path: Path, data: Any, name: str = "snap.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+BAD_SHAPES: list[tuple[str, Any, str]] = [
+    ("empty file", "", "not valid JSON (truncated?): Expecting value at line 1 column 1"),
+    ("not json", "SecurityGroups:\n  - GroupId: sg-1\n",
+     "not valid JSON (truncated?): Expecting value at line 1 column 1"),
+    ("top-level list", [], "$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'"),
+    ("other AWS output", {"Reservations": []},
+     "$: expected 'SecurityGroups' (describe-security-groups) or 'Vpcs' (describe-vpcs); "
+     "found keys ['Reservations']"),
+    ("groups not a list", {"SecurityGroups": {}}, "$.SecurityGroups: expected a list"),
+    ("group not an object", {"SecurityGroups": [1]}, "$.SecurityGroups[0]: expected an object, got 1"),
+    ("group without id", {"SecurityGroups": [{"GroupName": "x", "Tags": OWNER}]},
+     "$.SecurityGroups[0]: missing key 'GroupId'"),
+    ("tags not a list", {"SecurityGroups": [{"GroupId": "sg-1", "Tags": "owner"}]},
+     "$.SecurityGroups[0].Tags: expected a list, got 'owner'"),
+    ("permissions not a list", {"SecurityGroups": [sg(IpPermissions={})]},
+     "$.SecurityGroups[0].IpPermissions: expected a list, got {}"),
+    ("no protocol", {"SecurityGroups": [sg(perms=[{"FromPort": 22}])]},
+     "$.SecurityGroups[0].IpPermissions[0]: missing key 'IpProtocol'"),
+    ("unknown protocol", {"SecurityGroups": [sg(perms=[{"IpProtocol": "foo"}])]},
+     "$.SecurityGroups[0].IpPermissions[0].IpProtocol: unknown protocol 'foo'"),
+    ("port as text", {"SecurityGroups": [sg(perms=[{"IpProtocol": "tcp", "FromPort": "22", "ToPort": 22}])]},
+     "$.SecurityGroups[0].IpPermissions[0].FromPort: expected an integer, got '22'"),
+    ("port out of range", {"SecurityGroups": [sg(perms=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 70000,
+                                                           "IpRanges": [{"CidrIp": "1.2.3.4/32"}]}])]},
+     "$.SecurityGroups[0].IpPermissions[0]: ports 22-70000 outside 0-65535"),
+    ("invalid cidr", {"SecurityGroups": [sg(perms=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                      "IpRanges": [{"CidrIp": "1.2.3.400/32"}]}])]},
+     "$.SecurityGroups[0].IpPermissions[0].IpRanges[0].CidrIp: invalid CIDR '1.2.3.400/32'"),
+    ("ranges not a list", {"SecurityGroups": [sg(perms=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                           "IpRanges": "0.0.0.0/0"}])]},
+     "$.SecurityGroups[0].IpPermissions[0].IpRanges: expected a list, got '0.0.0.0/0'"),
+    ("group pair without id", {"SecurityGroups": [sg(perms=[{"IpProtocol": "-1",
+                                                               "UserIdGroupPairs": [{"UserId": "1"}]}])]},
+     "$.SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0]: missing key 'GroupId'"),
+    ("vpc without id", {"Vpcs": [{"CidrBlock": "10.0.0.0/16"}]}, "$.Vpcs[0]: missing key 'VpcId'"),
+    ("vpc invalid cidr", {"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.300/16"}]},
+     "$.Vpcs[0].CidrBlock: invalid CIDR '10.0.0.300/16'"),
+    ("vpcs not a list", {"Vpcs": {}}, "$.Vpcs: expected a list"),
+    ("future sgaudit snapshot", {"sgaudit_snapshot": 2, "scans": []},
+     "$.sgaudit_snapshot: unsupported snapshot version 2 (this sgaudit reads version 1)"),
+    ("sgaudit snapshot without scans", {"sgaudit_snapshot": 1, "scans": {}}, "$.scans: expected a list"),
+    ("sgaudit snapshot region not text",
+     {"sgaudit_snapshot": 1, "scans": [{"Region": 5, "SecurityGroups": []}]},
+     "$.scans[0].Region: expected a string"),
+]
+
+
+@pytest.mark.parametrize(("data", "error"), [pytest.param(d, e, id=i) for i, d, e in BAD_SHAPES])
+def test_bad_snapshot_is_one_line_naming_the_file(sgaudit: Callable[..., Run], tmp_path: Path,
+                                                   data: Any, error: str) -> None:
+    path = write(tmp_path, data)
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", VPCS, "--snapshot", path)
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err_lines == [f"sgaudit: error: {path}: {error}"]
+
+
+def test_truncated_snapshot(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    text = GROUPS.read_text()
+    for cut in (1, len(text) // 3, len(text) // 2, len(text) - 3):
+        path = write(tmp_path, text[:cut], f"cut{cut}.json")
+        run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--snapshot", VPCS)
+        assert run.code == 2 and run.out == ""
+        [line] = run.err_lines
+        assert line.startswith(f"sgaudit: error: {path}: not valid JSON (truncated?): ")
+        assert "Traceback" not in run.err
+
+
+def test_missing_snapshot_file(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    path = tmp_path / "nope.json"
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [f"sgaudit: error: {path}: cannot read snapshot: No such file or directory"]
+
+
+def test_snapshot_that_is_a_folder(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", tmp_path)
+    assert (run.code, run.out) == (2, "")
+    [line] = run.err_lines
+    assert line.startswith("sgaudit: error: ") and str(tmp_path) in line
+
+
+def test_not_utf8(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"SecurityGroups": [{"GroupId": "sg-1", "GroupName": "caf\xe9"}]}')
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path)
+    assert (run.code, run.out) == (2, "")
+    [line] = run.err_lines
+    assert line.startswith(f"sgaudit: error: {path}: ")
+
+
+def test_bad_second_file_is_named(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    bad = write(tmp_path, {"Vpcs": [{"VpcId": 5}]})
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", bad)
+    assert run.err_lines == [f"sgaudit: error: {bad}: $.Vpcs[0].VpcId: expected a string, got 5"]
+
+
+# -- unknown VPC: unresolved, incomplete, never compliant ------------------------------------
+
+def test_groups_without_their_vpc_are_unresolved(sgaudit: Callable[..., Run]) -> None:
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--format", "json")
+    assert run.code == 3
+    doc = json.loads(run.out)
+    assert doc["complete"] is False
+    assert {g["status"] for g in doc["groups"]} == {"unresolved"}
+    assert len(doc["groups"]) == 6
+    assert doc["findings"] == []
+    assert [e["message"].split(":")[0] for e in doc["errors"]] == [g["group_id"] for g in doc["groups"]]
+    assert all("VPC" in e["message"] and e["code"] == "Unresolved" for e in doc["errors"])
+    assert "INCOMPLETE" in run.err_lines[-1]
+
+
+def test_unresolved_is_not_compliant_in_the_table(sgaudit: Callable[..., Run]) -> None:
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS)
+    assert run.code == 3
+    assert run.out.startswith("INCOMPLETE SCAN")
+    assert "sg-0a11ce0000000001: the VPC's CIDR is needed but unknown" in run.out
+    assert run.out.rstrip().endswith("0 of 6 group(s) match their desired state.")
+
+
+@pytest.mark.parametrize("flags", [(), ("--fail-on-drift",)])
+def test_incomplete_beats_drift_and_compliance(sgaudit: Callable[..., Run], flags: tuple[str, ...]) -> None:
+    assert sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, *flags).code == 3
+
+
+def test_allow_partial_reports_what_it_could(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    other = write(tmp_path, {"Vpcs": [{"VpcId": "vpc-other", "CidrBlock": "192.168.0.0/16"}]})
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", other,
+                  "--format", "json", "--allow-partial")
+    assert run.code == 0
+    assert json.loads(run.out)["complete"] is False
+
+
+def test_unknown_vpc_is_fine_when_the_options_do_not_need_it(sgaudit: Callable[..., Run],
+                                                             tmp_path: Path) -> None:
+    policy = tmp_path / "defaults.yaml"
+    policy.write_text("backend_options: {enable_public_ssh: true, enable_public_http: true}\n")
+    run = sgaudit("check", "--policy", policy, "--snapshot", GROUPS, "--format", "json")
+    assert run.code == 0
+    doc = json.loads(run.out)
+    assert doc["complete"] is True and doc["errors"] == []
+    assert "unresolved" not in {g["status"] for g in doc["groups"]}
+
+
+def test_group_outside_any_vpc_needing_one_is_unresolved(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    classic = {k: v for k, v in sg("sg-classic").items() if k != "VpcId"}
+    path = write(tmp_path, {"SecurityGroups": [classic]})
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--snapshot", VPCS, "--format", "json")
+    assert run.code == 3
+    assert [g["status"] for g in json.loads(run.out)["groups"]] == ["unresolved"]
+
+
+def test_disassociated_vpc_blocks_are_not_inside_the_vpc(tmp_path: Path) -> None:
+    vpcs = write(tmp_path, {"Vpcs": [{
+        "VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16",
+        "CidrBlockAssociationSet": [
+            {"CidrBlock": "10.0.0.0/16", "CidrBlockState": {"State": "associated"}},
+            {"CidrBlock": "10.9.0.0/16", "CidrBlockState": {"State": "disassociated"}},
+            {"CidrBlock": "10.2.0.0/16", "CidrBlockState": {"State": "associated"}}],
+        "Ipv6CidrBlockAssociationSet": [
+            {"Ipv6CidrBlock": "2600:1f18:abcd:ef00::/56", "Ipv6CidrBlockState": {"State": "associated"}}]}]})
+    snap = SnapshotSource([str(vpcs)]).read(Matcher())
+    [vpc] = snap.vpcs.values()
+    assert vpc.primary_cidr == "10.0.0.0/16"
+    assert vpc.cidrs == ("10.0.0.0/16", "10.2.0.0/16", "2600:1f18:abcd:ef00::/56")
+
+
+# -- several files -----------------------------------------------------------------------------
+
+def test_groups_and_vpcs_from_separate_files_combine(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    data = json.loads(GROUPS.read_text())
+    first = write(tmp_path, {"SecurityGroups": data["SecurityGroups"][:3]}, "a.json")
+    second = write(tmp_path, {"SecurityGroups": data["SecurityGroups"][2:]}, "b.json")  # one group in both
+    split = sgaudit("check", "--policy", POLICY, "--snapshot", first, "--snapshot", VPCS,
+                    "--snapshot", second, "--format", "json")
+    whole = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS, "--format", "json")
+    assert split.code == whole.code == 0
+    a, b = json.loads(split.out), json.loads(whole.out)
+    assert sorted(g["group_id"] for g in a["groups"]) == sorted(g["group_id"] for g in b["groups"])
+    assert sorted(f["key"] for f in a["findings"]) == sorted(f["key"] for f in b["findings"])
+    assert a["scanned"] == [str(first), str(VPCS), str(second)]
+
+
+def test_one_file_with_groups_and_vpcs(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    both = write(tmp_path, {**json.loads(GROUPS.read_text()), **json.loads(VPCS.read_text())})
+    one = sgaudit("check", "--policy", POLICY, "--snapshot", both, "--format", "json")
+    two = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS, "--format", "json")
+    keys = [[f["key"] for f in json.loads(r.out)["findings"]] for r in (one, two)]
+    assert keys[0] == keys[1]
+
+
+# -- sgaudit's own snapshot format -------------------------------------------------------------
+
+def sgaudit_snapshot(*scans: dict[str, Any]) -> dict[str, Any]:
+    return {"sgaudit_snapshot": 1, "taken_at": "2026-01-01T00:00:00Z", "sgaudit_version": "0.1.0",
+            "scans": list(scans)}
+
+
+def scan(region: str, groups: list[dict[str, Any]], vpc_cidr: str, **extra: Any) -> dict[str, Any]:
+    return {"Account": "444455556666", "Region": region, "SecurityGroups": groups,
+            "Vpcs": [{"VpcId": "vpc-0c0ffee0000000001", "CidrBlock": vpc_cidr}],
+            "PrefixLists": [], "Errors": [], **extra}
+
+
+def ssh_from(*cidrs: str, lists: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": c} for c in cidrs],
+             "PrefixListIds": [{"PrefixListId": p} for p in lists]},
+            {"IpProtocol": "tcp", "FromPort": 8786, "ToPort": 8787, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+
+def test_sgaudit_snapshot_regions_accounts_and_their_own_vpcs(sgaudit: Callable[..., Run],
+                                                             tmp_path: Path) -> None:
+    """The same VPC id in two regions with different CIDRs: each group is judged by its own."""
+    path = write(tmp_path, sgaudit_snapshot(
+        scan("eu-west-1", [sg("sg-eu", ssh_from("10.0.0.0/16"))], "10.0.0.0/16"),
+        scan("us-east-1", [sg("sg-us", ssh_from("10.0.0.0/16"))], "172.16.0.0/16")))
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--format", "json")
+    assert run.code == 0
+    doc = json.loads(run.out)
+    assert [(g["group_id"], g["account"], g["region"]) for g in doc["groups"]] == [
+        ("sg-eu", "444455556666", "eu-west-1"), ("sg-us", "444455556666", "us-east-1")]
+    assert [(f["kind"], f["group_id"], f["region"], f["source"]) for f in doc["findings"]] == [
+        ("extra", "sg-us", "us-east-1", "10.0.0.0/16")]
+    assert doc["findings"][0]["key"] == "extra|444455556666|us-east-1|sg-us|tcp|22|22|10.0.0.0/16"
+
+
+def test_sgaudit_snapshot_prefix_lists(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    lists = [{"PrefixListId": "pl-0vpc", "Entries": [{"Cidr": "10.0.0.0/17"}, {"Cidr": "10.0.128.0/17"}]},
+             {"PrefixListId": "pl-0office",
+              "Entries": [{"Cidr": "198.51.100.0/24", "Description": "office"}]}]
+    group = sg("sg-1", ssh_from(lists=("pl-0vpc", "pl-0office", "pl-0unread")))
+    path = write(tmp_path, sgaudit_snapshot(scan("eu-west-1", [group], "10.0.0.0/16", PrefixLists=lists)))
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--format", "json")
+    assert [(f["source"], f["severity"], f["reason"]) for f in json.loads(run.out)["findings"]] == [
+        ("pl-0office", "high", "outside the envelope: tcp 22 from 198.51.100.0/24"),
+        ("pl-0unread", "medium", "outside the envelope: tcp 22 from pl-0unread"),
+    ]
+
+
+def test_sgaudit_snapshot_errors_make_the_scan_incomplete(sgaudit: Callable[..., Run],
+                                                          tmp_path: Path) -> None:
+    error = {"account": "444455556666", "region": "ap-south-1", "operation": "DescribeSecurityGroups",
+             "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}
+    path = write(tmp_path, sgaudit_snapshot(
+        scan("eu-west-1", [sg("sg-1", ssh_from("10.0.0.0/16"))], "10.0.0.0/16"),
+        {"Account": "444455556666", "Region": "ap-south-1", "SecurityGroups": [], "Vpcs": [],
+         "PrefixLists": [], "Errors": [error]}))
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--format", "json")
+    assert run.code == 3
+    doc = json.loads(run.out)
+    assert doc["complete"] is False
+    assert doc["errors"] == [error]
+    assert doc["findings"] == []  # what could be read is compliant, but the verdict is "incomplete"
+    table = sgaudit("check", "--policy", POLICY, "--snapshot", path)
+    assert table.code == 3
+    assert ("  - 444455556666/ap-south-1 DescribeSecurityGroups: UnauthorizedOperation: You are not "
+            "authorized to perform this operation.") in table.out.splitlines()
+
+
+def test_sgaudit_snapshot_plus_plain_vpcs_file(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    """A region-less describe-vpcs file still serves groups of a known region (VPC ids are unique)."""
+    path = write(tmp_path, sgaudit_snapshot(
+        {"Account": "444455556666", "Region": "eu-west-1",
+         "SecurityGroups": [sg("sg-1", ssh_from("10.0.0.0/16"))]}))
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--snapshot", VPCS, "--format", "json")
+    assert run.code == 0
+    assert json.loads(run.out)["findings"] == []
+
+
+def test_only_selected_groups_are_read() -> None:
+    snap = SnapshotSource([str(GROUPS)]).read(Matcher(tags=(("owner", "coiled"),)))
+    assert len(snap.groups) == 6
+    assert "sg-0d15ab1ed0000007" not in {g.group_id for g in snap.groups}
+    snap = SnapshotSource([str(GROUPS)]).read(Matcher(names=("web-*",)))
+    assert [g.group_id for g in snap.groups] == ["sg-0d15ab1ed0000007"]
