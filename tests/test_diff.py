@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sgaudit.diff import Differ, finding_key
-from sgaudit.model import DesiredState, Finding, Grant, Group, Vpc
+from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Vpc
 from sgaudit.options import Where, collect
-from sgaudit.resolve import resolve
+from sgaudit.resolve import SELF, SELF_GRANT, resolve
 from sgaudit.sources.awsjson import parse_group
 
 ACCOUNT = "111122223333"
@@ -434,3 +436,88 @@ def test_unresolved_state_gives_no_findings() -> None:
     state = resolve(collect({"enable_public_ssh": False}, Where("p.yaml")).options, None)
     assert state.unresolved
     assert diff(group(perm("tcp", (22, 22), cidrs=("0.0.0.0/0",))), state) == []
+
+
+# -- the differ against a brute-force model ------------------------------------------------------
+#
+# A tiny world: ports 1..8 (port 0 stands for "every other port"), the 16 addresses of
+# 192.0.2.0/28 (-1 stands for "every other address"), tokens for another group and the group
+# itself, and the protocols tcp, udp and "other" (only -1 rules reach "other").
+
+BASE = "192.0.2."
+WORLD_PORTS = range(0, 9)
+WORLD_ADDRS = [*range(16), -1]
+
+
+@st.composite
+def small_cidr(draw: st.DrawFn) -> str:
+    length = draw(st.integers(28, 32))
+    start = draw(st.integers(0, 15)) & ~((1 << (32 - length)) - 1) & 15
+    return f"{BASE}{start}/{length}"
+
+
+sources = st.one_of(small_cidr(), st.just("0.0.0.0/0"), st.just("sg-0other"), st.just("sg-0g0"),
+                    st.just("sg-0g1"))
+grant_sources = st.one_of(small_cidr(), st.just("0.0.0.0/0"), st.just("sg-0other"))
+
+
+@st.composite
+def port_range(draw: st.DrawFn) -> tuple[int, int]:
+    a, b = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    return (min(a, b), max(a, b))
+
+
+@st.composite
+def small_rule(draw: st.DrawFn) -> Rule:
+    protocol = draw(st.sampled_from(["tcp", "udp", "-1"]))
+    lo, hi = (-1, -1) if protocol == "-1" else draw(port_range())
+    return Rule(protocol, lo, hi, draw(sources))
+
+
+@st.composite
+def small_grant(draw: st.DrawFn, protocols: tuple[str, ...], source: st.SearchStrategy[str]) -> Grant:
+    protocol = draw(st.sampled_from(protocols))
+    lo, hi = (-1, -1) if protocol == "-1" else draw(port_range())
+    return Grant(protocol, lo, hi, draw(source), "model")
+
+
+def model_points(protocol: str, lo: int, hi: int, source: str, me: str) -> set[tuple[str, int, object]]:
+    if source in (me, SELF):
+        addrs: list[object] = ["self"]
+    elif source.startswith("sg-"):
+        addrs = [source]
+    elif source == "0.0.0.0/0":
+        addrs = list(WORLD_ADDRS)
+    else:
+        start, length = source[len(BASE):].split("/")
+        addrs = list(range(int(start), int(start) + (1 << (32 - int(length)))))
+    if protocol == "-1":
+        cells = [(p, port) for p in ("tcp", "udp") for port in WORLD_PORTS] + [("other", 0)]
+    else:
+        cells = [(protocol, port) for port in range(lo, hi + 1)]
+    return {(p, port, a) for p, port in cells for a in addrs}
+
+
+@settings(max_examples=200, deadline=None)
+@given(required=st.lists(small_grant(("tcp",), st.one_of(small_cidr(), st.just("0.0.0.0/0"))),
+                         max_size=3, unique_by=lambda g: (g.from_port, g.to_port, g.source)),
+       permitted=st.lists(small_grant(("tcp", "udp", "-1"), grant_sources), max_size=3),
+       groups=st.lists(st.lists(small_rule(), max_size=5), min_size=1, max_size=4))
+def test_differ_agrees_with_brute_force(required: list[Grant], permitted: list[Grant],
+                                        groups: list[list[Rule]]) -> None:
+    state = DesiredState(tuple(required), (*permitted, SELF_GRANT))
+    differ = Differ()  # one differ for every group: its caches must not mix them up
+    for i, rules in enumerate(groups):
+        me = f"sg-0g{i % 2}"  # groups share ids in pairs, and refer to each other
+        envelope = set().union(*(model_points(g.protocol, g.from_port, g.to_port, g.source, me)
+                                 for g in (*required, *permitted, SELF_GRANT)))
+        g = Group(me, f"g{i}", "vpc-1", REGION, ACCOUNT, rules=tuple(rules))
+        findings = differ.diff(g, state)
+        actual = set().union(*(model_points(r.protocol, r.from_port, r.to_port, r.source, me)
+                               for r in rules))
+        want_extra = [(r.protocol, r.from_port, r.to_port, r.source) for r in rules
+                      if model_points(r.protocol, r.from_port, r.to_port, r.source, me) - envelope]
+        want_missing = [(q.protocol, q.from_port, q.to_port, q.source) for q in required
+                        if model_points(q.protocol, q.from_port, q.to_port, q.source, me) - actual]
+        got = [(f.kind, (f.protocol, f.from_port, f.to_port, f.source)) for f in findings]
+        assert got == [("extra", r) for r in want_extra] + [("missing", q) for q in want_missing]
