@@ -28,7 +28,6 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
 TREND_SCANS = 30
 
-_TABLES = ("scans", "scan_findings", "findings", "events")
 _SCHEMA = """
 CREATE TABLE scans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -47,37 +46,39 @@ CREATE TABLE scans (
     opened INTEGER NOT NULL DEFAULT 0,
     resolved INTEGER NOT NULL DEFAULT 0
 );
--- the set of finding keys open in each scan
-CREATE TABLE scan_findings (
-    scan_id INTEGER NOT NULL REFERENCES scans(id),
-    key TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    status TEXT NOT NULL,           -- active | waived | baselined
-    first_seen TEXT NOT NULL,
-    PRIMARY KEY (scan_id, key)
-) WITHOUT ROWID;
--- the latest state of every key ever seen
+-- every finding key ever seen, with its latest state
 CREATE TABLE findings (
-    key TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
     account TEXT NOT NULL,
     region TEXT NOT NULL,
     group_id TEXT NOT NULL,
     severity TEXT NOT NULL,
-    status TEXT NOT NULL,
+    status TEXT NOT NULL,           -- active | waived | baselined
     open INTEGER NOT NULL,
-    first_seen TEXT NOT NULL,       -- start of the current (or last) run
-    last_seen TEXT NOT NULL,
+    first_seen TEXT NOT NULL,       -- start of the current (or last) run of scans that found it
     opened_scan INTEGER NOT NULL,
     resolved_scan INTEGER
+);
+CREATE INDEX findings_open ON findings (open) WHERE open = 1;
+CREATE INDEX findings_opened ON findings (opened_scan);
+-- the set of findings open in each scan (ids: a 10,000-finding scan costs ~100 kB)
+CREATE TABLE scan_findings (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
+    status TEXT NOT NULL,
+    PRIMARY KEY (scan_id, finding_id)
 ) WITHOUT ROWID;
-CREATE INDEX findings_open ON findings (open);
 CREATE TABLE events (
     scan_id INTEGER NOT NULL REFERENCES scans(id),
-    key TEXT NOT NULL,
     event TEXT NOT NULL CHECK (event IN ('opened', 'resolved')),
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
     severity TEXT NOT NULL,
-    PRIMARY KEY (scan_id, event, key)
+    PRIMARY KEY (scan_id, event, finding_id)
 ) WITHOUT ROWID;
+-- for people querying the evidence with the sqlite3 shell
+CREATE VIEW scan_keys AS
+    SELECT s.scan_id, f.key, s.status FROM scan_findings s JOIN findings f ON f.id = s.finding_id;
 """
 
 
@@ -113,7 +114,6 @@ class OpenFinding:
     severity: str
     status: str
     first_seen: str
-    last_seen: str
 
 
 # -- connections ---------------------------------------------------------------------------
@@ -209,38 +209,43 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
              *(sum(1 for f in active if f.severity == s) for s in SEVERITIES)),
         ).lastrowid
         assert scan_id is not None
-        was_open = {key: (first_seen, account, region) for key, first_seen, account, region in
-                    conn.execute("SELECT key, first_seen, account, region FROM findings WHERE open = 1")}
+        was_open = {row[1]: row for row in conn.execute(
+            "SELECT id, key, account, region, severity, status, first_seen FROM findings WHERE open = 1")}
+        ids: dict[str, int] = {}
         first_seen: dict[str, str] = {}
+        changed: list[tuple[str, str, int]] = []
         opened: list[Finding] = []
         for key, f in findings.items():
-            if key in was_open:
-                first_seen[key] = was_open[key][0]
-            else:
-                first_seen[key] = scanned_at
+            row = was_open.get(key)
+            if row is None:
                 opened.append(f)
-        resolved = [(key, account, region) for key, (_, account, region) in was_open.items()
-                    if key not in findings and (account, region) in scope]
+                first_seen[key] = scanned_at
+                continue
+            ids[key], first_seen[key] = row[0], row[6]
+            if (row[4], row[5]) != (f.severity, status_of(f)):
+                changed.append((f.severity, status_of(f), row[0]))
+        # new keys, or keys that were resolved before and are back (no RETURNING: SQLite < 3.35)
         conn.executemany(
-            "INSERT INTO findings (key, account, region, group_id, severity, status, open, first_seen,"
-            " last_seen, opened_scan, resolved_scan) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)"
-            " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity, status = excluded.status,"
-            " open = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
-            " opened_scan = CASE WHEN findings.open = 1 THEN findings.opened_scan"
-            " ELSE excluded.opened_scan END, resolved_scan = NULL",
-            [(key, f.account, f.region, f.group_id, f.severity, status_of(f), first_seen[key],
-              scanned_at, scan_id) for key, f in findings.items()])
-        conn.executemany("UPDATE findings SET open = 0, resolved_scan = ? WHERE key = ?",
-                         [(scan_id, key) for key, _, _ in resolved])
-        severity_of = dict(conn.execute("SELECT key, severity FROM findings WHERE open = 0"
-                                        " AND resolved_scan = ?", (scan_id,)))
+            "INSERT INTO findings (key, account, region, group_id, severity, status, open,"
+            " first_seen, opened_scan) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET severity = excluded.severity,"
+            " status = excluded.status, open = 1, first_seen = excluded.first_seen,"
+            " opened_scan = excluded.opened_scan, resolved_scan = NULL",
+            [(f.key, f.account, f.region, f.group_id, f.severity, status_of(f), scanned_at, scan_id)
+             for f in opened])
+        if opened:
+            ids.update(conn.execute("SELECT key, id FROM findings WHERE opened_scan = ?", (scan_id,)))
+        conn.executemany("UPDATE findings SET severity = ?, status = ? WHERE id = ?", changed)
+        resolved = [row for key, row in was_open.items()
+                    if key not in findings and (row[2], row[3]) in scope]
+        conn.executemany("UPDATE findings SET open = 0, resolved_scan = ? WHERE id = ?",
+                         [(scan_id, row[0]) for row in resolved])
         conn.executemany(
-            "INSERT INTO events (scan_id, key, event, severity) VALUES (?, ?, ?, ?)",
-            [(scan_id, f.key, "opened", f.severity) for f in opened]
-            + [(scan_id, key, "resolved", severity_of[key]) for key, _, _ in resolved])
-        conn.executemany(
-            "INSERT INTO scan_findings (scan_id, key, severity, status, first_seen) VALUES (?, ?, ?, ?, ?)",
-            [(scan_id, key, f.severity, status_of(f), first_seen[key]) for key, f in findings.items()])
+            "INSERT INTO events (scan_id, event, finding_id, severity) VALUES (?, ?, ?, ?)",
+            [(scan_id, "opened", ids[f.key], f.severity) for f in opened]
+            + [(scan_id, "resolved", row[0], row[4]) for row in resolved])
+        conn.executemany("INSERT INTO scan_findings (scan_id, finding_id, status) VALUES (?, ?, ?)",
+                         [(scan_id, ids[key], status_of(f)) for key, f in findings.items()])
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
     return scan_id, first_seen
@@ -274,8 +279,9 @@ def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
         return []
     changes: dict[tuple[int, str], list[Change]] = {}
     for scan_id, event, key, severity in conn.execute(
-            "SELECT scan_id, event, key, severity FROM events WHERE scan_id >= ?"
-            " ORDER BY scan_id, event, key", (rows[0][0],)):
+            "SELECT e.scan_id, e.event, f.key, e.severity FROM events e"
+            " JOIN findings f ON f.id = e.finding_id WHERE e.scan_id >= ?"
+            " ORDER BY e.scan_id, e.event, f.key", (rows[0][0],)):
         changes.setdefault((scan_id, event), []).append(Change(key, severity))
     out = []
     for (scan_id, at, complete, policy, groups, n_open, active, waived, baselined,
@@ -292,7 +298,7 @@ def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
 def open_findings(conn: sqlite3.Connection) -> list[OpenFinding]:
     """Every finding open now, oldest first."""
     return [OpenFinding(*row) for row in conn.execute(
-        "SELECT key, severity, status, first_seen, last_seen FROM findings WHERE open = 1"
+        "SELECT key, severity, status, first_seen FROM findings WHERE open = 1"
         " ORDER BY first_seen, key")]
 
 
@@ -327,8 +333,20 @@ def history_document(summaries: list[ScanSummary], still_open: list[OpenFinding]
             for s in summaries
         ],
         "open": [{"key": o.key, "severity": o.severity, "status": o.status,
-                  "first_seen": o.first_seen, "last_seen": o.last_seen} for o in still_open],
+                  "first_seen": o.first_seen} for o in still_open],
     }
+
+
+#: the table is for people; --format json lists everything
+TABLE_CHANGE_LINES = 20
+TABLE_OPEN_LINES = 50
+
+
+def _capped(lines: list[str], indent: str) -> list[str]:
+    if len(lines) <= TABLE_CHANGE_LINES:
+        return lines
+    return [*lines[:TABLE_CHANGE_LINES],
+            f"{indent}... and {len(lines) - TABLE_CHANGE_LINES} more (--format json lists all)"]
 
 
 def history_table(summaries: list[ScanSummary], still_open: list[OpenFinding], total: int) -> str:
@@ -349,13 +367,16 @@ def history_table(summaries: list[ScanSummary], still_open: list[OpenFinding], t
             continue
         out.append("")
         out.append(f"scan {s.id} at {s.scanned_at}:")
-        out.extend(f"  opened    {c.severity:<8}  {c.key}" for c in s.opened)
-        out.extend(f"  resolved  {c.severity:<8}  {c.key}" for c in s.resolved)
+        out.extend(_capped([f"  opened    {c.severity:<8}  {c.key}" for c in s.opened], "  "))
+        out.extend(_capped([f"  resolved  {c.severity:<8}  {c.key}" for c in s.resolved], "  "))
     out.append("")
     if still_open:
         out.append(f"Open now ({len(still_open)}):")
-        out.append(tabulate([(o.first_seen, o.severity, o.status, o.key) for o in still_open],
+        shown = still_open[:TABLE_OPEN_LINES]
+        out.append(tabulate([(o.first_seen, o.severity, o.status, o.key) for o in shown],
                             headers=("open since", "severity", "status", "key")))
+        if len(still_open) > len(shown):
+            out.append(f"... and {len(still_open) - len(shown)} more (--format json lists all)")
     else:
         out.append("Nothing open now.")
     return "\n".join(out) + "\n"

@@ -73,7 +73,9 @@ def source_inside(inner: str, outer: str) -> bool:
 
 def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tuple[Report, WaiverCheck]:
     """Mark covered findings waived (first live waiver in file order gives the reason) and put
-    the waiver notices into ``report.notes``."""
+    the waiver notices into ``report.notes`` (only when the policy has waivers)."""
+    if not waivers:
+        return report, WaiverCheck((), (), ())
     live = [w for w in waivers if not is_expired(w, today)]
     used: set[int] = set()
     results: list[GroupResult] = []

@@ -56,8 +56,7 @@ def test_first_seen_is_stable_while_open_and_restarts_after_a_resolve(db) -> Non
            for s in scans(db)]
     assert got == [(1, T1, 2, [a.key, b.key], []), (2, T2, 2, [], []), (3, T3, 1, [], [b.key]),
                    (4, T4, 2, [b.key], [])]
-    assert [(o.key, o.first_seen, o.last_seen) for o in history.open_findings(db)] == [
-        (a.key, T1, T4), (b.key, T4, T4)]
+    assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(a.key, T1), (b.key, T4)]
 
 
 def test_a_scan_of_another_region_resolves_nothing(db) -> None:
@@ -90,9 +89,8 @@ def test_counts_per_scan_by_status_and_severity(db) -> None:
     assert summary.by_severity == {"critical": 0, "high": 0, "medium": 1, "low": 0}
     assert [(o.key, o.status) for o in history.open_findings(db)] == [
         (a.key, "waived"), (c.key, "active"), (b.key, "baselined")]  # by time, then key
-    rows = db.execute("SELECT key, status, first_seen FROM scan_findings WHERE scan_id = 1"
-                      " ORDER BY key").fetchall()
-    assert rows == [(a.key, "waived", T1), (c.key, "active", T1), (b.key, "baselined", T1)]
+    rows = db.execute("SELECT key, status FROM scan_keys WHERE scan_id = 1 ORDER BY key").fetchall()
+    assert rows == [(a.key, "waived"), (c.key, "active"), (b.key, "baselined")]
 
 
 def test_trend_is_oldest_first_and_limited(db) -> None:
@@ -170,3 +168,14 @@ def test_an_empty_history(sgaudit, tmp_path: Path) -> None:
     run = sgaudit("history", "--history", tmp_path / "h.db", "-f", "json")
     assert json.loads(run.out) == {"schema": "sgaudit.history/v1", "total_scans": 0, "scans": [],
                                    "open": []}
+
+
+def test_the_table_caps_long_lists_and_json_lists_all(db) -> None:
+    many = [finding(p) for p in range(1, 61)]
+    record_scan(db, report_of(*many), T1)
+    table = history.render(db, "table")
+    assert "  ... and 40 more (--format json lists all)" in table.splitlines()
+    assert table.splitlines()[-1] == "... and 10 more (--format json lists all)"
+    assert sum(1 for line in table.splitlines() if line.startswith("  opened ")) == 20
+    doc = json.loads(history.render(db, "json"))
+    assert len(doc["scans"][0]["opened"]) == 60 and len(doc["open"]) == 60

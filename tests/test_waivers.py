@@ -160,6 +160,11 @@ def test_far_future_expiry_is_warned_about() -> None:
         "2027-03-02, more than a year ahead; waivers should be reviewed at least yearly"]
 
 
+def test_without_waivers_the_report_is_unchanged_and_has_no_waiver_notes() -> None:
+    report = report_of(finding())
+    assert apply_waivers(report, [], TODAY)[0] is report
+
+
 def test_the_input_report_is_not_changed() -> None:
     original = report_of(finding())
     apply_waivers(original, [waiver()], TODAY)
