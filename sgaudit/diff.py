@@ -337,7 +337,7 @@ def _piece_severity(piece: Outside) -> Severity:
     all_traffic = piece.protocol == OTHER or (
         piece.protocol in ports.PORTED and ports.covers(piece.axis, _FULL))
     if all_traffic:
-        return "critical" if _world_scale(public) or piece.protocol == OTHER else "high"
+        return "critical"
     if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):
         return "critical"
     return "high"

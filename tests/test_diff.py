@@ -253,8 +253,6 @@ def test_extra_reason_and_severity(p: dict[str, Any], cidr: str, severity: str, 
     assert got == ("extra", severity, cidr, reason)
 
 
-@pytest.mark.xfail(strict=True, reason="design question: README's severity table says every port from "
-                   "public addresses is critical; diff.py says high unless the range is world-scale")
 def test_every_tcp_port_from_a_small_public_range_is_critical() -> None:
     g = group(perm("tcp", (0, 65535), cidrs=("203.0.113.0/24",)))
     [finding] = diff(g, desired(**NOTHING_PUBLIC))
