@@ -135,7 +135,10 @@ def open_history(path: str | Path, *, create: bool,
             _ensure_schema(conn, path)
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"{path}: not a usable history database: {exc}") from None
-        yield conn
+        try:
+            yield conn
+        except sqlite3.Error as exc:  # locked past the timeout, disk full, damaged by hand …
+            raise HistoryError(f"{path}: history database error: {exc}") from None
     finally:
         conn.close()
 

@@ -179,3 +179,13 @@ def test_the_table_caps_long_lists_and_json_lists_all(db) -> None:
     assert sum(1 for line in table.splitlines() if line.startswith("  opened ")) == 20
     doc = json.loads(history.render(db, "json"))
     assert len(doc["scans"][0]["opened"]) == 60 and len(doc["open"]) == 60
+
+
+def test_a_locked_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with open_history(path, create=True) as holder:
+        holder.execute("BEGIN IMMEDIATE")  # another scan holds the write lock
+        with pytest.raises(HistoryError) as raised, open_history(path, create=True, timeout=0.1) as conn:
+            record_scan(conn, report_of(finding(22)), T1)
+        holder.execute("ROLLBACK")
+    assert str(raised.value) == f"{path}: history database error: database is locked"
