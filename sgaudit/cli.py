@@ -13,6 +13,7 @@ import click
 
 from sgaudit import __version__
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SgauditError, UsageError
+from sgaudit.live import LiveOptions, live_options, refuse_with_snapshots
 from sgaudit.model import Policy, Report, Snapshot
 
 if TYPE_CHECKING:
@@ -49,12 +50,15 @@ def load_policy_with_warnings(path: str | None) -> Policy:
     return policy
 
 
-def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True) -> Snapshot:
+def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
+                live: LiveOptions | None = None) -> Snapshot:
+    """Snapshot files when given, else a live AWS scan (boto3 is loaded only then)."""
     if snapshots:
         from sgaudit.sources.snapshot import SnapshotSource
 
+        refuse_with_snapshots(live)
         return SnapshotSource(snapshots).read(policy.select)
-    raise UsageError("live AWS scanning is not available yet; pass --snapshot FILE")
+    return (live or LiveOptions()).read(policy.select, quiet)
 
 
 def write_output(text: str, output: str | None) -> None:
@@ -131,9 +135,11 @@ snapshot_option = click.option("--snapshot", "snapshots", multiple=True, type=cl
 @click.option("--history", "history_path", type=click.Path(dir_okay=False),
               help="Record this scan in this SQLite database (created if absent); findings get "
                    "first_seen, reports a trend.")
+@live_options
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
-          update_baseline: str | None = None, history_path: str | None = None) -> None:
+          update_baseline: str | None = None, history_path: str | None = None,
+          live: LiveOptions | None = None) -> None:
     """Compare security groups with their desired state and report drift."""
     from sgaudit.audit import audit
     from sgaudit.report import renderer
@@ -143,7 +149,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     policy = load_policy_with_warnings(policy_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy)
-    snapshot = read_source(policy, snapshots, quiet)
+    snapshot = read_source(policy, snapshots, quiet, live)
     report = audit(policy, snapshot, now)
     for message in report.warnings[len(policy.warnings):]:
         warn(message)
@@ -226,14 +232,15 @@ def history_command(history_path: str, fmt: str, limit: int) -> None:
 @snapshot_option
 @click.argument("group_ids", nargs=-1)
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@live_options
 def explain(policy_path: str | None, snapshots: tuple[str, ...], group_ids: tuple[str, ...],
-            fmt: str) -> None:
+            fmt: str, live: LiveOptions | None = None) -> None:
     """Show each group's required and permitted rules and the options that produced them."""
     from sgaudit.audit import audit
     from sgaudit.explain import render_explain
 
     policy = load_policy_with_warnings(policy_path)
-    snapshot = read_source(policy, snapshots)
+    snapshot = read_source(policy, snapshots, live=live)
     report = audit(policy, snapshot, now_utc())
     results = [r for r in report.results if not group_ids or r.group.group_id in group_ids]
     unknown = sorted(set(group_ids) - {r.group.group_id for r in results})
@@ -241,6 +248,34 @@ def explain(policy_path: str | None, snapshots: tuple[str, ...], group_ids: tupl
         raise UsageError(f"group(s) not found among the selected groups: {', '.join(unknown)}")
     click.echo(render_explain(results, fmt), nl=False)
     raise SystemExit(EXIT_OK if report.complete else EXIT_INCOMPLETE)
+
+
+@cli.command("snapshot")
+@policy_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Write the snapshot here (atomically); replay it with check --snapshot.")
+@click.option("--allow-partial", is_flag=True,
+              help="Exit 0 even if some account/region could not be read (the file records it).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@live_options
+def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, quiet: bool,
+                     live: LiveOptions | None = None) -> None:
+    """Save what a live scan reads (AWS's JSON shapes per account and region) as evidence."""
+    from sgaudit.snapshot_writer import write_snapshot
+
+    policy = load_policy_with_warnings(policy_path)
+    live = live or LiveOptions()
+    scans = live.scan(policy.select, quiet)
+    write_snapshot(output, scans, now_utc())
+    errors = [e for s in scans for e in s.errors]
+    for e in errors:
+        warn(f"could not read {e.account}/{e.region} {e.operation}: "
+             f"{e.code + ': ' if e.code else ''}{e.message}")
+    if not quiet:
+        groups = sum(len(s.security_groups) for s in scans)
+        click.echo(f"sgaudit: {groups} group(s) from {len(scans)} account/region(s) written to "
+                   f"{output}" + (f"; INCOMPLETE: {len(errors)} error(s)" if errors else ""), err=True)
+    raise SystemExit(EXIT_INCOMPLETE if errors and not allow_partial else EXIT_OK)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -14,6 +14,10 @@ from sgaudit.model import Report
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "table": ("sgaudit.report.table", (".txt",)),
     "json": ("sgaudit.report.json_report", (".json",)),
+    "markdown": ("sgaudit.report.markdown", (".md", ".markdown")),
+    "html": ("sgaudit.report.html", (".html", ".htm")),
+    "sarif": ("sgaudit.report.sarif", (".sarif",)),
+    "junit": ("sgaudit.report.junit", (".xml",)),
 }
 
 

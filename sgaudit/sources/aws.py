@@ -60,7 +60,7 @@ ClientHook = Callable[["BaseClient"], None]
 
 
 def client_config() -> Config:
-    return Config(retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+    return Config(retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
                   connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
                   user_agent_extra="sgaudit")
 

@@ -1,0 +1,120 @@
+"""SARIF 2.1.0 for code-scanning tools: one result per active finding.
+
+Rule ids are stable per finding type (``view.FINDING_TYPES``); a result's
+``partialFingerprints`` carry the finding key, which is stable across runs, so a scanning
+service tracks the same drift from one run to the next. Accepted (waived or baselined)
+findings are not results. An incomplete scan is an unsuccessful invocation with one error
+notification per thing that could not be read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from sgaudit import __version__
+from sgaudit.model import Finding, Report, ScanError
+from sgaudit.report import view
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+VERSION = "2.1.0"
+FINGERPRINT = "sgauditFindingKey/v1"
+
+#: severity -> SARIF level
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+#: severity -> GitHub code scanning's security-severity (CVSS-like, 0.0-10.0)
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.0", "low": "3.0"}
+
+
+def render(report: Report) -> str:
+    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def document(report: Report) -> dict[str, Any]:
+    summary = view.summarize(report)
+    findings = sorted(report.active_findings, key=lambda f: (f.account, f.region, f.group_id, f.key))
+    index = {t.rule_id: i for i, t in enumerate(view.FINDING_TYPES)}
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "sgaudit", "version": __version__, "semanticVersion": __version__,
+            "rules": [_rule(t) for t in view.FINDING_TYPES],
+        }},
+        "automationDetails": {"id": "sgaudit/check/"},
+        "invocations": [_invocation(report)],
+        "results": [_result(f, index, report.policy_path) for f in findings],
+        "properties": {
+            "complete": report.complete, "groups": summary.groups, "drifted_groups": summary.drifted,
+            "accepted_findings": summary.accepted, "scanned": [view.clean(s) for s in report.scanned],
+        },
+    }
+    if report.policy_path:
+        run["originalUriBaseIds"] = {"POLICYROOT": {"description": {
+            "text": "The directory the policy file was given relative to."}}}
+    return {"$schema": SCHEMA_URI, "version": VERSION, "runs": [run]}
+
+
+def _rule(t: view.FindingType) -> dict[str, Any]:
+    return {
+        "id": t.rule_id, "name": t.name,
+        "shortDescription": {"text": t.title},
+        "fullDescription": {"text": t.help},
+        "help": {"text": t.help, "markdown": t.help},
+        "defaultConfiguration": {"level": LEVELS[t.default_severity]},
+        "properties": {"tags": ["security", "aws", "security-group"],
+                       "security-severity": SECURITY_SEVERITY[t.default_severity]},
+    }
+
+
+def _invocation(report: Report) -> dict[str, Any]:
+    inv: dict[str, Any] = {"executionSuccessful": report.complete, "endTimeUtc": report.generated_at}
+    if report.errors:
+        inv["toolExecutionNotifications"] = [_notification(e) for e in report.errors]
+    if report.warnings:
+        inv["toolConfigurationNotifications"] = [
+            {"level": "warning", "message": {"text": view.clean(w)}} for w in report.warnings]
+    return inv
+
+
+def _notification(e: ScanError) -> dict[str, Any]:
+    code = f"{e.code}: " if e.code else ""
+    return {"level": "error", "message": {
+        "text": view.clean(f"{e.account}/{e.region} {e.operation}: {code}{e.message}")}}
+
+
+def _result(f: Finding, index: dict[str, int], policy_path: str | None) -> dict[str, Any]:
+    t = view.finding_type(f)
+    name = f" ({view.clean(f.group_name)})" if f.group_name else ""
+    rule = view.rule_text(f.protocol, f.from_port, f.to_port, f.source)
+    text = (f"{f.severity} {f.kind} ingress on {view.clean(f.group_id)}{name} "
+            f"in {f.account}/{f.region}: {view.clean(rule)}; {view.clean(f.reason)}")
+    location: dict[str, Any] = {"logicalLocations": [{
+        "name": view.clean(f.group_id),
+        "fullyQualifiedName": view.clean(f"{f.account}/{f.region}/{f.group_id}"),
+        "kind": "resource"}]}
+    if policy_path:
+        location["physicalLocation"] = {"artifactLocation": _artifact(policy_path)}
+    props: dict[str, Any] = {
+        "severity": f.severity, "kind": f.kind, "account": f.account, "region": f.region,
+        "group_id": f.group_id, "group_name": view.clean(f.group_name), "protocol": f.protocol,
+        "from_port": f.from_port, "to_port": f.to_port, "source": f.source,
+        "rule_ids": list(f.rule_ids), "security-severity": SECURITY_SEVERITY[f.severity],
+    }
+    if f.description:
+        props["description"] = view.clean(f.description)
+    if f.first_seen:
+        props["first_seen"] = f.first_seen
+    return {
+        "ruleId": t.rule_id, "ruleIndex": index[t.rule_id], "level": LEVELS[f.severity],
+        "kind": "fail", "message": {"text": text}, "locations": [location],
+        "partialFingerprints": {FINGERPRINT: f.key}, "properties": props,
+    }
+
+
+def _artifact(path: str) -> dict[str, Any]:
+    """The policy file as a SARIF artifact location: relative paths stay relative."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if posix.is_absolute():
+        return {"uri": posix.as_uri()}
+    return {"uri": quote(str(posix)), "uriBaseId": "POLICYROOT"}
