@@ -370,9 +370,6 @@ def test_incomplete_report_follows_the_contract(sgaudit: Callable[..., Run]) -> 
     assert doc["complete"] is False and len(doc["errors"]) == 6
 
 
-@pytest.mark.xfail(strict=True, reason="design question: DESIGN.md section 5 lists only tcp, udp, icmp, "
-                   "icmpv6 and -1 as protocols; a rule for another IP protocol (here 50, ESP) is "
-                   "reported with its number")
 def test_a_rule_of_another_ip_protocol_fits_the_contract(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
     data = json.loads(GROUPS.read_text())
     data["SecurityGroups"][0]["IpPermissions"].append(
@@ -381,3 +378,6 @@ def test_a_rule_of_another_ip_protocol_fits_the_contract(sgaudit: Callable[..., 
     groups.write_text(json.dumps(data))
     _, doc = check_json(sgaudit, "--policy", POLICY, "--snapshot", groups, "--snapshot", VPCS)
     assert_contract(doc)
+    esp = [f for f in doc["findings"] if f["protocol"] == "50"]
+    assert [(f["kind"], f["severity"], f["from_port"], f["to_port"], f["source"]) for f in esp] == [
+        ("extra", "high", -1, -1, "203.0.113.0/24")]
