@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sgaudit.errors import PolicyError
 from sgaudit.model import ClusterOverride, Options, Origin
@@ -209,7 +210,21 @@ class _Ports:
 
 
 def ingress_list(args: Options) -> tuple[IngressEntry, ...]:
-    """The ingress list ``coiled.Cluster`` sends for these arguments (defaults filled in)."""
+    """The ingress list ``coiled.Cluster`` sends for these arguments (defaults filled in).
+
+    Memoised: every group of a fleet asks, and few distinct argument sets exist."""
+    try:
+        return _cached_ingress_list(tuple(args.items()))
+    except TypeError:  # an unhashable value: compute it afresh
+        return _ingress_list(args)
+
+
+@lru_cache(maxsize=4096)
+def _cached_ingress_list(items: tuple[tuple[str, Origin], ...]) -> tuple[IngressEntry, ...]:
+    return _ingress_list(dict(items))
+
+
+def _ingress_list(args: Options) -> tuple[IngressEntry, ...]:
     source_arg = _arg(args, "allow_ingress_from", EVERYONE)
     cidr, source_origins = _source(source_arg, args)
     ssh_from = args.get("allow_ssh_from")
