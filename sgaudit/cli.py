@@ -13,6 +13,7 @@ import click
 
 from sgaudit import __version__
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, SgauditError, UsageError
+from sgaudit.fixrun import FixOptions, fix_options
 from sgaudit.live import LiveOptions, live_options, refuse_with_snapshots
 from sgaudit.model import Policy, Report, Snapshot
 
@@ -136,14 +137,17 @@ snapshot_option = click.option("--snapshot", "snapshots", multiple=True, type=cl
               help="Record this scan in this SQLite database (created if absent); findings get "
                    "first_seen, reports a trend.")
 @live_options
+@fix_options
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
-          live: LiveOptions | None = None) -> None:
-    """Compare security groups with their desired state and report drift."""
+          live: LiveOptions | None = None, fixing: FixOptions | None = None) -> None:
+    """Compare security groups with their desired state and report drift (--fix: and repair it)."""
     from sgaudit.audit import audit
     from sgaudit.report import renderer
 
+    fixing = fixing or FixOptions()
+    fixing.refuse(snapshots, fmt, output)
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
     policy = load_policy_with_warnings(policy_path)
@@ -154,6 +158,13 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     for message in report.warnings[len(policy.warnings):]:
         warn(message)
     report = accept_and_record(report, policy, now, baselines, update_baseline, history_path)
+    if fixing.fix:
+        if output:
+            write_output(render(report), output)
+        if not quiet:
+            click.echo(summary_line(report), err=True)
+        raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
+                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet))
     write_output(render(report), output)
     if not quiet:
         click.echo(summary_line(report), err=True)
@@ -276,6 +287,19 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
         click.echo(f"sgaudit: {groups} group(s) from {len(scans)} account/region(s) written to "
                    f"{output}" + (f"; INCOMPLETE: {len(errors)} error(s)" if errors else ""), err=True)
     raise SystemExit(EXIT_INCOMPLETE if errors and not allow_partial else EXIT_OK)
+
+
+@cli.command()
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone, change nothing.")
+@live_options
+def rollback(backup_file: str, yes: bool, dry_run: bool, live: LiveOptions | None = None) -> None:
+    """Undo a check --fix from its backup: re-authorize exactly what it revoked, revoke exactly
+    what it added."""
+    from sgaudit.fixrun import rollback_command
+
+    raise SystemExit(rollback_command(backup_file, live or LiveOptions(), yes=yes, dry_run=dry_run))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
