@@ -66,8 +66,15 @@ class Origin:
 
 
 def _show(value: object) -> str:
+    """A value as the policy would spell it (YAML flow style), not as Python's repr."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
 
 

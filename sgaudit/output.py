@@ -20,6 +20,7 @@ def atomic_write(path: str | Path, data: str | bytes, *, label: str = "output") 
     except OSError as exc:
         raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
     try:
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -30,6 +31,16 @@ def atomic_write(path: str | Path, data: str | bytes, *, label: str = "output") 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
+
+
+def _mode_for(target: Path) -> int:
+    """mkstemp makes 0600 files; keep an existing file's mode, else honour the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(folder: Path) -> None:

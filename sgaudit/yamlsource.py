@@ -46,7 +46,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
                     None, None, f"duplicate key {key!r} (first on line {written[key]})",
                     key_node.start_mark)
             written[key] = key_node.start_mark.line + 1
-        result[key] = loader.construct_object(value_node, deep=True)
+        try:
+            result[key] = loader.construct_object(value_node, deep=True)
+        except ValueError as exc:  # PyYAML builds dates itself: 2027-02-30 raises a bare ValueError
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid value for {key!r}: {exc}", value_node.start_mark) from None
         result.lines[key] = key_node.start_mark.line + 1
     return result
 

@@ -338,5 +338,5 @@ def test_an_impossible_date_is_one_line_and_exit_2(sgaudit, tmp_path: Path) -> N
                                            "expires: 2027-02-30}\n")
     run = sgaudit("check", "--policy", policy, *SNAPSHOTS)
     assert run.code == 2
-    assert run.err_lines == [f"sgaudit: error: {policy}: invalid value in YAML: day is out of "
-                             "range for month (an impossible date?)"]
+    assert run.err_lines == [f"sgaudit: error: {policy}: line 23: invalid YAML: invalid value for "
+                             "'expires': day is out of range for month"]
