@@ -82,7 +82,7 @@ def test_explain_names_where_every_rule_came_from(sgaudit: Callable[..., Run]) -
             ("required", "15003", "203.0.113.0/24",
              ["allow_spark=unset (default)", "use_dashboard_https=true (default)", src]),
             ("required", "443", "203.0.113.0/24", [src]),
-            ("required", "8787", "203.0.113.0/24", [f"open_extra_ports=(8787,) ({POLICY}:23)", src]),
+            ("required", "8787", "203.0.113.0/24", [f"open_extra_ports=[8787] ({POLICY}:23)", src]),
             ("required", "22", "198.51.100.7/32",
              [f"allow_ssh_from=me ({POLICY}:21)", f"client_ip=198.51.100.7/32 ({POLICY}:15)"]),
             ("permitted", "all", f"{ML} (itself)", []),
@@ -96,7 +96,7 @@ def test_explain_names_where_every_rule_came_from(sgaudit: Callable[..., Run]) -
         ],
         BATCH: [
             *(("required", str(p), "10.1.0.0/16",
-               [f"firewall={{'ports': (9000,), 'cidr': '10.1.0.0/16'}} ({POLICY}:26)"])
+               [f"firewall={{ports: [9000], cidr: 10.1.0.0/16}} ({POLICY}:26)"])
               for p in (8786, 8787, 9000)),
             ("permitted", "22", "10.0.0.0/16", [f"enable_public_ssh=false ({DASK_FILE}:4)"]),
             ("permitted", "22", "10.1.0.0/16", [f"enable_public_ssh=false ({DASK_FILE}:4)"]),
