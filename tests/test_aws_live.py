@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from moto_support import (
     ACCOUNT,
     COILED,
+    CallCounter,
     Fault,
     FaultProxy,
     aws_env,
@@ -281,3 +283,46 @@ def test_explain_reads_live(aws_env: str, policy: Path, sgaudit: Any) -> None:
     run = sgaudit("explain", "--policy", policy, "--regions", BOTH, ids["missing"])
     assert run.code == 0, run.err
     assert ids["missing"] in run.out and "8787" in run.out
+
+
+def test_api_calls_per_region_do_not_grow_with_groups(aws_env: str, sgaudit: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 groups in a region: one DescribeSecurityGroups page, one DescribeVpcs, one read per
+    referenced prefix list, and nothing per group (moto's one page stands for up to 1,000 groups;
+    test_aws_scan.py pages with the Stubber)."""
+    east = ec2(aws_env, "us-east-1")
+    vpcs = [make_vpc(east, f"10.{i}.0.0/16") for i in range(3)]
+    world = make_prefix_list(east, ["0.0.0.0/0"], "world")
+    unused = make_prefix_list(east, ["192.0.2.0/24"], "unused")
+    via_world = set()
+    for i in range(1000):
+        rules = [("tcp", 22, 22, world)] if i % 100 == 0 else []
+        if i % 5 == 4:  # untagged, one of them referring to a list no selected group uses
+            make_group(east, vpcs[i % 3], f"other-{i}", None, [("tcp", 22, 22, unused)] if i == 4 else [])
+        else:
+            group_id = make_group(east, vpcs[i % 3], f"coiled-{i}", COILED, rules)
+            if rules:
+                via_world.add(group_id)
+    west = ec2(aws_env, "eu-west-1")
+    wvpc = make_vpc(west)
+    for i in range(20):
+        make_group(west, wvpc, f"coiled-w{i}", COILED)
+
+    counter = CallCounter()
+    monkeypatch.setattr(aws, "AwsSource", functools.partial(aws.AwsSource, client_hook=counter.hook))
+    run = sgaudit("check", "--regions", BOTH, "--format", "json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert len(doc["groups"]) == 800 + 20
+    assert dict(counter.calls) == {
+        ("us-east-1", "GetCallerIdentity"): 1,
+        ("us-east-1", "DescribeSecurityGroups"): 1,
+        ("us-east-1", "DescribeVpcs"): 1,
+        ("us-east-1", "GetManagedPrefixListEntries"): 1,
+        ("eu-west-1", "DescribeSecurityGroups"): 1,
+        ("eu-west-1", "DescribeVpcs"): 1,
+    }
+    # the defaults require ssh from the world; a prefix list holding 0.0.0.0/0 is the world
+    missing_ssh = {f["group_id"] for f in doc["findings"] if f["kind"] == "missing" and f["from_port"] == 22}
+    assert len(via_world) == 10
+    assert len(missing_ssh) == 820 - 10 and not missing_ssh & via_world
