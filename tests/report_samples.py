@@ -1,0 +1,127 @@
+"""Reports for the renderer tests: the fixtures' demo, and a hand-built report that has every
+optional part (incomplete scan, unresolved and accepted groups, waiver notes, a trend) and
+hostile text from the cloud everywhere it can appear."""
+
+from __future__ import annotations
+
+import contextlib
+
+from conftest import FIXTURES
+
+from sgaudit.audit import audit
+from sgaudit.diff import finding_key
+from sgaudit.model import (
+    DesiredState,
+    Finding,
+    Grant,
+    Group,
+    GroupResult,
+    Origin,
+    Report,
+    Rule,
+    ScanError,
+)
+from sgaudit.policy import load_policy
+from sgaudit.sources.snapshot import SnapshotSource
+
+GENERATED_AT = "2026-01-02T03:04:05Z"
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = "<img src=x onerror=window.__pwned=1>"
+MARKDOWN_BAIT = "a|b `code` *bold* _em_ [link](https://evil.example) @octocat $x$ <b>hi</b> ~s~ #12 \\"
+
+
+def fixture_report() -> Report:
+    """The README's demo: fixtures/policy.yaml against the fixture snapshots, with paths as a
+    user in the checkout types them, whatever the working directory of the test run."""
+    with contextlib.chdir(FIXTURES.parent):
+        policy = load_policy("fixtures/policy.yaml")
+        snapshot = SnapshotSource(["fixtures/security-groups.json", "fixtures/vpcs.json"]).read(policy.select)
+        return audit(policy, snapshot, GENERATED_AT)
+
+
+def _finding(kind: str, severity: str, group: Group, protocol: str, lo: int, hi: int, source: str,
+             reason: str, **extra: object) -> Finding:
+    return Finding(key=finding_key(kind, group.account, group.region, group.group_id, protocol, lo, hi,
+                                   source),
+                   kind=kind, severity=severity, account=group.account,  # type: ignore[arg-type]
+                   region=group.region, group_id=group.group_id, group_name=group.group_name,
+                   protocol=protocol, from_port=lo, to_port=hi, source=source,
+                   rule_ids=tuple(str(r) for r in extra.pop("rule_ids", ())),  # type: ignore[union-attr]
+                   reason=reason, **extra)  # type: ignore[arg-type]
+
+
+def edge_report() -> Report:
+    """Every optional part of a report, and hostile names, tags and descriptions."""
+    origin = Origin("enable_public_ssh", False, "policy.yaml:3")
+    desired = DesiredState(
+        required=(Grant("tcp", 8786, 8787, "0.0.0.0/0", "enable_public_http is true: Dask ports open",
+                        (Origin("enable_public_http", True, "default"),)),),
+        permitted=(Grant("tcp", 22, 22, "10.0.0.0/16", "enable_public_ssh is false: ssh only from the VPC",
+                         (origin,)),
+                   Grant("-1", -1, -1, "self", "the cluster's machines talk to each other")))
+    hostile = Group(
+        group_id="sg-0000000000000000a", group_name=SCRIPT, vpc_id="vpc-1", region="us-east-1",
+        account="111122223333", description=IMG + " " + MARKDOWN_BAIT,
+        tags=(("owner", "coiled"), ("team", IMG), ("note", MARKDOWN_BAIT)),
+        rules=(Rule("tcp", 22, 22, "0.0.0.0/0", "sgr-1", SCRIPT),
+               Rule("tcp", 5432, 5432, "10.20.0.0/16", "sgr-2", "db " + IMG),
+               Rule("tcp", 443, 443, "203.0.113.0/24", "sgr-3", "vendor"),
+               Rule("-1", -1, -1, "sg-0000000000000000a", "sgr-4")))
+    findings = (
+        _finding("extra", "critical", hostile, "tcp", 22, 22, "0.0.0.0/0",
+                 "outside the envelope: tcp 22 from 0.0.0.0/0 except 10.0.0.0/16",
+                 rule_ids=("sgr-1",), description=SCRIPT, first_seen="2025-12-01T00:00:00Z"),
+        _finding("extra", "medium", hostile, "tcp", 5432, 5432, "10.20.0.0/16",
+                 "outside the envelope: tcp 5432 from 10.20.0.0/16", rule_ids=("sgr-2",),
+                 description="db " + IMG, first_seen="2025-11-15T00:00:00Z"),
+        _finding("missing", "medium", hostile, "tcp", 8786, 8787, "0.0.0.0/0",
+                 "no rule allows it; required because enable_public_http is true: Dask ports open",
+                 first_seen="2025-12-20T00:00:00Z"),
+        _finding("extra", "high", hostile, "tcp", 443, 443, "203.0.113.0/24",
+                 "outside the envelope: tcp 443 from 203.0.113.0/24", rule_ids=("sgr-3",),
+                 description="vendor", waived=True, waiver_reason="vendor VPN " + IMG),
+    )
+    clean = Group("sg-0000000000000000b", "coiled-ok", "vpc-2", "eu-west-1", "444455556666",
+                  rules=(Rule("tcp", 8786, 8787, "0.0.0.0/0", "sgr-5"),))
+    baselined_group = Group("sg-0000000000000000c", "coiled-baselined", "vpc-1", "us-east-1",
+                            "111122223333", rules=(Rule("udp", 53, 53, "10.0.0.0/8", "sgr-6"),))
+    baselined = _finding("extra", "low", baselined_group, "udp", 53, 53, "10.0.0.0/8",
+                         "outside the envelope: udp 53 from 10.0.0.0/8", rule_ids=("sgr-6",),
+                         baselined=True)
+    unresolved = Group("sg-0000000000000000d", "coiled-lost", "vpc-9", "eu-west-1", "111122223333")
+    results = (
+        GroupResult(hostile, desired, findings),
+        GroupResult(clean, desired, ()),
+        GroupResult(baselined_group, desired, (baselined,)),
+        GroupResult(unresolved, DesiredState((), (), (), "VPC vpc-9 is not in the snapshot"), ()),
+    )
+    errors = (
+        ScanError("444455556666", "ap-south-1", "DescribeSecurityGroups", "not authorized " + IMG,
+                  "UnauthorizedOperation"),
+        ScanError("111122223333", "eu-west-1", "resolve",
+                  "sg-0000000000000000d: VPC vpc-9 is not in the snapshot", "Unresolved"),
+    )
+    waiver = {"group_id": "sg-0000000000000000a", "protocol": "tcp", "ports": [443],
+              "source": "203.0.113.0/24", "reason": "vendor VPN " + IMG, "expires": "2026-01-05"}
+    notes: dict[str, object] = {
+        "waivers_expiring": [dict(waiver, days_left=3),
+                             dict(waiver, ports=[8443], expires="2026-03-01", days_left=58)],
+        "waivers_expired": [dict(waiver, ports="9000-9100", expires="2025-12-01", days_left=-32)],
+        "waivers_stale": [dict(waiver, ports=[25], reason="old mail relay", days_left=100)],
+        "trend": [{"scanned_at": "2025-12-01T00:00:00Z", "open": 1},
+                  {"scanned_at": "2025-12-15T00:00:00Z", "open": 4},
+                  {"scanned_at": "2026-01-02T03:04:05Z", "open": 3}],
+    }
+    return Report(complete=False, errors=errors, results=results,
+                  warnings=("policy.yaml:9: firewall cidr 10.1.0.2/16 is not canonical; using 10.1.0.0/16",
+                            "control \x1b[31mchars\x07 " + SCRIPT),
+                  generated_at=GENERATED_AT, policy_path="policy.yaml",
+                  scanned=("aws:111122223333", "aws:444455556666"), notes=notes)
+
+
+def clean_report() -> Report:
+    group = Group("sg-0000000000000000b", "coiled-ok", "vpc-2", "eu-west-1", "444455556666",
+                  rules=(Rule("tcp", 8786, 8787, "0.0.0.0/0", "sgr-5"),))
+    desired = DesiredState((Grant("tcp", 8786, 8787, "0.0.0.0/0", "Dask ports"),), ())
+    return Report(complete=True, errors=(), results=(GroupResult(group, desired, ()),), warnings=(),
+                  generated_at=GENERATED_AT, policy_path=None, scanned=("snap.json",))
