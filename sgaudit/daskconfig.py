@@ -174,7 +174,7 @@ def env_values(env: Mapping[str, str]) -> list[tuple[str, Mapping[Any, Any]]]:
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name == "DASK_INTERNAL_INHERIT_CONFIG":
             continue
-        keys = [k for k in name[len(ENV_PREFIX):].lower().split("__")]
+        keys = name[len(ENV_PREFIX):].lower().split("__")
         if not all(keys):
             continue
         value: object = interpret_env_value(env[name])
