@@ -103,8 +103,6 @@ class Differ:
 
     # -- the diff ------------------------------------------------------------------------
     def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
-        if desired.unresolved:
-            return ()
         env = self._envelope(desired, group)
         reach = self._required_reach(desired)
         findings: list[Finding] = []
@@ -115,7 +113,8 @@ class Differ:
             cache_key = (id(env), group.region, sig)
             entry = self._rule_cache.get(cache_key)
             if entry is None:
-                entry = self._classify(rule, group, env, _may_touch(sig, reach))
+                entry = self._classify(rule, group, env, _may_touch(sig, reach),
+                                       desired.unresolved is not None)
                 self._rule_cache[cache_key] = entry
             verdict, touches = entry
             if touches:
@@ -131,13 +130,15 @@ class Differ:
         return tuple(findings)
 
     def _classify(self, rule: Rule, group: Group, env: Mapping[str, list[Rect]],
-                  touches: bool) -> tuple[tuple[str, Severity] | None, bool]:
+                  touches: bool, vpc_unknown: bool) -> tuple[tuple[str, Severity] | None, bool]:
         """(reason and severity if the rule reaches outside the envelope, else None;
         whether it may cover a required rule)."""
         outside = self._outside_of_envelope(rule, group, env)
         if not outside:
             return None, touches
         reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
+        if vpc_unknown:
+            reason += " (the VPC's CIDR is unknown; this is outside the envelope whatever it is)"
         return (reason, extra_severity(outside)), touches
 
     def _outside_of_envelope(self, rule: Rule, group: Group,

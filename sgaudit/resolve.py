@@ -16,6 +16,7 @@ SCHEDULER = 8786
 DASHBOARD = 8787
 PUBLIC = "0.0.0.0/0"
 SELF = "self"
+UNKNOWN_VPC_BLOCKS = ("0.0.0.0/0", "::/0")
 LEGACY_FLAGS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall")
 #: the options key that carries the ingress list built from a cluster's arguments
 CLUSTER_ARGS = clusterargs.GIVEN
@@ -79,7 +80,11 @@ def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> D
     else:
         builder.from_flags()
     if builder.unresolved:
-        return DesiredState((), (), tuple(builder.warnings), builder.unresolved)
+        # Nothing can be required without the VPC's CIDR, but the envelope can still be drawn
+        # as if the VPC held every address: what falls outside even that is extra for sure.
+        envelope = [*builder.required, *builder.permitted, SELF_GRANT, *allow]
+        return DesiredState((), tuple(_dedupe(envelope)), tuple(builder.warnings),
+                            builder.unresolved)
     permitted = [g for g in builder.permitted if g not in builder.required]
     permitted.append(SELF_GRANT)
     permitted.extend(allow)
@@ -119,8 +124,9 @@ class _Builder:
         return self.vpc.primary_cidr
 
     def vpc_blocks(self) -> tuple[str, ...]:
+        """The VPC's blocks; when unknown, every address (see ``resolve``)."""
         if self.vpc_primary() is None or self.vpc is None:
-            return ()
+            return UNKNOWN_VPC_BLOCKS
         return self.vpc.cidrs or (self.vpc.primary_cidr or "",)
 
     # -- grants --------------------------------------------------------------------------
@@ -170,11 +176,10 @@ class _Builder:
                 self.warnings.append(f"disable_public_ingress ({disable.where}) overrides "
                                      f"{key}=true ({origin.where})")
         primary = self.vpc_primary()
-        if primary is None:
-            return
         reason = "disable_public_ingress is true: ingress only from the VPC"
         for port in (SSH, SCHEDULER, DASHBOARD):
-            self.require(port, primary, reason, disable)
+            if primary is not None:
+                self.require(port, primary, reason, disable)
             self.permit_inside_vpc(port, reason, disable)
         firewall = self.options.get("firewall")
         if firewall is None:

@@ -198,10 +198,20 @@ def test_inside_the_vpc_includes_its_ipv6_blocks() -> None:
 ])
 @pytest.mark.parametrize("vpc", [None, Vpc("vpc-5", "eu-west-1", "1", None, ())], ids=["no-vpc", "no-cidr"])
 def test_unknown_vpc_cidr_when_needed_is_unresolved(values: dict[str, Any], vpc: Vpc | None) -> None:
+    """Nothing is required; the envelope assumes the VPC could hold any address, so only what
+    is extra whatever the VPC turns out to be can be reported."""
     state = resolve(options(**values), vpc)
     assert state.unresolved is not None
     assert "VPC" in state.unresolved
-    assert state.required == () and state.permitted == ()
+    assert state.required == ()
+    envelope = shapes(state.permitted)
+    assert ("-1", -1, -1, SELF) in envelope
+    known = resolve(options(**values), VPC)
+    for p, lo, hi, src in shapes(known.required) | shapes(known.permitted):
+        assert (p, lo, hi, src) in envelope or (p, lo, hi, "0.0.0.0/0") in envelope
+    inside_vpc = {g for g in shapes(known.permitted) - shapes(known.required) if g[3] in VPC.cidrs}
+    for p, lo, hi, _ in inside_vpc:
+        assert {(p, lo, hi, "0.0.0.0/0"), (p, lo, hi, "::/0")} <= envelope
 
 
 @pytest.mark.parametrize("values", [{}, {"firewall": FIREWALL}, {"enable_public_http": True}])
