@@ -101,17 +101,17 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
     clusters: tuple[ClusterOverride, ...] = ()
     if "clusters" in sections:
         value, where = sections["clusters"]
-        clusters = _parse_clusters(value, where, warnings)
+        clusters = _parse_clusters(value if value is not None else [], where, warnings)
 
     allow: tuple[Grant, ...] = ()
     if "allow" in sections:
         value, where = sections["allow"]
-        allow = _parse_allow(value, where, warnings)
+        allow = _parse_allow(value if value is not None else [], where, warnings)
 
     waivers: tuple[Waiver, ...] = ()
     if "waivers" in sections:
         value, where = sections["waivers"]
-        waivers = _parse_waivers(value, where, warnings)
+        waivers = _parse_waivers(value if value is not None else [], where, warnings)
 
     clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
     return Policy(path=name, sha256=sha256, account_options=account_options,

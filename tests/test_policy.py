@@ -200,6 +200,18 @@ def test_empty_policy_means_defaults(sgaudit: Callable[..., Run], tmp_path: Path
         ("missing", 22, "0.0.0.0/0")]
 
 
+
+def test_empty_sections_mean_nothing_given(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    """``clusters:`` with nothing under it is YAML null: the same as no entries, as for
+    ``backend_options:``, not an error."""
+    policy = write(tmp_path, "backend_options:\nclusters:\nallow:\nwaivers:\n")
+    run = sgaudit("check", "--policy", policy, "--format", "json",
+                  "--snapshot", FIXTURES / "docs" / "no-public-ssh-compliant.json", "--snapshot", VPCS)
+    assert run.code == 0, run.err
+    assert [(f["kind"], f["from_port"], f["source"]) for f in json.loads(run.out)["findings"]] == [
+        ("missing", 22, "0.0.0.0/0")]
+
+
 # -- warnings ----------------------------------------------------------------------------------
 
 def test_non_canonical_cidr_warns_and_is_normalised(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
