@@ -611,7 +611,8 @@ def render_plan(plan: Plan, title: str = "Fix plan") -> str:
         lines.append(head)
         for c in gp.changes:
             after = f"  (after #{', #'.join(map(str, c.depends_on))})" if c.depends_on else ""
-            lines.append(f"  #{c.seq:<3} {c.action:<9} {describe_rule(c.rule, with_id=True)}{after}")
+            label = f'  "{c.rule.description}"' if c.action == "authorize" and c.rule.description else ""
+            lines.append(f"  #{c.seq:<3} {c.action:<9} {describe_rule(c.rule, with_id=True)}{label}{after}")
             lines.append(f"        why: {c.reason}")
     return "\n".join(lines) + "\n"
 

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_support import COILED, LOOPBACK, aws_env, ec2, error_xml, make_group, make_vpc, moto_url
+from moto_support import (
+    COILED,
+    LOOPBACK,
+    aws_env,
+    ec2,
+    error_xml,
+    make_group,
+    make_vpc,
+    moto_url,
+    signed_region,
+)
 
 from sgaudit import fixrun
 
@@ -29,8 +39,8 @@ CHANGES = ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress")
 
 class Proxy:
     """Forwards to moto; ``log`` holds (Action, GroupId) of every request in arrival order;
-    a request matching ``deny`` gets UnauthorizedOperation; ``on_change`` runs before each
-    authorize/revoke is forwarded."""
+    a request matching ``deny`` ((Action, GroupId) or (Action, region)) gets
+    UnauthorizedOperation; ``on_change`` runs before each authorize/revoke is forwarded."""
 
     def __init__(self, upstream: str) -> None:
         parsed = urllib.parse.urlsplit(upstream)
@@ -70,7 +80,8 @@ class Proxy:
                     proxy.log.append((action, group))
                 if action in CHANGES and proxy.on_change:
                     proxy.on_change(action, group)
-                if (action, group) in proxy.deny:
+                region = signed_region(self.headers.get("Authorization", ""))
+                if (action, group) in proxy.deny or (action, region) in proxy.deny:
                     self._answer(403, error_xml("UnauthorizedOperation", "You are not authorized to "
                                                 "perform this operation."), {"Content-Type": "text/xml"})
                     return
@@ -342,3 +353,16 @@ def test_rollback_confirmation_follows_the_same_rules(fleet: Fleet, proxy: Proxy
     no_tty = sgaudit("rollback", fleet.backup, "--endpoint-url", proxy.url)
     assert no_tty.code == 2 and "pass --yes to roll back this plan" in no_tty.err
     assert proxy.changes() == [] and ingress(fleet.client) == fixed
+
+
+def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy: Proxy,
+                                                            sgaudit: Any) -> None:
+    west = ec2("http://{}:{}".format(*proxy.upstream), "eu-west-1")  # straight to moto, not denied
+    hidden = make_group(west, make_vpc(west), "coiled-west", COILED, [("-1", -1, -1, WORLD)])
+    proxy.deny.add(("DescribeSecurityGroups", "eu-west-1"))
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--regions", "us-east-1,eu-west-1"))
+    assert run.code == 3
+    assert "the scan is incomplete; what could not be read is not fixed (1 error(s))" in run.err
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
+    assert hidden not in {g for _, g in proxy.changes()}
+    assert ingress(west)[hidden] == {("-1", -1, -1, WORLD, None)}

@@ -185,3 +185,27 @@ def test_parse_sgr_reads_every_source_kind_and_drops_egress() -> None:
     assert fix.parse_sgr({**base, "IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
                           "PrefixListId": "pl-1"}) == Rule("udp", 53, 53, "pl-1", "sgr-1")
     assert fix.parse_sgr({**base, "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": WORLD}) is None
+
+
+def test_the_plan_reads_as_a_reviewer_needs_it() -> None:
+    rules = [rule("-1", (-1, -1), WORLD, "sgr-all")]
+    stale = [*COMPLIANT, rule("udp", (53, 53), WORLD, "sgr-dns")]
+    plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False)), result(stale, desired(), "sg-2")],
+                        {ref(): rules, ref("sg-2"): "UnauthorizedOperation: denied"})
+    assert fix.render_plan(plan) == (
+        "Fix plan: 3 change(s) in 1 group(s); 1 group(s) skipped\n"
+        "\n"
+        "sg-1 (coiled-sg-1)  account 111122223333  region eu-west-1\n"
+        '  #1   authorize tcp 8786 from 0.0.0.0/0  "restored by sgaudit (required ingress)"\n'
+        "        why: required (enable_public_http is true: Dask ports open to the world); now allowed "
+        "only through sgr-all, revoked below: added first so access is never lost\n"
+        '  #2   authorize tcp 8787 from 0.0.0.0/0  "restored by sgaudit (required ingress)"\n'
+        "        why: required (enable_public_http is true: Dask ports open to the world); now allowed "
+        "only through sgr-all, revoked below: added first so access is never lost\n"
+        "  #3   revoke    sgr-all (all traffic from 0.0.0.0/0)  (after #1, #2)\n"
+        "        why: extra: outside the envelope: tcp 0-8785, 8788-65535 from 0.0.0.0/0 except "
+        "10.0.0.0/16; tcp 0-21, 23-8785, 8788-65535 from 10.0.0.0/16; udp, icmp, icmpv6, all other "
+        "protocols from 0.0.0.0/0\n"
+        "\n"
+        "sg-2 (coiled-sg-2)  account 111122223333  region eu-west-1\n"
+        "  SKIPPED: cannot read its rules: UnauthorizedOperation: denied\n")
