@@ -344,3 +344,17 @@ def test_a_backup_is_never_overwritten_and_default_names_do_not_collide(tmp_path
     assert first.name == "sgaudit-backup-20260301T020000Z.json"
     first.write_text("{}")
     assert backup.default_path(when, tmp_path).name == "sgaudit-backup-20260301T020000Z-1.json"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--dry-run"], "--dry-run only applies with --fix"),
+    (["--yes", "--backup", "b.json"], "--yes, --backup only apply with --fix"),
+    (["--fix", "--format", "json"], "with --fix, stdout shows the plan and what was done; write the "
+                                    "report with -o FILE"),
+])
+def test_fix_options_without_fix_or_with_a_format_for_stdout_are_usage_errors(
+        sgaudit: Any, args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = sgaudit("check", *args)
+    assert (run.code, run.out, run.err) == (2, "", f"sgaudit: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
