@@ -96,7 +96,8 @@ def cidr_set(cidrs: Iterable[str]) -> ports.IntervalSet:
     return ports.normalize(cidr_interval(c) for c in cidrs)
 
 
-def to_cidrs(intervals: ports.IntervalSet) -> list[str]:
+@lru_cache(maxsize=16384)
+def to_cidrs(intervals: ports.IntervalSet) -> tuple[str, ...]:
     """The fewest CIDRs that cover exactly these intervals."""
     out: list[str] = []
     for lo, hi in intervals:
@@ -104,7 +105,7 @@ def to_cidrs(intervals: ports.IntervalSet) -> list[str]:
             a, b, version = part
             cls = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
             out.extend(str(n) for n in ipaddress.summarize_address_range(cls(a), cls(b)))
-    return out
+    return tuple(out)
 
 
 def _split_family(lo: int, hi: int) -> list[tuple[int, int, int]]:

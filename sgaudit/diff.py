@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 from sgaudit import addresses, ports
@@ -307,6 +308,7 @@ def describe_outside(piece: Outside, whole: Source) -> str:
     return f"{what} from {describe_addrs(piece.addrs, whole.addrs)}"
 
 
+@lru_cache(maxsize=16384)
 def describe_addrs(part: ports.IntervalSet, whole: ports.IntervalSet) -> str:
     if part == whole:
         return addresses.describe(whole)
