@@ -155,7 +155,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     baselines = read_baselines(baseline_path, update_baseline, policy)
     snapshot = read_source(policy, snapshots, quiet, live)
     report = audit(policy, snapshot, now)
-    for message in report.warnings[len(policy.warnings):]:
+    shown = set(policy.warnings)
+    for message in (w for w in report.warnings if w not in shown):
         warn(message)
     report = accept_and_record(report, policy, now, baselines, update_baseline, history_path)
     if fixing.fix:
@@ -310,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SgauditError as exc:
         click.echo(f"sgaudit: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
+        sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("sgaudit: aborted", err=True)
         sys.exit(EXIT_USAGE)
