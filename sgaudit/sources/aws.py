@@ -416,8 +416,8 @@ class AwsSource:
         for target in self.targets:
             self.sessions.require_credentials(target)
         home = {t: self._home_region(t) for t in self.targets}
-        workers = max(1, min(self.max_workers, len(self.targets) * 4))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sgaudit-aws") as pool:
+        # threads start on demand: a one-region scan runs one, --regions all up to max_workers
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="sgaudit-aws") as pool:
             accounts = list(pool.map(lambda t: self._account(t, home[t]), self.targets))
             jobs = [(a, r) for a in accounts if a.error is None for r in a.regions]
             counts = [0, 0]
