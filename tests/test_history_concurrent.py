@@ -34,12 +34,22 @@ def report(i):
     return Report(True, (), (GroupResult(group, DesiredState((), ()), findings),), (), "t",
                   f"writer-{name}", ())
 
+other = "writer-" + ("b" if name == "a" else "a")
+
+def others_done():
+    with open_history(db, create=True) as conn:
+        return conn.execute("SELECT count(*) FROM scans WHERE policy = ?", (other,)).fetchone()[0]
+
 while not go.exists():
     time.sleep(0.001)
 for i in range(count):
+    # keep step with the other writer (never more than one scan ahead), so the two really
+    # interleave however the machine schedules them; both then write at the same moments
+    deadline = time.monotonic() + 60
+    while i and others_done() < i and time.monotonic() < deadline:
+        time.sleep(0.001)
     with open_history(db, create=True) as conn:
         record_scan(conn, report(i), f"2026-03-01T02:{i // 60:02d}:{i % 60:02d}Z")
-    time.sleep(0.005)  # a scan's other work; without it one writer can starve the other
 print("done", name)
 """
 
