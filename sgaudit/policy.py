@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,52 +160,55 @@ def _string_list(value: object, where: Where) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
+def _entries(value: object, where: Where, keys: tuple[str, ...],
+             shape: str) -> Iterator[tuple[dict[str, tuple[Any, Where]], Where]]:
+    """Each mapping of a list section, as {normalised key: (value, place)} and the entry's own
+    place (its first line, so errors point at the entry rather than at the section)."""
     if not isinstance(value, list):
-        raise where.fail(f"expected a list of {{match, backend_options, cluster_args}} entries, "
-                         f"got {show(value)}")
-    out = []
+        raise where.fail(f"expected a list of {shape} entries, got {show(value)}")
     for i, entry in enumerate(value):
         item_where = where.item(i)
         body = expect_mapping(entry, item_where)
-        matcher: Matcher | None = None
+        if isinstance(body, LineMap) and body.lines:
+            item_where = Where(item_where.file, item_where.path, min(body.lines.values()))
+        fields: dict[str, tuple[Any, Where]] = {}
+        for key, item in body.items():
+            norm = normalize_key(key)
+            sub = item_where.child(key, line_of(body, key))
+            if norm not in keys:
+                raise unknown_key(sub, key, keys)
+            fields[norm] = (item, sub)
+        yield fields, item_where
+
+
+def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
+    out = []
+    for fields, item_where in _entries(value, where, CLUSTER_KEYS,
+                                       "{match, backend_options, cluster_args}"):
+        if "match" not in fields:
+            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+        matcher = parse_matcher(*fields["match"])
+        if matcher == Matcher():
+            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
         options: dict[str, Origin] = {}
         args: dict[str, Origin] = {}
-        for key, item in body.items():
-            sub = item_where.child(key, line_of(body, key))
-            norm = normalize_key(key)
-            if norm == "match":
-                matcher = parse_matcher(item, sub)
-            elif norm == "backend_options":
-                got = collect(item if item is not None else {}, sub)
-                options = got.options
-                warnings.extend(got.warnings)
-            elif norm == "cluster_args":
-                got = clusterargs.collect_args(item, sub)
-                args = got.options
-                warnings.extend(got.warnings)
-            else:
-                raise unknown_key(sub, key, CLUSTER_KEYS)
-        if matcher is None or matcher == Matcher():
-            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+        if "backend_options" in fields:
+            item, sub = fields["backend_options"]
+            got = collect(item if item is not None else {}, sub)
+            options = got.options
+            warnings.extend(got.warnings)
+        if "cluster_args" in fields:
+            got = clusterargs.collect_args(*fields["cluster_args"])
+            args = got.options
+            warnings.extend(got.warnings)
         out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place,
                                    cluster_args=args))
     return tuple(out)
 
 
 def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Grant, ...]:
-    if not isinstance(value, list):
-        raise where.fail(f"expected a list of {{protocol, ports, source}} entries, got {show(value)}")
     grants: list[Grant] = []
-    for i, entry in enumerate(value):
-        item_where = where.item(i)
-        body = expect_mapping(entry, item_where)
-        fields: dict[str, Any] = {}
-        for key, item in body.items():
-            norm = normalize_key(key)
-            if norm not in ALLOW_KEYS:
-                raise unknown_key(item_where.child(key, line_of(body, key)), key, ALLOW_KEYS)
-            fields[norm] = (item, item_where.child(key, line_of(body, key)))
+    for fields, item_where in _entries(value, where, ALLOW_KEYS, "{protocol, ports, source}"):
         grants.extend(_allow_grants(fields, item_where, warnings))
     return tuple(grants)
 
@@ -246,21 +249,9 @@ def _parse_waivers(value: object, where: Where, warnings: list[str]) -> tuple[Wa
     """One Waiver per port range; the expiry-versus-today checks live in sgaudit.waivers."""
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise where.fail("expected a list of {group_id, protocol, ports, source, reason, expires} "
-                         f"entries, got {show(value)}")
     out: list[Waiver] = []
-    for i, entry in enumerate(value):
-        item_where = where.item(i)
-        body = expect_mapping(entry, item_where)
-        if isinstance(body, LineMap) and body.lines:
-            item_where = Where(item_where.file, item_where.path, min(body.lines.values()))
-        fields: dict[str, Any] = {}
-        for key, item in body.items():
-            norm = normalize_key(key)
-            if norm not in WAIVER_KEYS:
-                raise unknown_key(item_where.child(key, line_of(body, key)), key, WAIVER_KEYS)
-            fields[norm] = (item, item_where.child(key, line_of(body, key)))
+    for fields, item_where in _entries(value, where, WAIVER_KEYS,
+                                       "{group_id, protocol, ports, source, reason, expires}"):
         out.extend(_waivers_of(fields, item_where, warnings))
     return tuple(out)
 

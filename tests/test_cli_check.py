@@ -283,7 +283,7 @@ def test_explain_names_every_rule_and_its_option(sgaudit: Callable[..., Run]) ->
     firewall = "firewall opens the Dask ports and [100, 9012, 465] to 10.1.0.0/16"
     ssh = "enable_public_ssh is false: ssh only from inside the VPC"
     ssh_origin = (f"enable_public_ssh=false ({POLICY}:3)",)
-    allow = (f"allow=tcp from 198.51.100.0/24 ({POLICY}:19)",)
+    allow = (f"allow=tcp from 198.51.100.0/24 ({POLICY}:20)",)
     got = rows(group)
     fw_origins = {r[6] for r in got if r[5] == firewall}
     assert len(fw_origins) == 1
@@ -298,7 +298,7 @@ def test_explain_names_every_rule_and_its_option(sgaudit: Callable[..., Run]) ->
         ("permitted", "-1", -1, -1, "sg-0a11ce0000000005 (itself)",
          "the cluster's machines talk to each other (always permitted)", ()),
         ("permitted", "tcp", 443, 443, "198.51.100.0/24",
-         f"listed in the policy's allow ({POLICY}:19)", allow),
+         f"listed in the policy's allow ({POLICY}:20)", allow),
     }
 
 
