@@ -59,7 +59,7 @@ class FixOptions:
 
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
             policy_path: str | None, allow_partial: bool, quiet: bool) -> int:
-        client_for = aws_client_for(live.profiles, live.role_arns, live.external_id, live.endpoint_url)
+        client_for = aws_client_for(live)
         return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
                        max_changes=self.max_changes, backup_path=self.backup,
                        allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
@@ -97,7 +97,7 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
     if live.regions:
         raise UsageError("--regions does not apply to rollback: the backup names each group's region")
-    client_for = aws_client_for(live.profiles, live.role_arns, live.external_id, live.endpoint_url)
+    client_for = aws_client_for(live)
     return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
 
 
@@ -214,18 +214,16 @@ def _summary(outcomes: Sequence[fix.Outcome], plan: fix.Plan, checks: Sequence[f
 
 
 # -- clients ----------------------------------------------------------------------------------
-def aws_client_for(profiles: Sequence[str], role_arns: Sequence[str], external_id: str | None,
-                   endpoint_url: str | None) -> fix.ClientFor:
-    """(account, region) -> EC2 client, with the credentials that scanned that account.
+def aws_client_for(live: LiveOptions) -> fix.ClientFor:
+    """(account, region) -> EC2 client, with the credentials that scanned that account, from
+    the command's sessions (so a fix reuses the scan's sessions, roles, account ids and clients).
 
     One credential set serves every account; with several, a role's account is in its ARN and
     a profile's is asked of STS once."""
     from sgaudit.sources import aws
 
-    targets = aws.targets_from_options(profiles, role_arns, external_id)
-    endpoint_url = aws.check_endpoint_url(endpoint_url)
-    clients: dict[tuple[str, str], Any] = {}
-    accounts: dict[aws.AwsTarget, str] = {}
+    targets = aws.targets_from_options(live.profiles, live.role_arns, live.external_id)
+    sessions = live.sessions()
 
     def target_for(account: str, region: str) -> aws.AwsTarget:
         if len(targets) == 1:
@@ -234,21 +232,11 @@ def aws_client_for(profiles: Sequence[str], role_arns: Sequence[str], external_i
             if target.role_account == account:
                 return target
         for target in targets:
-            if target.role_arn:
-                continue
-            if target not in accounts:
-                sts = aws.Sessions(endpoint_url).client("sts", target, region)
-                accounts[target] = sts.get_caller_identity()["Account"]
-            if accounts[target] == account:
+            if not target.role_arn and sessions.account(target, region) == account:
                 return target
         raise UsageError(f"no --profile or --role-arn gives access to account {account}")
 
     def client_for(account: str, region: str) -> Any:
-        key = (account, region)
-        if key not in clients:
-            t = target_for(account, region)
-            clients[key] = aws.ec2_client(t.profile, t.role_arn, t.external_id, region, endpoint_url)
-        return clients[key]
+        return aws.ec2_client(sessions, target_for(account, region), region)
 
     return client_for
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,16 +18,20 @@ from sgaudit.errors import UsageError
 from sgaudit.model import Matcher, Snapshot
 
 if TYPE_CHECKING:
-    from sgaudit.sources.aws import AwsSource, RegionScan
+    from sgaudit.sources.aws import AwsSource, RegionScan, Sessions
 
 
 @dataclass(frozen=True, slots=True)
 class LiveOptions:
+    """One command's live options; also holds its AWS sessions, so that a ``check --fix`` scans
+    and fixes with the same sessions, assumed roles and clients."""
+
     profiles: tuple[str, ...] = ()
     role_arns: tuple[str, ...] = ()
     external_id: str | None = None
     regions: str | None = None
     endpoint_url: str | None = None
+    _sessions: Sessions | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def given(self) -> list[str]:
@@ -37,12 +41,24 @@ class LiveOptions:
                  ("--endpoint-url", self.endpoint_url)]
         return [name for name, value in names if value]
 
+    def sessions(self) -> Sessions:
+        """This command's AWS sessions, made on first use (from the main thread)."""
+        if self._sessions is None:
+            from sgaudit.sources import aws
+
+            object.__setattr__(self, "_sessions",
+                               aws.Sessions(aws.check_endpoint_url(self.endpoint_url)))
+        assert self._sessions is not None
+        return self._sessions
+
     def source(self, progress: Callable[[int, int, int], None] | None = None) -> AwsSource:
         from sgaudit.sources import aws
 
         targets = aws.targets_from_options(self.profiles, self.role_arns, self.external_id)
-        return aws.AwsSource(targets, aws.parse_regions(self.regions),
-                             aws.check_endpoint_url(self.endpoint_url), progress=progress)
+        regions = aws.parse_regions(self.regions)
+        sessions = self.sessions()
+        return aws.AwsSource(targets, regions, sessions.endpoint_url, progress=progress,
+                             sessions=sessions)
 
     def scan(self, select: Matcher, quiet: bool = True) -> list[RegionScan]:
         """Scan live; a progress line on stderr unless ``quiet`` or stderr is not a terminal."""

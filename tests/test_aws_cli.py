@@ -87,7 +87,7 @@ def test_snapshot_needs_an_output_file(fake_keys: None, sgaudit: Any) -> None:
 
 
 def test_ec2_client_for_fix(fake_keys: None) -> None:
-    client = aws.ec2_client(None, None, None, "eu-west-1", "http://127.0.0.1:9")
+    client = aws.ec2_client(aws.Sessions("http://127.0.0.1:9"), aws.AwsTarget(), "eu-west-1")
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
     assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": aws.MAX_ATTEMPTS}
@@ -96,7 +96,7 @@ def test_ec2_client_for_fix(fake_keys: None) -> None:
 
 def test_ec2_client_without_credentials(no_aws: None) -> None:
     with pytest.raises(CredentialsError, match="no AWS credentials found"):
-        aws.ec2_client(None, None, None, "eu-west-1", None)
+        aws.ec2_client(aws.Sessions(), aws.AwsTarget(), "eu-west-1")
 
 
 def test_snapshot_runs_never_load_boto3() -> None:

@@ -27,6 +27,7 @@ from moto_support import (
 )
 
 from sgaudit import fixrun
+from sgaudit.sources import aws
 
 __all__ = ["aws_env", "moto_url"]  # pytest fixtures used by name
 
@@ -366,3 +367,28 @@ def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy:
     assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
     assert hidden not in {g for _, g in proxy.changes()}
     assert ingress(west)[hidden] == {("-1", -1, -1, WORLD, None)}
+
+
+def test_the_fix_reuses_the_scans_session_and_clients(fleet: Fleet, proxy: Proxy, sgaudit: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One boto3 session and one client per (service, region) serve the scan and the fix: the
+    EC2 service model is loaded once per command."""
+    sessions: list[Any] = []
+    clients: list[tuple[str, str]] = []
+    real_session, real_make = aws.boto3.Session, aws.Sessions._make
+
+    def session(*args: Any, **kwargs: Any) -> Any:
+        sessions.append(real_session(*args, **kwargs))
+        return sessions[-1]
+
+    def make(self: aws.Sessions, profile: str | None, service: str, region: str, *args: Any) -> Any:
+        clients.append((service, region))
+        return real_make(self, profile, service, region, *args)
+
+    monkeypatch.setattr(aws.boto3, "Session", session)
+    monkeypatch.setattr(aws.Sessions, "_make", make)
+    run = sgaudit(*fix_args(fleet, proxy, "--yes"))
+    assert run.code == 0, run.out + run.err
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
+    assert len(sessions) == 1
+    assert sorted(clients) == [("ec2", "us-east-1"), ("sts", "us-east-1")]

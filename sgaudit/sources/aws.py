@@ -133,7 +133,9 @@ def check_endpoint_url(url: str | None) -> str | None:
 
 
 class Sessions:
-    """boto3 sessions and assumed-role credentials, made once per profile / role.
+    """boto3 sessions, assumed-role credentials, account ids and clients, made once per profile /
+    role / (service, region).  One command makes one and hands it from its scan to its fix, so
+    ``check --fix`` loads each service model and assumes each role once.
 
     boto3 sessions are not thread-safe; clients are.  So clients are created under a lock and
     shared by threads, and every client of one base session reuses its loaded service models."""
@@ -143,6 +145,8 @@ class Sessions:
         self._lock = threading.RLock()
         self._sessions: dict[str | None, boto3.Session] = {}
         self._assumed: dict[tuple[str | None, str, str | None], dict[str, str]] = {}
+        self._clients: dict[tuple[str, AwsTarget, str], BaseClient] = {}
+        self._accounts: dict[AwsTarget, str] = {}
 
     def session(self, profile: str | None) -> boto3.Session:
         with self._lock:
@@ -175,9 +179,34 @@ class Sessions:
                hook: ClientHook | None = None) -> BaseClient:
         """A client for ``service`` in ``region`` with the target's (possibly assumed) identity.
 
+        Made once and shared, unless ``hook`` is given (a hooked client is the caller's own).
         May raise ClientError/BotoCoreError while assuming the role."""
+        key = (service, target, region)
+        if hook is None:
+            with self._lock:
+                found = self._clients.get(key)
+            if found is not None:
+                return found
         credentials = self.assume(target, region, hook) if target.role_arn else {}
-        return self._make(target.profile, service, region, credentials, hook)
+        client = self._make(target.profile, service, region, credentials, hook)
+        if hook is None:
+            with self._lock:
+                client = self._clients.setdefault(key, client)
+        return client
+
+    def account(self, target: AwsTarget, region: str, hook: ClientHook | None = None) -> str:
+        """The target's account id: from its role ARN, else asked of STS once.
+
+        May raise ClientError/BotoCoreError (NoCredentialsError included)."""
+        if target.role_account:
+            return target.role_account
+        with self._lock:
+            found = self._accounts.get(target)
+        if found is None:
+            found = str(self.client("sts", target, region, hook).get_caller_identity()["Account"])
+            with self._lock:
+                self._accounts[target] = found
+        return found
 
     def _make(self, profile: str | None, service: str, region: str, credentials: Mapping[str, str],
               hook: ClientHook | None) -> BaseClient:
@@ -209,20 +238,13 @@ class Sessions:
         return found
 
 
-_shared_sessions: dict[str | None, Sessions] = {}
-_shared_lock = threading.Lock()
-
-
-def ec2_client(profile: str | None, role_arn: str | None, external_id: str | None, region: str,
-               endpoint_url: str | None) -> BaseClient:
+def ec2_client(sessions: Sessions, target: AwsTarget, region: str) -> BaseClient:
     """An EC2 client for one account and region, configured as the scanner's (adaptive bounded
-    retries, timeouts).  For ``sgaudit fix``.  Sessions and assumed roles are cached per process.
+    retries, timeouts) and shared with it when ``sessions`` are the scan's.  For ``check --fix``
+    and ``rollback``.
 
     Raises CredentialsError when there are no credentials at all; ClientError/BotoCoreError when
     a role cannot be assumed."""
-    with _shared_lock:
-        sessions = _shared_sessions.setdefault(endpoint_url, Sessions(endpoint_url))
-    target = AwsTarget(profile, role_arn, external_id)
     sessions.require_credentials(target)
     return sessions.client("ec2", target, region)
 
@@ -400,10 +422,12 @@ class AwsSource:
     def __init__(self, targets: Sequence[AwsTarget] = (AwsTarget(),),
                  regions: Sequence[str] | str | None = None, endpoint_url: str | None = None,
                  *, max_workers: int = MAX_WORKERS, client_hook: ClientHook | None = None,
-                 progress: ProgressHook | None = None) -> None:
+                 progress: ProgressHook | None = None, sessions: Sessions | None = None) -> None:
         self.targets = tuple(targets) or (AwsTarget(),)
         self.regions = regions
-        self.sessions = Sessions(endpoint_url)
+        if sessions is not None and sessions.endpoint_url != endpoint_url:
+            raise ValueError("endpoint_url differs from the given sessions' endpoint_url")
+        self.sessions = sessions if sessions is not None else Sessions(endpoint_url)
         self.max_workers = max_workers
         self.client_hook = client_hook
         self.progress = progress
@@ -461,8 +485,7 @@ class AwsSource:
             if target.role_arn:
                 self.sessions.assume(target, home, self.client_hook)
             else:
-                sts = self.sessions.client("sts", target, home, self.client_hook)
-                account.account = sts.get_caller_identity()["Account"]
+                account.account = self.sessions.account(target, home, self.client_hook)
             if self.regions == "all":
                 operation = "DescribeRegions"
                 ec2 = self.sessions.client("ec2", target, home, self.client_hook)
@@ -494,6 +517,7 @@ __all__ = [
     "AwsSource",
     "AwsTarget",
     "RegionScan",
+    "Sessions",
     "check_endpoint_url",
     "ec2_client",
     "parse_regions",
