@@ -14,7 +14,7 @@ import socket
 import threading
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,16 +59,19 @@ def moto_url() -> Iterator[str]:
     host, port = server.get_host_and_port()
     assert host == LOOPBACK
     url = f"http://{host}:{port}"
-    reset(url)  # moto's backends live in the process, shared by every server it starts
+    reset_moto(url)
     try:
         yield url
     finally:
         server.stop()
 
 
-def reset(url: str) -> None:
-    """Empty moto's state (its reset endpoint)."""
+def reset_moto(url: str) -> None:
+    """Empty moto's state (its reset endpoint).  moto keeps its backends per process, shared by
+    every server it starts, so each test starts from nothing only through this (``moto_url``
+    calls it; every moto test reaches moto through that fixture)."""
     parsed = urllib.parse.urlsplit(url)
+    assert parsed.hostname == LOOPBACK
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
     try:
         conn.request("POST", "/moto-api/reset")
@@ -179,46 +182,78 @@ class CallCounter:
 
 # -- a fault-injecting proxy -------------------------------------------------------------------
 
+#: the calls that change a security group
+CHANGES = ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress")
+DENIED_MESSAGE = "You are not authorized to perform this operation."
+
+
 @dataclass(frozen=True)
 class Fault:
-    """Answer requests signed for ``region`` (and ``action``, if given) with an AWS error."""
+    """Answer the requests it matches with an AWS error.  ``region`` (as signed), ``action`` and
+    ``group`` (the request's GroupId) each narrow the match; None matches anything."""
 
-    region: str
+    region: str | None
     code: str
     status: int
     action: str | None = None
     message: str = "injected by the test proxy"
+    group: str | None = None
+
+    @classmethod
+    def denied(cls, action: str, *, region: str | None = None, group: str | None = None) -> Fault:
+        """UnauthorizedOperation (403), as IAM answers a call the caller may not make."""
+        return cls(region, "UnauthorizedOperation", 403, action, DENIED_MESSAGE, group)
+
+    def matches(self, region: str, action: str, group: str) -> bool:
+        return all(want in (None, got) for want, got in
+                   ((self.region, region), (self.action, action), (self.group, group)))
 
 
 class FaultProxy:
-    """An HTTP proxy on loopback in front of moto: forwards everything except what a ``Fault``
-    matches, and counts every request it sees by (region, action) — retries included."""
+    """An HTTP proxy on loopback in front of moto, serving from construction until ``close()``
+    (or the end of a ``with`` block).  It forwards everything except what a ``Fault`` matches,
+    and records every request it sees, retries included: ``log`` holds (Action, GroupId) in
+    arrival order, ``requests`` counts them by (region, Action).  ``on_change(action, group)``,
+    if set, runs before each authorize/revoke is answered."""
 
     def __init__(self, upstream: str, faults: Sequence[Fault] = ()) -> None:
         parsed = urllib.parse.urlsplit(upstream)
         assert parsed.hostname == LOOPBACK, "the proxy forwards to loopback only"
         self.upstream = (parsed.hostname, parsed.port)
         self.faults = list(faults)
+        self.log: list[tuple[str, str]] = []
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.on_change: Callable[[str, str], None] | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def __enter__(self) -> FaultProxy:
-        self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
-    def fault_for(self, region: str, action: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.region == region and fault.action in (None, action):
-                return fault
-        return None
+    def deny(self, action: str, *, region: str | None = None, group: str | None = None) -> None:
+        """From now on, answer ``action`` (in ``region`` / on ``group``) with UnauthorizedOperation."""
+        with self.lock:
+            self.faults.append(Fault.denied(action, region=region, group=group))
+
+    def changes(self) -> list[tuple[str, str]]:
+        """The (Action, GroupId) of every authorize/revoke seen, in order."""
+        with self.lock:
+            return [entry for entry in self.log if entry[0] in CHANGES]
+
+    def fault_for(self, region: str, action: str, group: str = "") -> Fault | None:
+        with self.lock:
+            return next((f for f in self.faults if f.matches(region, action, group)), None)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -232,10 +267,15 @@ class FaultProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 region = signed_region(self.headers.get("Authorization", ""))
-                action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+                form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                action = form.get("Action", [""])[0]
+                group = form.get("GroupId", [""])[0]
                 with proxy.lock:
+                    proxy.log.append((action, group))
                     proxy.requests[(region, action)] += 1
-                fault = proxy.fault_for(region, action)
+                if action in CHANGES and proxy.on_change is not None:
+                    proxy.on_change(action, group)
+                fault = proxy.fault_for(region, action, group)
                 if fault is not None:
                     self._answer(fault.status, error_xml(fault.code, fault.message),
                                  {"Content-Type": "text/xml"})

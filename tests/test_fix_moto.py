@@ -1,29 +1,24 @@
 """``check --fix`` and ``rollback`` end to end over real HTTP: moto on 127.0.0.1, reached through
-a loopback proxy that logs every request in order and can deny calls for one group."""
+moto_support's loopback proxy, which logs every request in order and can deny calls for one group
+or region."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
-import threading
-import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from moto_support import (
     COILED,
-    LOOPBACK,
+    FaultProxy,
     aws_env,
     ec2,
-    error_xml,
     make_group,
     make_vpc,
     moto_url,
-    signed_region,
 )
 
 from sgaudit import fixrun
@@ -35,99 +30,16 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WORLD = "0.0.0.0/0"
 RESTORED = "restored by sgaudit (required ingress)"
 DENIED = "UnauthorizedOperation: You are not authorized to perform this operation."
-CHANGES = ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress")
 
 
-class Proxy:
-    """Forwards to moto; ``log`` holds (Action, GroupId) of every request in arrival order;
-    a request matching ``deny`` ((Action, GroupId) or (Action, region)) gets
-    UnauthorizedOperation; ``on_change`` runs before each authorize/revoke is forwarded."""
-
-    def __init__(self, upstream: str) -> None:
-        parsed = urllib.parse.urlsplit(upstream)
-        assert parsed.hostname == LOOPBACK
-        self.upstream = (parsed.hostname, parsed.port)
-        self.log: list[tuple[str, str]] = []
-        self.deny: set[tuple[str, str]] = set()
-        self.on_change: Callable[[str, str], None] | None = None
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def changes(self) -> list[tuple[str, str]]:
-        return [entry for entry in self.log if entry[0] in CHANGES]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-                action = form.get("Action", [""])[0]
-                group = form.get("GroupId", [""])[0]
-                with proxy.lock:
-                    proxy.log.append((action, group))
-                if action in CHANGES and proxy.on_change:
-                    proxy.on_change(action, group)
-                region = signed_region(self.headers.get("Authorization", ""))
-                if (action, group) in proxy.deny or (action, region) in proxy.deny:
-                    self._answer(403, error_xml("UnauthorizedOperation", "You are not authorized to "
-                                                "perform this operation."), {"Content-Type": "text/xml"})
-                    return
-                conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
-                try:
-                    headers = {k: v for k, v in self.headers.items()
-                               if k.lower() not in ("host", "connection")}
-                    conn.request("POST", self.path, body=body, headers=headers)
-                    answer = conn.getresponse()
-                    self._answer(answer.status, answer.read(),
-                                 {k: v for k, v in answer.getheaders() if k.lower() == "content-type"})
-                finally:
-                    conn.close()
-
-            def _answer(self, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        return Handler
-
-
-def reset_moto(url: str) -> None:
-    """moto keeps its state per process, not per server: start every test from nothing."""
-    parsed = urllib.parse.urlsplit(url)
-    assert parsed.hostname == LOOPBACK
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-    try:
-        conn.request("POST", "/moto-api/reset")
-        assert conn.getresponse().status == 200
-    finally:
-        conn.close()
+#: bench/bench_fix.py imports the fix tests' proxy by this name
+Proxy = FaultProxy
 
 
 @pytest.fixture
-def proxy(aws_env: str) -> Iterator[Proxy]:
-    reset_moto(aws_env)
-    p = Proxy(aws_env)
-    try:
+def proxy(aws_env: str) -> Iterator[FaultProxy]:
+    with FaultProxy(aws_env) as p:
         yield p
-    finally:
-        p.close()
 
 
 def ingress(client: Any) -> dict[str, set[tuple[Any, ...]]]:
@@ -173,16 +85,16 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(aws_env: str, proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+def fleet(aws_env: str, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
     monkeypatch.chdir(tmp_path)
     return Fleet(aws_env, tmp_path)
 
 
-def fix_args(fleet: Fleet, proxy: Proxy, *more: object) -> list[object]:
+def fix_args(fleet: Fleet, proxy: FaultProxy, *more: object) -> list[object]:
     return ["check", "--policy", fleet.policy, "--endpoint-url", proxy.url, "--fix", "-q", *more]
 
 
-def test_full_cycle_fix_recheck_rollback(fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+def test_full_cycle_fix_recheck_rollback(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
     before = ingress(fleet.client)
     run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
     assert run.code == 0, run.out + run.err
@@ -211,7 +123,7 @@ def test_full_cycle_fix_recheck_rollback(fleet: Fleet, proxy: Proxy, sgaudit: An
     assert ingress(fleet.client) == before
 
 
-def test_shared_permission_loses_only_its_world_source(fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+def test_shared_permission_loses_only_its_world_source(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
     run = sgaudit(*fix_args(fleet, proxy, "--yes"))
     assert run.code == 0, run.out + run.err
     revokes = [g for a, g in proxy.changes() if a == "RevokeSecurityGroupIngress"]
@@ -221,7 +133,7 @@ def test_shared_permission_loses_only_its_world_source(fleet: Fleet, proxy: Prox
 
 
 def test_all_traffic_from_the_world_authorizes_reach_aws_before_the_revoke(
-        fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+        fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
     run = sgaudit(*fix_args(fleet, proxy, "--yes"))
     assert run.code == 0, run.out + run.err
     on_group = [a for a, g in proxy.changes() if g == fleet.all]
@@ -238,7 +150,7 @@ def test_all_traffic_from_the_world_authorizes_reach_aws_before_the_revoke(
     (["--yes", "--max-changes", "4"], 2,
      "sgaudit: error: the plan has 5 changes, more than --max-changes 4; nothing was changed"),
 ])
-def test_refusals_change_nothing(fleet: Fleet, proxy: Proxy, sgaudit: Any, extra: list[str], code: int,
+def test_refusals_change_nothing(fleet: Fleet, proxy: FaultProxy, sgaudit: Any, extra: list[str], code: int,
                                  says: str) -> None:
     before = ingress(fleet.client)
     run = sgaudit(*fix_args(fleet, proxy, *extra))
@@ -250,7 +162,7 @@ def test_refusals_change_nothing(fleet: Fleet, proxy: Proxy, sgaudit: Any, extra
     assert list(Path.cwd().glob("sgaudit-backup-*")) == []
 
 
-def test_fix_on_snapshots_is_refused_before_anything_is_read(proxy: Proxy, sgaudit: Any) -> None:
+def test_fix_on_snapshots_is_refused_before_anything_is_read(proxy: FaultProxy, sgaudit: Any) -> None:
     run = sgaudit("check", "--snapshot", FIXTURES / "security-groups.json", "--snapshot",
                   FIXTURES / "vpcs.json", "--fix", "--yes")
     assert run.code == 2
@@ -259,7 +171,8 @@ def test_fix_on_snapshots_is_refused_before_anything_is_read(proxy: Proxy, sgaud
     assert proxy.log == []
 
 
-def test_an_existing_backup_file_is_refused_before_the_scan(fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+def test_an_existing_backup_file_is_refused_before_the_scan(fleet: Fleet, proxy: FaultProxy,
+                                                            sgaudit: Any) -> None:
     fleet.backup.write_text("precious")
     run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
     assert run.code == 2
@@ -267,9 +180,9 @@ def test_an_existing_backup_file_is_refused_before_the_scan(fleet: Fleet, proxy:
     assert proxy.log == [] and fleet.backup.read_text() == "precious"
 
 
-def test_a_denied_group_is_reported_and_the_others_are_fixed(fleet: Fleet, proxy: Proxy,
+def test_a_denied_group_is_reported_and_the_others_are_fixed(fleet: Fleet, proxy: FaultProxy,
                                                              sgaudit: Any) -> None:
-    proxy.deny.add(("AuthorizeSecurityGroupIngress", fleet.all))
+    proxy.deny("AuthorizeSecurityGroupIngress", group=fleet.all)
     run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
     assert run.code == 1
     doc = json.loads(fleet.backup.read_text())
@@ -288,7 +201,7 @@ def test_a_denied_group_is_reported_and_the_others_are_fixed(fleet: Fleet, proxy
     assert "sgaudit: 2 failed; 1 skipped; 2 applied; 2 of 3 group(s) verified" in run.out
 
 
-def test_a_terminal_is_asked_and_no_changes_nothing(fleet: Fleet, proxy: Proxy, sgaudit: Any,
+def test_a_terminal_is_asked_and_no_changes_nothing(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fixrun, "is_interactive", lambda: True)
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
@@ -300,7 +213,7 @@ def test_a_terminal_is_asked_and_no_changes_nothing(fleet: Fleet, proxy: Proxy, 
     assert proxy.changes() == [] and ingress(fleet.client) == before
 
 
-def test_a_group_changed_after_the_plan_is_skipped_as_stale(fleet: Fleet, proxy: Proxy, sgaudit: Any,
+def test_a_group_changed_after_the_plan_is_skipped_as_stale(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """While the operator reads the plan, someone edits one group: it is left alone."""
     monkeypatch.setattr(fixrun, "is_interactive", lambda: True)
@@ -327,7 +240,7 @@ def test_a_group_changed_after_the_plan_is_skipped_as_stale(fleet: Fleet, proxy:
                                                 ("tcp", 8787, 8787, WORLD, RESTORED)}
 
 
-def test_the_backup_is_on_disk_before_the_first_change(fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+def test_the_backup_is_on_disk_before_the_first_change(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
     seen: list[dict[str, Any]] = []
 
     def look(action: str, group: str) -> None:
@@ -345,7 +258,7 @@ def test_the_backup_is_on_disk_before_the_first_change(fleet: Fleet, proxy: Prox
     assert all(r["rule_id"].startswith("sgr-") for r in shared["ingress"])
 
 
-def test_rollback_confirmation_follows_the_same_rules(fleet: Fleet, proxy: Proxy, sgaudit: Any) -> None:
+def test_rollback_confirmation_follows_the_same_rules(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
     assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
     fixed = ingress(fleet.client)
     proxy.log.clear()
@@ -356,11 +269,11 @@ def test_rollback_confirmation_follows_the_same_rules(fleet: Fleet, proxy: Proxy
     assert proxy.changes() == [] and ingress(fleet.client) == fixed
 
 
-def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy: Proxy,
+def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy: FaultProxy,
                                                             sgaudit: Any) -> None:
     west = ec2("http://{}:{}".format(*proxy.upstream), "eu-west-1")  # straight to moto, not denied
     hidden = make_group(west, make_vpc(west), "coiled-west", COILED, [("-1", -1, -1, WORLD)])
-    proxy.deny.add(("DescribeSecurityGroups", "eu-west-1"))
+    proxy.deny("DescribeSecurityGroups", region="eu-west-1")
     run = sgaudit(*fix_args(fleet, proxy, "--yes", "--regions", "us-east-1,eu-west-1"))
     assert run.code == 3
     assert "the scan is incomplete; what could not be read is not fixed (1 error(s))" in run.err
@@ -369,7 +282,7 @@ def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy:
     assert ingress(west)[hidden] == {("-1", -1, -1, WORLD, None)}
 
 
-def test_the_fix_reuses_the_scans_session_and_clients(fleet: Fleet, proxy: Proxy, sgaudit: Any,
+def test_the_fix_reuses_the_scans_session_and_clients(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """One boto3 session and one client per (service, region) serve the scan and the fix: the
     EC2 service model is loaded once per command."""
