@@ -4,6 +4,7 @@ the cloud is shown as text and never runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from report_samples import IMG, SCRIPT, clean_report, edge_report, fixture_report
+from test_report_html import many_groups
 
 from sgaudit.model import Report
 from sgaudit.report import html
@@ -49,9 +51,10 @@ class Page:
         self.page.goto(path.as_uri())
 
     def visible_groups(self) -> list[str]:
+        """The ids of the groups the table lists, in order."""
         return self.page.evaluate(
-            "() => Array.from(document.querySelectorAll('tbody.g'))"
-            ".filter(b => !b.hidden).map(b => b.querySelector('button.tg').textContent)")
+            "() => Array.from(document.querySelectorAll('#groups-table > tbody'))"
+            ".filter(b => b.offsetParent).map(b => b.rows[0].cells[2].textContent)")
 
     def pwned(self) -> Any:
         return self.page.evaluate("() => typeof window.__pwned === 'undefined' ? null : window.__pwned")
@@ -150,7 +153,7 @@ def test_sorting(open_report: Any) -> None:
     assert p.visible_groups() == sorted(ALL, reverse=True)
     active = page.locator("thead th", has_text="Active")
     active.locator("button").click()
-    counts = page.eval_on_selector_all("tbody.g > tr.row > td:nth-child(7)",
+    counts = page.eval_on_selector_all("#groups-table > tbody > tr:first-child > td:nth-child(8)",
                                        "cs => cs.map(c => parseInt(c.textContent))")
     assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 2
     assert group.get_attribute("aria-sort") is None
@@ -180,10 +183,12 @@ def test_hostile_cloud_text_is_shown_and_never_runs(open_report: Any, where: str
     p = open_report(edge_report())
     page = p.page
     page.click("#expand-all")
-    page.hover("tbody.g >> nth=1")
+    page.hover("#groups-table > tbody >> nth=1")
     text = page.inner_text("body")
     if where == "group name":
-        assert f"sg-0000000000000000a {SCRIPT}" in page.inner_text("tbody.g >> nth=1 >> tr.row")
+        cells = page.eval_on_selector("#groups-table > tbody:nth-of-type(2) > tr", "r => Array.from(r.cells)"
+                                      ".slice(2, 4).map(c => c.textContent)")
+        assert cells == ["sg-0000000000000000a", SCRIPT]
     elif where == "tag":
         assert f"team={IMG}" in text
     elif where == "rule description":
@@ -220,3 +225,71 @@ def test_print_shows_every_drifted_group_in_full(open_report: Any) -> None:
     assert visible == ["d0", "d1", "d2", "d3"]           # the drifted ones; clean groups stay short
     assert not page.locator("#filters").is_visible()
     assert page.locator("#d3 .dsref table").count() == 1  # desired rules filled in for print
+
+
+def test_a_large_report_lists_a_page_at_a_time(open_report: Any) -> None:
+    p = open_report(many_groups(html.PAGE + 50))
+    page = p.page
+    listed = p.visible_groups()
+    assert len(listed) == html.PAGE
+    assert page.inner_text("#shown") == f"{html.PAGE + 50} groups"
+    assert page.inner_text("#listed") == f"Listing {html.PAGE} of {html.PAGE + 50} groups."
+    assert page.inner_text("#show-more") == "Show 50 more"
+    # the rest are in the page, not laid out, and found by the filters
+    later = page.evaluate("() => Array.from(document.querySelectorAll('#groups-table > tbody'))"
+                          ".filter(b => !b.offsetParent).map(b => b.rows[0].cells[3].textContent)")
+    assert len(later) == 50
+    page.fill("input[name=q]", later[-1])
+    page.wait_for_function("() => document.getElementById('shown').textContent.startsWith('Showing')")
+    (found,) = p.visible_groups()
+    assert page.inner_text("#shown") == f"Showing 1 of {html.PAGE + 50} groups"
+    assert not page.locator("#more").is_visible()
+    page.locator("button.tg", has_text=found).click()
+    assert page.locator("#groups-table > tbody:not([hidden]) tr.detail table.it").count() == 1
+    page.fill("input[name=q]", "")
+    page.wait_for_function("() => !document.getElementById('shown').textContent.startsWith('Showing')")
+    assert len(p.visible_groups()) == html.PAGE
+    page.click("#show-more")
+    assert len(p.visible_groups()) == html.PAGE + 50
+    assert not page.locator("#more").is_visible()
+    # sorting reorders every group, listed or not
+    page.locator("thead th", has_text="Group").locator("button").click()
+    assert p.visible_groups() == [f"sg-{i:017x}" for i in range(html.PAGE + 50)]
+
+
+def test_printing_a_large_report_shows_every_drifted_group(open_report: Any) -> None:
+    p = open_report(many_groups(html.PAGE + 50))
+    page = p.page
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    page.emulate_media(media="print")
+    assert len(p.visible_groups()) == html.PAGE + 50
+    drifted = page.eval_on_selector_all("#groups-table > tbody.d", "bs => bs.length")
+    shown = page.eval_on_selector_all("tr.detail", "ds => ds.filter(d => d.offsetParent).length")
+    assert drifted == shown > html.PAGE / 2    # four of the demo's six groups drift
+    page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    page.emulate_media(media="screen")
+    assert len(p.visible_groups()) == html.PAGE
+
+
+def test_without_the_script_every_group_is_listed(browser: Any, tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text(html.render(many_groups(html.PAGE + 50)), encoding="utf-8")
+    page = browser.new_page(java_script_enabled=False)
+    try:
+        page.goto(path.as_uri())
+        shown = page.evaluate("() => Array.from(document.querySelectorAll('#groups-table > tbody'))"
+                              ".filter(b => b.offsetParent).length")
+        assert shown == html.PAGE + 50
+        assert "This page's script is off" in page.inner_text("main")
+        assert not page.locator("#more").is_visible() and not page.locator("#no-match").is_visible()
+    finally:
+        page.close()
+
+
+def test_text_that_looks_like_the_encoding_is_shown_as_it_is(open_report: Any) -> None:
+    report = fixture_report()
+    result = report.results[0]
+    group = dataclasses.replace(result.group, description="~0", tags=(("=", "~1"),))
+    p = open_report(dataclasses.replace(report, results=(dataclasses.replace(result, group=group),)))
+    p.page.click("#expand-all")
+    assert p.page.inner_text("#d0 .facts") == "Description ~0\nTags ==~1"

@@ -1,16 +1,40 @@
 """The HTML report for security reviewers: one self-contained, offline file.
 
 Safety: jinja autoescaping is on, cloud text is cleaned (``view.clean``) and only ever placed
-in element text or quoted attributes; the page's script reads ``data-*`` attributes and
-``textContent``, never parses embedded data or writes HTML. A Content-Security-Policy that
-allows only this page's own style and script (by hash) and no network at all backs that up: an
+in element text or quoted attributes; the page's script reads ``data-*`` attributes and text
+(``textContent``), never parses embedded data as code or markup and never writes HTML: every
+element it makes gets its text through ``textContent``. A Content-Security-Policy that allows
+only this page's own style and script (by hash) and no network at all backs that up: an
 injected ``<script>`` or ``onerror=`` would not run even if escaping ever failed.
+
+Scale (issue 4: 10,000 findings, under 5 MB, under 2 s to open): the groups table holds one
+short row per group, and a group's details (ingress rules, findings, accepted findings,
+desired rules) are built by the page's script when the group is opened or printed, from its
+``data-d`` attribute. The table lists ``PAGE`` groups at first; the others wait in the page,
+never laid out, until a filter or "Show more" lists them (without the script all are listed).
+
+``data-d`` is one record per line; a record is a type letter followed by tab-separated fields:
+
+    D description            T key, value, key, value, ...      U why the desired state is unknown
+    N the description when it contains the group's name: the text before it, the text after it
+    W a resolver warning     A code, protocol, ports, source, reason, why it is accepted
+    R code, protocol, ports, source, reason, rule ids, rule description, first seen
+      (code: severity and kind letters, "ce" critical extra ... "mm" medium missing, for an active
+      finding; "a" for an allowed rule; "x" for an extra rule whose finding is accepted)
+    S desired state number, then the rows of its table that are missing
+
+Fields after the code are text: written as they are, or ``~`` and a base-36 index into the
+string table (``<template id="strings">``, one string per line) for text that recurs, or ``=``
+for the group's own id. Trailing empty fields are left out. Cloud text cannot contain a tab or
+a newline (``view.clean``), so it cannot break out of a field or a record.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +48,13 @@ from sgaudit.report.templating import read_asset, render_template
 
 #: with at most this many active findings, drifted groups start expanded
 OPEN_BY_DEFAULT = 60
+#: the table lists this many groups at first (and this many more on each "Show more"): laying
+#: out 10,000 rows is what made large reports slow to open; the rest wait, unlaid, in the page
+PAGE = 200
 STATUS_RANK = {"unresolved": 0, "drift": 1, "accepted": 2, "ok": 3}
+#: a group's classes in the table are one letter each (report.css): its status, as here, and
+#: its worst active severity's first letter (c, h, m, l)
+STATUS_CLASS = {"unresolved": "u", "drift": "d", "accepted": "a", "ok": "o"}
 #: the trend chart shows at most this many past scans
 TREND_POINTS = 90
 _NO_SEVERITY = len(view.SEVERITY_RANK)
@@ -34,13 +64,17 @@ def render(report: Report) -> str:
     css, js = read_asset("report.css"), read_asset("report.js")
     summary = view.summarize(report)
     states = _States()
-    groups = [_group(i, r, states) for i, r in enumerate(sorted(report.results, key=_order))]
+    results = sorted(report.results, key=_order)
     expand = summary.active <= OPEN_BY_DEFAULT
+    details = _Details()
+    groups = [_group(i, r, states, details, expand) for i, r in enumerate(results)]
+    details.encode(groups)
     return render_template(
-        "report.html.j2", report=report, s=summary, groups=groups, expand=expand,
-        states=states.tables, locations=sorted({g["loc"] for g in groups}), version=__version__,
+        "report.html.j2", report=report, s=summary, groups=groups, page=PAGE,
+        strings="\n".join(details.table), states=states.tables,
+        locations=sorted({f"{g['account']}/{g['region']}" for g in groups}), version=__version__,
         csp=_csp(css, js), css=Markup(css), js=Markup(js),
-        open_since=any(g["open_since"] for g in groups),
+        open_since=any(g["open_since"] for g in groups), accepted_col=summary.accepted > 0,
         errors=[_error_text(e) for e in report.errors],
         warnings=[view.clean(w) for w in report.warnings],
         scanned=[view.clean(s) for s in report.scanned],
@@ -99,6 +133,10 @@ class _States:
         self.tables[found]["groups"] += 1
         return found
 
+    def row(self, state: int, key: str) -> int | None:
+        """The row of a state's table that is this rule, if one is exactly it."""
+        return next((i for i, row in enumerate(self.tables[state]["rows"]) if row["key"] == key), None)
+
 
 def _grant_row(kind: str, g: Grant) -> dict[str, str]:
     """A desired rule as ``sgaudit explain`` shows it, with the group named generically."""
@@ -111,64 +149,159 @@ def _grant_row(kind: str, g: Grant) -> dict[str, str]:
     }
 
 
-def _group(index: int, r: GroupResult, states: _States) -> dict[str, Any]:
+#: a record of a group's details: its type letter, fields kept as they are (codes, numbers),
+#: and text fields (which the encoding may replace with a reference)
+_Record = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def _group(index: int, r: GroupResult, states: _States, details: _Details,
+           expand: bool) -> dict[str, Any]:
+    """A group's row (what the table shows) and its details (records, encoded later)."""
     g = r.group
     act = sorted(view.active(r), key=lambda f: (view.SEVERITY_RANK[f.severity], f.key))
     acc = sorted(view.accepted(r), key=lambda f: (view.SEVERITY_RANK[f.severity], f.key))
     sev = view.worst(act)
     first = min((f.first_seen for f in act if f.first_seen), default="")
+    per_severity = [(s, n) for s in view.SEVERITY_RANK if (n := sum(1 for f in act if f.severity == s))]
+    classes = [STATUS_CLASS[r.status], *([sev[0]] if sev else []),
+               *(["open"] if expand and r.status in ("drift", "unresolved") else []),
+               *(["p"] if index >= PAGE else [])]
+    records: list[_Record] = []
+    description, name = view.clean(g.description), view.clean(g.group_name)
+    if name and name in description:   # "Coiled security group for <name>": the rest is shared
+        records.append(("N", (), tuple(description.split(name, 1))))
+    elif description:
+        records.append(("D", (), (description,)))
+    if g.tags:
+        records.append(("T", (), tuple(view.clean(x) for kv in g.tags for x in kv)))
+    if r.desired.unresolved:
+        records.append(("U", (), (view.clean(r.desired.unresolved),)))
+    records.extend(("W", (), (view.clean(w),)) for w in r.desired.warnings)
+    records.extend(_ingress(g.rules, act, acc))
+    records.extend(("A", (_code(f),), (*_rule(f.protocol, f.from_port, f.to_port, f.source),
+                                      view.clean(f.reason), view.acceptance(f)))
+                   for f in acc)
+    if not r.desired.unresolved:
+        state = states.index(r.desired)
+        missing = (states.row(state, rule_key(f.protocol, f.from_port, f.to_port, f.source))
+                   for f in act if f.kind == "missing")
+        records.append(("S", (str(state), *(str(m) for m in missing if m is not None)), ()))
+    details.add(view.clean(g.group_id), records)
     return {
-        "i": index, "id": view.clean(g.group_id), "name": view.clean(g.group_name),
+        "id": view.clean(g.group_id), "name": name,
         "account": view.clean(g.account), "region": view.clean(g.region),
-        "vpc": view.clean(g.vpc_id or ""), "loc": view.clean(f"{g.account}/{g.region}"),
-        "status": r.status, "worst": sev or "",
-        "sk": " ".join(sorted({f"{f.severity}:{f.kind}" for f in act})),
-        "n_active": len(act), "n_accepted": len(acc),
-        "counts": " ".join(f"{n}{s[0].upper()}" for s in view.SEVERITY_RANK
-                           if (n := sum(1 for f in act if f.severity == s))),
-        "open_since": first[:10],
-        "description": view.clean(g.description),
-        "tags": [f"{view.clean(k)}={view.clean(v)}" for k, v in g.tags],
-        "unresolved": view.clean(r.desired.unresolved or ""),
-        "warnings": [view.clean(w) for w in r.desired.warnings],
-        "ingress": _ingress(g.rules, act, acc),
-        "accepted": [_finding(f) for f in acc],
-        "state": None if r.desired.unresolved else states.index(r.desired),
-        "missing": " ".join(rule_key(f.protocol, f.from_port, f.to_port, f.source)
-                            for f in act if f.kind == "missing"),
+        "vpc": view.clean(g.vpc_id or ""), "status": r.status, "worst": sev or "",
+        "classes": " ".join(classes), "n_active": len(act), "n_accepted": len(acc),
+        # the breakdown only when it says more than the Worst column does
+        "counts": " ".join(f"{n}{s[0].upper()}" for s, n in per_severity) if len(per_severity) > 1 else "",
+        "open_since": first[:10], "details": "",
     }
 
 
-def _finding(f: Finding) -> dict[str, str]:
-    return {
-        "sev": f.severity, "kind": f.kind, "protocol": format_protocol(f.protocol),
-        "ports": format_ports(f.protocol, f.from_port, f.to_port), "source": view.clean(f.source),
-        "reason": view.clean(f.reason), "rule_id": view.clean(", ".join(f.rule_ids)),
-        "description": view.clean(f.description or ""), "first_seen": view.clean((f.first_seen or "")[:10]),
-        "why": view.acceptance(f),
-    }
+def _rule(protocol: str, from_port: int, to_port: int, source: str) -> tuple[str, str, str]:
+    """Protocol, ports and source as the tables show them."""
+    ports = format_ports(protocol, from_port, to_port)
+    return view.clean(format_protocol(protocol)), ports, view.clean(source)
+
+
+def _code(f: Finding) -> str:
+    """A finding's severity and kind as two letters: "ce" is critical extra, "mm" medium missing."""
+    return f.severity[0] + f.kind[0]
 
 
 def _ingress(rules: Sequence[Rule], active: Sequence[Finding],
-             accepted: Sequence[Finding]) -> list[dict[str, str]]:
+             accepted: Sequence[Finding]) -> list[_Record]:
     """The group's ingress as one table: active findings first (missing rules included), then
-    the actual rules that are allowed, then the extra ones that are accepted."""
+    the actual rules that are allowed ("a"), then the extra ones that are accepted ("x")."""
     extra = {rule_key(f.protocol, f.from_port, f.to_port, f.source) for f in (*active, *accepted)
              if f.kind == "extra"}
     accepted_keys = {rule_key(f.protocol, f.from_port, f.to_port, f.source) for f in accepted}
-    rows = [dict(_finding(f), verdict=f.severity) for f in active]
-    later = []
+    rows: list[_Record] = [
+        ("R", (_code(f),), (*_rule(f.protocol, f.from_port, f.to_port, f.source), view.clean(f.reason),
+                            view.clean(", ".join(f.rule_ids)), view.clean(f.description or ""),
+                            view.clean((f.first_seen or "")[:10])))
+        for f in active]
+    later: list[_Record] = []
     for x in rules:
         key = rule_key(x.protocol, x.from_port, x.to_port, x.source)
         if key in extra and key not in accepted_keys:
             continue  # shown above as a finding
-        row = {"verdict": "accepted" if key in accepted_keys else "allowed", "kind": "",
-               "protocol": format_protocol(x.protocol),
-               "ports": format_ports(x.protocol, x.from_port, x.to_port),
-               "source": view.clean(x.source), "reason": "", "rule_id": view.clean(x.rule_id or ""),
-               "description": view.clean(x.description or ""), "first_seen": ""}
-        (later if key in accepted_keys else rows).append(row)
+        code = "x" if key in accepted_keys else "a"
+        row = ("R", (code,), (*_rule(x.protocol, x.from_port, x.to_port, x.source), "",
+                              view.clean(x.rule_id or ""), view.clean(x.description or "")))
+        (later if code == "x" else rows).append(row)
     return rows + later
+
+
+class _Details:
+    """Every group's details as one compact ``data-d`` text, for the page's script to build the
+    group's tables when it is opened (or printed); see the module docstring for the format.
+
+    Text that recurs across groups (reasons, sources, ports, dates, tag keys, descriptions) is
+    written once, in a string table, and referred to as ``~`` and its index in base 36; the
+    group's own id is ``=``. That keeps a fleet of 10,000 drifted groups a few megabytes."""
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[str, list[_Record]]] = []
+        self.table: list[str] = []
+
+    def add(self, group_id: str, records: list[_Record]) -> None:
+        self._groups.append((group_id, records))
+
+    def encode(self, groups: Sequence[dict[str, Any]]) -> None:
+        counts: Counter[str] = Counter(t for group_id, records in self._groups for _, _, text in records
+                                       for t in text if not _is_self(t, group_id))
+        # a reference costs ~3 characters where the text was, and the text once more in the table;
+        # text that would read as a reference ("~…", "=") always goes through the table
+        shared = [t for t, n in counts.items()
+                  if t.startswith("~") or t == "=" or (n > 1 and len(t) * (n - 1) > 3 * n + 1)]
+        shared.sort(key=lambda t: -counts[t])   # stable: ties keep first-seen order
+        self.table = [_field(t) for t in shared]
+        refs = {t: "~" + _base36(i) for i, t in enumerate(shared)}
+        for row, (group_id, records) in zip(groups, self._groups, strict=True):
+            lines = []
+            for kind, raw, text in records:
+                fields = [*raw, *("=" if _is_self(t, group_id) else refs.get(t) or _field(t) for t in text)]
+                while fields and not fields[-1]:
+                    fields.pop()
+                lines.append(kind + "\t".join(fields))
+            row["details"] = "\n".join(lines)
+
+
+def _is_self(text: str, group_id: str) -> bool:
+    return bool(text) and text == group_id
+
+
+_SEPARATORS = re.compile(r"[\t\n\r]")
+
+
+def _field(text: str) -> str:
+    """Text as one field: ``view.clean`` already made tabs and newlines spaces; this makes sure."""
+    return _SEPARATORS.sub(" ", text)
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, d = divmod(n, 36)
+        out = digits[d] + out
+        if not n:
+            return out
+
+
+def decode_details(text: str, table: Sequence[str], group_id: str) -> list[list[str]]:
+    """The records of a ``data-d`` text with references resolved: ``[type, field, ...]`` per
+    record. What report.js does, written out for the tests and for anyone reading a report."""
+    out = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        kind, fields = line[0], line[1:].split("\t")
+        raw = {"R": 1, "A": 1, "S": len(fields)}.get(kind, 0)
+        out.append([kind, *fields[:raw], *(group_id if f == "=" else table[int(f[1:], 36)]
+                                           if f.startswith("~") else f for f in fields[raw:])])
+    return out
 
 
 def trend_chart(points: Sequence[tuple[str, int]], width: int = 640,
