@@ -94,7 +94,9 @@ def summary_line(report: Report) -> str:
     counts = {s: sum(1 for f in active if f.severity == s) for s in ("critical", "high", "medium", "low")}
     accepted = len(report.findings) - len(active)
     drifted = sum(1 for r in report.results if r.status == "drift")
-    parts = [f"{len(report.results)} group(s) audited", f"{drifted} drifted",
+    unresolved = sum(1 for r in report.results if r.status == "unresolved")
+    parts = [f"{len(report.results)} group(s) audited", f"{drifted} drifted"
+             + (f", {unresolved} unresolved" if unresolved else ""),
              f"{len(active)} active finding(s)"
              + (" (" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ")" if active else "")]
     if accepted:

@@ -16,7 +16,7 @@ from itertools import pairwise
 
 from sgaudit import addresses, ports
 from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Severity
-from sgaudit.resolve import SELF
+from sgaudit.resolve import SELF, UNKNOWN_VPC
 
 ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
 OTHER = "other"  # every protocol but the named ones
@@ -81,7 +81,7 @@ class Differ:
         return found
 
     def _resolve_source(self, source: str, region: str) -> Source:
-        if source.startswith("sg-"):
+        if source.startswith("sg-") or source == UNKNOWN_VPC:
             return Source(token=source)
         if source.startswith("pl-"):
             entries = self._prefix_lists.get((region, source))
@@ -139,7 +139,8 @@ class Differ:
             return None, touches
         reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
         if vpc_unknown:
-            reason += " (the VPC's CIDR is unknown; this is outside the envelope whatever it is)"
+            reason += (" (the VPC's CIDR is unknown, but no VPC can hold all of this: it is outside "
+                       "the envelope whatever the CIDR is)")
         return (reason, extra_severity(outside)), touches
 
     def _outside_of_envelope(self, rule: Rule, group: Group,
@@ -225,10 +226,44 @@ class Differ:
             reason=reason)
 
 
+#: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6
+#: blocks of at most /44 per VPC (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
+MAX_VPC_V4 = 50 * (1 << 16)
+MAX_VPC_V6 = 5 * (1 << 84)
+
+
+def could_be_inside_a_vpc(addrs: ports.IntervalSet) -> bool:
+    """Whether these addresses could all lie inside some VPC whose CIDR is unknown."""
+    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V6_ALL))
+    return v4 <= MAX_VPC_V4 and v6 <= MAX_VPC_V6
+
+
 def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
               rects: Sequence[Rect]) -> list[Outside]:
-    """The part of (axis x source) that no rect covers, as pieces with merged address ranges."""
+    """The part of (axis x source) that no rect covers, as pieces with merged address ranges.
+
+    A rect from UNKNOWN_VPC (a VPC whose CIDR is unknown) covers a piece's ports only when the
+    piece's addresses could all lie inside some VPC: what is reported is then outside the
+    envelope whatever the VPC's CIDR is."""
     rects = [r for r in rects if ports.intersect(r.axis, axis)]
+    vpc_axis = ports.normalize(iv for r in rects if r.source.token == UNKNOWN_VPC for iv in r.axis)
+    pieces = _uncovered(protocol, axis, source, rects)
+    if not vpc_axis or source.token is not None:
+        return pieces
+    out = []
+    for piece in pieces:
+        if could_be_inside_a_vpc(piece.addrs):
+            rest = ports.subtract(piece.axis, vpc_axis)
+            if rest:
+                out.append(Outside(protocol, rest, addrs=piece.addrs))
+        else:
+            out.append(piece)
+    return out
+
+
+def _uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+               rects: Sequence[Rect]) -> list[Outside]:
     if source.token is not None:
         covered = ports.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
         rest = ports.subtract(axis, covered)

@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from sgaudit.model import Grant, GroupResult
 from sgaudit.report import format_ports, format_protocol
-from sgaudit.resolve import SELF
+from sgaudit.resolve import SELF, UNKNOWN_VPC
 
 
 def grant_rows(result: GroupResult) -> list[dict[str, Any]]:
@@ -26,7 +26,8 @@ def grant_dict(kind: str, g: Grant, group_id: str) -> dict[str, Any]:
     return {
         "kind": kind, "protocol": g.protocol, "from_port": g.from_port, "to_port": g.to_port,
         "ports": format_ports(g.protocol, g.from_port, g.to_port),
-        "source": f"{group_id} (itself)" if g.source == SELF else g.source,
+        "source": (f"{group_id} (itself)" if g.source == SELF
+                   else "inside the VPC (CIDR unknown)" if g.source == UNKNOWN_VPC else g.source),
         "reason": g.reason, "origins": [str(o) for o in g.origins],
     }
 

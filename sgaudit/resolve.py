@@ -16,7 +16,9 @@ SCHEDULER = 8786
 DASHBOARD = 8787
 PUBLIC = "0.0.0.0/0"
 SELF = "self"
-UNKNOWN_VPC_BLOCKS = ("0.0.0.0/0", "::/0")
+#: the source of "inside the VPC" when the VPC's CIDR is unknown: it stands for any VPC
+#: (see diff.could_be_inside_a_vpc); one state then serves every group of unknown VPC
+UNKNOWN_VPC = "vpc?"
 LEGACY_FLAGS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall")
 #: the options key that carries the ingress list built from a cluster's arguments
 CLUSTER_ARGS = clusterargs.GIVEN
@@ -81,7 +83,8 @@ def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> D
         builder.from_flags()
     if builder.unresolved:
         # Nothing can be required without the VPC's CIDR, but the envelope can still be drawn
-        # as if the VPC held every address: what falls outside even that is extra for sure.
+        # with "inside the VPC" standing for any VPC: what falls outside even that is extra
+        # whatever the CIDR turns out to be.
         envelope = [*builder.required, *builder.permitted, SELF_GRANT, *allow]
         return DesiredState((), tuple(_dedupe(envelope)), tuple(builder.warnings),
                             builder.unresolved)
@@ -118,15 +121,16 @@ class _Builder:
     # -- sources -------------------------------------------------------------------------
     def vpc_primary(self) -> str | None:
         if self.vpc is None or not self.vpc.primary_cidr:
-            self.unresolved = ("the VPC's CIDR is needed but unknown "
-                               "(add `aws ec2 describe-vpcs` output to the snapshot)")
+            self.unresolved = ("the VPC's CIDR is needed but unknown (no describe-vpcs data for "
+                               "it: add that output to the snapshot, or see why it could not be "
+                               "read)")
             return None
         return self.vpc.primary_cidr
 
     def vpc_blocks(self) -> tuple[str, ...]:
-        """The VPC's blocks; when unknown, every address (see ``resolve``)."""
+        """The VPC's blocks; when unknown, the UNKNOWN_VPC stand-in (see ``resolve``)."""
         if self.vpc_primary() is None or self.vpc is None:
-            return UNKNOWN_VPC_BLOCKS
+            return (UNKNOWN_VPC,)
         return self.vpc.cidrs or (self.vpc.primary_cidr or "",)
 
     # -- grants --------------------------------------------------------------------------
@@ -185,6 +189,9 @@ class _Builder:
         if firewall is None:
             return
         cidr = firewall.value["cidr"]  # type: ignore[index]
+        if primary is None:  # the widest envelope: the firewall's CIDR may lie inside the VPC
+            self.firewall_rules(firewall)
+            return
         blocks = tuple(b for b in self.vpc_blocks() if ":" not in b)
         if ports.covers(addresses.cidr_set(blocks), addresses.cidr_set([cidr])):
             self.firewall_rules(firewall)

@@ -430,10 +430,19 @@ def test_findings_of_identical_groups_belong_to_each_group() -> None:
     assert [f.source for f in differ.diff(c, state) if f.kind == "extra"] == ["sg-0a1"]
 
 
-def test_unresolved_state_gives_no_findings() -> None:
+def test_unresolved_state_reports_only_what_no_vpc_could_permit() -> None:
+    """With the VPC unknown, "22 from inside the VPC" could be any VPC: at most 50 IPv4 /16s
+    and 5 IPv6 /44s. A source that could fit is not judged; one that cannot is extra."""
     state = resolve(collect({"enable_public_ssh": False}, Where("p.yaml")).options, None)
-    assert state.unresolved
-    assert diff(group(perm("tcp", (22, 22), cidrs=("0.0.0.0/0",))), state) == []
+    assert state.unresolved and state.required == ()
+    g = group(perm("tcp", (22, 22), cidrs=("0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16",
+                                             "10.0.0.0/12")),
+              perm("tcp", (22, 22), v6=("::/0", "2600:1f18::/44")),
+              perm("tcp", (8786, 8787), cidrs=("0.0.0.0/0",)),
+              perm("tcp", (23, 23), cidrs=("10.0.0.0/16",)))
+    assert sorted((f.from_port, f.source, f.severity) for f in diff(g, state)) == [
+        (22, "0.0.0.0/0", "critical"), (22, "10.0.0.0/8", "medium"), (22, "::/0", "critical"),
+        (23, "10.0.0.0/16", "medium")]
 
 
 # -- the differ against a brute-force model ------------------------------------------------------

@@ -142,12 +142,14 @@ def test_groups_without_their_vpc_are_unresolved(sgaudit: Callable[..., Run]) ->
     # nothing can be missing without the VPC, but what is extra whatever the VPC is, is reported
     assert [(f["group_id"], f["kind"], f["protocol"], f["from_port"], f["to_port"], f["source"])
             for f in doc["findings"]] == [
+        ("sg-0a11ce0000000002", "extra", "tcp", 22, 22, "0.0.0.0/0"),
         ("sg-0a11ce0000000003", "extra", "-1", -1, -1, "0.0.0.0/0"),
         ("sg-0a11ce0000000005", "extra", "tcp", 8786, 8787, "10.0.0.0/8"),
         ("sg-0a11ce0000000005", "extra", "tcp", 8787, 8787, "::/0"),
         ("sg-0a11ce0000000006", "extra", "tcp", 5432, 5432, "sg-0badbeef00000099"),
     ]
-    assert all("the VPC's CIDR is unknown" in f["reason"] for f in doc["findings"])
+    assert all("the VPC's CIDR is unknown, but no VPC can hold all of this" in f["reason"]
+               for f in doc["findings"])
     assert [e["message"].split(":")[0] for e in doc["errors"]] == [g["group_id"] for g in doc["groups"]]
     assert all("VPC" in e["message"] and e["code"] == "Unresolved" for e in doc["errors"])
     assert "INCOMPLETE" in run.err_lines[-1]

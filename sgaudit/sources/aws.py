@@ -27,6 +27,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ProfileNotFound,
 )
+from botocore.parsers import ResponseParserError
 
 from sgaudit.errors import CredentialsError, UsageError
 from sgaudit.model import Group, Matcher, ScanError, Snapshot, Vpc
@@ -264,6 +265,11 @@ class RegionScan:
     errors: list[ScanError] = field(default_factory=list)
 
 
+#: what an AWS call can fail with; a non-XML answer (an HTML error page from a proxy, say) is a
+#: ResponseParserError, which is not a BotoCoreError
+AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError)
+
+
 def error_of(exc: Exception, account: str, region: str, operation: str) -> ScanError:
     """A botocore failure -> ScanError with AWS's error code (or the exception's name)."""
     if isinstance(exc, ClientError):
@@ -274,7 +280,14 @@ def error_of(exc: Exception, account: str, region: str, operation: str) -> ScanE
         if attempts:
             message += f" (after {attempts + 1} attempts)"
         return ScanError(account, region, operation, message, code)
-    return ScanError(account, region, operation, str(exc) or type(exc).__name__, type(exc).__name__)
+    return ScanError(account, region, operation, _one_line(str(exc)) or type(exc).__name__,
+                     type(exc).__name__)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Error texts may carry a whole HTML page; reports and terminals get one short line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def _chunks(values: Sequence[str], size: int = FILTER_VALUES) -> Iterable[list[str]]:
@@ -310,7 +323,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
                 params["Filters"] = filters
             for page in paginator.paginate(**params):
                 scan.security_groups.extend(page.get("SecurityGroups", []))
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_FAILURES as exc:
         scan.security_groups.clear()  # a region is read whole or not at all
         scan.errors.append(error_of(exc, account, region, "DescribeSecurityGroups"))
         return scan
@@ -321,7 +334,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             for chunk in _chunks(vpc_ids):
                 for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": chunk}]):
                     scan.vpcs.extend(page.get("Vpcs", []))
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             scan.vpcs.clear()
             scan.errors.append(error_of(exc, account, region, "DescribeVpcs"))
     for list_id in list_ids:
@@ -331,7 +344,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             for page in paginator.paginate(PrefixListId=list_id):
                 entries.extend(page.get("Entries", []))
             scan.prefix_lists[list_id] = entries
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             scan.errors.append(error_of(exc, account, region, f"GetManagedPrefixListEntries {list_id}"))
     return scan
 
@@ -500,14 +513,14 @@ class AwsSource:
                 account.regions = (home,)
         except NoCredentialsError:
             raise CredentialsError(CREDENTIALS_HELP) from None
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             account.error = error_of(exc, account.account, home, operation)
         return account
 
     def _region(self, account: _Account, region: str, select: Matcher) -> RegionScan:
         try:
             ec2 = self.sessions.client("ec2", account.target, region, self.client_hook)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_FAILURES as exc:
             return RegionScan(account.account, region,
                               errors=[error_of(exc, account.account, region, "AssumeRole")])
         return scan_region(ec2, account.account, region, select)
