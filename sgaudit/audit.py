@@ -39,7 +39,7 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
         results.append(GroupResult(group, desired, differ.diff(group, desired)))
-    if not results:
+    if not results and not errors:  # with errors, those are the reason: the report lists them
         warnings[f"no security group matched the selection ({describe_matcher(policy.select)}); "
                  "nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),

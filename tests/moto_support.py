@@ -198,6 +198,8 @@ class Fault:
     action: str | None = None
     message: str = "injected by the test proxy"
     group: str | None = None
+    #: answer with an HTML page instead of AWS's XML (a captive portal, a proxy's error page)
+    html: bool = False
 
     @classmethod
     def denied(cls, action: str, *, region: str | None = None, group: str | None = None) -> Fault:
@@ -276,6 +278,10 @@ class FaultProxy:
                 if action in CHANGES and proxy.on_change is not None:
                     proxy.on_change(action, group)
                 fault = proxy.fault_for(region, action, group)
+                if fault is not None and fault.html:
+                    page = f"<html><body><h1>{fault.code}</h1>\n<p>{fault.message}</p></body></html>"
+                    self._answer(fault.status, page.encode(), {"Content-Type": "text/html"})
+                    return
                 if fault is not None:
                     self._answer(fault.status, error_xml(fault.code, fault.message),
                                  {"Content-Type": "text/xml"})

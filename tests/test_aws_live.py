@@ -195,6 +195,28 @@ def test_a_throttled_region_gives_up_after_bounded_retries(aws_env: str, policy:
         assert json.loads(partial.out)["findings"] == doc["findings"]
 
 
+@pytest.mark.parametrize(("status", "code"), [(200, "MalformedAnswer"), (502, "502")])
+def test_a_region_answering_html_is_an_error_of_that_region(aws_env: str, policy: Path,
+                                                            sgaudit: Any, status: int,
+                                                            code: str) -> None:
+    """A proxy or captive portal answering with an HTML page is neither a crash nor, with
+    status 200 (which botocore parses into an empty success), "no groups here": the region is
+    recorded as unreadable (exit 3), the other region is reported in full."""
+    ids = seed(aws_env)
+    fault = Fault("eu-west-1", "Gateway says no", status, action="DescribeSecurityGroups", html=True)
+    with FaultProxy(aws_env, [fault]) as proxy:
+        run = sgaudit("check", "--policy", policy, "--regions", BOTH, "--endpoint-url", proxy.url,
+                      "--format", "json")
+    assert run.code == 3, run.err
+    doc = json.loads(run.out)
+    [error] = doc["errors"]
+    assert (error["account"], error["region"], error["operation"], error["code"]) == (
+        ACCOUNT, "eu-west-1", "DescribeSecurityGroups", code)
+    assert "\n" not in error["message"]
+    assert findings(doc) == {f for f in expected_drift(ids) if f[2] == "us-east-1"}
+    assert "internal error" not in run.err
+
+
 def test_expired_credentials_are_a_named_error(aws_env: str, policy: Path, sgaudit: Any) -> None:
     fault = Fault("us-east-1", "ExpiredToken", 400, action="GetCallerIdentity",
                   message="The security token included in the request is expired")

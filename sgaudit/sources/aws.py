@@ -204,7 +204,11 @@ class Sessions:
         with self._lock:
             found = self._accounts.get(target)
         if found is None:
-            found = str(self.client("sts", target, region, hook).get_caller_identity()["Account"])
+            identity = self.client("sts", target, region, hook).get_caller_identity()
+            if not isinstance(identity.get("Account"), str):
+                raise MalformedAnswer("GetCallerIdentity answered without an Account: not an "
+                                      "AWS answer; a proxy in the way?")
+            found = identity["Account"]
             with self._lock:
                 self._accounts[target] = found
         return found
@@ -265,9 +269,24 @@ class RegionScan:
     errors: list[ScanError] = field(default_factory=list)
 
 
-#: what an AWS call can fail with; a non-XML answer (an HTML error page from a proxy, say) is a
+class MalformedAnswer(Exception):
+    """An answer that is not AWS's: botocore parses an HTML page with status 200 (a captive
+    portal, a proxy's error page) into an empty success, which would read as "no groups"."""
+
+
+#: what an AWS call can fail with; a non-XML answer with an error status is a
 #: ResponseParserError, which is not a BotoCoreError
-AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError)
+AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, MalformedAnswer)
+
+
+def answer_items(answer: Mapping[str, Any], key: str) -> list[Any]:
+    """The list an AWS answer must carry (empty when there is nothing), or MalformedAnswer."""
+    items = answer.get(key)
+    if not isinstance(items, list):
+        content_type = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("content-type")
+        raise MalformedAnswer(f"the answer has no {key} (content-type {content_type or 'unknown'}): "
+                              "not an AWS answer; a proxy in the way?")
+    return items
 
 
 def error_of(exc: Exception, account: str, region: str, operation: str) -> ScanError:
@@ -322,7 +341,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             if filters:
                 params["Filters"] = filters
             for page in paginator.paginate(**params):
-                scan.security_groups.extend(page.get("SecurityGroups", []))
+                scan.security_groups.extend(answer_items(page, "SecurityGroups"))
     except AWS_FAILURES as exc:
         scan.security_groups.clear()  # a region is read whole or not at all
         scan.errors.append(error_of(exc, account, region, "DescribeSecurityGroups"))
@@ -333,7 +352,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             paginator = ec2.get_paginator("describe_vpcs")
             for chunk in _chunks(vpc_ids):
                 for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": chunk}]):
-                    scan.vpcs.extend(page.get("Vpcs", []))
+                    scan.vpcs.extend(answer_items(page, "Vpcs"))
         except AWS_FAILURES as exc:
             scan.vpcs.clear()
             scan.errors.append(error_of(exc, account, region, "DescribeVpcs"))
@@ -342,7 +361,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             entries: list[dict[str, Any]] = []
             paginator = ec2.get_paginator("get_managed_prefix_list_entries")
             for page in paginator.paginate(PrefixListId=list_id):
-                entries.extend(page.get("Entries", []))
+                entries.extend(answer_items(page, "Entries"))
             scan.prefix_lists[list_id] = entries
         except AWS_FAILURES as exc:
             scan.errors.append(error_of(exc, account, region, f"GetManagedPrefixListEntries {list_id}"))
@@ -505,7 +524,7 @@ class AwsSource:
                 answer = ec2.describe_regions(AllRegions=False)
                 # regions not opted in are not the account's: skipped, not errors
                 account.regions = tuple(sorted(
-                    r["RegionName"] for r in answer.get("Regions", [])
+                    r["RegionName"] for r in answer_items(answer, "Regions")
                     if r.get("OptInStatus", "opt-in-not-required") in ("opt-in-not-required", "opted-in")))
             elif self.regions:
                 account.regions = tuple(self.regions)
