@@ -280,7 +280,7 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     policy = load_policy_with_warnings(policy_path)
     live = live or LiveOptions()
     scans = live.scan(policy.select, quiet)
-    write_snapshot(output, scans, now_utc())
+    write_snapshot(output, scans, now_utc(), policy.select)
     errors = [e for s in scans for e in s.errors]
     for e in errors:
         warn(f"could not read {e.account}/{e.region} {e.operation}: "

@@ -15,17 +15,22 @@ from sgaudit import __version__
 from sgaudit.output import atomic_write
 
 if TYPE_CHECKING:
+    from sgaudit.model import Matcher
     from sgaudit.sources.aws import RegionScan
 
 FORMAT_KEY = "sgaudit_snapshot"
 FORMAT_VERSION = 1
 
 
-def snapshot_document(scans: Sequence[RegionScan], taken_at: str) -> dict[str, Any]:
+def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
+                      select: Matcher | None = None) -> dict[str, Any]:
     return {
         FORMAT_KEY: FORMAT_VERSION,
         "taken_at": taken_at,
         "sgaudit_version": __version__,
+        # the server-side filters of the scan: a replay under a wider selection is incomplete
+        "select": {"tags": dict(select.tags) if select else {},
+                   "group_ids": list(select.group_ids) if select else []},
         "scans": [{
             "Account": scan.account,
             "Region": scan.region,
@@ -39,11 +44,12 @@ def snapshot_document(scans: Sequence[RegionScan], taken_at: str) -> dict[str, A
     }
 
 
-def render_snapshot(scans: Sequence[RegionScan], taken_at: str) -> str:
+def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None) -> str:
     # default=str: a timestamp in an AWS answer must not abort the evidence file
-    return json.dumps(snapshot_document(scans, taken_at), indent=1, default=str) + "\n"
+    return json.dumps(snapshot_document(scans, taken_at, select), indent=1, default=str) + "\n"
 
 
-def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str) -> None:
+def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str,
+                   select: Matcher | None = None) -> None:
     """Write atomically: an archived snapshot is either whole or absent."""
-    atomic_write(path, render_snapshot(scans, taken_at), label="snapshot")
+    atomic_write(path, render_snapshot(scans, taken_at, select), label="snapshot")

@@ -203,7 +203,8 @@ def test_disassociated_vpc_blocks_are_not_inside_the_vpc(tmp_path: Path) -> None
             {"CidrBlock": "10.9.0.0/16", "CidrBlockState": {"State": "disassociated"}},
             {"CidrBlock": "10.2.0.0/16", "CidrBlockState": {"State": "associated"}}],
         "Ipv6CidrBlockAssociationSet": [
-            {"Ipv6CidrBlock": "2600:1f18:abcd:ef00::/56", "Ipv6CidrBlockState": {"State": "associated"}}]}]})
+            {"Ipv6CidrBlock": "2600:1f18:abcd:ef00::/56", "Ipv6CidrBlockState": {"State": "associated"}}]}],
+        "SecurityGroups": []})
     snap = SnapshotSource([str(vpcs)]).read(Matcher())
     [vpc] = snap.vpcs.values()
     assert vpc.primary_cidr == "10.0.0.0/16"
@@ -318,3 +319,64 @@ def test_only_selected_groups_are_read() -> None:
     assert "sg-0d15ab1ed0000007" not in {g.group_id for g in snap.groups}
     snap = SnapshotSource([str(GROUPS)]).read(Matcher(names=("web-*",)))
     assert [g.group_id for g in snap.groups] == ["sg-0d15ab1ed0000007"]
+
+
+# -- snapshots that cannot be the whole truth -------------------------------------------------
+
+def test_no_security_groups_in_any_file_is_refused(sgaudit: Callable[..., Run]) -> None:
+    """Only describe-vpcs output is no audit at all: not a green "no drift"."""
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", VPCS, "--fail-on-drift")
+    assert run.code == 2
+    assert run.err_lines == [f"sgaudit: error: {VPCS}: no describe-security-groups output (a "
+                             "'SecurityGroups' list) in any --snapshot file: there is nothing to audit"]
+
+
+def test_the_same_group_differing_in_two_files_is_refused(sgaudit: Callable[..., Run],
+                                                           tmp_path: Path) -> None:
+    data = json.loads(GROUPS.read_text())
+    day1 = write(tmp_path, data, "day1.json")
+    fixed = json.loads(GROUPS.read_text())
+    fixed["SecurityGroups"][2]["IpPermissions"] = []  # sg-0a11ce0000000003 fixed on day 2
+    day2 = write(tmp_path, fixed, "day2.json")
+    for first, second in ((day1, day2), (day2, day1)):
+        run = sgaudit("check", "--policy", POLICY, "--snapshot", first, "--snapshot", second,
+                      "--snapshot", VPCS)
+        assert run.code == 2
+        assert run.err_lines == [
+            f"sgaudit: error: {second}: sg-0a11ce0000000003 (111122223333/unknown) is also in "
+            f"{first} with different rules or tags; pass one snapshot per group (which copy is "
+            "current cannot be told)"]
+    same = sgaudit("check", "--policy", POLICY, "--snapshot", day1, "--snapshot", day1,
+                   "--snapshot", VPCS, "--format", "json")
+    assert same.code == 0 and len(json.loads(same.out)["findings"]) == 6
+
+
+def _sgaudit_snapshot(tmp_path: Path, select: dict[str, Any]) -> Path:
+    data = json.loads(GROUPS.read_text())
+    coiled = [g for g in data["SecurityGroups"]
+              if {"Key": "owner", "Value": "coiled"} in g.get("Tags", [])]
+    return write(tmp_path, {"sgaudit_snapshot": 1, "taken_at": "2026-03-01T02:00:00Z",
+                            "select": select,
+                            "scans": [{"Account": "111122223333", "Region": "us-east-1",
+                                       "SecurityGroups": coiled,
+                                       "Vpcs": json.loads(VPCS.read_text())["Vpcs"]}]}, "s.json")
+
+
+def test_replay_under_a_wider_selection_is_incomplete(sgaudit: Callable[..., Run],
+                                                      tmp_path: Path) -> None:
+    """The snapshot's scan fetched only owner=coiled groups; a policy that selects every group
+    cannot know what the others were."""
+    snap = _sgaudit_snapshot(tmp_path, {"tags": {"owner": "coiled"}, "group_ids": []})
+    narrow = sgaudit("check", "--policy", POLICY, "--snapshot", snap, "--format", "json")
+    assert narrow.code == 0
+    everything = write(tmp_path, "select: {}\n", "wide.yaml")
+    wide = sgaudit("check", "--policy", everything, "--snapshot", snap, "--format", "json")
+    assert wide.code == 3
+    [error] = json.loads(wide.out)["errors"]
+    assert (error["operation"], error["code"]) == ("replay", "SelectionWider")
+    assert "taken selecting only tag owner=coiled" in error["message"]
+    ids = write(tmp_path, "select: {group_ids: [sg-0a11ce0000000001]}\n", "ids.yaml")
+    assert sgaudit("check", "--policy", ids, "--snapshot", snap).code == 3  # tags dropped: wider
+    both = write(tmp_path, "select: {tags: {owner: coiled}, group_ids: [sg-0a11ce0000000001]}\n",
+                 "both.yaml")
+    assert sgaudit("check", "--policy", both, "--snapshot", snap).code == 0

@@ -26,20 +26,118 @@ class SnapshotSource:
         self.paths = list(paths)
 
     def read(self, select: Matcher) -> Snapshot:
-        groups: dict[tuple[str, str, str], Group] = {}
-        vpcs: dict[tuple[str, str], Vpc] = {}
-        prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
-        errors: list[ScanError] = []
+        reader = _Reader(select)
         for path in self.paths:
             data = _load(path)
             try:
+                reader.check_selection(data)
                 for section in _sections(data):
-                    _read_section(section, select, groups, vpcs, prefix_lists, errors)
+                    reader.section(section, path)
             except ShapeError as exc:
                 raise SnapshotError(f"{path}: {exc}") from None
             del data
-        return Snapshot(groups=tuple(groups.values()), vpcs=vpcs, prefix_lists=prefix_lists,
-                        errors=tuple(errors), scanned=tuple(self.paths))
+        if not reader.saw_groups:
+            raise SnapshotError(
+                f"{', '.join(self.paths)}: no describe-security-groups output (a 'SecurityGroups' "
+                "list) in any --snapshot file: there is nothing to audit")
+        return Snapshot(groups=tuple(reader.groups.values()), vpcs=reader.vpcs,
+                        prefix_lists=reader.prefix_lists, errors=tuple(reader.errors),
+                        scanned=tuple(self.paths))
+
+
+class _Reader:
+    """What the snapshot files have given so far."""
+
+    def __init__(self, select: Matcher) -> None:
+        self.select = select
+        self.groups: dict[tuple[str, str, str], Group] = {}
+        self.group_files: dict[tuple[str, str, str], str] = {}
+        self.vpcs: dict[tuple[str, str], Vpc] = {}
+        self.prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.errors: list[ScanError] = []
+        self.saw_groups = False
+
+    def check_selection(self, data: Any) -> None:
+        """An sgaudit snapshot holds only the groups its scan selected (tags and ids are
+        server-side filters): replayed under a wider selection, the others were never saved."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("select"), Mapping):
+            return
+        saved = data["select"]
+        tags = saved.get("tags") or {}
+        group_ids = saved.get("group_ids") or []
+        if not isinstance(tags, Mapping) or not isinstance(group_ids, list):
+            raise ShapeError("$.select: expected {tags: {…}, group_ids: […]}")
+        wanted = dict(self.select.tags)
+        narrower_tags = all(wanted.get(k) == v for k, v in tags.items())
+        narrower_ids = not group_ids or (bool(self.select.group_ids)
+                                         and set(self.select.group_ids) <= set(group_ids))
+        if not (narrower_tags and narrower_ids):
+            taken = ", ".join([f"tag {k}={v}" for k, v in tags.items()] + list(group_ids))
+            self.errors.append(ScanError(
+                UNKNOWN, UNKNOWN, "replay",
+                f"the snapshot was taken selecting only {taken}; this policy selects more, and "
+                "groups outside that selection were never saved", "SelectionWider"))
+
+    def section(self, section: Mapping[str, Any], file: str) -> None:
+        path = section["path"]
+        region = _text(section, "Region", path) or UNKNOWN
+        account = _text(section, "Account", path)
+        self._groups(section, path, region, account, file)
+        raw_vpcs = section.get("Vpcs", [])
+        if not isinstance(raw_vpcs, list):
+            raise ShapeError(f"{path}.Vpcs: expected a list")
+        for i, raw in enumerate(raw_vpcs):
+            vpc = parse_vpc(raw, f"{path}.Vpcs[{i}]", region, account)
+            self.vpcs[(region, vpc.vpc_id)] = vpc
+        raw_lists = section.get("PrefixLists", [])
+        if not isinstance(raw_lists, list):
+            raise ShapeError(f"{path}.PrefixLists: expected a list")
+        for i, raw in enumerate(raw_lists):
+            where = f"{path}.PrefixLists[{i}]"
+            if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
+                raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
+            self.prefix_lists[(region, raw["PrefixListId"])] = prefix_list_cidrs(
+                raw.get("Entries"), f"{where}.Entries")
+        raw_errors = section.get("Errors", [])
+        if not isinstance(raw_errors, list):
+            raise ShapeError(f"{path}.Errors: expected a list")
+        for i, raw in enumerate(raw_errors):
+            if not isinstance(raw, Mapping):
+                raise ShapeError(f"{path}.Errors[{i}]: expected an object")
+            self.errors.append(ScanError(account=str(raw.get("account", account or UNKNOWN)),
+                                         region=str(raw.get("region", region)),
+                                         operation=str(raw.get("operation", "")),
+                                         message=str(raw.get("message", "")),
+                                         code=str(raw.get("code", ""))))
+
+    def _groups(self, section: Mapping[str, Any], path: str, region: str, account: str | None,
+                file: str) -> None:
+        if "SecurityGroups" not in section:
+            return
+        self.saw_groups = True
+        raw_groups = section["SecurityGroups"]
+        if not isinstance(raw_groups, list):
+            raise ShapeError(f"{path}.SecurityGroups: expected a list")
+        for i, raw in enumerate(raw_groups):
+            where = f"{path}.SecurityGroups[{i}]"
+            if group_selected(raw, self.select, where):
+                group = parse_group(raw, where, region, account)
+                if self.select.matches(group):
+                    self._add(group, file)
+            raw_groups[i] = None  # free the parsed JSON as we go: peak memory stays near the file's
+
+    def _add(self, group: Group, file: str) -> None:
+        """The same group twice is fine when both copies agree; when they differ, which one is
+        the truth is not sgaudit's to guess."""
+        key = (group.account, group.region, group.group_id)
+        seen = self.groups.get(key)
+        if seen is not None and seen != group:
+            raise SnapshotError(
+                f"{file}: {group.group_id} ({group.account}/{group.region}) is also in "
+                f"{self.group_files[key]} with different rules or tags; pass one snapshot per "
+                "group (which copy is current cannot be told)")
+        self.groups[key] = group
+        self.group_files.setdefault(key, file)
 
 
 def _load(path: str) -> Any:
@@ -78,51 +176,6 @@ def _scan_section(scan: Any, index: int) -> Mapping[str, Any]:
     if not isinstance(scan, Mapping):
         raise ShapeError(f"$.scans[{index}]: expected an object")
     return {"path": f"$.scans[{index}]", **scan}
-
-
-def _read_section(section: Mapping[str, Any], select: Matcher,
-                  groups: dict[tuple[str, str, str], Group], vpcs: dict[tuple[str, str], Vpc],
-                  prefix_lists: dict[tuple[str, str], tuple[str, ...]],
-                  errors: list[ScanError]) -> None:
-    path = section["path"]
-    region = _text(section, "Region", path) or UNKNOWN
-    account = _text(section, "Account", path)
-    raw_groups = section.get("SecurityGroups", [])
-    if not isinstance(raw_groups, list):
-        raise ShapeError(f"{path}.SecurityGroups: expected a list")
-    for i, raw in enumerate(raw_groups):
-        where = f"{path}.SecurityGroups[{i}]"
-        if group_selected(raw, select, where):
-            group = parse_group(raw, where, region, account)
-            if select.matches(group):
-                groups[(group.account, group.region, group.group_id)] = group
-        raw_groups[i] = None  # free the parsed JSON as we go: peak memory stays near the file's
-    raw_vpcs = section.get("Vpcs", [])
-    if not isinstance(raw_vpcs, list):
-        raise ShapeError(f"{path}.Vpcs: expected a list")
-    for i, raw in enumerate(raw_vpcs):
-        vpc = parse_vpc(raw, f"{path}.Vpcs[{i}]", region, account)
-        vpcs[(region, vpc.vpc_id)] = vpc
-    raw_lists = section.get("PrefixLists", [])
-    if not isinstance(raw_lists, list):
-        raise ShapeError(f"{path}.PrefixLists: expected a list")
-    for i, raw in enumerate(raw_lists):
-        where = f"{path}.PrefixLists[{i}]"
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
-            raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
-        prefix_lists[(region, raw["PrefixListId"])] = prefix_list_cidrs(
-            raw.get("Entries"), f"{where}.Entries")
-    raw_errors = section.get("Errors", [])
-    if not isinstance(raw_errors, list):
-        raise ShapeError(f"{path}.Errors: expected a list")
-    for i, raw in enumerate(raw_errors):
-        if not isinstance(raw, Mapping):
-            raise ShapeError(f"{path}.Errors[{i}]: expected an object")
-        errors.append(ScanError(account=str(raw.get("account", account or UNKNOWN)),
-                                region=str(raw.get("region", region)),
-                                operation=str(raw.get("operation", "")),
-                                message=str(raw.get("message", "")),
-                                code=str(raw.get("code", ""))))
 
 
 def _text(section: Mapping[str, Any], key: str, path: str) -> str | None:
