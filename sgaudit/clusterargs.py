@@ -37,6 +37,7 @@ from sgaudit.options import (
     expect_port_list,
     line_of,
     normalize_key,
+    refuse_aliases,
     show,
     unknown_key,
 )
@@ -58,6 +59,7 @@ DEFAULT_SCHEDULER_PORT = 443
 def collect_args(value: object, where: Where) -> Collected:
     """Validate a ``cluster_args`` mapping; ``null`` values mean "not given", as in Python."""
     body = expect_mapping(value if value is not None else {}, where)
+    refuse_aliases(body, where)
     out = Collected()
     out.options[GIVEN] = Origin(GIVEN, True, where.place)
     for key, item in body.items():

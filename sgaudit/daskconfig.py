@@ -31,7 +31,15 @@ from typing import Any
 import yaml
 
 from sgaudit.errors import PolicyError
-from sgaudit.options import Collected, Where, collect, line_of, normalize_key, show
+from sgaudit.options import (
+    Collected,
+    Where,
+    collect,
+    line_of,
+    normalize_key,
+    refuse_aliases,
+    show,
+)
 from sgaudit.yamlsource import LineMap, load_yaml, yaml_error_line
 
 DASK_SUFFIXES = (".yaml", ".yml", ".json")
@@ -151,7 +159,17 @@ def load_file(file: Path, warnings: list[str]) -> Mapping[Any, Any] | None:
     if not isinstance(data, Mapping):
         raise PolicyError(f"{file}: a dask config file must hold a mapping at the top, "
                           f"got {show(data)}")
+    _refuse_coiled_aliases(data, file)
     return data
+
+
+def _refuse_coiled_aliases(data: Mapping[Any, Any], file: Path) -> None:
+    """Within one file, ``enable_public_ssh`` and ``enable-public-ssh`` side by side under
+    ``coiled`` are one option written twice (dask would keep either silently). The rest of the
+    file is dask's business, not sgaudit's."""
+    coiled = LineMap({k: v for k, v in data.items() if canonical(k) == "coiled"})
+    coiled.lines = {k: line_of(data, k) for k in coiled}
+    refuse_aliases(coiled, Where(str(file)))
 
 
 def read_dask_file(file: Path) -> Collected:

@@ -98,6 +98,30 @@ def unknown_key(where: Where, key: object, known: tuple[str, ...]) -> PolicyErro
     return where.fail(f"unknown key {str(key)!r}{hint}")
 
 
+def refuse_aliases(mapping: Mapping[Any, Any], where: Where, *, deep: bool = True) -> None:
+    """Two keys that differ only in ``-``/``_`` (``enable_public_ssh`` and
+    ``enable-public-ssh``) are one key written twice: which value wins would be an accident of
+    order, so it is refused as a duplicate key is."""
+    seen: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if not isinstance(key, str):
+            continue
+        norm = normalize_key(key)
+        if norm in seen:
+            first = seen[norm]
+            line = line_of(mapping, first)
+            raise where.child(key, line_of(mapping, key)).fail(
+                f"the same key as {first!r}{f' (line {line})' if line else ''}: '-' and '_' are "
+                "alike in keys")
+        seen[norm] = key
+        if deep and isinstance(value, Mapping):
+            refuse_aliases(value, where.child(key, line_of(mapping, key)))
+        elif deep and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    refuse_aliases(item, where.child(key, line_of(mapping, key)).item(i))
+
+
 def is_secret_key(key: str) -> bool:
     return any(word in key for word in _SECRET_WORDS) or key == "aws_access_key_id"
 
@@ -198,6 +222,7 @@ CHECKS: dict[str, Callable[[object, Where, list[str]], object]] = {
 def collect(mapping: object, where: Where) -> Collected:
     """Validate a backend-options mapping; keep the network options with their origins."""
     body = expect_mapping(mapping, where)
+    refuse_aliases(body, where)
     out = Collected()
     for key, value in body.items():
         name = normalize_key(key)

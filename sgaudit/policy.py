@@ -21,6 +21,7 @@ from sgaudit.options import (
     expect_port_ranges,
     line_of,
     normalize_key,
+    refuse_aliases,
     show,
     unknown_key,
 )
@@ -59,6 +60,7 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
     if data is None:
         data = {}
     body = expect_mapping(data, root)
+    refuse_aliases(body, root, deep=False)
     warnings: list[str] = []
     sections: dict[str, Any] = {}
     for key, value in body.items():
@@ -171,6 +173,7 @@ def _entries(value: object, where: Where, keys: tuple[str, ...],
         body = expect_mapping(entry, item_where)
         if isinstance(body, LineMap) and body.lines:
             item_where = Where(item_where.file, item_where.path, min(body.lines.values()))
+        refuse_aliases(body, item_where, deep=False)
         fields: dict[str, tuple[Any, Where]] = {}
         for key, item in body.items():
             norm = normalize_key(key)

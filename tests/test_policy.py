@@ -57,6 +57,17 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
     ("top level number", "42\n", " expected a mapping, got 42"),
     ("top level typo", "backend-option: {}\n",
      "1: backend-option: unknown key 'backend-option'; did you mean 'backend_options'?"),
+    ("alias key", "backend_options:\n  enable_public_ssh: true\n  enable-public-ssh: false\n",
+     "3: backend_options.enable-public-ssh: the same key as 'enable_public_ssh' (line 2): '-' and "
+     "'_' are alike in keys"),
+    ("alias top-level key", "backend_options: {}\nbackend-options: {}\n",
+     "2: backend-options: the same key as 'backend_options' (line 1): '-' and '_' are alike in keys"),
+    ("alias key in a cluster entry", "clusters:\n  - match: {names: [x]}\n    backend-options: {}\n"
+     "    backend_options: {}\n",
+     "4: clusters[0].backend_options: the same key as 'backend-options' (line 3): '-' and '_' are "
+     "alike in keys"),
+    ("alias cluster argument", "cluster_args:\n  allow_ssh: true\n  allow-ssh: false\n",
+     "3: cluster_args.allow-ssh: the same key as 'allow_ssh' (line 2): '-' and '_' are alike in keys"),
     ("duplicate key", "backend_options:\n  enable_public_ssh: false\n  enable_public_ssh: true\n",
      " line 3: invalid YAML: duplicate key 'enable_public_ssh' (first on line 2)"),
     ("select tags not a mapping", "select: {tags: [owner]}\n",
@@ -178,6 +189,18 @@ def test_typo_in_dask_config_names_the_dask_file(sgaudit: Callable[..., Run], tm
         sgaudit("check", "--policy", policy, "--snapshot", VPCS),
         f"sgaudit: error: {dask}:3: coiled.backend-options.enabled-public-ssh: unknown key "
         "'enabled-public-ssh'; did you mean 'enable_public_ssh'?")
+
+
+def test_alias_keys_in_one_dask_file_are_refused(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    """Within one file both spellings of one option is ambiguous; across files the later file
+    overrides, as dask merges (that case is in test_daskconfig)."""
+    dask = write(tmp_path, "coiled:\n  backend-options:\n    enable_public_ssh: true\n"
+                 "    enable-public-ssh: false\ndistributed: {a-b: 1, a_b: 2}\n", "coiled.yaml")
+    policy = write(tmp_path, "dask_config: coiled.yaml\n")
+    assert_one_error_line(
+        sgaudit("check", "--policy", policy, "--snapshot", VPCS),
+        f"sgaudit: error: {dask}:4: coiled.backend-options.enable-public-ssh: the same key as "
+        "'enable_public_ssh' (line 3): '-' and '_' are alike in keys")
 
 
 def test_missing_dask_config(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
