@@ -150,6 +150,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
 
     fixing = fixing or FixOptions()
     fixing.refuse(snapshots, fmt, output)
+    refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
+                      history=(history_path, "history database"))
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
     policy = load_policy_with_warnings(policy_path)
@@ -172,6 +174,14 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     if not quiet:
         click.echo(summary_line(report), err=True)
     raise SystemExit(exit_code(report, fail_on_drift, allow_partial))
+
+
+def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
+    from sgaudit.output import ensure_writable
+
+    for path, label in paths.values():
+        if path:
+            ensure_writable(path, label=label)
 
 
 def read_baselines(baseline_path: str | None, update_baseline: str | None,
@@ -278,6 +288,7 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     from sgaudit.snapshot_writer import write_snapshot
 
     policy = load_policy_with_warnings(policy_path)
+    refuse_unwritable(output=(output, "snapshot"))
     live = live or LiveOptions()
     scans = live.scan(policy.select, quiet)
     write_snapshot(output, scans, now_utc(), policy.select)

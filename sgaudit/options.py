@@ -8,6 +8,7 @@ the world) is refused with a did-you-mean in every one of them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +149,33 @@ def expect_cidr(value: object, where: Where, warnings: list[str]) -> str:
     if not was_canonical:
         warnings.append(where.note(f"{value!r} is not canonical; using {canonical}"))
     return canonical
+
+
+#: AWS's ids are 8 or 17 hex digits; shorter ones are accepted (examples, tests), others are typos
+_AWS_ID = re.compile(r"^(sg|pl)-[0-9a-f]{1,17}$")
+
+
+def expect_group_id(value: object, where: Where) -> str:
+    if isinstance(value, str) and _AWS_ID.match(value) and value.startswith("sg-"):
+        return value
+    raise where.fail(f"expected a security group id (sg-…), got {show(value)}")
+
+
+def expect_rule_source(value: object, where: Where, warnings: list[str]) -> str:
+    """A rule's source as a policy gives it: a CIDR, a security group id or a prefix list id."""
+    if isinstance(value, str) and value.startswith(("sg-", "pl-")):
+        if not _AWS_ID.match(value):
+            raise where.fail(f"expected a security group id (sg-…) or prefix list id (pl-…) of hex "
+                             f"digits, got {show(value)}")
+        return value
+    return expect_cidr(value, where, warnings)
+
+
+def expect_protocol(value: object, where: Where) -> str:
+    protocol = ports.normalize_protocol(value) if not isinstance(value, bool) else None
+    if protocol is None:
+        raise where.fail(f"expected tcp, udp, icmp, icmpv6, -1 or a protocol number, got {show(value)}")
+    return protocol
 
 
 def expect_port(value: object, where: Where) -> int:

@@ -10,6 +10,19 @@ from pathlib import Path
 from sgaudit.errors import OutputError
 
 
+def ensure_writable(path: str | Path, *, label: str = "output") -> None:
+    """Refuse, before any work, a path that cannot be written: a long scan must not end in
+    "cannot write", nor record history for a report that is never written."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise OutputError(f"{path}: cannot write {label}: it is a folder")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot write {label}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write {label}: folder {str(folder)!r} is not writable")
+
+
 def atomic_write(path: str | Path, data: str | bytes, *, label: str = "output") -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it into place."""
     target = Path(path)

@@ -16,9 +16,11 @@ from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waive
 from sgaudit.options import (
     Where,
     collect,
-    expect_cidr,
+    expect_group_id,
     expect_mapping,
     expect_port_ranges,
+    expect_protocol,
+    expect_rule_source,
     line_of,
     normalize_key,
     refuse_aliases,
@@ -139,8 +141,7 @@ def parse_matcher(value: object, where: Where) -> Matcher:
         elif norm == "group_ids":
             group_ids = _string_list(item, sub)
             for i, gid in enumerate(group_ids):
-                if not gid.startswith("sg-"):
-                    raise sub.item(i).fail(f"expected a security group id (sg-…), got {show(gid)}")
+                expect_group_id(gid, sub.item(i))
         else:
             raise unknown_key(sub, key, MATCHER_KEYS)
     return Matcher(tags=tags, names=names, group_ids=group_ids)
@@ -219,16 +220,8 @@ def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Gran
 def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Grant]:
     if "source" not in fields:
         raise where.fail("missing 'source' (a CIDR, sg-… or pl-…)")
-    raw_source, source_where = fields["source"]
-    if isinstance(raw_source, str) and raw_source.startswith(("sg-", "pl-")):
-        source = raw_source
-    else:
-        source = expect_cidr(raw_source, source_where, warnings)
-    raw_protocol, protocol_where = fields.get("protocol", ("tcp", where))
-    protocol = ports.normalize_protocol(raw_protocol)
-    if protocol is None:
-        raise protocol_where.fail(f"expected tcp, udp, icmp, icmpv6, -1 or a protocol number, "
-                                  f"got {show(raw_protocol)}")
+    source = expect_rule_source(*fields["source"], warnings)
+    protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
     origin = Origin("allow", f"{protocol} from {source}", where.place)
     reason = f"listed in the policy's allow ({where.place})"
     if "ports" not in fields:
@@ -266,26 +259,16 @@ def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) ->
                          ("expires", "a date YYYY-MM-DD")):
         if needed not in fields:
             raise where.fail(f"missing '{needed}' ({what})")
-    raw_group, group_where = fields["group_id"]
-    if not isinstance(raw_group, str) or not raw_group.startswith("sg-"):
-        raise group_where.fail(f"expected a security group id (sg-…), got {show(raw_group)}")
+    group_id = expect_group_id(*fields["group_id"])
     raw_reason, reason_where = fields["reason"]
     if not isinstance(raw_reason, str) or not raw_reason.strip():
         raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")
     expires = _expect_date(*fields["expires"])
-    raw_source, source_where = fields["source"]
-    if isinstance(raw_source, str) and raw_source.startswith(("sg-", "pl-")):
-        source = raw_source
-    else:
-        source = expect_cidr(raw_source, source_where, warnings)
-    raw_protocol, protocol_where = fields.get("protocol", ("tcp", where))
-    protocol = ports.normalize_protocol(raw_protocol)
-    if protocol is None:
-        raise protocol_where.fail(f"expected tcp, udp, icmp, icmpv6, -1 or a protocol number, "
-                                  f"got {show(raw_protocol)}")
+    source = expect_rule_source(*fields["source"], warnings)
+    protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
 
     def waiver(from_port: int, to_port: int) -> Waiver:
-        return Waiver(group_id=raw_group, protocol=protocol, from_port=from_port, to_port=to_port,
+        return Waiver(group_id=group_id, protocol=protocol, from_port=from_port, to_port=to_port,
                       source=source, reason=raw_reason.strip(), expires=expires,
                       where=where.place)
 

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from sgaudit.cli import main
+
+# Property tests check results, never speed: a busy CI machine must not fail them on a deadline.
+settings.register_profile("sgaudit", deadline=None)
+settings.load_profile("sgaudit")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

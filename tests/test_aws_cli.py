@@ -61,6 +61,9 @@ def test_no_region_configured(no_aws: None, monkeypatch: pytest.MonkeyPatch, sga
      "(bad: 'us-east-1;eu-west-1')"),
     (["--regions", ","], "--regions ',': expected region names like us-east-1,eu-west-1 or 'all'"),
     (["--external-id", "x"], "--external-id needs --role-arn"),
+    (["--role-arn", "arn:aws:iam::111111111111:role/a", "--external-id", "x"],
+     "--external-id 'x': expected 2-1224 characters of letters, digits and +=,.@:/-_ (as "
+     "sts:AssumeRole requires)"),
     (["--role-arn", "audit"], "--role-arn 'audit': expected arn:aws:iam::ACCOUNT_ID:role/NAME"),
     (["--role-arn", "arn:aws:iam::111111111111:role/a", "--profile", "a", "--profile", "b"],
      "with --role-arn, give at most one --profile (the credentials that assume the roles)"),

@@ -149,9 +149,9 @@ def test_group_id_selection_uses_the_filter(client: Any) -> None:
 @pytest.mark.parametrize(("profiles", "roles", "external", "expected"), [
     ((), (), None, [aws.AwsTarget()]),
     (("a", "b", "a"), (), None, [aws.AwsTarget("a"), aws.AwsTarget("b")]),
-    (("base",), ("arn:aws:iam::111111111111:role/r", "arn:aws:iam::222222222222:role/r"), "x",
-     [aws.AwsTarget("base", "arn:aws:iam::111111111111:role/r", "x"),
-      aws.AwsTarget("base", "arn:aws:iam::222222222222:role/r", "x")]),
+    (("base",), ("arn:aws:iam::111111111111:role/r", "arn:aws:iam::222222222222:role/r"), "ext-1",
+     [aws.AwsTarget("base", "arn:aws:iam::111111111111:role/r", "ext-1"),
+      aws.AwsTarget("base", "arn:aws:iam::222222222222:role/r", "ext-1")]),
 ])
 def test_targets(profiles: tuple[str, ...], roles: tuple[str, ...], external: str | None,
                  expected: list[aws.AwsTarget]) -> None:

@@ -307,7 +307,8 @@ def test_an_unwritable_baseline_is_one_line_and_exit_2(sgaudit, tmp_path: Path) 
     path = tmp_path / "missing-dir" / "baseline.json"
     run = sgaudit("check", "--snapshot", FIXTURES / "security-groups.json", "--update-baseline", path)
     assert run.code == 2
-    assert run.err_lines == [f"sgaudit: error: {path}: cannot write baseline: No such file or directory"]
+    assert run.err_lines == [f"sgaudit: error: {path}: cannot write baseline: folder "
+                             f"'{path.parent}' does not exist"]
 
 
 def test_a_baseline_from_another_policy_is_warned_about(sgaudit, tmp_path: Path) -> None:

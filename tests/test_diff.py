@@ -253,6 +253,14 @@ def test_extra_reason_and_severity(p: dict[str, Any], cidr: str, severity: str, 
     assert got == ("extra", severity, cidr, reason)
 
 
+@pytest.mark.parametrize("span", [(0, 65535), (1, 65535)])
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_every_port_is_all_traffic_whether_it_starts_at_0_or_1(protocol: str,
+                                                                span: tuple[int, int]) -> None:
+    [finding] = diff(group(perm(protocol, span, cidrs=("0.0.0.0/0",))), desired(**NOTHING_PUBLIC))
+    assert finding.severity == "critical"
+
+
 def test_every_tcp_port_from_a_small_public_range_is_critical() -> None:
     g = group(perm("tcp", (0, 65535), cidrs=("203.0.113.0/24",)))
     [finding] = diff(g, desired(**NOTHING_PUBLIC))

@@ -95,6 +95,9 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
     ("clusters entry not a mapping", "clusters:\n  - 5\n", "1: clusters[0]: expected a mapping, got 5"),
     ("allow without source", "allow:\n  - {protocol: tcp, ports: [443]}\n",
      "2: allow[0]: missing 'source' (a CIDR, sg-… or pl-…)"),
+    ("allow bad group id", "allow:\n  - {protocol: tcp, ports: [443], source: sg-zz}\n",
+     "2: allow[0].source: expected a security group id (sg-…) or prefix list id (pl-…) of hex "
+     "digits, got 'sg-zz'"),
     ("allow bad protocol", "allow:\n  - {protocol: xyz, ports: [443], source: 10.0.0.0/8}\n",
      "2: allow[0].protocol: expected tcp, udp, icmp, icmpv6, -1 or a protocol number, got 'xyz'"),
     ("allow tcp without ports", "allow:\n  - {protocol: tcp, source: 10.0.0.0/8}\n",

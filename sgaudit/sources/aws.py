@@ -56,6 +56,7 @@ CREDENTIALS_HELP = ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY
                     "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or pass --profile NAME")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/.+$")
+_EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 ClientHook = Callable[["BaseClient"], None]
 
@@ -102,6 +103,9 @@ def targets_from_options(profiles: Sequence[str], role_arns: Sequence[str],
             raise UsageError(f"--role-arn {arn!r}: expected arn:aws:iam::ACCOUNT_ID:role/NAME")
     if external_id is not None and not role_arns:
         raise UsageError("--external-id needs --role-arn")
+    if external_id is not None and not _EXTERNAL_ID_RE.match(external_id):
+        raise UsageError(f"--external-id {external_id!r}: expected 2-1224 characters of letters, "
+                         "digits and +=,.@:/-_ (as sts:AssumeRole requires)")
     if role_arns:
         if len(profiles) > 1:
             raise UsageError("with --role-arn, give at most one --profile (the credentials that "
