@@ -4,6 +4,7 @@ the cloud is shown as text and never runs."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -14,9 +15,13 @@ import pytest
 from report_samples import IMG, SCRIPT, clean_report, edge_report, fixture_report
 from test_report_html import many_groups
 
+from sgaudit.audit import audit
 from sgaudit.model import Report
+from sgaudit.policy import load_policy
 from sgaudit.report import html
+from sgaudit.sources.snapshot import SnapshotSource
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -176,6 +181,23 @@ def test_expand_and_collapse(open_report: Any) -> None:
     assert page.eval_on_selector_all("tr.detail", "ds => ds.filter(d => d.offsetParent).length") == 0
     page.click("#expand-all")
     assert page.eval_on_selector_all("tr.detail", "ds => ds.filter(d => d.offsetParent).length") == 6
+
+
+def test_rules_of_an_unresolved_group_are_not_shown_as_allowed(open_report: Any) -> None:
+    """Without the VPC's CIDR a rule with no finding is not known to be fine: "not checked",
+    never a green "allowed"; what is extra whatever the VPC is stays a finding."""
+    with contextlib.chdir(FIXTURES.parent):
+        policy = load_policy("fixtures/policy.yaml")
+        snapshot = SnapshotSource(["fixtures/security-groups.json"]).read(policy.select)  # no VPCs
+        report = audit(policy, snapshot, "2026-03-01T02:00:00Z")
+    p = open_report(report)
+    page = p.page
+    page.click("#expand-all")
+    table = page.locator("#groups-table > tbody", has_text="sg-0a11ce0000000002").locator("table.it")
+    verdicts = table.locator("tbody tr").evaluate_all("rs => rs.map(r => r.cells[0].textContent)")
+    assert verdicts == ["critical extra", "not checked", "not checked", "not checked"]
+    assert "allowed" not in page.locator("#groups-table").inner_text().replace("not allowed", "")
+    assert p.visible_groups()[0] == "sg-0a11ce0000000002"  # unresolved, critical: first
 
 
 @pytest.mark.parametrize("where", ["group name", "tag", "rule description", "everywhere"])

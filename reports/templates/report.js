@@ -206,7 +206,8 @@
       unresolved.forEach(function (r) {
         var p = make("p", "", "unres");
         p.appendChild(make("b", "Desired state unknown:"));
-        p.appendChild(document.createTextNode(" " + text(g, r.f[0]) + ". This group could not be checked."));
+        p.appendChild(document.createTextNode(" " + text(g, r.f[0]) + ". Rules that are extra whatever the desired state turns out to be" +
+          " are reported; the others could not be checked, and nothing could be found missing."));
         td.appendChild(p);
       });
       of("W").forEach(function (r) { td.appendChild(make("p", text(g, r.f[0]), "warn")); });
@@ -224,6 +225,9 @@
         var cells, cls = "";
         if (code === "a") {
           cells = [[make("span", "allowed", "ok")], v[0], v[1], v[2], "", id];
+        } else if (code === "n") {
+          cells = [[make("span", "not checked", "unk")], v[0], v[1], v[2],
+            "the desired state is unknown: this rule may or may not be permitted", id];
         } else if (code === "x") {
           cells = ["extra, accepted", v[0], v[1], v[2], "see accepted findings", id];
           cls = "acc";

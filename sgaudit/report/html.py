@@ -20,7 +20,8 @@ never laid out, until a filter or "Show more" lists them (without the script all
     W a resolver warning     A code, protocol, ports, source, reason, why it is accepted
     R code, protocol, ports, source, reason, rule ids, rule description, first seen
       (code: severity and kind letters, "ce" critical extra ... "mm" medium missing, for an active
-      finding; "a" for an allowed rule; "x" for an extra rule whose finding is accepted)
+      finding; "a" for an allowed rule; "n" for a rule that could not be checked (the group's
+      desired state is unresolved); "x" for an extra rule whose finding is accepted)
     S desired state number, then the rows of its table that are missing
 
 Fields after the code are text: written as they are, or ``~`` and a base-36 index into the
@@ -101,12 +102,13 @@ def _error_text(e: ScanError) -> str:
     return view.clean(f"{e.account}/{e.region} {e.operation}: {code}{e.message}")
 
 
-def _order(r: GroupResult) -> tuple[int, int, int, str, str, str]:
+def _order(r: GroupResult) -> tuple[bool, int, int, int, str, str, str]:
     """Worst first: unresolved, then by worst active severity and number of findings."""
     act = view.active(r)
     sev = view.worst(act)
-    rank = -1 if r.status == "unresolved" else view.SEVERITY_RANK[sev] if sev else _NO_SEVERITY
-    return (rank, -len(act), STATUS_RANK[r.status], r.group.account, r.group.region, r.group.group_id)
+    rank = view.SEVERITY_RANK[sev] if sev else _NO_SEVERITY
+    return (r.status != "unresolved", rank, -len(act), STATUS_RANK[r.status], r.group.account,
+            r.group.region, r.group.group_id)
 
 
 def rule_key(protocol: str, from_port: int, to_port: int, source: str) -> str:
@@ -177,7 +179,7 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
     if r.desired.unresolved:
         records.append(("U", (), (view.clean(r.desired.unresolved),)))
     records.extend(("W", (), (view.clean(w),)) for w in r.desired.warnings)
-    records.extend(_ingress(g.rules, act, acc))
+    records.extend(_ingress(g.rules, act, acc, checked=not r.desired.unresolved))
     records.extend(("A", (_code(f),), (*_rule(f.protocol, f.from_port, f.to_port, f.source),
                                       view.clean(f.reason), view.acceptance(f)))
                    for f in acc)
@@ -210,9 +212,10 @@ def _code(f: Finding) -> str:
 
 
 def _ingress(rules: Sequence[Rule], active: Sequence[Finding],
-             accepted: Sequence[Finding]) -> list[_Record]:
+             accepted: Sequence[Finding], checked: bool = True) -> list[_Record]:
     """The group's ingress as one table: active findings first (missing rules included), then
-    the actual rules that are allowed ("a"), then the extra ones that are accepted ("x")."""
+    the actual rules that are allowed ("a", or "n" when the desired state is unknown and a rule
+    without a finding is not known to be allowed), then the extra ones that are accepted ("x")."""
     extra = {rule_key(f.protocol, f.from_port, f.to_port, f.source) for f in (*active, *accepted)
              if f.kind == "extra"}
     accepted_keys = {rule_key(f.protocol, f.from_port, f.to_port, f.source) for f in accepted}
@@ -226,7 +229,7 @@ def _ingress(rules: Sequence[Rule], active: Sequence[Finding],
         key = rule_key(x.protocol, x.from_port, x.to_port, x.source)
         if key in extra and key not in accepted_keys:
             continue  # shown above as a finding
-        code = "x" if key in accepted_keys else "a"
+        code = "x" if key in accepted_keys else "a" if checked else "n"
         row = ("R", (code,), (*_rule(x.protocol, x.from_port, x.to_port, x.source), "",
                               view.clean(x.rule_id or ""), view.clean(x.description or "")))
         (later if code == "x" else rows).append(row)
