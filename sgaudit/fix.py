@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from sgaudit import addresses, ports
-from sgaudit.diff import Differ, Rect, uncovered
+from sgaudit.diff import Differ, Rect, finding_key, uncovered
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
 from sgaudit.model import Finding, Grant, Group, GroupResult, Rule
 from sgaudit.resolve import SELF
@@ -219,8 +219,6 @@ def _change(seq: int, action: Action, group: Group, rule: Rule, reason: str,
 
 
 def _missing_key(group: Group, grant: Grant) -> str:
-    from sgaudit.diff import finding_key
-
     return finding_key("missing", group.account, group.region, group.group_id, grant.protocol,
                        grant.from_port, grant.to_port, grant.source)
 
