@@ -77,7 +77,7 @@ def finding_type(f: Finding) -> FindingType:
     """Classify a finding by what its rule is; the severity only separates public from private."""
     if f.kind == "missing":
         return TYPES_BY_ID["SGA005"]
-    if f.protocol == "-1" or (f.protocol in ("tcp", "udp") and f.from_port <= 0 and f.to_port >= 65535):
+    if f.protocol == "-1" or (f.protocol in ("tcp", "udp") and f.from_port <= 1 and f.to_port >= 65535):
         return TYPES_BY_ID["SGA002"]
     if f.severity == "critical" and f.protocol == "tcp" and _touches_admin(f.from_port, f.to_port):
         return TYPES_BY_ID["SGA001"]
