@@ -307,7 +307,7 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
 @click.argument("backup_file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Apply without asking.")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone, change nothing.")
-@live_options
+@live_options(regions=False)
 def rollback(backup_file: str, yes: bool, dry_run: bool, live: LiveOptions | None = None) -> None:
     """Undo a check --fix from its backup: re-authorize exactly what it revoked, revoke exactly
     what it added."""

@@ -95,8 +95,6 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
-    if live.regions:
-        raise UsageError("--regions does not apply to rollback: the backup names each group's region")
     client_for = aws_client_for(live)
     return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
 

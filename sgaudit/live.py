@@ -79,6 +79,10 @@ def refuse_with_snapshots(live: LiveOptions | None) -> None:
                          "to live scans; not with --snapshot")
 
 
+_REGIONS_OPTION = click.option(
+    "--regions", metavar="LIST",
+    help="Comma-separated regions, or 'all' (each account's enabled regions). "
+         "Default: the configured region.")
 _OPTIONS = (
     click.option("--profile", "profiles", multiple=True, metavar="NAME",
                  help="AWS profile; repeatable, one account each (with --role-arn: the "
@@ -86,24 +90,28 @@ _OPTIONS = (
     click.option("--role-arn", "role_arns", multiple=True, metavar="ARN",
                  help="Assume this role; repeatable, one account each."),
     click.option("--external-id", metavar="ID", help="External id for --role-arn."),
-    click.option("--regions", metavar="LIST",
-                 help="Comma-separated regions, or 'all' (each account's enabled regions). "
-                      "Default: the configured region."),
+    _REGIONS_OPTION,
     click.option("--endpoint-url", metavar="URL",
                  help="Send AWS API calls here (AWS_ENDPOINT_URL is honoured too)."),
 )
 
 
-def live_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds the live-AWS options to a click command and hands them over as ``live=``."""
+def live_options(func: Callable[..., Any] | None = None, *,
+                 regions: bool = True) -> Any:
+    """Adds the live-AWS options to a click command and hands them over as ``live=``.
+    ``regions=False`` leaves out --regions, for commands whose input names the regions."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, profiles: tuple[str, ...] = (), role_arns: tuple[str, ...] = (),
-                external_id: str | None = None, regions: str | None = None,
-                endpoint_url: str | None = None, **kwargs: Any) -> Any:
-        live = LiveOptions(tuple(profiles), tuple(role_arns), external_id, regions, endpoint_url)
-        return func(*args, live=live, **kwargs)
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, profiles: tuple[str, ...] = (), role_arns: tuple[str, ...] = (),
+                    external_id: str | None = None, regions: str | None = None,
+                    endpoint_url: str | None = None, **kwargs: Any) -> Any:
+            live = LiveOptions(tuple(profiles), tuple(role_arns), external_id, regions, endpoint_url)
+            return func(*args, live=live, **kwargs)
 
-    for option in reversed(_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+        for option in reversed(_OPTIONS):
+            if regions or option is not _REGIONS_OPTION:
+                wrapper = option(wrapper)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
