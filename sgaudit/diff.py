@@ -92,6 +92,10 @@ class Differ:
             return Source(addrs=addresses.cidr_set(entries))
         return Source(addrs=(addresses.cidr_interval(source),))
 
+    def envelope(self, desired: DesiredState, group: Group) -> dict[str, list[Rect]]:
+        """The permitted envelope as rects per protocol (``-1``: every protocol)."""
+        return self._envelope(desired, group)
+
     def _envelope(self, desired: DesiredState, group: Group) -> dict[str, list[Rect]]:
         cache_key = (id(desired), group.region)
         cached = self._envelopes.get(cache_key)

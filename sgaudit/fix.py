@@ -178,6 +178,8 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
         for rule in rules:
             if signature(rule) == (finding.protocol, finding.from_port, finding.to_port, finding.source):
                 revokes.append((rule, finding))
+    held = [(r, f) for r, f in revokes if _unread_prefix_list(r, group, differ)]
+    revokes = [(r, f) for r, f in revokes if (r, f) not in held]
     revoked_ids = {r.rule_id for r, _ in revokes}
     remaining = [r for r in rules if r.rule_id not in revoked_ids]
     authorizes: list[tuple[Grant, str, list[Rule]]] = []
@@ -198,18 +200,105 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
         authorizes.append((grant, reason, providers))
     changes: list[Change] = []
     added_for: dict[str, list[int]] = {}
+    added: list[Rule] = []
     for grant, reason, providers in authorizes:
         seq += 1
         source = group.group_id if grant.source == SELF else grant.source
         rule = Rule(grant.protocol, grant.from_port, grant.to_port, source, None, RESTORED_DESCRIPTION)
         changes.append(_change(seq, "authorize", group, rule, reason))
+        added.append(rule)
         for provider in providers:
             added_for.setdefault(provider.rule_id or "", []).append(seq)
+    for revoked, _ in revokes:
+        for rule, reason in kept_parts(revoked, result, [*remaining, *added], differ):
+            seq += 1
+            changes.append(_change(seq, "authorize", group, rule, reason))
+            added.append(rule)
+            added_for.setdefault(revoked.rule_id or "", []).append(seq)
     for rule, finding in revokes:
         seq += 1
         depends = tuple(added_for.get(rule.rule_id or "", ()))
         changes.append(_change(seq, "revoke", group, rule, f"extra: {finding.reason}", depends))
     return changes
+
+
+def _unread_prefix_list(rule: Rule, group: Group, differ: Differ) -> bool:
+    """A rule from a prefix list whose entries could not be read cannot be judged: never
+    revoke it (the scan is incomplete and says so)."""
+    return rule.source.startswith("pl-") and differ.source_of(rule.source, group).token is not None
+
+
+KEPT_DESCRIPTION = "kept by sgaudit: the permitted part of {rule_id}"
+
+
+def kept_parts(revoked: Rule, result: GroupResult, kept: Sequence[Rule],
+               differ: Differ) -> list[tuple[Rule, str]]:
+    """What the envelope permits of a rule about to be revoked, as rules to authorize first, so
+    that the revoke takes away only what is outside it: a ``-1`` from the VPC leaves the ports the
+    options permit from the VPC, a bastion's ``tcp 20-25`` leaves its 22. When the rule let the
+    cluster's own machines reach each other (a private source) and no rule from the group itself
+    does (workers and scheduler talk on any port), that rule is added too. Parts that ``kept``
+    rules already allow are left out."""
+    group, desired = result.group, result.desired
+    env = differ.envelope(desired, group)
+    source = differ.source_of(revoked.source, group)
+    rule_axis = (ports.axis_interval(revoked.protocol, revoked.from_port, revoked.to_port),)
+    parts: dict[tuple[str, int, int, str], str] = {}
+    for env_protocol, rects in env.items():
+        if revoked.protocol != ports.ALL and env_protocol not in (revoked.protocol, ports.ALL):
+            continue
+        protocol = revoked.protocol if revoked.protocol != ports.ALL else env_protocol
+        for rect in rects:
+            axis = ports.intersect(rule_axis, rect.axis)
+            if not axis or rect.source.token == SELF:
+                continue
+            if source.token is not None:
+                sources = [source.token] if rect.source.token == source.token else []
+            else:
+                sources = list(addresses.to_cidrs(ports.intersect(source.addrs, rect.source.addrs)))
+            for cidr in sources:
+                for from_port, to_port in _port_ranges(protocol, axis):
+                    parts.setdefault((protocol, from_port, to_port, cidr), _PERMITTED_PART)
+    all_traffic = revoked.protocol == ports.ALL or (
+        revoked.protocol == "tcp" and ports.covers(rule_axis, ((1, ports.PORT_MAX),)))
+    if (all_traffic and source.token is None
+            and ports.intersect(source.addrs, addresses.private_space())
+            and not any(r.source == group.group_id and r.protocol == ports.ALL for r in kept)):
+        parts.setdefault((ports.ALL, -1, -1, group.group_id), _OWN_TRAFFIC)
+    name = f"{revoked.rule_id or 'the revoked rule'} ({describe_rule(revoked)})"
+    out = []
+    for (protocol, from_port, to_port, cidr), kind in parts.items():
+        if not gaps(Grant(protocol, from_port, to_port, cidr, kind), kept, group, differ):
+            continue  # already allowed by a rule that stays
+        rule = Rule(protocol, from_port, to_port, cidr, None,
+                    KEPT_DESCRIPTION.format(rule_id=revoked.rule_id or "a revoked rule"))
+        why = (f"the part of {name} that the options permit; added first so that access stays"
+               if kind == _PERMITTED_PART else
+               f"{name} also let the cluster's machines reach each other; this keeps that, from "
+               "the group itself (always permitted)")
+        out.append((rule, why))
+    return out
+
+
+_PERMITTED_PART = "permitted part"
+_OWN_TRAFFIC = "own traffic"
+
+
+def _port_ranges(protocol: str, axis: ports.IntervalSet) -> list[tuple[int, int]]:
+    """Axis intervals back to AWS's FromPort/ToPort (icmp: type and code)."""
+    if protocol == ports.ALL or axis == ((ports.PORT_MIN, ports.PORT_MAX),):
+        return [(-1, -1)] if protocol not in ports.PORTED else [(0, 65535)]
+    if protocol in ports.ICMP:
+        out = []
+        for lo, hi in axis:
+            for icmp_type in range(lo // 256, hi // 256 + 1):
+                first, last = max(lo, icmp_type * 256), min(hi, icmp_type * 256 + 255)
+                if first == icmp_type * 256 and last == icmp_type * 256 + 255:
+                    out.append((icmp_type, -1))
+                else:
+                    out.extend((icmp_type, code % 256) for code in range(first, last + 1))
+        return out
+    return list(axis)
 
 
 def _change(seq: int, action: Action, group: Group, rule: Rule, reason: str,
@@ -302,7 +391,10 @@ def read_ingress(client: Any, group_ids: Sequence[str]) -> dict[str, tuple[Rule,
             if token:
                 kwargs["NextToken"] = token
             page = client.describe_security_group_rules(**kwargs)
-            for raw in page.get("SecurityGroupRules", []):
+            if not isinstance(page.get("SecurityGroupRules"), list):
+                raise ValueError("DescribeSecurityGroupRules answered without SecurityGroupRules: "
+                                 "not an AWS answer (a proxy in the way?)")
+            for raw in page["SecurityGroupRules"]:
                 rule = parse_sgr(raw)
                 if rule is not None and raw.get("GroupId") in out:
                     out[raw["GroupId"]].append(rule)
@@ -407,8 +499,10 @@ def execute(client: Any, change: Change) -> Outcome:
         if error_code(exc) in ALREADY_CODES[change.action]:
             return Outcome(change, ALREADY_DONE, error_code(exc))
         return Outcome(change, FAILED, error_text(exc))
-    if isinstance(response, Mapping) and response.get("Return") is False:
-        return Outcome(change, FAILED, "AWS answered Return=false")
+    if not isinstance(response, Mapping) or response.get("Return") is not True:
+        # an HTML page with status 200 parses into an empty "success": not a change AWS made
+        return Outcome(change, FAILED, "AWS did not confirm the change (no Return=true in its "
+                                       "answer; a proxy in the way?)")
     return Outcome(change, APPLIED, new_rule_ids=new_ids)
 
 

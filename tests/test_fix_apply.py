@@ -53,7 +53,7 @@ class FakeEC2:
             for r in self.groups.get(gid, []):
                 raw = {"SecurityGroupRuleId": r.rule_id, "GroupId": gid, "IsEgress": False,
                        "IpProtocol": r.protocol, "FromPort": r.from_port, "ToPort": r.to_port,
-                       "CidrIpv4": r.source}
+                       **source_fields(r.source)}
                 if r.description:
                     raw["Description"] = r.description
                 out.append(raw)
@@ -64,9 +64,11 @@ class FakeEC2:
     def authorize_security_group_ingress(self, GroupId: str, IpPermissions: list[dict[str, Any]]) -> Any:
         self._before("authorize", GroupId)
         (perm,) = IpPermissions
-        (rng,) = perm["IpRanges"]
-        new = Rule(perm["IpProtocol"], perm.get("FromPort", -1), perm.get("ToPort", -1), rng["CidrIp"],
-                   f"sgr-{next(self.ids)}", rng.get("Description"))
+        ((kind, (entry,)),) = [(k, v) for k, v in perm.items() if isinstance(v, list) and v]
+        source = entry[{"IpRanges": "CidrIp", "Ipv6Ranges": "CidrIpv6", "PrefixListIds": "PrefixListId",
+                        "UserIdGroupPairs": "GroupId"}[kind]]
+        new = Rule(perm["IpProtocol"], perm.get("FromPort", -1), perm.get("ToPort", -1), source,
+                   f"sgr-{next(self.ids)}", entry.get("Description"))
         if any(fix.signature(r) == fix.signature(new) for r in self.groups[GroupId]):
             raise AwsError("InvalidPermission.Duplicate")
         if not self.lying:
@@ -90,11 +92,22 @@ class FakeEC2:
             raise AwsError("UnauthorizedOperation", "You are not authorized to perform this operation.")
 
 
+def source_fields(source: str) -> dict[str, Any]:
+    """A rule's source as DescribeSecurityGroupRules names it."""
+    if source.startswith("sg-"):
+        return {"ReferencedGroupInfo": {"GroupId": source}}
+    if source.startswith("pl-"):
+        return {"PrefixListId": source}
+    return {"CidrIpv6": source} if ":" in source else {"CidrIpv4": source}
+
+
 def rule(protocol: str, ports: tuple[int, int], source: str, rid: str) -> Rule:
     return Rule(protocol, ports[0], ports[1], source, rid)
 
 
-ALL_FROM_WORLD = [rule("-1", (-1, -1), WORLD, "sgr-all")]
+#: used as group sg-a; like every Coiled group it has its self-reference (without it, the fix
+#: would also add one before revoking: see test_fix_plan)
+ALL_FROM_WORLD = [rule("-1", (-1, -1), WORLD, "sgr-all"), rule("-1", (-1, -1), "sg-a", "sgr-self")]
 RDP = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), WORLD, "sgr-http"),
        rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
 
@@ -128,7 +141,7 @@ def test_apply_then_verify_is_clean_and_authorizes_precede_the_revoke() -> None:
         ("authorize", "sg-a"), ("authorize", "sg-a"), ("authorize", "sg-a"), ("revoke", "sg-a"),
         ("revoke", "sg-b")]
     assert rules_of(ec2, "sg-a") == {("tcp", 22, 22, WORLD), ("tcp", 8786, 8786, WORLD),
-                                     ("tcp", 8787, 8787, WORLD)}
+                                     ("tcp", 8787, 8787, WORLD), ("-1", -1, -1, "sg-a")}
     checks = fix.verify_fix(plan, results, lambda a, r: ec2)
     assert [(c.ref[2], c.ok) for c in checks] == [("sg-a", True), ("sg-b", True)]
     assert fix.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_OK
@@ -152,12 +165,32 @@ def test_a_denied_authorize_cancels_the_revoke_it_protects_and_other_groups_are_
         (1, "sg-a", denied), (2, "sg-a", denied), (3, "sg-a", denied),
         (4, "sg-a", "skipped: not attempted: needs change #1, #2, #3 to succeed first"),
         (5, "sg-b", "applied")]
-    assert rules_of(ec2, "sg-a") == {("-1", -1, -1, WORLD)}  # the cluster kept its access
+    assert rules_of(ec2, "sg-a") == {("-1", -1, -1, WORLD), ("-1", -1, -1, "sg-a")}  # access kept
     assert rules_of(ec2, "sg-b") == {fix.signature(r) for r in RDP[:2]}
     checks = fix.verify_fix(plan, results, lambda a, r: ec2)
     assert [(c.ref[2], [f.key.split("|")[4:] for f in c.remaining]) for c in checks] == [
         ("sg-a", [["-1", "-1", "-1", WORLD]]), ("sg-b", [])]
     assert fix.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_DRIFT
+
+
+def test_an_unconfirmed_authorize_is_failed_and_the_revoke_it_protects_waits() -> None:
+    """An HTML page with status 200 parses into an empty "success": without AWS's Return=true
+    the change did not happen as far as sgaudit can tell, so the broad rule stays."""
+    ec2, _, plan = setup({"sg-a": ALL_FROM_WORLD})
+    real = ec2.authorize_security_group_ingress
+
+    def blank(**kwargs: Any) -> Any:
+        real(**kwargs)
+        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    ec2.authorize_security_group_ingress = blank  # type: ignore[method-assign]
+    outcomes = fix.apply_plan(plan, lambda a, r: ec2)
+    unconfirmed = ("failed: AWS did not confirm the change (no Return=true in its answer; a proxy "
+                   "in the way?)")
+    assert results_of(outcomes) == [
+        (1, "sg-a", unconfirmed), (2, "sg-a", unconfirmed), (3, "sg-a", unconfirmed),
+        (4, "sg-a", "skipped: not attempted: needs change #1, #2, #3 to succeed first")]
+    assert ("-1", -1, -1, WORLD) in rules_of(ec2, "sg-a")
 
 
 def test_a_group_changed_after_the_plan_is_skipped_as_stale() -> None:
@@ -242,8 +275,11 @@ def test_the_backup_records_every_affected_group_and_each_change_with_its_result
     doc = json.loads(path.read_text())
     assert doc["sgaudit_backup"] == 1
     assert [g["group_id"] for g in doc["groups"]] == ["sg-a", "sg-b"]  # sg-ok needs nothing
-    assert doc["groups"][0]["ingress"] == [{"rule_id": "sgr-all", "protocol": "-1", "from_port": -1,
-                                            "to_port": -1, "source": WORLD, "description": None}]
+    assert doc["groups"][0]["ingress"] == [
+        {"rule_id": "sgr-all", "protocol": "-1", "from_port": -1, "to_port": -1, "source": WORLD,
+         "description": None},
+        {"rule_id": "sgr-self", "protocol": "-1", "from_port": -1, "to_port": -1, "source": "sg-a",
+         "description": None}]
     assert [(c["seq"], c["action"], c["result"], c["new_rule_ids"]) for c in doc["changes"]] == [
         (1, "authorize", "applied", ["sgr-100"]), (2, "authorize", "applied", ["sgr-101"]),
         (3, "authorize", "applied", ["sgr-102"]), (4, "revoke", "applied", []),

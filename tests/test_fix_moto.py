@@ -63,7 +63,14 @@ class Fleet:
         self.client = c = ec2(url)
         vpc = make_vpc(c, "10.0.0.0/16")
         # -1 from the world: the only thing giving the cluster its Dask ports
-        self.all = make_group(c, vpc, "coiled-all", COILED, [("-1", -1, -1, WORLD)])
+        # a stray all-traffic rule from the world beside a bastion's ssh from the VPC
+        self.all = make_group(c, vpc, "coiled-all", COILED,
+                              [("-1", -1, -1, WORLD), ("tcp", 22, 22, "10.0.0.0/16")])
+        # like every Coiled group, it lets its own machines talk to each other
+        c.authorize_security_group_ingress(GroupId=self.all, IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": self.all}]}])
+        #: its rules that are permitted, so no fix touches them
+        self.all_kept = {("tcp", 22, 22, "10.0.0.0/16", None), ("-1", -1, -1, self.all, None)}
         # one IpPermission holding the world and a private CIDR
         self.shared = make_group(c, vpc, "coiled-shared", COILED, [("tcp", 8786, 8787, WORLD)])
         c.authorize_security_group_ingress(GroupId=self.shared, IpPermissions=[{
@@ -102,7 +109,7 @@ def test_full_cycle_fix_recheck_rollback(fleet: Fleet, proxy: FaultProxy, sgaudi
     assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
     after = ingress(fleet.client)
     assert after[fleet.all] == {("tcp", 8786, 8786, WORLD, RESTORED),
-                                ("tcp", 8787, 8787, WORLD, RESTORED)}
+                                ("tcp", 8787, 8787, WORLD, RESTORED), *fleet.all_kept}
     assert after[fleet.shared] == {("tcp", 8786, 8787, WORLD, None),
                                    ("tcp", 22, 22, "10.0.0.0/16", "bastion")}
     assert after[fleet.missing] == {("tcp", 8786, 8786, WORLD, None),
@@ -194,7 +201,7 @@ def test_a_denied_group_is_reported_and_the_others_are_fixed(fleet: Fleet, proxy
         (fleet.missing, "authorize", "applied", "")]
     assert "failed: UnauthorizedOperation" in run.out
     after = ingress(fleet.client)
-    assert after[fleet.all] == {("-1", -1, -1, WORLD, None)}  # denied, so its access was kept
+    assert after[fleet.all] == {("-1", -1, -1, WORLD, None), *fleet.all_kept}  # access kept
     assert ("tcp", 8787, 8787, WORLD, RESTORED) in after[fleet.missing]
     assert f"{fleet.all} (coiled-all): still drifted:" in run.out
     assert f"{fleet.shared} (coiled-shared): verified" in run.out
@@ -237,7 +244,7 @@ def test_a_group_changed_after_the_plan_is_skipped_as_stale(fleet: Fleet, proxy:
     assert fleet.shared not in {g for _, g in proxy.changes()}
     assert ("tcp", 22, 22, WORLD, "temp") in ingress(fleet.client)[fleet.shared]
     assert ingress(fleet.client)[fleet.all] == {("tcp", 8786, 8786, WORLD, RESTORED),
-                                                ("tcp", 8787, 8787, WORLD, RESTORED)}
+                                                ("tcp", 8787, 8787, WORLD, RESTORED), *fleet.all_kept}
 
 
 def test_the_backup_is_on_disk_before_the_first_change(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:

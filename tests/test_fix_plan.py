@@ -66,7 +66,9 @@ def test_all_traffic_from_the_world_authorizes_the_narrow_rules_first() -> None:
         (1, "authorize", "tcp 22 from 0.0.0.0/0", ()),
         (2, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
         (3, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
-        (4, "revoke", "sgr-all (all traffic from 0.0.0.0/0)", (1, 2, 3)),
+        # the rule also let the cluster's machines talk to each other: that stays, from itself
+        (4, "authorize", "all traffic from sg-1", ()),
+        (5, "revoke", "sgr-all (all traffic from 0.0.0.0/0)", (1, 2, 3, 4)),
     ]
     added = plan.changes[0]
     assert added.rule.description == fix.RESTORED_DESCRIPTION
@@ -80,7 +82,8 @@ def test_a_broad_private_rule_keeps_vpc_access_until_the_narrow_rules_exist() ->
     assert brief(plan) == [
         (1, "authorize", "tcp 8786 from 10.0.0.0/16", ()),
         (2, "authorize", "tcp 8787 from 10.0.0.0/16", ()),
-        (3, "revoke", "sgr-wide (all traffic from 10.0.0.0/8)", (1, 2)),
+        (3, "authorize", "all traffic from sg-1", ()),
+        (4, "revoke", "sgr-wide (all traffic from 10.0.0.0/8)", (1, 2, 3)),
     ]
 
 
@@ -91,7 +94,8 @@ def test_required_rule_covered_partly_by_a_kept_rule_and_partly_by_a_revoked_one
     assert brief(plan) == [
         (1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
         (2, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
-        (3, "revoke", "sgr-every-port (tcp all ports from 0.0.0.0/0)", (1, 2)),
+        (3, "authorize", "all traffic from sg-1", ()),
+        (4, "revoke", "sgr-every-port (tcp all ports from 0.0.0.0/0)", (1, 2, 3)),
     ]
 
 
@@ -157,7 +161,7 @@ def test_sequence_numbers_run_across_groups_and_unresolved_groups_are_left_alone
     plan = fix.plan_fix([result(a, desired(), "sg-1"), unresolved, result(b, desired(), "sg-2")],
                         {ref("sg-1"): a, ref("sg-2"): b, ref("sg-3"): a})
     assert [(c.group_id, c.seq) for c in plan.changes] == [
-        ("sg-1", 1), ("sg-1", 2), ("sg-1", 3), ("sg-1", 4), ("sg-2", 5)]
+        ("sg-1", 1), ("sg-1", 2), ("sg-1", 3), ("sg-1", 4), ("sg-1", 5), ("sg-2", 6)]
 
 
 def test_ip_permission_holds_exactly_one_source() -> None:
@@ -193,7 +197,7 @@ def test_the_plan_reads_as_a_reviewer_needs_it() -> None:
     plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False)), result(stale, desired(), "sg-2")],
                         {ref(): rules, ref("sg-2"): "UnauthorizedOperation: denied"})
     assert fix.render_plan(plan) == (
-        "Fix plan: 3 change(s) in 1 group(s); 1 group(s) skipped\n"
+        "Fix plan: 5 change(s) in 1 group(s); 1 group(s) skipped\n"
         "\n"
         "sg-1 (coiled-sg-1)  account 111122223333  region eu-west-1\n"
         '  #1   authorize tcp 8786 from 0.0.0.0/0  "restored by sgaudit (required ingress)"\n'
@@ -202,10 +206,64 @@ def test_the_plan_reads_as_a_reviewer_needs_it() -> None:
         '  #2   authorize tcp 8787 from 0.0.0.0/0  "restored by sgaudit (required ingress)"\n'
         "        why: required (enable_public_http is true: Dask ports open to the world); now allowed "
         "only through sgr-all, revoked below: added first so access is never lost\n"
-        "  #3   revoke    sgr-all (all traffic from 0.0.0.0/0)  (after #1, #2)\n"
+        '  #3   authorize tcp 22 from 10.0.0.0/16  "kept by sgaudit: the permitted part of sgr-all"\n'
+        "        why: the part of sgr-all (all traffic from 0.0.0.0/0) that the options permit; added "
+        "first so that access stays\n"
+        '  #4   authorize all traffic from sg-1  "kept by sgaudit: the permitted part of sgr-all"\n'
+        "        why: sgr-all (all traffic from 0.0.0.0/0) also let the cluster's machines reach each "
+        "other; this keeps that, from the group itself (always permitted)\n"
+        "  #5   revoke    sgr-all (all traffic from 0.0.0.0/0)  (after #1, #2, #3, #4)\n"
         "        why: extra: outside the envelope: tcp 0-8785, 8788-65535 from 0.0.0.0/0 except "
         "10.0.0.0/16; tcp 0-21, 23-8785, 8788-65535 from 10.0.0.0/16; udp, icmp, icmpv6, all other "
         "protocols from 0.0.0.0/0\n"
         "\n"
         "sg-2 (coiled-sg-2)  account 111122223333  region eu-west-1\n"
         "  SKIPPED: cannot read its rules: UnauthorizedOperation: denied\n")
+
+
+# -- what a revoke must not take away ----------------------------------------------------------
+
+def test_revoking_a_broad_vpc_rule_keeps_what_the_options_permit_from_the_vpc() -> None:
+    """Nothing is required (ssh and http off), 22/8786/8787 are permitted from the VPC: the
+    only rule, -1 from the VPC, must not go without those ports and the cluster's own traffic."""
+    rules = [rule("-1", (-1, -1), "10.0.0.0/16", "sgr-vpc")]
+    plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False, enable_public_http=False))],
+                        {ref(): rules})
+    assert brief(plan) == [
+        (1, "authorize", "tcp 22 from 10.0.0.0/16", ()),
+        (2, "authorize", "tcp 8786 from 10.0.0.0/16", ()),
+        (3, "authorize", "tcp 8787 from 10.0.0.0/16", ()),
+        (4, "authorize", "all traffic from sg-1", ()),
+        (5, "revoke", "sgr-vpc (all traffic from 10.0.0.0/16)", (1, 2, 3, 4)),
+    ]
+    assert {c.rule.description for c in plan.changes[:4]} == {
+        "kept by sgaudit: the permitted part of sgr-vpc"}
+
+
+def test_a_bastion_port_range_keeps_its_ssh() -> None:
+    rules = [*COMPLIANT[1:], rule("tcp", (20, 25), "10.0.0.0/16", "sgr-bastion")]
+    plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    assert brief(plan) == [
+        (1, "authorize", "tcp 22 from 10.0.0.0/16", ()),
+        (2, "revoke", "sgr-bastion (tcp 20-25 from 10.0.0.0/16)", (1,)),
+    ]
+
+
+def test_a_kept_part_already_allowed_by_a_staying_rule_is_not_added_again() -> None:
+    rules = [*COMPLIANT[1:], rule("tcp", (22, 22), "10.0.0.0/16", "sgr-22"),
+             rule("-1", (-1, -1), "10.0.0.0/16", "sgr-vpc"), rule("-1", (-1, -1), "sg-1", "sgr-self")]
+    plan = fix.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    assert brief(plan) == [(1, "revoke", "sgr-vpc (all traffic from 10.0.0.0/16)", ())]
+
+
+def test_a_rule_from_an_unread_prefix_list_is_never_revoked() -> None:
+    """Its entries could not be read, so whether it is extra is unknown: left alone."""
+    rules = [*COMPLIANT, rule("tcp", (5000, 5000), "pl-0abc1234", "sgr-pl"),
+             rule("tcp", (23, 23), WORLD, "sgr-telnet")]
+    state = desired()
+    plan = fix.plan_fix([result(rules, state)], {ref(): rules})
+    assert brief(plan) == [(1, "revoke", "sgr-telnet (tcp 23 from 0.0.0.0/0)", ())]
+    read = fix.plan_fix([result(rules, state)], {ref(): rules},
+                        prefix_lists={(REGION, "pl-0abc1234"): ("203.0.113.0/24",)})
+    assert brief(read) == [(1, "revoke", "sgr-pl (tcp 5000 from pl-0abc1234)", ()),
+                           (2, "revoke", "sgr-telnet (tcp 23 from 0.0.0.0/0)", ())]
