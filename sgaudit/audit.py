@@ -44,7 +44,7 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
                  "nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
                   warnings=tuple(warnings), generated_at=generated_at,
-                  policy_path=policy.path, scanned=snapshot.scanned)
+                  policy_path=policy.path, scanned=snapshot.scanned, read=snapshot.read)
 
 
 def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None], Vpc | None]:

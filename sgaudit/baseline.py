@@ -56,9 +56,11 @@ class Baseline:
 
 # -- pure ----------------------------------------------------------------------------------
 def complete_scope(report: Report) -> frozenset[Scope]:
-    """The account/regions this scan read completely: it audited groups there and nothing
-    there failed.  Findings elsewhere were not looked at, so nothing about them is known."""
-    seen = {(r.group.account, r.group.region) for r in report.results}
+    """The account/regions this scan read completely: the source read them (or it audited
+    groups there) and nothing there failed.  A region read whole with no selected group left
+    is in scope: its old findings are gone.  Findings elsewhere were not looked at, so nothing
+    about them is known."""
+    seen = {(r.group.account, r.group.region) for r in report.results} | set(report.read)
     failed = {(e.account, e.region) for e in report.errors}
     return frozenset(seen - failed)
 

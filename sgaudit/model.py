@@ -150,6 +150,9 @@ class Snapshot:
     errors: tuple[ScanError, ...] = ()
     #: the files or accounts/regions that were read, for the report header
     scanned: tuple[str, ...] = ()
+    #: (account, region) of every place the source read, groups or not: a region read whole
+    #: with no selected group left is evidence that its old findings are gone
+    read: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,8 @@ class Report:
     scanned: tuple[str, ...]
     #: extras for later features (waiver notices, history trend …); renderers may ignore keys
     notes: dict[str, object] = field(default_factory=dict)
+    #: (account, region) of every place the source read (see Snapshot.read)
+    read: tuple[tuple[str, str], ...] = ()
 
     @property
     def findings(self) -> list[Finding]:

@@ -123,3 +123,40 @@ open since            severity    status     key
         (3, [], [{"key": DB_RULE, "severity": "medium"}]),
         (4, [], [{"key": NEW, "severity": "high"}])]
     assert {o["key"]: o["first_seen"] for o in doc["open"]} == {k: day1 for k in ACCEPTED - {DB_RULE}}
+
+
+def _region_snapshot(path: Path, groups: list[dict[str, Any]]) -> Path:
+    """An `sgaudit snapshot` file of one account/region read whole."""
+    vpcs = json.loads((FIXTURES / "vpcs.json").read_text())["Vpcs"]
+    path.write_text(json.dumps({"sgaudit_snapshot": 1, "taken_at": "2026-03-01T02:00:00Z",
+                                "select": {"tags": {"owner": "coiled"}, "group_ids": []},
+                                "scans": [{"Account": "111122223333", "Region": "us-east-1",
+                                           "SecurityGroups": groups, "Vpcs": vpcs}]}))
+    return path
+
+
+def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypatch) -> None:
+    """Coiled clusters come and go: when the region was read whole and the group is gone, its
+    findings are resolved in the history and dropped from the baseline, not open forever."""
+    groups = json.loads((FIXTURES / "security-groups.json").read_text())["SecurityGroups"]
+    scratch = [g for g in groups if g["GroupId"] == "sg-0a11ce0000000003"]  # -1 from the world
+    day1 = _region_snapshot(tmp_path / "day1.json", scratch)
+    day2 = _region_snapshot(tmp_path / "day2.json", [])  # the cluster was deleted
+    db, baseline = tmp_path / "history.db", tmp_path / "baseline.json"
+    policy = FIXTURES / "policy.yaml"
+    key = "extra|111122223333|us-east-1|sg-0a11ce0000000003|-1|-1|-1|0.0.0.0/0"
+
+    monkeypatch.setenv("SGAUDIT_NOW", "2026-03-01T02:00:00Z")
+    first = sgaudit("check", "--policy", policy, "--snapshot", day1, "--history", db,
+                    "--update-baseline", baseline, "-f", "json")
+    assert [f["key"] for f in json.loads(first.out)["findings"]] == [key]
+    assert [e["key"] for e in json.loads(baseline.read_text())["findings"]] == [key]
+
+    monkeypatch.setenv("SGAUDIT_NOW", "2026-03-02T02:00:00Z")
+    second = sgaudit("check", "--policy", policy, "--snapshot", day2, "--history", db,
+                     "--baseline", baseline, "--update-baseline", baseline, "-f", "json")
+    assert second.code == 0 and json.loads(second.out)["findings"] == []
+    assert json.loads(baseline.read_text())["findings"] == []
+    history = json.loads(sgaudit("history", "--history", db, "-f", "json").out)
+    assert [([c["key"] for c in s["opened"]], [c["key"] for c in s["resolved"]])
+            for s in history["scans"]] == [([key], []), ([], [key])]

@@ -431,7 +431,8 @@ def to_snapshot(scans: Sequence[RegionScan], select: Matcher) -> Snapshot:
         errors.extend(scan.errors)
     return Snapshot(groups=tuple(groups.values()), vpcs=vpcs, prefix_lists=prefix_lists,
                     errors=tuple(errors),
-                    scanned=tuple(f"aws {s.account}/{s.region}" for s in scans))
+                    scanned=tuple(f"aws {s.account}/{s.region}" for s in scans),
+                    read=tuple((s.account, s.region) for s in scans))
 
 
 # -- the source --------------------------------------------------------------------------

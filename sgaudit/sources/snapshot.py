@@ -42,7 +42,7 @@ class SnapshotSource:
                 "list) in any --snapshot file: there is nothing to audit")
         return Snapshot(groups=tuple(reader.groups.values()), vpcs=reader.vpcs,
                         prefix_lists=reader.prefix_lists, errors=tuple(reader.errors),
-                        scanned=tuple(self.paths))
+                        scanned=tuple(self.paths), read=tuple(reader.read))
 
 
 class _Reader:
@@ -56,6 +56,8 @@ class _Reader:
         self.prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
         self.errors: list[ScanError] = []
         self.saw_groups = False
+        #: the (account, region) that sgaudit snapshot sections declare (AWS CLI files name none)
+        self.read: dict[tuple[str, str], None] = {}
 
     def check_selection(self, data: Any) -> None:
         """An sgaudit snapshot holds only the groups its scan selected (tags and ids are
@@ -82,6 +84,8 @@ class _Reader:
         path = section["path"]
         region = _text(section, "Region", path) or UNKNOWN
         account = _text(section, "Account", path)
+        if account and region != UNKNOWN and "SecurityGroups" in section:
+            self.read[(account, region)] = None
         self._groups(section, path, region, account, file)
         raw_vpcs = section.get("Vpcs", [])
         if not isinstance(raw_vpcs, list):
