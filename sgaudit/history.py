@@ -201,6 +201,8 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
     scope = complete_scope(report)
     active = [f for f in findings.values() if f.active]
     with transaction(conn):
+        latest = conn.execute("SELECT max(scanned_at) FROM scans").fetchone()[0]
+        late = latest is not None and scanned_at < latest
         scan_id = conn.execute(
             "INSERT INTO scans (scanned_at, complete, policy, policy_sha256, sources, scope, groups,"
             " open, active, waived, baselined, critical, high, medium, low)"
@@ -214,6 +216,8 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
         assert scan_id is not None
         was_open = {row[1]: row for row in conn.execute(
             "SELECT id, key, account, region, severity, status, first_seen FROM findings WHERE open = 1")}
+        if late:
+            return scan_id, _record_late_scan(conn, scan_id, findings, was_open, scanned_at)
         ids: dict[str, int] = {}
         first_seen: dict[str, str] = {}
         changed: list[tuple[str, str, int]] = []
@@ -252,6 +256,29 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
     return scan_id, first_seen
+
+
+def _record_late_scan(conn: sqlite3.Connection, scan_id: int, findings: Mapping[str, Finding],
+                      was_open: Mapping[str, Any], scanned_at: str) -> dict[str, str]:
+    """A scan older than the latest recorded one (a replayed snapshot, or a scan that finished
+    after a later one started) is kept as evidence, but the newer scans decide what is open:
+    it opens and resolves nothing. It can only show that an open finding existed earlier."""
+    first_seen: dict[str, str] = {}
+    for key in findings:
+        row = was_open.get(key)
+        if row is not None and scanned_at < row[6]:
+            conn.execute("UPDATE findings SET first_seen = ? WHERE id = ?", (scanned_at, row[0]))
+        first_seen[key] = min(row[6], scanned_at) if row is not None else scanned_at
+    conn.executemany(
+        "INSERT INTO findings (key, account, region, group_id, severity, status, open, first_seen,"
+        " opened_scan) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
+        [(f.key, f.account, f.region, f.group_id, f.severity, status_of(f), scanned_at, scan_id)
+         for key, f in findings.items() if key not in was_open])
+    ids = {key: fid for key, fid in conn.execute("SELECT key, id FROM findings") if key in findings}
+    conn.executemany("INSERT INTO scan_findings (scan_id, finding_id, status) VALUES (?, ?, ?)",
+                     [(scan_id, ids[key], status_of(f)) for key, f in findings.items()])
+    conn.execute("UPDATE scans SET opened = 0, resolved = 0 WHERE id = ?", (scan_id,))
+    return first_seen
 
 
 def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:

@@ -160,3 +160,28 @@ def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypa
     history = json.loads(sgaudit("history", "--history", db, "-f", "json").out)
     assert [([c["key"] for c in s["opened"]], [c["key"] for c in s["resolved"]])
             for s in history["scans"]] == [([key], []), ([], [key])]
+
+
+def test_a_late_scan_is_kept_but_does_not_rewrite_what_is_open(sgaudit, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """A scan older than the latest (a replayed snapshot, a slow concurrent run) is recorded,
+    opens and resolves nothing, and can only move a first_seen earlier."""
+    db, policy = tmp_path / "history.db", FIXTURES / "policy.yaml"
+    base = ("check", "--policy", policy, "--snapshot", FIXTURES / "vpcs.json", "--history", db,
+            "-f", "json")
+    with_9999 = edited_fixture(tmp_path / "new.json", add_9999=True)
+    plain = FIXTURES / "security-groups.json"
+    for day, snap in (("2026-03-05", plain), ("2026-03-06", with_9999)):
+        monkeypatch.setenv("SGAUDIT_NOW", f"{day}T02:00:00Z")
+        assert sgaudit(*base, "--snapshot", snap).code == 0
+    monkeypatch.setenv("SGAUDIT_NOW", "2026-03-01T02:00:00Z")  # older than both, and without 9999
+    late = json.loads(sgaudit(*base, "--snapshot", plain).out)
+    assert {f["first_seen"] for f in late["findings"]} == {"2026-03-01T02:00:00Z"}
+    history = json.loads(sgaudit("history", "--history", db, "-f", "json").out)
+    assert [(s["scanned_at"][:10], len(s["opened"]), len(s["resolved"])) for s in history["scans"]] == [
+        ("2026-03-05", 6, 0), ("2026-03-06", 1, 0), ("2026-03-01", 0, 0)]
+    monkeypatch.setenv("SGAUDIT_NOW", "2026-03-07T02:00:00Z")
+    now = json.loads(sgaudit(*base, "--snapshot", with_9999).out)
+    first_seen = {f["key"]: f["first_seen"] for f in now["findings"]}
+    assert first_seen[NEW] == "2026-03-06T02:00:00Z"  # still open: the late scan did not resolve it
+    assert {first_seen[k] for k in ACCEPTED} == {"2026-03-01T02:00:00Z"}  # seen earlier, late
