@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -130,9 +131,7 @@ def open_history(path: str | Path, *, create: bool,
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         try:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            conn.execute("PRAGMA foreign_keys = ON")
-            _ensure_schema(conn, path)
+            _prepare(conn, path, timeout)
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"{path}: not a usable history database: {exc}") from None
         try:
@@ -141,6 +140,26 @@ def open_history(path: str | Path, *, create: bool,
             raise HistoryError(f"{path}: history database error: {exc}") from None
     finally:
         conn.close()
+
+
+def _prepare(conn: sqlite3.Connection, path: str | Path, timeout: float) -> None:
+    """WAL mode and the schema. When two processes create the database at the same moment,
+    switching to WAL can answer "database is locked" at once, without waiting on the busy
+    timeout; such a setup is retried until the timeout, so neither scan is lost."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA foreign_keys = ON")
+            _ensure_schema(conn, path)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: str | Path) -> None:
