@@ -144,10 +144,19 @@ class Differ:
         if not outside:
             return None, touches
         reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
-        if vpc_unknown:
+        if vpc_unknown and self._vpc_mattered(rule, env, outside):
             reason += (" (the VPC's CIDR is unknown, but no VPC can hold all of this: it is outside "
                        "the envelope whatever the CIDR is)")
         return (reason, extra_severity(outside)), touches
+
+    @staticmethod
+    def _vpc_mattered(rule: Rule, env: Mapping[str, list[Rect]], outside: Sequence[Outside]) -> bool:
+        """Whether "inside the VPC" permits any of these ports, so that the VPC's unknown CIDR
+        could have changed the verdict (the reason then says why it did not)."""
+        protocols = {rule.protocol, ports.ALL} if rule.protocol != ports.ALL else set(env)
+        vpc_axis = ports.normalize(iv for p in protocols for r in env.get(p, ())
+                                   if r.source.token == UNKNOWN_VPC for iv in r.axis)
+        return any(piece.token is None and ports.intersect(piece.axis, vpc_axis) for piece in outside)
 
     def _outside_of_envelope(self, rule: Rule, group: Group,
                              env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:

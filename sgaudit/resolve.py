@@ -85,9 +85,10 @@ def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> D
         # Nothing can be required without the VPC's CIDR, but the envelope can still be drawn
         # with "inside the VPC" standing for any VPC: what falls outside even that is extra
         # whatever the CIDR turns out to be.
+        # Rules that do not depend on the VPC stay required.
         envelope = [*builder.required, *builder.permitted, SELF_GRANT, *allow]
-        return DesiredState((), tuple(_dedupe(envelope)), tuple(builder.warnings),
-                            builder.unresolved)
+        return DesiredState(tuple(_dedupe(builder.required)), tuple(_dedupe(envelope)),
+                            tuple(builder.warnings), builder.unresolved)
     permitted = [g for g in builder.permitted if g not in builder.required]
     permitted.append(SELF_GRANT)
     permitted.extend(allow)
@@ -164,13 +165,16 @@ class _Builder:
                     port, "enable_public_http is false: Dask ports only from inside the VPC",
                     http_origin)
 
-    def firewall_rules(self, firewall: Origin) -> None:
+    def firewall_rules(self, firewall: Origin, required: bool = True) -> None:
         spec = firewall.value
         assert isinstance(spec, dict)
         cidr = spec["cidr"]
         for port in (SCHEDULER, DASHBOARD, *spec["ports"]):
-            self.require(port, cidr, f"firewall opens the Dask ports and {list(spec['ports'])} "
-                         f"to {cidr}", firewall)
+            reason = f"firewall opens the Dask ports and {list(spec['ports'])} to {cidr}"
+            if required:
+                self.require(port, cidr, reason, firewall)
+            else:
+                self.permitted.append(Grant("tcp", port, port, cidr, reason, (firewall,)))
 
     def disabled_public_ingress(self) -> None:
         disable = self.options["disable_public_ingress"]
@@ -189,8 +193,8 @@ class _Builder:
         if firewall is None:
             return
         cidr = firewall.value["cidr"]  # type: ignore[index]
-        if primary is None:  # the widest envelope: the firewall's CIDR may lie inside the VPC
-            self.firewall_rules(firewall)
+        if primary is None:  # the widest envelope: the firewall's CIDR may lie inside the VPC,
+            self.firewall_rules(firewall, required=False)  # but whether it must is unknown
             return
         blocks = tuple(b for b in self.vpc_blocks() if ":" not in b)
         if ports.covers(addresses.cidr_set(blocks), addresses.cidr_set([cidr])):

@@ -442,7 +442,8 @@ def test_unresolved_state_reports_only_what_no_vpc_could_permit() -> None:
     """With the VPC unknown, "22 from inside the VPC" could be any VPC: at most 50 IPv4 /16s
     and 5 IPv6 /44s. A source that could fit is not judged; one that cannot is extra."""
     state = resolve(collect({"enable_public_ssh": False}, Where("p.yaml")).options, None)
-    assert state.unresolved and state.required == ()
+    assert state.unresolved and [(g.from_port, g.source) for g in state.required] == [
+        (8786, "0.0.0.0/0"), (8787, "0.0.0.0/0")]  # not from the VPC: still required
     g = group(perm("tcp", (22, 22), cidrs=("0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16",
                                              "10.0.0.0/12")),
               perm("tcp", (22, 22), v6=("::/0", "2600:1f18::/44")),

@@ -143,13 +143,17 @@ def test_groups_without_their_vpc_are_unresolved(sgaudit: Callable[..., Run]) ->
     assert [(f["group_id"], f["kind"], f["protocol"], f["from_port"], f["to_port"], f["source"])
             for f in doc["findings"]] == [
         ("sg-0a11ce0000000002", "extra", "tcp", 22, 22, "0.0.0.0/0"),
+        ("sg-0a11ce0000000002", "missing", "tcp", 8787, 8787, "0.0.0.0/0"),  # needs no VPC
         ("sg-0a11ce0000000003", "extra", "-1", -1, -1, "0.0.0.0/0"),
         ("sg-0a11ce0000000005", "extra", "tcp", 8786, 8787, "10.0.0.0/8"),
         ("sg-0a11ce0000000005", "extra", "tcp", 8787, 8787, "::/0"),
         ("sg-0a11ce0000000006", "extra", "tcp", 5432, 5432, "sg-0badbeef00000099"),
     ]
-    assert all("the VPC's CIDR is unknown, but no VPC can hold all of this" in f["reason"]
-               for f in doc["findings"])
+    # the note appears where "inside the VPC" could have permitted the ports (22 here, and the
+    # -1 rule), not on the analytics group's firewall ports or a group reference
+    noted = {f["group_id"] for f in doc["findings"]
+             if "the VPC's CIDR is unknown, but no VPC can hold all of this" in f["reason"]}
+    assert noted == {"sg-0a11ce0000000002", "sg-0a11ce0000000003"}
     assert [e["message"].split(":")[0] for e in doc["errors"]] == [g["group_id"] for g in doc["groups"]]
     assert all("VPC" in e["message"] and e["code"] == "Unresolved" for e in doc["errors"])
     assert "INCOMPLETE" in run.err_lines[-1]
@@ -349,6 +353,14 @@ def test_the_same_group_differing_in_two_files_is_refused(sgaudit: Callable[...,
     same = sgaudit("check", "--policy", POLICY, "--snapshot", day1, "--snapshot", day1,
                    "--snapshot", VPCS, "--format", "json")
     assert same.code == 0 and len(json.loads(same.out)["findings"]) == 6
+    shuffled = json.loads(GROUPS.read_text())
+    for g in shuffled["SecurityGroups"]:  # AWS lists rules and tags in no set order
+        g["IpPermissions"].reverse()
+        g["Tags"].reverse()
+    other_order = write(tmp_path, shuffled, "other-order.json")
+    again = sgaudit("check", "--policy", POLICY, "--snapshot", day1, "--snapshot", other_order,
+                    "--snapshot", VPCS, "--format", "json")
+    assert again.code == 0 and len(json.loads(again.out)["findings"]) == 6
 
 
 def _sgaudit_snapshot(tmp_path: Path, select: dict[str, Any]) -> Path:

@@ -179,7 +179,8 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
     if r.desired.unresolved:
         records.append(("U", (), (view.clean(r.desired.unresolved),)))
     records.extend(("W", (), (view.clean(w),)) for w in r.desired.warnings)
-    records.extend(_ingress(g.rules, act, acc, checked=not r.desired.unresolved))
+    records.extend(_ingress(g.rules, act, acc, checked=not r.desired.unresolved,
+                            group_id=g.group_id))
     records.extend(("A", (_code(f),), (*_rule(f.protocol, f.from_port, f.to_port, f.source),
                                       view.clean(f.reason), view.acceptance(f)))
                    for f in acc)
@@ -211,8 +212,8 @@ def _code(f: Finding) -> str:
     return f.severity[0] + f.kind[0]
 
 
-def _ingress(rules: Sequence[Rule], active: Sequence[Finding],
-             accepted: Sequence[Finding], checked: bool = True) -> list[_Record]:
+def _ingress(rules: Sequence[Rule], active: Sequence[Finding], accepted: Sequence[Finding],
+             checked: bool = True, group_id: str = "") -> list[_Record]:
     """The group's ingress as one table: active findings first (missing rules included), then
     the actual rules that are allowed ("a", or "n" when the desired state is unknown and a rule
     without a finding is not known to be allowed), then the extra ones that are accepted ("x")."""
@@ -229,7 +230,7 @@ def _ingress(rules: Sequence[Rule], active: Sequence[Finding],
         key = rule_key(x.protocol, x.from_port, x.to_port, x.source)
         if key in extra and key not in accepted_keys:
             continue  # shown above as a finding
-        code = "x" if key in accepted_keys else "a" if checked else "n"
+        code = "x" if key in accepted_keys else "a" if checked or x.source == group_id else "n"
         row = ("R", (code,), (*_rule(x.protocol, x.from_port, x.to_port, x.source), "",
                               view.clean(x.rule_id or ""), view.clean(x.description or "")))
         (later if code == "x" else rows).append(row)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
-from sgaudit.model import UNKNOWN, Group, Matcher, ScanError, Snapshot, Vpc
+from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources.awsjson import (
     ShapeError,
     group_selected,
@@ -135,13 +136,23 @@ class _Reader:
         the truth is not sgaudit's to guess."""
         key = (group.account, group.region, group.group_id)
         seen = self.groups.get(key)
-        if seen is not None and seen != group:
+        if seen is not None and not _same_group(seen, group):
             raise SnapshotError(
                 f"{file}: {group.group_id} ({group.account}/{group.region}) is also in "
                 f"{self.group_files[key]} with different rules or tags; pass one snapshot per "
                 "group (which copy is current cannot be told)")
         self.groups[key] = group
         self.group_files.setdefault(key, file)
+
+
+def _same_group(a: Group, b: Group) -> bool:
+    """Equal but for the order of their rules and tags (AWS lists them in no set order)."""
+    def rule_key(r: Rule) -> tuple[str, int, int, str, str, str]:
+        return (r.protocol, r.from_port, r.to_port, r.source, r.rule_id or "", r.description or "")
+
+    return (replace(a, rules=(), tags=()) == replace(b, rules=(), tags=())
+            and sorted(map(rule_key, a.rules)) == sorted(map(rule_key, b.rules))
+            and sorted(a.tags) == sorted(b.tags))
 
 
 def _load(path: str) -> Any:
