@@ -21,8 +21,6 @@ from sgaudit.resolve import SELF, UNKNOWN_VPC
 ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
 OTHER = "other"  # every protocol but the named ones
 _FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
-#: "every port" for severity: 1-65535 opens as much as 0-65535 (port 0 is not a real port)
-_EVERY_PORT: ports.IntervalSet = ((1, ports.PORT_MAX),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,8 +385,7 @@ def _piece_severity(piece: Outside) -> Severity:
     public = ports.subtract(piece.addrs, addresses.private_space())
     if not public:
         return "low" if piece.protocol in ports.ICMP else "medium"
-    all_traffic = piece.protocol == OTHER or (
-        piece.protocol in ports.PORTED and ports.covers(piece.axis, _EVERY_PORT))
+    all_traffic = piece.protocol == OTHER or ports.every_port(piece.protocol, piece.axis)
     if all_traffic:
         return "critical"
     if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):

@@ -260,7 +260,7 @@ def kept_parts(revoked: Rule, result: GroupResult, kept: Sequence[Rule],
                 for from_port, to_port in _port_ranges(protocol, axis):
                     parts.setdefault((protocol, from_port, to_port, cidr), _PERMITTED_PART)
     all_traffic = revoked.protocol == ports.ALL or (
-        revoked.protocol == "tcp" and ports.covers(rule_axis, ((1, ports.PORT_MAX),)))
+        revoked.protocol == "tcp" and ports.every_port(revoked.protocol, rule_axis))
     if (all_traffic and source.token is None
             and ports.intersect(source.addrs, addresses.private_space())
             and not any(r.source == group.group_id and r.protocol == ports.ALL for r in kept)):

@@ -114,6 +114,11 @@ def covers(outer: IntervalSet, inner: IntervalSet) -> bool:
     return not subtract(inner, outer)
 
 
+def every_port(protocol: str, axis: IntervalSet) -> bool:
+    """tcp/udp on every port: 1-65535 opens as much as 0-65535 (port 0 is not a real port)."""
+    return protocol in PORTED and covers(axis, ((1, PORT_MAX),))
+
+
 def format_axis(protocol: str, intervals: Sequence[Interval]) -> str:
     """Human text for a set of axis intervals of one protocol: "22, 8786-8787"."""
     if tuple(intervals) == ((PORT_MIN, PORT_MAX),):

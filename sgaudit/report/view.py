@@ -11,16 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sgaudit import ports, waivers
+from sgaudit.diff import ADMIN_PORTS
 from sgaudit.model import SEVERITIES, Finding, GroupResult, Report, Severity
 from sgaudit.report import format_ports, format_protocol
 
 #: severity -> rank, worst first (for sorting: lower is worse)
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 KINDS = ("extra", "missing")
-#: admin ports of DESIGN/README "Severity": a world-open one is critical
-ADMIN_PORTS = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
-#: waivers that expire within this many days are called out
-EXPIRING_DAYS = 14
+#: waivers that expire within this many days are called out (the waiver engine decides)
+EXPIRING_DAYS = waivers.EXPIRING_DAYS
 
 # Characters that can hide, reorder or break text in terminals, tables, HTML and XML: C0/C1
 # controls, bidi overrides ("trojan source"), line separators, lone surrogates, non-characters.
@@ -77,19 +77,15 @@ def finding_type(f: Finding) -> FindingType:
     """Classify a finding by what its rule is; the severity only separates public from private."""
     if f.kind == "missing":
         return TYPES_BY_ID["SGA005"]
-    if f.protocol == "-1" or (f.protocol in ("tcp", "udp") and f.from_port <= 1 and f.to_port >= 65535):
+    if f.protocol == "-1" or ports.every_port(
+            f.protocol, (ports.axis_interval(f.protocol, f.from_port, f.to_port),)):
         return TYPES_BY_ID["SGA002"]
-    if f.severity == "critical" and f.protocol == "tcp" and _touches_admin(f.from_port, f.to_port):
+    axis = (ports.axis_interval(f.protocol, f.from_port, f.to_port),)
+    if f.severity == "critical" and f.protocol == "tcp" and ports.intersect(axis, ADMIN_PORTS):
         return TYPES_BY_ID["SGA001"]
     if f.severity in ("critical", "high"):
         return TYPES_BY_ID["SGA003"]
     return TYPES_BY_ID["SGA004"]
-
-
-def _touches_admin(lo: int, hi: int) -> bool:
-    if lo == -1 and hi == -1:
-        return True
-    return any(lo <= a_hi and a_lo <= hi for a_lo, a_hi in ADMIN_PORTS)
 
 
 def rule_text(protocol: str, from_port: int, to_port: int, source: str) -> str:
