@@ -9,7 +9,7 @@ required rule outside the union of actual ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -197,19 +197,29 @@ class Differ:
         return found
 
     def _missing(self, group: Group, desired: DesiredState) -> tuple[tuple[Grant, tuple[Outside, ...]], ...]:
-        by_protocol: dict[str, list[Rect]] = {}
-        for rule in group.rules:
-            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
-            by_protocol.setdefault(rule.protocol, []).append(
-                Rect(axis, self.source_of(rule.source, group)))
+        by_protocol = self.rule_rects(group.rules, group)
         out = []
         for grant in desired.required:
-            rects = by_protocol.get(grant.protocol, []) + by_protocol.get(ports.ALL, [])
-            axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
-            gaps = tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
+            gaps = self.gaps(grant, by_protocol, group)
             if gaps:
                 out.append((grant, gaps))
         return tuple(out)
+
+    def rule_rects(self, rules: Iterable[Rule], group: Group) -> dict[str, list[Rect]]:
+        """Actual rules as rects per protocol."""
+        by_protocol: dict[str, list[Rect]] = {}
+        for rule in rules:
+            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            by_protocol.setdefault(rule.protocol, []).append(
+                Rect(axis, self.source_of(rule.source, group)))
+        return by_protocol
+
+    def gaps(self, grant: Grant, by_protocol: Mapping[str, list[Rect]],
+             group: Group) -> tuple[Outside, ...]:
+        """The part of ``grant`` that the rules (as ``rule_rects``) do not allow."""
+        rects = [*by_protocol.get(grant.protocol, ()), *by_protocol.get(ports.ALL, ())]
+        axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+        return tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
 
     # -- findings ------------------------------------------------------------------------
     def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:

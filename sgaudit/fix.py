@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from sgaudit import addresses, ports
-from sgaudit.diff import Differ, Rect, finding_key, uncovered
+from sgaudit.diff import Differ, finding_key
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
 from sgaudit.model import Finding, Grant, Group, GroupResult, Rule
 from sgaudit.resolve import SELF
@@ -314,11 +314,7 @@ def _missing_key(group: Group, grant: Grant) -> str:
 
 def gaps(grant: Grant, rules: Iterable[Rule], group: Group, differ: Differ) -> tuple[object, ...]:
     """The part of a required grant that ``rules`` do not allow (empty: fully covered)."""
-    rects = [Rect((ports.axis_interval(r.protocol, r.from_port, r.to_port),),
-                  differ.source_of(r.source, group))
-             for r in rules if r.protocol in (grant.protocol, ports.ALL)]
-    axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
-    return tuple(uncovered(grant.protocol, axis, differ.source_of(grant.source, group), rects))
+    return differ.gaps(grant, differ.rule_rects(rules, group), group)
 
 
 def covers_part(rule: Rule, grant: Grant, group: Group, differ: Differ) -> bool:
