@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sgaudit import history  # noqa: E402
 from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report  # noqa: E402
+from sgaudit.scheduled import history  # noqa: E402
 
 
 def report_of(ports: set[int], groups: int = 1000) -> Report:

@@ -25,9 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sgaudit.audit import audit  # noqa: E402
+from sgaudit.engine.audit import audit  # noqa: E402
 from sgaudit.model import Group, Report, Rule, Snapshot, Vpc  # noqa: E402
-from sgaudit.policy import load_policy  # noqa: E402
+from sgaudit.policy.loader import load_policy  # noqa: E402
 from sgaudit.report import html  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,8 +8,8 @@ import contextlib
 
 from conftest import FIXTURES
 
-from sgaudit.audit import audit
-from sgaudit.diff import finding_key
+from sgaudit.engine.audit import audit
+from sgaudit.engine.diff import finding_key
 from sgaudit.model import (
     DesiredState,
     Finding,
@@ -21,7 +21,7 @@ from sgaudit.model import (
     Rule,
     ScanError,
 )
-from sgaudit.policy import load_policy
+from sgaudit.policy.loader import load_policy
 from sgaudit.sources.snapshot import SnapshotSource
 
 GENERATED_AT = "2026-01-02T03:04:05Z"

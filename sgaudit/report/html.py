@@ -42,9 +42,9 @@ from typing import Any
 from markupsafe import Markup
 
 from sgaudit import __version__
-from sgaudit.explain import grant_dict
 from sgaudit.model import DesiredState, Finding, Grant, GroupResult, Report, Rule, ScanError
 from sgaudit.report import format_ports, format_protocol, view
+from sgaudit.report.explain import grant_dict
 from sgaudit.report.templating import read_asset, render_template
 
 #: with at most this many active findings, drifted groups start expanded

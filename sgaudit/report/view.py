@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sgaudit import ports, waivers
-from sgaudit.diff import ADMIN_PORTS
+from sgaudit import ports
+from sgaudit.engine.diff import ADMIN_PORTS
 from sgaudit.model import SEVERITIES, Finding, GroupResult, Report, Severity
 from sgaudit.report import format_ports, format_protocol
+from sgaudit.scheduled import waivers
 
 #: severity -> rank, worst first (for sorting: lower is worse)
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}

@@ -1,0 +1,81 @@
+"""``sgaudit check``: audit, accept (waivers, baseline, history), report; ``--fix`` repairs."""
+
+from __future__ import annotations
+
+import click
+
+from sgaudit.cli.common import (
+    choose_format,
+    exit_code,
+    load_policy_with_warnings,
+    now_utc,
+    policy_option,
+    read_source,
+    refuse_unwritable,
+    snapshot_option,
+    summary_line,
+    warn,
+    write_output,
+)
+from sgaudit.cli.fix import FixOptions, fix_options
+from sgaudit.cli.live_options import LiveOptions, live_options
+from sgaudit.report import FORMATS
+from sgaudit.scheduled.accept import accept_and_record, read_baselines
+
+FORMAT_NAMES = tuple(FORMATS)
+
+
+@click.command()
+@policy_option
+@snapshot_option
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES),
+              help="Report format (default: from -o's extension, else table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically).")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when there is active drift.")
+@click.option("--allow-partial", is_flag=True,
+              help="Report what could be read and exit 0/1 even if some of it could not.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Findings listed in this baseline are known: reported apart, not active.")
+@click.option("--update-baseline", "update_baseline", type=click.Path(dir_okay=False),
+              help="Write this scan's unwaived findings as the baseline (keeps the entries of "
+                   "account/regions this scan did not read completely).")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="Record this scan in this SQLite database (created if absent); findings get "
+                   "first_seen, reports a trend.")
+@live_options
+@fix_options
+def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
+          fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
+          update_baseline: str | None = None, history_path: str | None = None,
+          live: LiveOptions | None = None, fixing: FixOptions | None = None) -> None:
+    """Compare security groups with their desired state and report drift (--fix: and repair it)."""
+    from sgaudit.engine.audit import audit
+    from sgaudit.report import renderer
+
+    fixing = fixing or FixOptions()
+    fixing.refuse(snapshots, fmt, output)
+    refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
+                      history=(history_path, "history database"))
+    fmt = choose_format(fmt, output)
+    render = renderer(fmt)
+    policy = load_policy_with_warnings(policy_path)
+    now = now_utc()
+    baselines = read_baselines(baseline_path, update_baseline, policy, warn)
+    snapshot = read_source(policy, snapshots, quiet, live)
+    report = audit(policy, snapshot, now)
+    shown = set(policy.warnings)
+    for message in (w for w in report.warnings if w not in shown):
+        warn(message)
+    report = accept_and_record(report, policy, now, baselines, update_baseline, history_path, warn)
+    if fixing.fix:
+        if output:
+            write_output(render(report), output)
+        if not quiet:
+            click.echo(summary_line(report), err=True)
+        raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
+                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet))
+    write_output(render(report), output)
+    if not quiet:
+        click.echo(summary_line(report), err=True)
+    raise SystemExit(exit_code(report, fail_on_drift, allow_partial))

@@ -1,0 +1,243 @@
+"""``check --fix`` and ``rollback`` on the command line: confirmation, backup, printing.
+
+The plan is ``sgaudit.remediate`` (no click, no boto3); this module is the conversation with the
+operator.  The plan and the per-change report go to stdout; questions, progress and warnings
+to stderr.  Confirmation rules, the same for fix and rollback:
+``--dry-run`` prints the plan and changes nothing; ``--yes`` applies; otherwise a terminal is
+asked, and without a terminal nothing changes and the command says ``--yes`` is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
+from sgaudit.model import Report, Snapshot
+from sgaudit.remediate import aws_apply, plan_text, verify
+from sgaudit.remediate import plan as fixplan
+
+if TYPE_CHECKING:
+    from sgaudit.cli.live_options import LiveOptions
+
+DEFAULT_MAX_CHANGES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FixOptions:
+    """``check --fix`` and the options that only make sense with it."""
+
+    fix: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    max_changes: int = DEFAULT_MAX_CHANGES
+    backup: str | None = None
+
+    def refuse(self, snapshots: Sequence[str], fmt: str | None, output: str | None) -> None:
+        """Usage errors, raised before anything is read."""
+        if not self.fix:
+            given = [n for n, v in (("--dry-run", self.dry_run), ("--yes", self.yes),
+                                    ("--backup", self.backup)) if v]
+            if given:
+                raise UsageError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+                                 "with --fix")
+            return
+        if snapshots:
+            raise UsageError("--fix changes security groups in AWS, so it needs a live scan; "
+                             "it cannot be used with --snapshot")
+        if fmt and not output:
+            raise UsageError("with --fix, stdout shows the plan and what was done; write the "
+                             "report with -o FILE")
+        if self.backup and not self.dry_run:
+            from sgaudit.remediate.backup import check_target
+
+            check_target(self.backup)
+
+    def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
+            policy_path: str | None, allow_partial: bool, quiet: bool) -> int:
+        client_for = aws_client_for(live)
+        return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
+                       max_changes=self.max_changes, backup_path=self.backup,
+                       allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
+
+
+_FIX_OPTIONS = (
+    click.option("--fix", is_flag=True,
+                 help="Bring drifted groups to their desired state (live AWS only): shows the "
+                      "plan, asks, backs up, applies, verifies."),
+    click.option("--dry-run", is_flag=True, help="With --fix: show the plan, change nothing."),
+    click.option("--yes", is_flag=True, help="With --fix: apply without asking."),
+    click.option("--max-changes", type=click.IntRange(min=0), default=DEFAULT_MAX_CHANGES,
+                 show_default=True, metavar="N",
+                 help="With --fix: refuse (exit 2, nothing changed) a plan of more than N changes."),
+    click.option("--backup", "backup_path", type=click.Path(dir_okay=False), metavar="FILE",
+                 help="With --fix: write the backup here (default: sgaudit-backup-TIME.json in "
+                      "the current folder); never overwritten."),
+)
+
+
+def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds the --fix options to a click command and hands them over as ``fixing=``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, fix: bool = False, dry_run: bool = False, yes: bool = False,
+                max_changes: int = DEFAULT_MAX_CHANGES, backup_path: str | None = None,
+                **kwargs: Any) -> Any:
+        return func(*args, fixing=FixOptions(fix, dry_run, yes, max_changes, backup_path), **kwargs)
+
+    for option in reversed(_FIX_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
+    client_for = aws_client_for(live)
+    return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
+
+
+def is_interactive() -> bool:
+    """May we ask? (a function, so tests can say yes)."""
+    return sys.stdin.isatty()
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str) -> bool:
+    """True to go ahead; False when the operator declined.  Raises (exit 2) without a terminal."""
+    if dry_run:
+        click.echo(f"Dry run: nothing was changed. Run again without --dry-run to {verb}.")
+        return False
+    if yes:
+        return True
+    if not is_interactive():
+        raise UsageError(f"stdin is not a terminal, so nothing was changed; pass --yes to {verb} "
+                         "this plan")
+    n = len(plan.changes)
+    return click.confirm(f"{verb.capitalize()}: make these {n} change(s)?", default=False, err=True)
+
+
+def _progress(outcome: fixplan.Outcome) -> None:
+    c = outcome.change
+    rule = fixplan.describe_rule(c.rule, with_id=True)
+    _err(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}")
+
+
+def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]],
+            client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool, max_changes: int,
+            backup_path: str | None, allow_partial: bool, now: str, policy_path: str | None,
+            quiet: bool = False) -> int:
+    """Plan, confirm, back up, apply, verify; returns the exit code."""
+    from sgaudit.remediate import backup
+
+    if backup_path and not dry_run:
+        backup.check_target(backup_path)
+    incomplete = not report.complete and not allow_partial
+    if not report.complete:
+        _err("sgaudit: warning: the scan is incomplete; what could not be read is not fixed "
+             f"({len(report.errors)} error(s))")
+    cands = fixplan.candidates(report.results)
+    refs = [(r.group.account, r.group.region, r.group.group_id) for r in cands]
+    plan = fixplan.plan_fix(report.results, aws_apply.read_groups(refs, client_for), prefix_lists)
+    click.echo(plan_text.render_plan(plan), nl=False)
+    if not plan.changes:
+        click.echo("Nothing to change.")
+        return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped else EXIT_OK)
+    if len(plan.changes) > max_changes:
+        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
+                         f"{max_changes}; nothing was changed")
+    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply"):
+        if dry_run:
+            return EXIT_INCOMPLETE if incomplete else EXIT_OK
+        click.echo("Declined: nothing was changed.")
+        return EXIT_DRIFT
+    path = backup_path or str(backup.default_path())
+    writer = backup.BackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
+    writer.write()
+    click.echo(f"Backup written to {path} (undo with: sgaudit rollback {path})")
+    outcomes = aws_apply.apply_plan(plan, client_for, writer, None if quiet else _progress)
+    writer.record_outcomes(outcomes)
+    checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
+    writer.record_verification(checks)
+    click.echo("")
+    click.echo(plan_text.render_outcomes(outcomes, plan), nl=False)
+    if checks:
+        click.echo("\nAfter the fix:")
+        click.echo(plan_text.render_verification(checks), nl=False)
+    code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
+    click.echo(_summary(outcomes, plan, checks))
+    return code
+
+
+def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool) -> int:
+    """Undo exactly what a fix did, by its backup file; returns the exit code."""
+    from sgaudit.remediate import backup
+
+    record = backup.load_backup(path)
+    refs = list(dict.fromkeys(r.change.ref for r in record.changes))
+    plan = fixplan.plan_rollback(record, aws_apply.read_groups(refs, client_for))
+    click.echo(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
+    if not plan.changes:
+        click.echo("Nothing to roll back.")
+        return EXIT_DRIFT if plan.skipped else EXIT_OK
+    if not confirm(plan, dry_run=dry_run, yes=yes, verb="roll back"):
+        if dry_run:
+            return EXIT_OK
+        click.echo("Declined: nothing was changed.")
+        return EXIT_DRIFT
+    outcomes = aws_apply.apply_plan(plan, client_for, None, _progress)
+    checks = verify.verify_rollback(record, plan, client_for)
+    click.echo("")
+    click.echo(plan_text.render_outcomes(outcomes, plan), nl=False)
+    click.echo("\nAfter the rollback:")
+    click.echo(plan_text.render_verification(checks), nl=False)
+    click.echo(_summary(outcomes, plan, checks))
+    return fixplan.fix_exit_code(plan, outcomes, checks, complete=True)
+
+
+def _summary(outcomes: Sequence[fixplan.Outcome], plan: fixplan.Plan,
+             checks: Sequence[fixplan.Verification]) -> str:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    parts = [f"{n} {result}" for result, n in counts.items()]
+    if plan.skipped:
+        parts.append(f"{len(plan.skipped)} group(s) skipped")
+    bad = [c for c in checks if not c.ok]
+    parts.append(f"{len(checks) - len(bad)} of {len(checks)} group(s) verified")
+    return "sgaudit: " + "; ".join(parts)
+
+
+# -- clients ----------------------------------------------------------------------------------
+def aws_client_for(live: LiveOptions) -> fixplan.ClientFor:
+    """(account, region) -> EC2 client, with the credentials that scanned that account, from
+    the command's sessions (so a fix reuses the scan's sessions, roles, account ids and clients).
+
+    One credential set serves every account; with several, a role's account is in its ARN and
+    a profile's is asked of STS once."""
+    from sgaudit.sources import aws
+
+    targets = aws.targets_from_options(live.profiles, live.role_arns, live.external_id)
+    sessions = live.sessions()
+
+    def target_for(account: str, region: str) -> aws.AwsTarget:
+        if len(targets) == 1:
+            return targets[0]
+        for target in targets:
+            if target.role_account == account:
+                return target
+        for target in targets:
+            if not target.role_arn and sessions.account(target, region) == account:
+                return target
+        raise UsageError(f"no --profile or --role-arn gives access to account {account}")
+
+    def client_for(account: str, region: str) -> Any:
+        return aws.ec2_client(sessions, target_for(account, region), region)
+
+    return client_for

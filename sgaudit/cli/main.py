@@ -1,0 +1,59 @@
+"""The ``sgaudit`` command group and its entry point: every error the user can cause becomes one
+line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from sgaudit import __version__
+from sgaudit.cli.check import check
+from sgaudit.cli.explain import explain
+from sgaudit.cli.history import history_command
+from sgaudit.cli.rollback import rollback
+from sgaudit.cli.snapshot import snapshot_command
+from sgaudit.errors import EXIT_OK, EXIT_USAGE, SgauditError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sgaudit")
+def cli() -> None:
+    """Audit Coiled cluster security groups against the options that should shape them."""
+
+
+for command in (check, history_command, explain, snapshot_command, rollback):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: every error the user can cause becomes one line and an exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sgaudit",
+                 standalone_mode=False)
+    except SgauditError as exc:
+        click.echo(f"sgaudit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("sgaudit: aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"sgaudit: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("sgaudit: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line; SGAUDIT_DEBUG=1 shows the traceback
+        if os.environ.get("SGAUDIT_DEBUG"):
+            raise
+        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {exc} "
+                   "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
+        sys.exit(70)
+    sys.exit(EXIT_OK)

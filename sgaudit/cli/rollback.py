@@ -1,0 +1,20 @@
+"""``sgaudit rollback``: undo a ``check --fix`` from its backup."""
+
+from __future__ import annotations
+
+import click
+
+from sgaudit.cli.live_options import LiveOptions, live_options
+
+
+@click.command()
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone, change nothing.")
+@live_options(regions=False)
+def rollback(backup_file: str, yes: bool, dry_run: bool, live: LiveOptions | None = None) -> None:
+    """Undo a check --fix from its backup: re-authorize exactly what it revoked, revoke exactly
+    what it added."""
+    from sgaudit.cli.fix import rollback_command
+
+    raise SystemExit(rollback_command(backup_file, live or LiveOptions(), yes=yes, dry_run=dry_run))

@@ -1,0 +1,2 @@
+"""The pure engine: options -> desired state (resolve), desired x actual -> findings (diff),
+policy x snapshot -> report (audit). No cloud SDK, no click, no files."""

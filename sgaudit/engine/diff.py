@@ -1,0 +1,410 @@
+"""Desired state x actual group -> findings. Pure: no I/O.
+
+Rules are compared by what they allow.  Each rule is a rectangle in (port axis x address line)
+for one protocol (see ``ports`` and ``addresses``); sources that are not addresses (another
+security group, an unread prefix list) are tokens that only match themselves.  "Extra" is the
+part of an actual rule outside the union of permitted rectangles; "missing" is the part of a
+required rule outside the union of actual ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+
+from sgaudit import addresses, ports
+from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
+from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Severity
+
+ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
+OTHER = "other"  # every protocol but the named ones
+_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A rule source as something comparable: addresses, or a token (sg-…, pl-…, self)."""
+
+    addrs: ports.IntervalSet = ()
+    token: str | None = None
+
+
+_SELF_SOURCE = Source(token=SELF)
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    axis: ports.IntervalSet
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """A piece of a rule not covered: one protocol, some ports, some sources."""
+
+    protocol: str
+    axis: ports.IntervalSet
+    addrs: ports.IntervalSet = ()
+    token: str | None = None
+
+
+def finding_key(kind: str, account: str, region: str, group_id: str, protocol: str,
+                from_port: int, to_port: int, source: str) -> str:
+    """Stable across runs: no rule ids, descriptions or times."""
+    return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
+
+
+class Differ:
+    """Diffs groups against desired states; caches per state, so a fleet costs little more
+    than its distinct rules."""
+
+    def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
+        self._prefix_lists = prefix_lists or {}
+        self._sources: dict[tuple[str, str], Source] = {}
+        self._candidate_cache: dict[tuple[object, ...], list[Rect]] = {}
+        self._envelopes: dict[tuple[int, str], tuple[DesiredState, dict[str, list[Rect]]]] = {}
+        #: (envelope, region, rule signature) -> what _classify says of it
+        self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
+        self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
+        self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
+
+    # -- sources -------------------------------------------------------------------------
+    def source_of(self, source: str, group: Group) -> Source:
+        if source == SELF or source == group.group_id:
+            return _SELF_SOURCE
+        key = (group.region, source)
+        found = self._sources.get(key)
+        if found is None:
+            found = self._sources[key] = self._resolve_source(source, group.region)
+        return found
+
+    def _resolve_source(self, source: str, region: str) -> Source:
+        if source.startswith("sg-") or source == UNKNOWN_VPC:
+            return Source(token=source)
+        if source.startswith("pl-"):
+            entries = self._prefix_lists.get((region, source))
+            if entries is None:
+                return Source(token=source)
+            return Source(addrs=addresses.cidr_set(entries))
+        return Source(addrs=(addresses.cidr_interval(source),))
+
+    def envelope(self, desired: DesiredState, group: Group) -> dict[str, list[Rect]]:
+        """The permitted envelope as rects per protocol (``-1``: every protocol)."""
+        return self._envelope(desired, group)
+
+    def _envelope(self, desired: DesiredState, group: Group) -> dict[str, list[Rect]]:
+        cache_key = (id(desired), group.region)
+        cached = self._envelopes.get(cache_key)
+        if cached is not None and cached[0] is desired:
+            return cached[1]
+        env: dict[str, list[Rect]] = {}
+        for grant in (*desired.required, *desired.permitted):
+            axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+            env.setdefault(grant.protocol, []).append(Rect(axis, self.source_of(grant.source, group)))
+        self._envelopes[cache_key] = (desired, env)
+        return env
+
+    # -- the diff ------------------------------------------------------------------------
+    def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
+        env = self._envelope(desired, group)
+        reach = self._required_reach(desired)
+        findings: list[Finding] = []
+        touching = []
+        for rule in group.rules:
+            src = SELF if rule.source == group.group_id else rule.source
+            sig = (rule.protocol, rule.from_port, rule.to_port, src)
+            cache_key = (id(env), group.region, sig)
+            entry = self._rule_cache.get(cache_key)
+            if entry is None:
+                entry = self._classify(rule, group, env, _may_touch(sig, reach),
+                                       desired.unresolved is not None)
+                self._rule_cache[cache_key] = entry
+            verdict, touches = entry
+            if touches:
+                touching.append(sig)
+            if verdict is not None:
+                findings.append(self._extra_finding(group, rule, *verdict))
+        missing_key = (id(env), group.region, frozenset(touching))
+        missing = self._missing_cache.get(missing_key)
+        if missing is None:
+            missing = self._missing(group, desired)
+            self._missing_cache[missing_key] = missing
+        findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
+        return tuple(findings)
+
+    def _classify(self, rule: Rule, group: Group, env: Mapping[str, list[Rect]],
+                  touches: bool, vpc_unknown: bool) -> tuple[tuple[str, Severity] | None, bool]:
+        """(reason and severity if the rule reaches outside the envelope, else None;
+        whether it may cover a required rule)."""
+        outside = self._outside_of_envelope(rule, group, env)
+        if not outside:
+            return None, touches
+        reason = "outside the envelope: " + describe_pieces(outside, self.source_of(rule.source, group))
+        if vpc_unknown and self._vpc_mattered(rule, env, outside):
+            reason += (" (the VPC's CIDR is unknown, but no VPC can hold all of this: it is outside "
+                       "the envelope whatever the CIDR is)")
+        return (reason, extra_severity(outside)), touches
+
+    @staticmethod
+    def _vpc_mattered(rule: Rule, env: Mapping[str, list[Rect]], outside: Sequence[Outside]) -> bool:
+        """Whether "inside the VPC" permits any of these ports, so that the VPC's unknown CIDR
+        could have changed the verdict (the reason then says why it did not)."""
+        protocols = {rule.protocol, ports.ALL} if rule.protocol != ports.ALL else set(env)
+        vpc_axis = ports.normalize(iv for p in protocols for r in env.get(p, ())
+                                   if r.source.token == UNKNOWN_VPC for iv in r.axis)
+        return any(piece.token is None and ports.intersect(piece.axis, vpc_axis) for piece in outside)
+
+    def _outside_of_envelope(self, rule: Rule, group: Group,
+                             env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
+        source = self.source_of(rule.source, group)
+        if rule.protocol == ports.ALL:
+            pieces = [(p, _FULL, self._candidates(env, p, _FULL)) for p in ports.NAMED]
+            pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
+        else:
+            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            pieces = [(rule.protocol, axis, self._candidates(env, rule.protocol, axis))]
+        out: list[Outside] = []
+        for protocol, axis, rects in pieces:
+            out.extend(uncovered(protocol, axis, source, rects))
+        return tuple(out)
+
+    def _required_reach(self, desired: DesiredState) -> dict[str, ports.IntervalSet]:
+        """Per protocol, the port axis that required grants occupy: rules elsewhere cannot
+        cover them, so they are left out of the cache key of the missing-rule check."""
+        cached = self._reach.get(id(desired))
+        if cached is not None and cached[0] is desired:
+            return cached[1]
+        reach: dict[str, list[ports.Interval]] = {}
+        for g in desired.required:
+            reach.setdefault(g.protocol, []).append(
+                ports.axis_interval(g.protocol, g.from_port, g.to_port))
+        result = {p: ports.normalize(ivs) for p, ivs in reach.items()}
+        self._reach[id(desired)] = (desired, result)
+        return result
+
+    def _candidates(self, env: Mapping[str, list[Rect]], protocol: str,
+                    axis: ports.IntervalSet) -> list[Rect]:
+        """The envelope's rects of a protocol whose ports meet ``axis`` (few distinct axes
+        occur, so this filter is computed once per envelope and axis)."""
+        key = (id(env), protocol, axis)
+        found = self._candidate_cache.get(key)
+        if found is None:
+            found = [r for r in (*env.get(protocol, ()), *env.get(ports.ALL, ()))
+                     if ports.intersect(r.axis, axis)]
+            self._candidate_cache[key] = found
+        return found
+
+    def _missing(self, group: Group, desired: DesiredState) -> tuple[tuple[Grant, tuple[Outside, ...]], ...]:
+        by_protocol = self.rule_rects(group.rules, group)
+        out = []
+        for grant in desired.required:
+            gaps = self.gaps(grant, by_protocol, group)
+            if gaps:
+                out.append((grant, gaps))
+        return tuple(out)
+
+    def rule_rects(self, rules: Iterable[Rule], group: Group) -> dict[str, list[Rect]]:
+        """Actual rules as rects per protocol."""
+        by_protocol: dict[str, list[Rect]] = {}
+        for rule in rules:
+            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            by_protocol.setdefault(rule.protocol, []).append(
+                Rect(axis, self.source_of(rule.source, group)))
+        return by_protocol
+
+    def gaps(self, grant: Grant, by_protocol: Mapping[str, list[Rect]],
+             group: Group) -> tuple[Outside, ...]:
+        """The part of ``grant`` that the rules (as ``rule_rects``) do not allow."""
+        rects = [*by_protocol.get(grant.protocol, ()), *by_protocol.get(ports.ALL, ())]
+        axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+        return tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
+
+    # -- findings ------------------------------------------------------------------------
+    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:
+        return Finding(
+            key=finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
+                            rule.from_port, rule.to_port, rule.source),
+            kind="extra", severity=severity, account=group.account,
+            region=group.region, group_id=group.group_id, group_name=group.group_name,
+            protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
+            source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
+            reason=reason, description=rule.description)
+
+    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...]) -> Finding:
+        whole = self.source_of(grant.source, group)
+        if len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
+                (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)):
+            reason = f"no rule allows it; required because {grant.reason}"
+        else:
+            reason = ("only partly allowed; not covered: " + describe_pieces(gaps, whole)
+                      + f"; required because {grant.reason}")
+        return Finding(
+            key=finding_key("missing", group.account, group.region, group.group_id,
+                            grant.protocol, grant.from_port, grant.to_port, grant.source),
+            kind="missing", severity="medium", account=group.account, region=group.region,
+            group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
+            from_port=grant.from_port, to_port=grant.to_port, source=grant.source, rule_ids=(),
+            reason=reason)
+
+
+#: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6
+#: blocks of at most /44 per VPC (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
+MAX_VPC_V4 = 50 * (1 << 16)
+MAX_VPC_V6 = 5 * (1 << 84)
+
+
+def could_be_inside_a_vpc(addrs: ports.IntervalSet) -> bool:
+    """Whether these addresses could all lie inside some VPC whose CIDR is unknown."""
+    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V6_ALL))
+    return v4 <= MAX_VPC_V4 and v6 <= MAX_VPC_V6
+
+
+def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+              rects: Sequence[Rect]) -> list[Outside]:
+    """The part of (axis x source) that no rect covers, as pieces with merged address ranges.
+
+    A rect from UNKNOWN_VPC (a VPC whose CIDR is unknown) covers a piece's ports only when the
+    piece's addresses could all lie inside some VPC: what is reported is then outside the
+    envelope whatever the VPC's CIDR is."""
+    rects = [r for r in rects if ports.intersect(r.axis, axis)]
+    vpc_axis = ports.normalize(iv for r in rects if r.source.token == UNKNOWN_VPC for iv in r.axis)
+    pieces = _uncovered(protocol, axis, source, rects)
+    if not vpc_axis or source.token is not None:
+        return pieces
+    out = []
+    for piece in pieces:
+        if could_be_inside_a_vpc(piece.addrs):
+            rest = ports.subtract(piece.axis, vpc_axis)
+            if rest:
+                out.append(Outside(protocol, rest, addrs=piece.addrs))
+        else:
+            out.append(piece)
+    return out
+
+
+def _uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+               rects: Sequence[Rect]) -> list[Outside]:
+    if source.token is not None:
+        covered = ports.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
+        rest = ports.subtract(axis, covered)
+        return [Outside(protocol, rest, token=source.token)] if rest else []
+    addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
+    if not addr_rects:  # an empty prefix list allows nothing, so nothing of it is outside
+        return [Outside(protocol, axis, addrs=source.addrs)] if source.addrs else []
+    points = set()
+    for lo, hi in source.addrs:
+        points.update((lo, hi + 1))
+    for r in addr_rects:
+        for lo, hi in r.source.addrs:
+            points.update((lo, hi + 1))
+    cuts = sorted(points)
+    pieces: list[tuple[int, int, ports.IntervalSet]] = []
+    for lo, nxt in pairwise(cuts):
+        hi = nxt - 1
+        if not _contains(source.addrs, lo):
+            continue
+        covered = ports.normalize(iv for r in addr_rects if _contains(r.source.addrs, lo)
+                                  for iv in r.axis)
+        rest = ports.subtract(axis, covered)
+        if not rest:
+            continue
+        if pieces and pieces[-1][1] + 1 == lo and pieces[-1][2] == rest:
+            pieces[-1] = (pieces[-1][0], hi, rest)
+        else:
+            pieces.append((lo, hi, rest))
+    by_axis: dict[ports.IntervalSet, list[ports.Interval]] = {}
+    for lo, hi, rest in pieces:
+        by_axis.setdefault(rest, []).append((lo, hi))
+    return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+
+
+def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.IntervalSet]) -> bool:
+    protocol, from_port, to_port, _ = sig
+    if protocol == ports.ALL:
+        return bool(reach)
+    occupied = reach.get(protocol)
+    return bool(occupied) and bool(
+        ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
+
+
+def _contains(intervals: ports.IntervalSet, point: int) -> bool:
+    for lo, hi in intervals:
+        if lo <= point <= hi:
+            return True
+        if lo > point:
+            return False
+    return False
+
+
+def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:
+    """What of a rule is not covered, shortest first: protocols wholly outside are named
+    together; at most ``limit`` partial pieces are spelled out."""
+    wholly = [p for p in pieces if p.token == whole.token and p.addrs == whole.addrs
+              and p.axis == _FULL]
+    partial = [p for p in pieces if p not in wholly]
+    texts = [describe_outside(p, whole) for p in partial[:limit]]
+    if len(partial) > limit:
+        texts.append(f"and {len(partial) - limit} more range(s)")
+    if wholly:
+        names = ["all other protocols" if p.protocol == OTHER else p.protocol for p in wholly]
+        origin = whole.token if whole.token is not None else describe_addrs(whole.addrs, whole.addrs)
+        texts.append(f"{', '.join(names)} from {origin}")
+    return "; ".join(texts)
+
+
+def describe_outside(piece: Outside, whole: Source) -> str:
+    """"tcp 22 from 0.0.0.0/0 except 10.0.0.0/16" — what part of a rule is not covered."""
+    if piece.protocol == OTHER:
+        what = "all other protocols"
+    else:
+        what = f"{piece.protocol} {ports.format_axis(piece.protocol, piece.axis)}"
+    if piece.token is not None:
+        return f"{what} from {piece.token}"
+    return f"{what} from {describe_addrs(piece.addrs, whole.addrs)}"
+
+
+@lru_cache(maxsize=16384)
+def describe_addrs(part: ports.IntervalSet, whole: ports.IntervalSet) -> str:
+    if part == whole:
+        return addresses.describe(whole)
+    rest = ports.subtract(whole, part)
+    if len(addresses.to_cidrs(rest)) < len(addresses.to_cidrs(part)):
+        return f"{addresses.describe(whole)} except {addresses.describe(rest)}"
+    return addresses.describe(part)
+
+
+def extra_severity(outside: Sequence[Outside]) -> Severity:
+    """critical: all traffic from public addresses, or an admin port from a world-scale range;
+    high: anything else from public addresses; medium: private ranges, other groups and
+    prefix lists; low: icmp from private ranges."""
+    worst: Severity = "low"
+    rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    for piece in outside:
+        level = _piece_severity(piece)
+        if rank[level] > rank[worst]:
+            worst = level
+    return worst
+
+
+def _piece_severity(piece: Outside) -> Severity:
+    if piece.token is not None:
+        return "medium"
+    public = ports.subtract(piece.addrs, addresses.private_space())
+    if not public:
+        return "low" if piece.protocol in ports.ICMP else "medium"
+    all_traffic = piece.protocol == OTHER or ports.every_port(piece.protocol, piece.axis)
+    if all_traffic:
+        return "critical"
+    if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):
+        return "critical"
+    return "high"
+
+
+def _world_scale(public: ports.IntervalSet) -> bool:
+    """At least a /8 of public IPv4 space or a /32 of IPv6: reachable by "the world"."""
+    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V6_ALL))
+    return v4 >= 1 << 24 or v6 >= 1 << 96

@@ -1,0 +1,301 @@
+"""Load and validate the policy file (DESIGN.md section 5) into a ``Policy`` value."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sgaudit import ports
+from sgaudit.errors import PolicyError
+from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waiver
+from sgaudit.policy import clusterargs, daskconfig
+from sgaudit.policy.options import (
+    Where,
+    collect,
+    expect_group_id,
+    expect_mapping,
+    expect_port_ranges,
+    expect_protocol,
+    expect_rule_source,
+    line_of,
+    normalize_key,
+    refuse_aliases,
+    show,
+    unknown_key,
+)
+from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
+
+TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
+                  "cluster_args", "client_ip")
+MATCHER_KEYS = ("tags", "names", "group_ids")
+CLUSTER_KEYS = ("match", "backend_options", "cluster_args")
+ALLOW_KEYS = ("protocol", "ports", "source", "description")
+WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
+DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read a policy file. Without one, the defaults: Coiled's defaults for groups tagged owner=coiled."""
+    if path is None:
+        return Policy(path=None, sha256="", account_options={}, dask_options={},
+                      select=DEFAULT_SELECT)
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
+    try:
+        data = load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: {yaml_error_line(exc)}") from None
+    return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), file.parent)
+
+
+def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None = None) -> Policy:
+    root = Where(name)
+    if data is None:
+        data = {}
+    body = expect_mapping(data, root)
+    refuse_aliases(body, root, deep=False)
+    warnings: list[str] = []
+    sections: dict[str, Any] = {}
+    for key, value in body.items():
+        norm = normalize_key(key)
+        if norm not in TOP_LEVEL_KEYS:
+            raise unknown_key(root.child(key, line_of(body, key)), key, TOP_LEVEL_KEYS)
+        sections[norm] = (value, root.child(key, line_of(body, key)))
+
+    account_options = {}
+    if "backend_options" in sections:
+        value, where = sections["backend_options"]
+        got = collect(value if value is not None else {}, where)
+        account_options = got.options
+        warnings.extend(got.warnings)
+
+    dask_options = {}
+    if "dask_config" in sections:
+        value, where = sections["dask_config"]
+        got = daskconfig.read_dask_options(value, where, base_dir or Path("."))
+        dask_options = got.options
+        warnings.extend(got.warnings)
+
+    cluster_args: dict[str, Origin] = {}
+    if "cluster_args" in sections:
+        value, where = sections["cluster_args"]
+        got = clusterargs.collect_args(value, where)
+        cluster_args = got.options
+        warnings.extend(got.warnings)
+    client_ip = None
+    if "client_ip" in sections:
+        value, where = sections["client_ip"]
+        cluster_args[clusterargs.CLIENT_IP] = clusterargs.parse_client_ip(value, where)
+        client_ip = str(cluster_args[clusterargs.CLIENT_IP].value)
+
+    select = DEFAULT_SELECT
+    if "select" in sections:
+        value, where = sections["select"]
+        select = parse_matcher(value if value is not None else {}, where)
+
+    clusters: tuple[ClusterOverride, ...] = ()
+    if "clusters" in sections:
+        value, where = sections["clusters"]
+        clusters = _parse_clusters(value if value is not None else [], where, warnings)
+
+    allow: tuple[Grant, ...] = ()
+    if "allow" in sections:
+        value, where = sections["allow"]
+        allow = _parse_allow(value if value is not None else [], where, warnings)
+
+    waivers: tuple[Waiver, ...] = ()
+    if "waivers" in sections:
+        value, where = sections["waivers"]
+        waivers = _parse_waivers(value if value is not None else [], where, warnings)
+
+    clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
+    return Policy(path=name, sha256=sha256, account_options=account_options,
+                  dask_options=dask_options, select=select, clusters=clusters, allow=allow,
+                  warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
+                  client_ip=client_ip)
+
+
+def parse_matcher(value: object, where: Where) -> Matcher:
+    body = expect_mapping(value, where)
+    tags: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+    for key, item in body.items():
+        sub = where.child(key, line_of(body, key))
+        norm = normalize_key(key)
+        if norm == "tags":
+            mapping = expect_mapping(item, sub)
+            tags = tuple((str(k), _scalar_text(v, sub.child(k, line_of(mapping, k))))
+                         for k, v in mapping.items())
+        elif norm == "names":
+            names = _string_list(item, sub)
+        elif norm == "group_ids":
+            group_ids = _string_list(item, sub)
+            for i, gid in enumerate(group_ids):
+                expect_group_id(gid, sub.item(i))
+        else:
+            raise unknown_key(sub, key, MATCHER_KEYS)
+    return Matcher(tags=tags, names=names, group_ids=group_ids)
+
+
+def _scalar_text(value: object, where: Where) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise where.fail(f"expected a tag value, got {show(value)}")
+
+
+def _string_list(value: object, where: Where) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.fail(f"expected a list of strings, got {show(value)}")
+    return tuple(value)
+
+
+def _entries(value: object, where: Where, keys: tuple[str, ...],
+             shape: str) -> Iterator[tuple[dict[str, tuple[Any, Where]], Where]]:
+    """Each mapping of a list section, as {normalised key: (value, place)} and the entry's own
+    place (its first line, so errors point at the entry rather than at the section)."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of {shape} entries, got {show(value)}")
+    for i, entry in enumerate(value):
+        item_where = where.item(i)
+        body = expect_mapping(entry, item_where)
+        if isinstance(body, LineMap) and body.lines:
+            item_where = Where(item_where.file, item_where.path, min(body.lines.values()))
+        refuse_aliases(body, item_where, deep=False)
+        fields: dict[str, tuple[Any, Where]] = {}
+        for key, item in body.items():
+            norm = normalize_key(key)
+            sub = item_where.child(key, line_of(body, key))
+            if norm not in keys:
+                raise unknown_key(sub, key, keys)
+            fields[norm] = (item, sub)
+        yield fields, item_where
+
+
+def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
+    out = []
+    for fields, item_where in _entries(value, where, CLUSTER_KEYS,
+                                       "{match, backend_options, cluster_args}"):
+        if "match" not in fields:
+            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+        matcher = parse_matcher(*fields["match"])
+        if matcher == Matcher():
+            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+        options: dict[str, Origin] = {}
+        args: dict[str, Origin] = {}
+        if "backend_options" in fields:
+            item, sub = fields["backend_options"]
+            got = collect(item if item is not None else {}, sub)
+            options = got.options
+            warnings.extend(got.warnings)
+        if "cluster_args" in fields:
+            got = clusterargs.collect_args(*fields["cluster_args"])
+            args = got.options
+            warnings.extend(got.warnings)
+        out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place,
+                                   cluster_args=args))
+    return tuple(out)
+
+
+def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Grant, ...]:
+    grants: list[Grant] = []
+    for fields, item_where in _entries(value, where, ALLOW_KEYS, "{protocol, ports, source}"):
+        grants.extend(_allow_grants(fields, item_where, warnings))
+    return tuple(grants)
+
+
+def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Grant]:
+    if "source" not in fields:
+        raise where.fail("missing 'source' (a CIDR, sg-… or pl-…)")
+    source = expect_rule_source(*fields["source"], warnings)
+    protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
+    origin = Origin("allow", f"{protocol} from {source}", where.place)
+    reason = f"listed in the policy's allow ({where.place})"
+    if "ports" not in fields:
+        if protocol in ports.PORTED:
+            raise where.fail(f"'ports' is required for protocol {protocol}")
+        return [Grant(protocol, -1, -1, source, reason, (origin,))]
+    if protocol == ports.ALL:
+        raw_ports, ports_where = fields["ports"]
+        raise ports_where.fail(f"protocol -1 means every port; remove ports {show(raw_ports)}")
+    raw_ports, ports_where = fields["ports"]
+    intervals = expect_port_ranges(raw_ports, ports_where)
+    if protocol in ports.ICMP:
+        return [Grant(protocol, t, -1, source, reason, (origin,))
+                for lo, hi in intervals for t in range(lo, hi + 1) if t <= 255]
+    return [Grant(protocol, lo, hi, source, reason, (origin,)) for lo, hi in intervals]
+
+
+
+
+def _parse_waivers(value: object, where: Where, warnings: list[str]) -> tuple[Waiver, ...]:
+    """One Waiver per port range; the expiry-versus-today checks live in sgaudit.waivers."""
+    if value is None:
+        return ()
+    out: list[Waiver] = []
+    for fields, item_where in _entries(value, where, WAIVER_KEYS,
+                                       "{group_id, protocol, ports, source, reason, expires}"):
+        out.extend(_waivers_of(fields, item_where, warnings))
+    return tuple(out)
+
+
+def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Waiver]:
+    for needed, what in (("group_id", "the security group id (sg-…)"),
+                         ("source", "a CIDR, sg-… or pl-…"),
+                         ("reason", "why this exception is accepted, e.g. a ticket"),
+                         ("expires", "a date YYYY-MM-DD")):
+        if needed not in fields:
+            raise where.fail(f"missing '{needed}' ({what})")
+    group_id = expect_group_id(*fields["group_id"])
+    raw_reason, reason_where = fields["reason"]
+    if not isinstance(raw_reason, str) or not raw_reason.strip():
+        raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")
+    expires = _expect_date(*fields["expires"])
+    source = expect_rule_source(*fields["source"], warnings)
+    protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
+
+    def waiver(from_port: int, to_port: int) -> Waiver:
+        return Waiver(group_id=group_id, protocol=protocol, from_port=from_port, to_port=to_port,
+                      source=source, reason=raw_reason.strip(), expires=expires,
+                      where=where.place)
+
+    if "ports" not in fields:  # every port of the protocol
+        return [waiver(-1, -1)]
+    raw_ports, ports_where = fields["ports"]
+    if protocol not in ports.PORTED and protocol not in ports.ICMP:
+        raise ports_where.fail(f"protocol {protocol} has no ports; remove ports {show(raw_ports)}")
+    intervals = expect_port_ranges(raw_ports, ports_where)
+    if protocol in ports.ICMP:  # ports are icmp types, any code
+        types = sorted({t for lo, hi in intervals for t in range(lo, min(hi, 255) + 1)})
+        if not types:
+            raise ports_where.fail(f"icmp types are 0-255, got {show(raw_ports)}")
+        return [waiver(t, -1) for t in types]
+    return [waiver(lo, hi) for lo, hi in intervals]
+
+
+def _expect_date(value: object, where: Where) -> str:
+    """YAML gives a datetime.date for an unquoted 2027-01-31; a quoted one is accepted too."""
+    if isinstance(value, datetime.datetime):
+        raise where.fail(f"expected a date YYYY-MM-DD without a time, got {show(str(value))}")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise where.fail(f"expected a date YYYY-MM-DD, got {show(value)}")

@@ -1,0 +1,195 @@
+"""The backup file of ``check --fix``: what each affected group held, and every change made.
+
+Written (atomically, fsync'd) before the first change and again around each change, so that
+whatever happens to the process, the file says what was there and which calls may have
+reached AWS.  ``sgaudit rollback`` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sgaudit.errors import SgauditError, UsageError
+from sgaudit.files import atomic_write
+from sgaudit.model import Rule
+from sgaudit.remediate.plan import (
+    BackupRecord,
+    Change,
+    Outcome,
+    Plan,
+    Recorded,
+    Ref,
+    Verification,
+)
+
+FORMAT_KEY = "sgaudit_backup"
+FORMAT_VERSION = 1
+PLANNED = "planned"
+PENDING = "pending"
+
+
+class BackupError(SgauditError):
+    """A backup file that cannot be used for a rollback (exit 2)."""
+
+
+def default_path(now: datetime | None = None, folder: str | Path = ".") -> Path:
+    """``sgaudit-backup-20260131T020000Z.json`` in ``folder``; never an existing file."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(folder) / f"sgaudit-backup-{stamp}"
+    path = base.with_suffix(".json")
+    n = 1
+    while path.exists():
+        path = Path(f"{base}-{n}.json")
+        n += 1
+    return path
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse to overwrite a backup (it may be the only way back) before anything changes."""
+    target = Path(path)
+    if target.exists():
+        raise UsageError(f"--backup {path}: the file exists; a backup is never overwritten, "
+                         "choose another path")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--backup {path}: folder {folder} does not exist")
+
+
+def rule_dict(rule: Rule) -> dict[str, Any]:
+    return {"rule_id": rule.rule_id, "protocol": rule.protocol, "from_port": rule.from_port,
+            "to_port": rule.to_port, "source": rule.source, "description": rule.description}
+
+
+class BackupWriter:
+    """The fix's journal: rewrites the whole file atomically after each step."""
+
+    def __init__(self, path: str | Path, plan: Plan, meta: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        affected = [g for g in plan.groups if g.changes and not g.skipped]
+        self._index = {c.seq: i for i, c in enumerate(plan.changes)}
+        self.doc: dict[str, Any] = {
+            FORMAT_KEY: FORMAT_VERSION,
+            **meta,
+            "groups": [{"account": g.account, "region": g.region, "group_id": g.group_id,
+                        "group_name": g.group_name, "ingress": [rule_dict(r) for r in g.seen]}
+                       for g in affected],
+            "changes": [{"seq": c.seq, "action": c.action, "account": c.account, "region": c.region,
+                         "group_id": c.group_id, "group_name": c.group_name, "rule": rule_dict(c.rule),
+                         "reason": c.reason, "depends_on": list(c.depends_on), "result": PLANNED,
+                         "detail": "", "new_rule_ids": []}
+                        for c in plan.changes],
+        }
+
+    def write(self) -> None:
+        atomic_write(self.path, json.dumps(self.doc, indent=2) + "\n", label="backup")
+
+    def started(self, change: Change) -> None:
+        self._entry(change)["result"] = PENDING
+        self.write()
+
+    def finished(self, outcome: Outcome) -> None:
+        entry = self._entry(outcome.change)
+        entry.update(result=outcome.result, detail=outcome.detail,
+                     new_rule_ids=list(outcome.new_rule_ids))
+        self.write()
+
+    def record_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Outcomes of changes that never reached a call (skipped, failed re-reads)."""
+        for outcome in outcomes:
+            entry = self._entry(outcome.change)
+            if entry["result"] == PLANNED:
+                entry.update(result=outcome.result, detail=outcome.detail)
+        self.write()
+
+    def record_verification(self, checks: list[Verification]) -> None:
+        self.doc["verification"] = [
+            {"account": v.ref[0], "region": v.ref[1], "group_id": v.ref[2], "ok": v.ok,
+             "error": v.error, "still_drifted": [f.key for f in v.remaining]}
+            for v in checks]
+        self.write()
+
+    def _entry(self, change: Change) -> dict[str, Any]:
+        return self.doc["changes"][self._index[change.seq]]  # type: ignore[no-any-return]
+
+
+# -- reading --------------------------------------------------------------------------------
+def load_backup(path: str | Path) -> BackupRecord:
+    """Read and check a backup; every problem is one line naming the file and key."""
+    text_path = str(path)
+    try:
+        with open(path, "rb") as handle:
+            doc = json.load(handle)
+    except OSError as exc:
+        raise BackupError(f"{text_path}: cannot read backup: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BackupError(f"{text_path}: not a valid JSON backup: {exc}") from None
+    if not isinstance(doc, Mapping) or FORMAT_KEY not in doc:
+        raise BackupError(f"{text_path}: not an sgaudit backup (no {FORMAT_KEY!r} key)")
+    if doc[FORMAT_KEY] != FORMAT_VERSION:
+        raise BackupError(f"{text_path}: {FORMAT_KEY}: unsupported version {doc[FORMAT_KEY]!r} "
+                          f"(this sgaudit reads version {FORMAT_VERSION})")
+    before: dict[Ref, tuple[Rule, ...]] = {}
+    names: dict[Ref, str] = {}
+    for i, g in enumerate(_list(doc, "groups", text_path)):
+        where = f"{text_path}: groups[{i}]"
+        ref = (_str(g, "account", where), _str(g, "region", where), _str(g, "group_id", where))
+        names[ref] = str(g.get("group_name") or "")
+        before[ref] = tuple(_rule(r, f"{where}.ingress[{j}]")
+                            for j, r in enumerate(_list(g, "ingress", where)))
+    changes = []
+    for i, c in enumerate(_list(doc, "changes", text_path)):
+        where = f"{text_path}: changes[{i}]"
+        action = _str(c, "action", where)
+        if action not in ("authorize", "revoke"):
+            raise BackupError(f"{where}.action: expected authorize or revoke, got {action!r}")
+        seq = c.get("seq")
+        if not isinstance(seq, int):
+            raise BackupError(f"{where}.seq: expected an integer")
+        change = Change(seq, action, _str(c, "account", where), _str(c, "region", where),  # type: ignore[arg-type]
+                        _str(c, "group_id", where), str(c.get("group_name") or ""),
+                        _rule(c.get("rule"), f"{where}.rule"), str(c.get("reason") or ""),
+                        tuple(x for x in c.get("depends_on") or () if isinstance(x, int)))
+        ids = c.get("new_rule_ids") or []
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise BackupError(f"{where}.new_rule_ids: expected a list of rule ids")
+        changes.append(Recorded(change, _str(c, "result", where), tuple(ids)))
+    meta = {k: v for k, v in doc.items() if k not in ("groups", "changes")}
+    return BackupRecord(text_path, before, names, tuple(changes), meta)
+
+
+def _list(obj: Any, key: str, where: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    if not isinstance(value, list):
+        raise BackupError(f"{where}.{key}: expected a list")
+    return value
+
+
+def _str(obj: Any, key: str, where: str) -> str:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise BackupError(f"{where}.{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _rule(raw: Any, where: str) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise BackupError(f"{where}: expected an object")
+    for key in ("from_port", "to_port"):
+        if not isinstance(raw.get(key), int) or isinstance(raw.get(key), bool):
+            raise BackupError(f"{where}.{key}: expected an integer, got {raw.get(key)!r}")
+    rule_id = raw.get("rule_id")
+    description = raw.get("description")
+    return Rule(_str(raw, "protocol", where), raw["from_port"], raw["to_port"], _str(raw, "source", where),
+                rule_id if isinstance(rule_id, str) else None,
+                description if isinstance(description, str) else None)
+
+
+def stamp(now: str) -> dict[str, Any]:
+    """The header fields of a new backup."""
+    from sgaudit import __version__
+
+    return {"created_at": now, "sgaudit_version": __version__}

@@ -1,0 +1,70 @@
+"""After a fix or a rollback: re-read the changed groups and say what still differs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from sgaudit.engine.diff import Differ
+from sgaudit.model import GroupResult
+from sgaudit.remediate.aws_apply import read_groups
+from sgaudit.remediate.plan import (
+    BackupRecord,
+    ClientFor,
+    Plan,
+    Verification,
+    _rule_of,
+    describe_rule,
+    signature,
+)
+
+
+# -- verifying --------------------------------------------------------------------------------
+def verify_fix(plan: Plan, results: Sequence[GroupResult], client_for: ClientFor,
+               prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None) -> list[Verification]:
+    """Re-read every group the plan changes and diff it again: what is still drifted.
+
+    Findings that were waived or baselined before the fix stay accepted.
+    """
+    by_ref = {(r.group.account, r.group.region, r.group.group_id): r for r in results}
+    refs = [g.ref for g in plan.groups if g.changes and g.ref in by_ref]
+    now = read_groups(refs, client_for)
+    differ = Differ(prefix_lists)
+    out = []
+    for ref in refs:
+        result = by_ref[ref]
+        rules = now[ref]
+        if isinstance(rules, str):
+            out.append(Verification(ref, result.group.group_name, error=f"cannot re-read: {rules}"))
+            continue
+        accepted = {f.key for f in result.findings if not f.active}
+        findings = differ.diff(replace(result.group, rules=rules), result.desired)
+        out.append(Verification(ref, result.group.group_name,
+                                tuple(f for f in findings if f.key not in accepted)))
+    return out
+
+
+
+def verify_rollback(record: BackupRecord, plan: Plan, client_for: ClientFor) -> list[Verification]:
+    """Re-read the rolled-back groups; each must hold exactly the rules of the backup (what each
+    rule allows and its description; rule ids of re-authorized rules are new)."""
+    refs = [g.ref for g in plan.groups if g.changes and not g.skipped]
+    now = read_groups(refs, client_for)
+    out = []
+    for ref in refs:
+        name = record.names.get(ref, "")
+        rules = now[ref]
+        if isinstance(rules, str):
+            out.append(Verification(ref, name, error=f"cannot re-read: {rules}"))
+            continue
+        before = record.before.get(ref, ())
+        diffs = []
+        a = Counter((*signature(r), r.description or None) for r in before)
+        b = Counter((*signature(r), r.description or None) for r in rules)
+        diffs += [f"missing {describe_rule(_rule_of(k))}" for k in (a - b).elements()]
+        diffs += [f"unexpected {describe_rule(_rule_of(k))}" for k in (b - a).elements()]
+        out.append(Verification(ref, name, differences=tuple(diffs)))
+    return out
+
+

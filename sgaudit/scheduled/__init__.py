@@ -1,0 +1,1 @@
+"""What a scheduled scan adds between the audit and the report: waivers, baselines, history."""

@@ -1,0 +1,61 @@
+"""The stage between the audit and the rendering: waivers, then the baseline, then the history.
+
+Any caller (the CLI, a scheduler, a test) runs it the same way; what the operator should hear is
+passed to ``warn``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+
+from sgaudit.model import Policy, Report
+from sgaudit.scheduled import baseline as bl
+from sgaudit.scheduled import history, waivers
+from sgaudit.scheduled.baseline import Baseline
+
+
+def read_baselines(baseline_path: str | None, update_baseline: str | None,
+                   policy: Policy, warn: Callable[[str], None]) -> tuple[Baseline | None, Baseline | None]:
+    """--baseline, and the baseline that --update-baseline extends, read before the scan: a
+    corrupt file stops the run (exit 2) before any time is spent."""
+    known = bl.read_baseline(baseline_path) if baseline_path else None
+    if known is not None and known.policy_sha256 != policy.sha256:
+        warn(f"{baseline_path}: written with a different policy file; findings whose keys the "
+             "change moved will show as new")
+    previous = None
+    if update_baseline and os.path.exists(update_baseline):
+        previous = known if update_baseline == baseline_path else bl.read_baseline(update_baseline)
+    return known, previous
+
+
+def accept_and_record(report: Report, policy: Policy, now: str,
+                      baselines: tuple[Baseline | None, Baseline | None],
+                      update_baseline: str | None, history_path: str | None,
+                      warn: Callable[[str], None]) -> Report:
+    """Waivers, baseline and history, between the audit and the rendering; ``warn`` is told
+    what the operator should know (expiring waivers, baseline entries no longer found)."""
+    today = date.fromisoformat(now[:10])
+    for message in waivers.far_expiry_warnings(policy.waivers, today):
+        warn(message)
+    report, check = waivers.apply_waivers(report, policy.waivers, today)
+    for message in waivers.notices(check, today):
+        warn(message)
+    known, previous = baselines
+    if known is not None:
+        report = bl.mark_baselined(report, known)
+        fixed = bl.gone(report, known)
+        if fixed:
+            warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
+                 "found; --update-baseline drops them, so that drift cannot return unnoticed")
+    if history_path:
+        with history.open_history(history_path, create=True) as conn:
+            _, first_seen = history.record_scan(conn, report, now, policy.sha256)
+            report = history.with_first_seen(report, first_seen)
+            report = replace(report, notes={**report.notes, "trend": history.trend(conn)})
+    if update_baseline:
+        bl.write_baseline(update_baseline, bl.updated_baseline(
+            report, previous, written_at=now, policy_sha256=policy.sha256))
+    return report

@@ -1,0 +1,220 @@
+"""Baselines: the findings a team has already accepted, so that CI fails only on new drift.
+
+A baseline is a versioned JSON document of finding keys (stable across runs) with the scope of
+the scans that wrote it.  Marking findings baselined is set membership; updating a baseline
+replaces the keys of the account/regions this scan read completely and keeps every other key,
+so a scan of one region neither hides nor forgets the findings of the regions it did not read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sgaudit.errors import PolicyError
+from sgaudit.files import atomic_write
+from sgaudit.model import Finding, Report
+
+FORMAT_KEY = "sgaudit_baseline"
+VERSION = 1
+
+#: (account, region)
+Scope = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One accepted finding. ``since`` is when it first entered the baseline."""
+
+    key: str
+    account: str
+    region: str
+    group_id: str
+    kind: str
+    severity: str
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    written_at: str
+    policy: str | None
+    policy_sha256: str
+    #: the account/regions that the writing scan read completely
+    scope: tuple[Scope, ...]
+    entries: dict[str, Entry] = field(default_factory=dict)
+    #: what the writing scan read (snapshot files or account/regions), for the reader
+    sources: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.entries)
+
+
+# -- pure ----------------------------------------------------------------------------------
+def complete_scope(report: Report) -> frozenset[Scope]:
+    """The account/regions this scan read completely: the source read them (or it audited
+    groups there) and nothing there failed.  A region read whole with no selected group left
+    is in scope: its old findings are gone.  Findings elsewhere were not looked at, so nothing
+    about them is known."""
+    seen = {(r.group.account, r.group.region) for r in report.results} | set(report.read)
+    failed = {(e.account, e.region) for e in report.errors}
+    return frozenset(seen - failed)
+
+
+def mark_baselined(report: Report, baseline: Baseline) -> Report:
+    """Findings whose key is in the baseline are known: reported apart, not active."""
+    keys = baseline.keys
+    results = tuple(
+        replace(r, findings=tuple(replace(f, baselined=True) if f.key in keys else f
+                                  for f in r.findings))
+        for r in report.results)
+    return replace(report, results=results)
+
+
+def updated_baseline(report: Report, previous: Baseline | None, *, written_at: str,
+                     policy_sha256: str) -> Baseline:
+    """The baseline after this scan: its unwaived findings in the scope it read completely,
+    and the previous entries of every account/region it did not.
+
+    Waived findings are left out (their waiver decides; when it expires they must show up as
+    new drift).  Baselined findings stay: they are still there.
+    """
+    scope = complete_scope(report)
+    old = previous.entries if previous else {}
+    entries: dict[str, Entry] = {k: e for k, e in old.items() if (e.account, e.region) not in scope}
+    for f in report.findings:
+        if f.waived:
+            continue
+        since = old[f.key].since if f.key in old else written_at
+        entries[f.key] = entry_of(f, since)
+    return Baseline(written_at=written_at, policy=report.policy_path, policy_sha256=policy_sha256,
+                    scope=tuple(sorted(scope)), entries=dict(sorted(entries.items())),
+                    sources=tuple(report.scanned))
+
+
+def entry_of(finding: Finding, since: str) -> Entry:
+    return Entry(key=finding.key, account=finding.account, region=finding.region,
+                 group_id=finding.group_id, kind=finding.kind, severity=finding.severity,
+                 since=since)
+
+
+def gone(report: Report, baseline: Baseline) -> list[Entry]:
+    """Baseline entries of completely read account/regions that this scan no longer found:
+    fixed drift, which --update-baseline would drop so that it cannot come back unnoticed."""
+    scope = complete_scope(report)
+    present = {f.key for f in report.findings}
+    return [e for e in baseline.entries.values()
+            if (e.account, e.region) in scope and e.key not in present]
+
+
+# -- the file ------------------------------------------------------------------------------
+def to_document(baseline: Baseline) -> dict[str, Any]:
+    return {
+        FORMAT_KEY: VERSION,
+        "written_at": baseline.written_at,
+        "policy": baseline.policy,
+        "policy_sha256": baseline.policy_sha256,
+        "scope": [{"account": a, "region": r} for a, r in baseline.scope],
+        "sources": list(baseline.sources),
+        "findings": [
+            {"key": e.key, "account": e.account, "region": e.region, "group_id": e.group_id,
+             "kind": e.kind, "severity": e.severity, "since": e.since}
+            for e in baseline.entries.values()
+        ],
+    }
+
+
+def write_baseline(path: str | Path, baseline: Baseline) -> None:
+    atomic_write(path, json.dumps(to_document(baseline), indent=2) + "\n", label="baseline")
+
+
+def read_baseline(path: str | Path) -> Baseline:
+    """Read a baseline; anything unreadable, corrupt or from a newer sgaudit is one line, exit 2."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read baseline: {exc.strerror or exc} "
+                          "(create one with --update-baseline)") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: baseline is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{path}: baseline is not valid JSON (corrupt or truncated?): {exc.msg} "
+                          f"at line {exc.lineno} column {exc.colno}") from None
+    try:
+        return from_document(data)
+    except _ShapeError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+class _ShapeError(ValueError):
+    pass
+
+
+def from_document(data: Any) -> Baseline:
+    if not isinstance(data, Mapping) or FORMAT_KEY not in data:
+        raise _ShapeError(f"not an sgaudit baseline (no '{FORMAT_KEY}' version key)")
+    version = data[FORMAT_KEY]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _ShapeError(f"$.{FORMAT_KEY}: expected a version number, got {version!r}")
+    if version > VERSION:
+        raise _ShapeError(f"baseline version {version} was written by a newer sgaudit; this one "
+                          f"reads version {VERSION} (upgrade sgaudit)")
+    written_at = _text(data, "written_at", "$")
+    sha = _text(data, "policy_sha256", "$", default="")
+    policy = data.get("policy")
+    if policy is not None and not isinstance(policy, str):
+        raise _ShapeError(f"$.policy: expected a string or null, got {policy!r}")
+    scope: list[Scope] = []
+    for i, item in enumerate(_list(data, "scope")):
+        where = f"$.scope[{i}]"
+        _object(item, where)
+        scope.append((_text(item, "account", where), _text(item, "region", where)))
+    sources = tuple(str(s) for s in _list(data, "sources"))
+    entries: dict[str, Entry] = {}
+    for i, item in enumerate(_list(data, "findings")):
+        where = f"$.findings[{i}]"
+        _object(item, where)
+        key = _text(item, "key", where)
+        entries[key] = Entry(key=key, account=_text(item, "account", where),
+                             region=_text(item, "region", where),
+                             group_id=_text(item, "group_id", where),
+                             kind=_text(item, "kind", where, default=""),
+                             severity=_text(item, "severity", where, default=""),
+                             since=_text(item, "since", where, default=written_at))
+    return Baseline(written_at=written_at, policy=policy, policy_sha256=sha, scope=tuple(scope),
+                    entries=entries, sources=sources)
+
+
+def _object(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping):
+        raise _ShapeError(f"{where}: expected an object, got {_short(value)}")
+
+
+def _list(data: Mapping[str, Any], key: str) -> Iterable[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise _ShapeError(f"$.{key}: expected a list, got {_short(value)}")
+    return value
+
+
+_MISSING = object()
+
+
+def _text(data: Mapping[str, Any], key: str, where: str, default: Any = _MISSING) -> str:
+    value = data.get(key, default)
+    if value is _MISSING:
+        raise _ShapeError(f"{where}.{key}: missing")
+    if not isinstance(value, str):
+        raise _ShapeError(f"{where}.{key}: expected a string, got {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,55 @@
+"""``sgaudit snapshot``: what a live scan read, saved as evidence that ``check --snapshot`` replays.
+
+The file holds AWS's own JSON shapes per account and region (as ``aws ec2 describe-*`` prints
+them), plus what could not be read, so a replay is exactly as complete as the scan was.  The
+reader is sgaudit/sources/snapshot.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sgaudit import __version__
+from sgaudit.files import atomic_write
+
+if TYPE_CHECKING:
+    from sgaudit.model import Matcher
+    from sgaudit.sources.aws import RegionScan
+
+FORMAT_KEY = "sgaudit_snapshot"
+FORMAT_VERSION = 1
+
+
+def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
+                      select: Matcher | None = None) -> dict[str, Any]:
+    return {
+        FORMAT_KEY: FORMAT_VERSION,
+        "taken_at": taken_at,
+        "sgaudit_version": __version__,
+        # the server-side filters of the scan: a replay under a wider selection is incomplete
+        "select": {"tags": dict(select.tags) if select else {},
+                   "group_ids": list(select.group_ids) if select else []},
+        "scans": [{
+            "Account": scan.account,
+            "Region": scan.region,
+            "SecurityGroups": scan.security_groups,
+            "Vpcs": scan.vpcs,
+            "PrefixLists": [{"PrefixListId": pl_id, "Entries": entries}
+                            for pl_id, entries in scan.prefix_lists.items()],
+            "Errors": [{"account": e.account, "region": e.region, "operation": e.operation,
+                        "code": e.code, "message": e.message} for e in scan.errors],
+        } for scan in scans],
+    }
+
+
+def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None) -> str:
+    # default=str: a timestamp in an AWS answer must not abort the evidence file
+    return json.dumps(snapshot_document(scans, taken_at, select), indent=1, default=str) + "\n"
+
+
+def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str,
+                   select: Matcher | None = None) -> None:
+    """Write atomically: an archived snapshot is either whole or absent."""
+    atomic_write(path, render_snapshot(scans, taken_at, select), label="snapshot")

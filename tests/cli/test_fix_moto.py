@@ -1,0 +1,314 @@
+"""``check --fix`` and ``rollback`` end to end over real HTTP: moto on 127.0.0.1, reached through
+moto_support's loopback proxy, which logs every request in order and can deny calls for one group
+or region."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto_support import (
+    COILED,
+    FaultProxy,
+    aws_env,
+    ec2,
+    make_group,
+    make_vpc,
+    moto_url,
+)
+
+from sgaudit.cli import fix as fixrun
+from sgaudit.sources import aws
+
+__all__ = ["aws_env", "moto_url"]  # pytest fixtures used by name
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+WORLD = "0.0.0.0/0"
+RESTORED = "restored by sgaudit (required ingress)"
+DENIED = "UnauthorizedOperation: You are not authorized to perform this operation."
+
+
+#: bench/bench_fix.py imports the fix tests' proxy by this name
+Proxy = FaultProxy
+
+
+@pytest.fixture
+def proxy(aws_env: str) -> Iterator[FaultProxy]:
+    with FaultProxy(aws_env) as p:
+        yield p
+
+
+def ingress(client: Any) -> dict[str, set[tuple[Any, ...]]]:
+    """Every group's ingress (selected or not), as what each rule allows plus its description."""
+    out: dict[str, set[tuple[Any, ...]]] = {}
+    for g in client.describe_security_groups()["SecurityGroups"]:
+        out[g["GroupId"]] = set()
+    for r in client.describe_security_group_rules()["SecurityGroupRules"]:
+        if not r["IsEgress"]:
+            source = r.get("CidrIpv4") or r.get("CidrIpv6") or r.get("ReferencedGroupInfo", {}).get("GroupId")
+            out[r["GroupId"]].add((r["IpProtocol"], r.get("FromPort", -1), r.get("ToPort", -1), source,
+                                   r.get("Description")))
+    return out
+
+
+class Fleet:
+    """Drifted groups under a policy that turns public ssh off (8786/8787 from the world are
+    required; 22 from inside the VPC is permitted)."""
+
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.client = c = ec2(url)
+        vpc = make_vpc(c, "10.0.0.0/16")
+        # -1 from the world: the only thing giving the cluster its Dask ports
+        # a stray all-traffic rule from the world beside a bastion's ssh from the VPC
+        self.all = make_group(c, vpc, "coiled-all", COILED,
+                              [("-1", -1, -1, WORLD), ("tcp", 22, 22, "10.0.0.0/16")])
+        # like every Coiled group, it lets its own machines talk to each other
+        c.authorize_security_group_ingress(GroupId=self.all, IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": self.all}]}])
+        #: its rules that are permitted, so no fix touches them
+        self.all_kept = {("tcp", 22, 22, "10.0.0.0/16", None), ("-1", -1, -1, self.all, None)}
+        # one IpPermission holding the world and a private CIDR
+        self.shared = make_group(c, vpc, "coiled-shared", COILED, [("tcp", 8786, 8787, WORLD)])
+        c.authorize_security_group_ingress(GroupId=self.shared, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+            "IpRanges": [{"CidrIp": WORLD, "Description": "temp"},
+                         {"CidrIp": "10.0.0.0/16", "Description": "bastion"}]}])
+        self.missing = make_group(c, vpc, "coiled-missing", COILED, [("tcp", 8786, 8786, WORLD)])
+        self.waived = make_group(c, vpc, "coiled-waived", COILED,
+                                 [("tcp", 8786, 8787, WORLD), ("tcp", 9000, 9000, WORLD)])
+        self.clean = make_group(c, vpc, "coiled-clean", COILED, [("tcp", 8786, 8787, WORLD)])
+        self.other = make_group(c, vpc, "not-coiled", {"owner": "someone"}, [("-1", -1, -1, WORLD)])
+        self.policy = tmp_path / "policy.yaml"
+        self.policy.write_text(
+            "backend_options: {enable_public_ssh: false}\n"
+            "waivers:\n"
+            f"  - {{group_id: {self.waived}, protocol: tcp, ports: [9000], source: 0.0.0.0/0,\n"
+            "     reason: ticket SEC-9, expires: 2099-12-31}\n")
+        self.backup = tmp_path / "backup.json"
+
+
+@pytest.fixture
+def fleet(aws_env: str, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+    monkeypatch.chdir(tmp_path)
+    return Fleet(aws_env, tmp_path)
+
+
+def fix_args(fleet: Fleet, proxy: FaultProxy, *more: object) -> list[object]:
+    return ["check", "--policy", fleet.policy, "--endpoint-url", proxy.url, "--fix", "-q", *more]
+
+
+def test_full_cycle_fix_recheck_rollback(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    before = ingress(fleet.client)
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    assert run.code == 0, run.out + run.err
+    assert f"Backup written to {fleet.backup}" in run.out
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
+    after = ingress(fleet.client)
+    assert after[fleet.all] == {("tcp", 8786, 8786, WORLD, RESTORED),
+                                ("tcp", 8787, 8787, WORLD, RESTORED), *fleet.all_kept}
+    assert after[fleet.shared] == {("tcp", 8786, 8787, WORLD, None),
+                                   ("tcp", 22, 22, "10.0.0.0/16", "bastion")}
+    assert after[fleet.missing] == {("tcp", 8786, 8786, WORLD, None),
+                                    ("tcp", 8787, 8787, WORLD, RESTORED)}
+    # waived, compliant and unselected groups: untouched
+    for gid in (fleet.waived, fleet.clean, fleet.other):
+        assert after[gid] == before[gid]
+    assert {g for _, g in proxy.changes()} == {fleet.all, fleet.shared, fleet.missing}
+
+    recheck = sgaudit("check", "--policy", fleet.policy, "--fail-on-drift", "-q")
+    assert recheck.code == 0, recheck.out
+    assert "5 of 5 group(s) match their desired state" not in recheck.out  # one is accepted (waived)
+    assert "4 of 5 group(s) match their desired state." in recheck.out
+
+    undo = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url)
+    assert undo.code == 0, undo.out + undo.err
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in undo.out
+    assert ingress(fleet.client) == before
+
+
+def test_shared_permission_loses_only_its_world_source(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--yes"))
+    assert run.code == 0, run.out + run.err
+    revokes = [g for a, g in proxy.changes() if a == "RevokeSecurityGroupIngress"]
+    assert revokes.count(fleet.shared) == 1
+    assert ("tcp", 22, 22, "10.0.0.0/16", "bastion") in ingress(fleet.client)[fleet.shared]
+    assert ("tcp", 22, 22, WORLD, "temp") not in ingress(fleet.client)[fleet.shared]
+
+
+def test_all_traffic_from_the_world_authorizes_reach_aws_before_the_revoke(
+        fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--yes"))
+    assert run.code == 0, run.out + run.err
+    on_group = [a for a, g in proxy.changes() if g == fleet.all]
+    assert on_group == ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress",
+                        "RevokeSecurityGroupIngress"]
+    # and the group was re-read (DescribeSecurityGroupRules) right before its first change
+    first = proxy.log.index(("AuthorizeSecurityGroupIngress", fleet.all))
+    assert proxy.log[first - 1][0] == "DescribeSecurityGroupRules"
+
+
+@pytest.mark.parametrize(("extra", "code", "says"), [
+    (["--dry-run"], 0, "Dry run: nothing was changed."),
+    ([], 2, "sgaudit: error: stdin is not a terminal, so nothing was changed; pass --yes to apply"),
+    (["--yes", "--max-changes", "4"], 2,
+     "sgaudit: error: the plan has 5 changes, more than --max-changes 4; nothing was changed"),
+])
+def test_refusals_change_nothing(fleet: Fleet, proxy: FaultProxy, sgaudit: Any, extra: list[str], code: int,
+                                 says: str) -> None:
+    before = ingress(fleet.client)
+    run = sgaudit(*fix_args(fleet, proxy, *extra))
+    assert run.code == code
+    assert says in run.out + run.err
+    assert "Fix plan: 5 change(s) in 3 group(s)" in run.out  # the plan is always shown
+    assert proxy.changes() == []
+    assert ingress(fleet.client) == before
+    assert list(Path.cwd().glob("sgaudit-backup-*")) == []
+
+
+def test_fix_on_snapshots_is_refused_before_anything_is_read(proxy: FaultProxy, sgaudit: Any) -> None:
+    run = sgaudit("check", "--snapshot", FIXTURES / "security-groups.json", "--snapshot",
+                  FIXTURES / "vpcs.json", "--fix", "--yes")
+    assert run.code == 2
+    assert run.err == ("sgaudit: error: --fix changes security groups in AWS, so it needs a live scan; "
+                       "it cannot be used with --snapshot\n")
+    assert proxy.log == []
+
+
+def test_an_existing_backup_file_is_refused_before_the_scan(fleet: Fleet, proxy: FaultProxy,
+                                                            sgaudit: Any) -> None:
+    fleet.backup.write_text("precious")
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    assert run.code == 2
+    assert "the file exists; a backup is never overwritten" in run.err
+    assert proxy.log == [] and fleet.backup.read_text() == "precious"
+
+
+def test_a_denied_group_is_reported_and_the_others_are_fixed(fleet: Fleet, proxy: FaultProxy,
+                                                             sgaudit: Any) -> None:
+    proxy.deny("AuthorizeSecurityGroupIngress", group=fleet.all)
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    assert run.code == 1
+    doc = json.loads(fleet.backup.read_text())
+    assert [(c["group_id"], c["action"], c["result"], c["detail"]) for c in doc["changes"]] == [
+        (fleet.all, "authorize", "failed", DENIED),
+        (fleet.all, "authorize", "failed", DENIED),
+        (fleet.all, "revoke", "skipped", "not attempted: needs change #1, #2 to succeed first"),
+        (fleet.shared, "revoke", "applied", ""),
+        (fleet.missing, "authorize", "applied", "")]
+    assert "failed: UnauthorizedOperation" in run.out
+    after = ingress(fleet.client)
+    assert after[fleet.all] == {("-1", -1, -1, WORLD, None), *fleet.all_kept}  # access kept
+    assert ("tcp", 8787, 8787, WORLD, RESTORED) in after[fleet.missing]
+    assert f"{fleet.all} (coiled-all): still drifted:" in run.out
+    assert f"{fleet.shared} (coiled-shared): verified" in run.out
+    assert "sgaudit: 2 failed; 1 skipped; 2 applied; 2 of 3 group(s) verified" in run.out
+
+
+def test_a_terminal_is_asked_and_no_changes_nothing(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fixrun, "is_interactive", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    before = ingress(fleet.client)
+    run = sgaudit(*fix_args(fleet, proxy))
+    assert run.code == 1
+    assert "Apply: make these 5 change(s)? [y/N]" in run.err
+    assert "Declined: nothing was changed." in run.out
+    assert proxy.changes() == [] and ingress(fleet.client) == before
+
+
+def test_a_group_changed_after_the_plan_is_skipped_as_stale(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the operator reads the plan, someone edits one group: it is left alone."""
+    monkeypatch.setattr(fixrun, "is_interactive", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    real_confirm = fixrun.click.confirm
+
+    def confirm_after_an_edit(*args: Any, **kwargs: Any) -> bool:
+        fleet.client.authorize_security_group_ingress(GroupId=fleet.shared, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+        return bool(real_confirm(*args, **kwargs))
+
+    monkeypatch.setattr(fixrun.click, "confirm", confirm_after_an_edit)
+    run = sgaudit(*fix_args(fleet, proxy, "--backup", fleet.backup))
+    assert run.code == 1
+    doc = json.loads(fleet.backup.read_text())
+    assert [(c["group_id"], c["result"], c["detail"]) for c in doc["changes"]] == [
+        (fleet.all, "applied", ""), (fleet.all, "applied", ""), (fleet.all, "applied", ""),
+        (fleet.shared, "skipped",
+         "stale: the group changed since the plan (+1 rule(s): tcp 443 from 10.0.0.0/16)"),
+        (fleet.missing, "applied", "")]
+    assert fleet.shared not in {g for _, g in proxy.changes()}
+    assert ("tcp", 22, 22, WORLD, "temp") in ingress(fleet.client)[fleet.shared]
+    assert ingress(fleet.client)[fleet.all] == {("tcp", 8786, 8786, WORLD, RESTORED),
+                                                ("tcp", 8787, 8787, WORLD, RESTORED), *fleet.all_kept}
+
+
+def test_the_backup_is_on_disk_before_the_first_change(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def look(action: str, group: str) -> None:
+        if not seen:
+            seen.append(json.loads(fleet.backup.read_text()))
+
+    proxy.on_change = look
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    (doc,) = seen
+    assert {g["group_id"] for g in doc["groups"]} == {fleet.all, fleet.shared, fleet.missing}
+    assert [c["result"] for c in doc["changes"]] == ["pending"] + ["planned"] * 4
+    shared = next(g for g in doc["groups"] if g["group_id"] == fleet.shared)
+    assert sorted((r["from_port"], r["source"], r["description"]) for r in shared["ingress"]) == [
+        (22, "0.0.0.0/0", "temp"), (22, "10.0.0.0/16", "bastion"), (8786, "0.0.0.0/0", None)]
+    assert all(r["rule_id"].startswith("sgr-") for r in shared["ingress"])
+
+
+def test_rollback_confirmation_follows_the_same_rules(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    fixed = ingress(fleet.client)
+    proxy.log.clear()
+    dry = sgaudit("rollback", fleet.backup, "--dry-run", "--endpoint-url", proxy.url)
+    assert dry.code == 0 and "Rollback plan: 5 change(s) in 3 group(s)" in dry.out
+    no_tty = sgaudit("rollback", fleet.backup, "--endpoint-url", proxy.url)
+    assert no_tty.code == 2 and "pass --yes to roll back this plan" in no_tty.err
+    assert proxy.changes() == [] and ingress(fleet.client) == fixed
+
+
+def test_an_incomplete_scan_fixes_what_was_read_and_exits_3(fleet: Fleet, proxy: FaultProxy,
+                                                            sgaudit: Any) -> None:
+    west = ec2("http://{}:{}".format(*proxy.upstream), "eu-west-1")  # straight to moto, not denied
+    hidden = make_group(west, make_vpc(west), "coiled-west", COILED, [("-1", -1, -1, WORLD)])
+    proxy.deny("DescribeSecurityGroups", region="eu-west-1")
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--regions", "us-east-1,eu-west-1"))
+    assert run.code == 3
+    assert "the scan is incomplete; what could not be read is not fixed (1 error(s))" in run.err
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
+    assert hidden not in {g for _, g in proxy.changes()}
+    assert ingress(west)[hidden] == {("-1", -1, -1, WORLD, None)}
+
+
+def test_the_fix_reuses_the_scans_session_and_clients(fleet: Fleet, proxy: FaultProxy, sgaudit: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One boto3 session and one client per (service, region) serve the scan and the fix: the
+    EC2 service model is loaded once per command."""
+    sessions: list[Any] = []
+    clients: list[tuple[str, str]] = []
+    real_session, real_make = aws.boto3.Session, aws.Sessions._make
+
+    def session(*args: Any, **kwargs: Any) -> Any:
+        sessions.append(real_session(*args, **kwargs))
+        return sessions[-1]
+
+    def make(self: aws.Sessions, profile: str | None, service: str, region: str, *args: Any) -> Any:
+        clients.append((service, region))
+        return real_make(self, profile, service, region, *args)
+
+    monkeypatch.setattr(aws.boto3, "Session", session)
+    monkeypatch.setattr(aws.Sessions, "_make", make)
+    run = sgaudit(*fix_args(fleet, proxy, "--yes"))
+    assert run.code == 0, run.out + run.err
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
+    assert len(sessions) == 1
+    assert sorted(clients) == [("ec2", "us-east-1"), ("sts", "us-east-1")]
