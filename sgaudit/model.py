@@ -29,6 +29,10 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """An audited unit: an AWS security group, or a GCP network tag in one network (then
+    ``group_id`` and ``group_name`` are the tag, ``vpc_id`` the network's name, ``account`` the
+    project id and ``region`` "global")."""
+
     group_id: str
     group_name: str
     vpc_id: str | None
@@ -37,6 +41,7 @@ class Group:
     description: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     rules: tuple[Rule, ...] = ()
+    cloud: str = "aws"
 
     @property
     def tag_map(self) -> dict[str, str]:
@@ -153,6 +158,92 @@ class Snapshot:
     #: (account, region) of every place the source read, groups or not: a region read whole
     #: with no selected group left is evidence that its old findings are gone
     read: tuple[tuple[str, str], ...] = ()
+    #: what a Google Cloud source read (firewall rules, policies, subnets, instances), if any
+    gcp: GcpState | None = None
+
+
+# -- Google Cloud ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FirewallMatch:
+    """One ``allowed``/``denied`` entry of a VPC rule, or one ``layer4Configs`` entry of a
+    policy rule: a protocol (canonical, as ``Rule.protocol``; "-1" for ``all``) and its port
+    ranges (empty: every port)."""
+
+    protocol: str
+    ports: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallRule:
+    """A VPC firewall rule or a firewall-policy rule, as GCP evaluates it."""
+
+    #: the VPC rule's name; "POLICY/PRIORITY" for a policy rule
+    name: str
+    project: str
+    #: the network's name (the last part of its URL)
+    network: str
+    priority: int
+    #: "allow", "deny" or "goto_next" (apply_security_profile_group counts as allow)
+    action: str
+    matches: tuple[FirewallMatch, ...]
+    direction: str = "INGRESS"
+    disabled: bool = False
+    #: canonical CIDRs
+    source_ranges: tuple[str, ...] = ()
+    source_tags: tuple[str, ...] = ()
+    source_service_accounts: tuple[str, ...] = ()
+    #: policy sources sgaudit cannot resolve to addresses (secure tags, address groups, FQDNs,
+    #: region codes, threat intelligence lists), as "kind:value" tokens
+    source_other: tuple[str, ...] = ()
+    target_tags: tuple[str, ...] = ()
+    target_service_accounts: tuple[str, ...] = ()
+    target_secure_tags: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallPolicy:
+    """A hierarchical, global network or regional network firewall policy that applies to a
+    network; ``order`` ranks hierarchical policies from the organization (0) down."""
+
+    name: str
+    kind: str  # "hierarchical", "network" or "regional"
+    rules: tuple[FirewallRule, ...]
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GcpNetwork:
+    project: str
+    name: str
+    #: "AFTER_CLASSIC_FIREWALL" (GCP's default) or "BEFORE_CLASSIC_FIREWALL"
+    enforcement_order: str = "AFTER_CLASSIC_FIREWALL"
+    #: every subnet range of the network (primary and secondary, IPv4 and IPv6), canonical;
+    #: None when the subnets were not read
+    subnet_ranges: tuple[str, ...] | None = None
+    #: the firewall policies that apply to it, in evaluation order; None when not read
+    policies: tuple[FirewallPolicy, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GcpInstance:
+    project: str
+    name: str
+    networks: tuple[str, ...]
+    tags: tuple[str, ...]
+    service_accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GcpState:
+    """What a Google Cloud source read, for every project and network."""
+
+    #: (project, network name) -> network
+    networks: dict[tuple[str, str], GcpNetwork] = field(default_factory=dict)
+    #: the VPC firewall rules of every network read
+    firewalls: tuple[FirewallRule, ...] = ()
+    #: (project, network name) -> its instances; a missing key: instances were not read
+    instances: dict[tuple[str, str], tuple[GcpInstance, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
