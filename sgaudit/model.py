@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
-Kind = Literal["extra", "missing"]
-Severity = Literal["critical", "high", "medium", "low"]
-SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    """How bad a finding is; declared worst first, so the order is the declaration order.
+    String-valued: the JSON report and the history database store the plain words."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for the worst; sorting by rank puts the worst first."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def worst(cls, levels: Iterable[str]) -> Severity | None:
+        found = [cls(level) for level in levels]
+        return min(found, key=_SEVERITY_RANK.__getitem__) if found else None
+
+
+_SEVERITY_RANK: dict[str, int] = {s.value: i for i, s in enumerate(Severity)}
+#: every severity, worst first
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+
+
+class Kind(StrEnum):
+    EXTRA = "extra"
+    MISSING = "missing"
+
+
+class Status(StrEnum):
+    """A group's verdict in a report."""
+
+    OK = "ok"
+    DRIFT = "drift"
+    ACCEPTED = "accepted"
+    UNRESOLVED = "unresolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,14 +290,14 @@ class GroupResult:
     findings: tuple[Finding, ...]
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         if self.desired.unresolved:
-            return "unresolved"
+            return Status.UNRESOLVED
         if any(f.active for f in self.findings):
-            return "drift"
+            return Status.DRIFT
         if self.findings:
-            return "accepted"
-        return "ok"
+            return Status.ACCEPTED
+        return Status.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +351,32 @@ class Waiver:
 
 
 @dataclass(frozen=True, slots=True)
+class WaiverNotice:
+    """A waiver a report calls out, with the days left on the scan's date (negative: expired)
+    and, for a stale waiver, why it is stale."""
+
+    waiver: Waiver
+    days_left: int
+    why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverNotices:
+    expiring: tuple[WaiverNotice, ...] = ()
+    expired: tuple[WaiverNotice, ...] = ()
+    stale: tuple[WaiverNotice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One recorded scan in the report's trend chart."""
+
+    scanned_at: str
+    open: int
+    active: int
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     path: str | None
     sha256: str
@@ -339,10 +402,12 @@ class Report:
     generated_at: str
     policy_path: str | None
     scanned: tuple[str, ...]
-    #: extras for later features (waiver notices, history trend …); renderers may ignore keys
-    notes: dict[str, object] = field(default_factory=dict)
     #: (account, region) of every place the source read (see Snapshot.read)
     read: tuple[tuple[str, str], ...] = ()
+    #: waivers to call out (expiring, expired, stale); None when the policy has no waivers
+    waivers: WaiverNotices | None = None
+    #: open findings of the last scans, oldest first; None without a scan history
+    trend: tuple[TrendPoint, ...] | None = None
 
     @property
     def findings(self) -> list[Finding]:

@@ -20,6 +20,10 @@ from sgaudit.model import (
     Report,
     Rule,
     ScanError,
+    TrendPoint,
+    Waiver,
+    WaiverNotice,
+    WaiverNotices,
 )
 from sgaudit.policy.loader import load_policy
 from sgaudit.sources.snapshot import SnapshotSource
@@ -101,22 +105,24 @@ def edge_report() -> Report:
         ScanError("111122223333", "eu-west-1", "resolve",
                   "sg-0000000000000000d: VPC vpc-9 is not in the snapshot", "Unresolved"),
     )
-    waiver = {"group_id": "sg-0000000000000000a", "protocol": "tcp", "ports": [443],
-              "source": "203.0.113.0/24", "reason": "vendor VPN " + IMG, "expires": "2026-01-05"}
-    notes: dict[str, object] = {
-        "waivers_expiring": [dict(waiver, days_left=3),
-                             dict(waiver, ports=[8443], expires="2026-03-01", days_left=58)],
-        "waivers_expired": [dict(waiver, ports="9000-9100", expires="2025-12-01", days_left=-32)],
-        "waivers_stale": [dict(waiver, ports=[25], reason="old mail relay", days_left=100)],
-        "trend": [{"scanned_at": "2025-12-01T00:00:00Z", "open": 1},
-                  {"scanned_at": "2025-12-15T00:00:00Z", "open": 4},
-                  {"scanned_at": "2026-01-02T03:04:05Z", "open": 3}],
-    }
+    def notice(days_left: int, ports: tuple[int, int] = (443, 443), expires: str = "2026-01-05",
+               reason: str = "vendor VPN " + IMG, why: str | None = None) -> WaiverNotice:
+        waiver = Waiver("sg-0000000000000000a", "tcp", *ports, "203.0.113.0/24", reason, expires,
+                        "policy.yaml:20")
+        return WaiverNotice(waiver, days_left, why)
+
+    waivers = WaiverNotices(
+        expiring=(notice(3),),
+        expired=(notice(-32, (9000, 9100), "2025-12-01"),),
+        stale=(notice(100, (25, 25), reason="old mail relay", why="matched no finding"),),
+    )
+    trend = (TrendPoint("2025-12-01T00:00:00Z", 1, 1), TrendPoint("2025-12-15T00:00:00Z", 4, 3),
+             TrendPoint("2026-01-02T03:04:05Z", 3, 2))
     return Report(complete=False, errors=errors, results=results,
                   warnings=("policy.yaml:9: firewall cidr 10.1.0.2/16 is not canonical; using 10.1.0.0/16",
                             "control \x1b[31mchars\x07 " + SCRIPT),
                   generated_at=GENERATED_AT, policy_path="policy.yaml",
-                  scanned=("aws:111122223333", "aws:444455556666"), notes=notes)
+                  scanned=("aws:111122223333", "aws:444455556666"), waivers=waivers, trend=trend)
 
 
 def clean_report() -> Report:

@@ -22,13 +22,11 @@ from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.report import FORMATS
 from sgaudit.scheduled.accept import accept_and_record, read_baselines
 
-FORMAT_NAMES = tuple(FORMATS)
-
 
 @click.command()
 @policy_option
 @snapshot_option
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES),
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
               help="Report format (default: from -o's extension, else table).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically).")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 1 when there is active drift.")

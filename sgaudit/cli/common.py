@@ -81,17 +81,16 @@ def exit_code(report: Report, fail_on_drift: bool, allow_partial: bool) -> int:
 
 
 def summary_line(report: Report) -> str:
-    active = report.active_findings
-    counts = {s: sum(1 for f in active if f.severity == s) for s in ("critical", "high", "medium", "low")}
-    accepted = len(report.findings) - len(active)
-    drifted = sum(1 for r in report.results if r.status == "drift")
-    unresolved = sum(1 for r in report.results if r.status == "unresolved")
-    parts = [f"{len(report.results)} group(s) audited", f"{drifted} drifted"
-             + (f", {unresolved} unresolved" if unresolved else ""),
-             f"{len(active)} active finding(s)"
-             + (" (" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ")" if active else "")]
-    if accepted:
-        parts.append(f"{accepted} accepted")
+    from sgaudit.engine.summary import summarize
+
+    counts = summarize(report)
+    parts = [f"{counts.groups} group(s) audited", f"{counts.drifted} drifted"
+             + (f", {counts.unresolved} unresolved" if counts.unresolved else ""),
+             f"{counts.active} active finding(s)"
+             + (" (" + ", ".join(f"{n} {s}" for s, n in counts.by_severity.items() if n) + ")"
+                if counts.active else "")]
+    if counts.accepted:
+        parts.append(f"{counts.accepted} accepted")
     if not report.complete:
         parts.append(f"INCOMPLETE: {len(report.errors)} error(s)")
     return "sgaudit: " + "; ".join(parts)

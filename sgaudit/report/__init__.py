@@ -4,40 +4,61 @@ imported only when used."""
 from __future__ import annotations
 
 import importlib
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from sgaudit.errors import UsageError
 from sgaudit.model import Report
 
-#: format name -> (module, file extensions that imply it)
-FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "table": ("sgaudit.report.table", (".txt",)),
-    "json": ("sgaudit.report.json_report", (".json",)),
-    "markdown": ("sgaudit.report.markdown", (".md", ".markdown")),
-    "html": ("sgaudit.report.html", (".html", ".htm")),
-    "sarif": ("sgaudit.report.sarif", (".sarif",)),
-    "junit": ("sgaudit.report.junit", (".xml",)),
-}
-
 
 class Renderer(Protocol):
     def __call__(self, report: Report) -> str: ...
 
 
+class ReportFormat(StrEnum):
+    """A report format: its name on the command line, the file extensions that imply it, and
+    the module that renders it (imported only when used)."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return _EXTENSIONS[self]
+
+    def renderer(self) -> Renderer:
+        module = importlib.import_module(f"sgaudit.report.{_MODULES.get(self, self.value)}")
+        return module.render  # type: ignore[no-any-return]
+
+    @classmethod
+    def for_path(cls, path: str) -> ReportFormat | None:
+        suffix = Path(path).suffix.lower()
+        return next((f for f in cls if suffix in f.extensions), None)
+
+
+_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"),
+    "html": (".html", ".htm"), "sarif": (".sarif",), "junit": (".xml",),
+}
+_MODULES = {"json": "json_report"}
+#: every format's name, in the order the help lists them
+FORMATS: tuple[str, ...] = tuple(f.value for f in ReportFormat)
+
+
 def renderer(name: str) -> Renderer:
-    if name not in FORMATS:
-        raise UsageError(f"--format: unknown format {name!r}; choose from {', '.join(FORMATS)}")
-    module = importlib.import_module(FORMATS[name][0])
-    return module.render  # type: ignore[no-any-return]
+    try:
+        return ReportFormat(name).renderer()
+    except ValueError:
+        raise UsageError(f"--format: unknown format {name!r}; choose from {', '.join(FORMATS)}") from None
 
 
 def format_for_path(path: str) -> str | None:
-    suffix = Path(path).suffix.lower()
-    for name, (_, extensions) in FORMATS.items():
-        if suffix in extensions:
-            return name
-    return None
+    return ReportFormat.for_path(path)
 
 
 def format_ports(protocol: str, from_port: int, to_port: int) -> str:

@@ -42,7 +42,8 @@ from typing import Any
 from markupsafe import Markup
 
 from sgaudit import __version__
-from sgaudit.model import DesiredState, Finding, Grant, GroupResult, Report, Rule, ScanError
+from sgaudit.engine.summary import summarize
+from sgaudit.model import SEVERITIES, DesiredState, Finding, Grant, GroupResult, Report, Rule, ScanError
 from sgaudit.report import format_ports, format_protocol, view
 from sgaudit.report.explain import grant_dict
 from sgaudit.report.templating import read_asset, render_template
@@ -58,12 +59,12 @@ STATUS_RANK = {"unresolved": 0, "drift": 1, "accepted": 2, "ok": 3}
 STATUS_CLASS = {"unresolved": "u", "drift": "d", "accepted": "a", "ok": "o"}
 #: the trend chart shows at most this many past scans
 TREND_POINTS = 90
-_NO_SEVERITY = len(view.SEVERITY_RANK)
+_NO_SEVERITY = len(SEVERITIES)
 
 
 def render(report: Report) -> str:
     css, js = read_asset("report.css"), read_asset("report.js")
-    summary = view.summarize(report)
+    summary = summarize(report)
     states = _States()
     results = sorted(report.results, key=_order)
     expand = summary.active <= OPEN_BY_DEFAULT
@@ -79,11 +80,9 @@ def render(report: Report) -> str:
         errors=[_error_text(e) for e in report.errors],
         warnings=[view.clean(w) for w in report.warnings],
         scanned=[view.clean(s) for s in report.scanned],
-        expiring=view.waiver_rows(report, "waivers_expiring"),
-        expired=view.waiver_rows(report, "waivers_expired"),
-        stale=view.waiver_rows(report, "waivers_stale"),
+        **view.waiver_sections(report),
         expiring_days=view.EXPIRING_DAYS, trend=trend_chart(view.trend_points(report)[-TREND_POINTS:]),
-        severities=list(view.SEVERITY_RANK), kinds=view.KINDS)
+        severities=list(SEVERITIES), kinds=view.KINDS)
 
 
 def _csp(css: str, js: str) -> str:
@@ -106,7 +105,7 @@ def _order(r: GroupResult) -> tuple[bool, int, int, int, str, str, str]:
     """Worst first: unresolved, then by worst active severity and number of findings."""
     act = view.active(r)
     sev = view.worst(act)
-    rank = view.SEVERITY_RANK[sev] if sev else _NO_SEVERITY
+    rank = sev.rank if sev else _NO_SEVERITY
     return (r.status != "unresolved", rank, -len(act), STATUS_RANK[r.status], r.group.account,
             r.group.region, r.group.group_id)
 
@@ -160,11 +159,11 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
            expand: bool) -> dict[str, Any]:
     """A group's row (what the table shows) and its details (records, encoded later)."""
     g = r.group
-    act = sorted(view.active(r), key=lambda f: (view.SEVERITY_RANK[f.severity], f.key))
-    acc = sorted(view.accepted(r), key=lambda f: (view.SEVERITY_RANK[f.severity], f.key))
+    act = sorted(view.active(r), key=view.severity_order)
+    acc = sorted(view.accepted(r), key=view.severity_order)
     sev = view.worst(act)
     first = min((f.first_seen for f in act if f.first_seen), default="")
-    per_severity = [(s, n) for s in view.SEVERITY_RANK if (n := sum(1 for f in act if f.severity == s))]
+    per_severity = [(s, n) for s in SEVERITIES if (n := sum(1 for f in act if f.severity == s))]
     classes = [STATUS_CLASS[r.status], *([sev[0]] if sev else []),
                *(["open"] if expand and r.status in ("drift", "unresolved") else []),
                *(["p"] if index >= PAGE else [])]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sgaudit.model import SEVERITIES, Finding, Report, ScanError
+from sgaudit.engine.summary import summarize
+from sgaudit.model import Finding, Report, ScanError, WaiverNotice
+from sgaudit.scheduled.waivers import waiver_ports
 
 SCHEMA = "sgaudit.report/v1"
 
@@ -28,8 +30,7 @@ def render(report: Report) -> str:
 
 
 def document(report: Report) -> dict[str, Any]:
-    findings = report.findings
-    active = [f for f in findings if f.active]
+    summary = summarize(report)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "generated_at": report.generated_at,
@@ -39,12 +40,12 @@ def document(report: Report) -> dict[str, Any]:
         "errors": [error_dict(e) for e in report.errors],
         "warnings": list(report.warnings),
         "summary": {
-            "groups": len(report.results),
-            "drifted_groups": sum(1 for r in report.results if r.status == "drift"),
-            "findings": len(findings),
-            "active": len(active),
-            "by_severity": {s: sum(1 for f in active if f.severity == s) for s in SEVERITIES},
-            "by_kind": {k: sum(1 for f in active if f.kind == k) for k in ("extra", "missing")},
+            "groups": summary.groups,
+            "drifted_groups": summary.drifted,
+            "findings": summary.findings,
+            "active": summary.active,
+            "by_severity": summary.by_severity,
+            "by_kind": summary.by_kind,
         },
         "groups": [
             {"group_id": r.group.group_id, "group_name": r.group.group_name,
@@ -52,10 +53,23 @@ def document(report: Report) -> dict[str, Any]:
              "status": r.status}
             for r in report.results
         ],
-        "findings": [finding_dict(f) for f in findings],
+        "findings": [finding_dict(f) for f in report.findings],
     }
-    doc.update({k: v for k, v in report.notes.items() if k not in doc})
+    if report.waivers is not None:
+        doc["waivers_expiring"] = [waiver_dict(n) for n in report.waivers.expiring]
+        doc["waivers_expired"] = [waiver_dict(n) for n in report.waivers.expired]
+        doc["waivers_stale"] = [{**waiver_dict(n), "why": n.why} for n in report.waivers.stale]
+    if report.trend is not None:
+        doc["trend"] = [{"scanned_at": t.scanned_at, "open": t.open, "active": t.active}
+                        for t in report.trend]
     return doc
+
+
+def waiver_dict(notice: WaiverNotice) -> dict[str, object]:
+    w = notice.waiver
+    return {"group_id": w.group_id, "protocol": w.protocol, "ports": waiver_ports(w),
+            "source": w.source, "reason": w.reason, "expires": w.expires,
+            "days_left": notice.days_left, "where": w.where}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from sgaudit.model import Finding, GroupResult, Report, ScanError
+from sgaudit.model import SEVERITIES, Finding, GroupResult, Report, ScanError
 from sgaudit.report import view
 
 #: the operation audit.py gives a group whose desired state could not be computed; such a
@@ -57,7 +57,7 @@ def _suite(report: Report, account: str, region: str, results: list[GroupResult]
         g = r.group
         name = f"{g.group_id} ({g.group_name})" if g.group_name else g.group_id
         case = ET.SubElement(suite, "testcase", classname=classname, name=_x(name), time="0")
-        active = sorted(view.active(r), key=lambda f: (view.SEVERITY_RANK[f.severity], f.key))
+        active = sorted(view.active(r), key=view.severity_order)
         accepted = view.accepted(r)
         if r.status == "unresolved":
             err = ET.SubElement(case, "error", type="Unresolved",
@@ -82,7 +82,7 @@ def _suite(report: Report, account: str, region: str, results: list[GroupResult]
 
 
 def _severity_counts(findings: list[Finding]) -> list[tuple[str, int]]:
-    return [(s, sum(1 for f in findings if f.severity == s)) for s in view.SEVERITY_RANK]
+    return [(s, sum(1 for f in findings if f.severity == s)) for s in SEVERITIES]
 
 
 def _line(f: Finding) -> str:

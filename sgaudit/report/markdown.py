@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from sgaudit.model import Finding, Report
+from sgaudit.engine.summary import summarize
+from sgaudit.model import Finding, Report, Severity
 from sgaudit.report import view
 from sgaudit.report.templating import render_template
 
@@ -36,7 +37,7 @@ def md(value: object) -> str:
 
 
 def render(report: Report) -> str:
-    summary = view.summarize(report)
+    summary = summarize(report)
     active = sorted(report.active_findings, key=_order)
     accepted = sorted((f for f in report.findings if not f.active), key=_order)
     return render_template(
@@ -45,15 +46,13 @@ def render(report: Report) -> str:
         accepted=[_row(f) for f in accepted[:MAX_ROWS]],
         accepted_left=max(0, len(accepted) - MAX_ROWS),
         open_since=any(f.first_seen for f in active),
-        expiring=view.waiver_rows(report, "waivers_expiring"),
-        expired=view.waiver_rows(report, "waivers_expired"),
-        stale=view.waiver_rows(report, "waivers_stale"),
+        **view.waiver_sections(report),
         unresolved=[r for r in report.results if r.status == "unresolved"],
         expiring_days=view.EXPIRING_DAYS, md=md)
 
 
 def _order(f: Finding) -> tuple[int, str, str, str, str]:
-    return (view.SEVERITY_RANK[f.severity], f.account, f.region, f.group_id, f.key)
+    return (Severity(f.severity).rank, f.account, f.region, f.group_id, f.key)
 
 
 def _row(f: Finding) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for code-scanning tools: one result per active finding.
 
-Rule ids are stable per finding type (``view.FINDING_TYPES``); a result's
+Rule ids are stable per finding type (``engine.finding_types``); a result's
 ``partialFingerprints`` carry the finding key, which is stable across runs, so a scanning
 service tracks the same drift from one run to the next. Accepted (waived or baselined)
 findings are not results. An incomplete scan is an unsuccessful invocation with one error
@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from sgaudit import __version__
+from sgaudit.engine.finding_types import FINDING_TYPES, finding_type
+from sgaudit.engine.summary import summarize
 from sgaudit.model import Finding, Report, ScanError
 from sgaudit.report import view
 
@@ -33,13 +35,13 @@ def render(report: Report) -> str:
 
 
 def document(report: Report) -> dict[str, Any]:
-    summary = view.summarize(report)
+    summary = summarize(report)
     findings = sorted(report.active_findings, key=lambda f: (f.account, f.region, f.group_id, f.key))
-    index = {t.rule_id: i for i, t in enumerate(view.FINDING_TYPES)}
+    index = {t.rule_id: i for i, t in enumerate(FINDING_TYPES)}
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "sgaudit", "version": __version__, "semanticVersion": __version__,
-            "rules": [_rule(t) for t in view.FINDING_TYPES],
+            "rules": [_rule(t) for t in FINDING_TYPES],
         }},
         "automationDetails": {"id": "sgaudit/check/"},
         "invocations": [_invocation(report)],
@@ -84,7 +86,7 @@ def _notification(e: ScanError) -> dict[str, Any]:
 
 
 def _result(f: Finding, index: dict[str, int], policy_path: str | None) -> dict[str, Any]:
-    t = view.finding_type(f)
+    t = finding_type(f)
     name = f" ({view.clean(f.group_name)})" if f.group_name else ""
     rule = view.rule_text(f.protocol, f.from_port, f.to_port, f.source)
     text = (f"{f.severity} {f.kind} ingress on {view.clean(f.group_id)}{name} "

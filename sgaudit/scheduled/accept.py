@@ -54,7 +54,7 @@ def accept_and_record(report: Report, policy: Policy, now: str,
         with history.open_history(history_path, create=True) as conn:
             _, first_seen = history.record_scan(conn, report, now, policy.sha256)
             report = history.with_first_seen(report, first_seen)
-            report = replace(report, notes={**report.notes, "trend": history.trend(conn)})
+            report = replace(report, trend=history.trend(conn))
     if update_baseline:
         bl.write_baseline(update_baseline, bl.updated_baseline(
             report, previous, written_at=now, policy_sha256=policy.sha256))

@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sgaudit.engine.summary import summarize
 from sgaudit.errors import SgauditError
-from sgaudit.model import SEVERITIES, Finding, Report
+from sgaudit.model import SEVERITIES, Finding, Report, TrendPoint
 from sgaudit.scheduled.baseline import complete_scope
 
 SCHEMA_VERSION = 1
@@ -218,7 +219,7 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
     """Record one scan; returns its id and the first_seen time of each of its findings."""
     findings = {f.key: f for f in report.findings}
     scope = complete_scope(report)
-    active = [f for f in findings.values() if f.active]
+    counts = summarize(report)
     with transaction(conn):
         latest = conn.execute("SELECT max(scanned_at) FROM scans").fetchone()[0]
         late = latest is not None and scanned_at < latest
@@ -228,9 +229,8 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (scanned_at, int(report.complete), report.policy_path, policy_sha256,
              json.dumps(list(report.scanned)), json.dumps(sorted(scope)), len(report.results),
-             len(findings), len(active), sum(1 for f in findings.values() if f.waived),
-             sum(1 for f in findings.values() if f.baselined and not f.waived),
-             *(sum(1 for f in active if f.severity == s) for s in SEVERITIES)),
+             counts.findings, counts.active, counts.waived, counts.baselined,
+             *counts.by_severity.values()),
         ).lastrowid
         assert scan_id is not None
         was_open = {row[1]: row for row in conn.execute(
@@ -310,11 +310,11 @@ def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:
 
 
 # -- reading -------------------------------------------------------------------------------
-def trend(conn: sqlite3.Connection, limit: int = TREND_SCANS) -> list[dict[str, Any]]:
+def trend(conn: sqlite3.Connection, limit: int = TREND_SCANS) -> tuple[TrendPoint, ...]:
     """Open (and active) findings per scan, oldest first: the report's trend chart."""
     rows = conn.execute("SELECT scanned_at, open, active FROM scans ORDER BY id DESC LIMIT ?",
                         (limit,)).fetchall()
-    return [{"scanned_at": at, "open": n, "active": a} for at, n, a in reversed(rows)]
+    return tuple(TrendPoint(at, n, a) for at, n, a in reversed(rows))
 
 
 def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:

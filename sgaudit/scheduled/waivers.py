@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from sgaudit import addresses, ports
-from sgaudit.model import Finding, GroupResult, Report, Waiver
+from sgaudit.model import Finding, GroupResult, Report, Waiver, WaiverNotice, WaiverNotices
 
 #: waivers that expire within this many days are listed in the report
 EXPIRING_DAYS = 14
@@ -73,7 +73,7 @@ def source_inside(inner: str, outer: str) -> bool:
 
 def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tuple[Report, WaiverCheck]:
     """Mark covered findings waived (first live waiver in file order gives the reason) and put
-    the waiver notices into ``report.notes`` (only when the policy has waivers)."""
+    the waiver notices into ``report.waivers`` (only when the policy has waivers)."""
     if not waivers:
         return report, WaiverCheck((), (), ())
     live = [w for w in waivers if not is_expired(w, today)]
@@ -95,27 +95,12 @@ def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tup
         stale=tuple((w, "matched no finding" if w.group_id in audited else "group not in this scan")
                     for i, w in enumerate(live) if i not in used),
     )
-    notes = {
-        **report.notes,
-        "waivers_expiring": [waiver_dict(w, today) for w in check.expiring],
-        "waivers_expired": [waiver_dict(w, today) for w in check.expired],
-        "waivers_stale": [{**waiver_dict(w, today), "why": why} for w, why in check.stale],
-    }
-    return replace(report, results=tuple(results), notes=notes), check
-
-
-def waiver_dict(waiver: Waiver, today: date) -> dict[str, object]:
-    """The shape the reports render (Report.notes contract with the report formats)."""
-    return {
-        "group_id": waiver.group_id,
-        "protocol": waiver.protocol,
-        "ports": waiver_ports(waiver),
-        "source": waiver.source,
-        "reason": waiver.reason,
-        "expires": waiver.expires,
-        "days_left": days_left(waiver, today),
-        "where": waiver.where,
-    }
+    notices = WaiverNotices(
+        expiring=tuple(WaiverNotice(w, days_left(w, today)) for w in check.expiring),
+        expired=tuple(WaiverNotice(w, days_left(w, today)) for w in check.expired),
+        stale=tuple(WaiverNotice(w, days_left(w, today), why) for w, why in check.stale),
+    )
+    return replace(report, results=tuple(results), waivers=notices), check
 
 
 def waiver_ports(waiver: Waiver) -> str:

@@ -11,8 +11,9 @@ import jsonschema
 import pytest
 from report_samples import GENERATED_AT, clean_report, edge_report, fixture_report
 
+from sgaudit.engine.finding_types import finding_type
 from sgaudit.model import Finding, Report
-from sgaudit.report import sarif, view
+from sgaudit.report import sarif
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
@@ -106,7 +107,7 @@ def _f(**kw: object) -> Finding:
     (_f(protocol="icmp", from_port=8, to_port=-1, severity="low", source="10.0.0.0/8"), "SGA004"),
 ])
 def test_finding_types(finding: Finding, rule_id: str) -> None:
-    assert view.finding_type(finding).rule_id == rule_id
+    assert finding_type(finding).rule_id == rule_id
 
 
 def test_levels_from_severity() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError
+from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError, TrendPoint
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import HistoryError, open_history, record_scan, scans, with_first_seen
 
@@ -96,10 +96,10 @@ def test_counts_per_scan_by_status_and_severity(db) -> None:
 def test_trend_is_oldest_first_and_limited(db) -> None:
     for day in range(1, 10):
         record_scan(db, report_of(*(finding(p) for p in range(1, day + 1))), f"2026-03-0{day}T02:00:00Z")
-    assert history.trend(db, limit=3) == [
-        {"scanned_at": "2026-03-07T02:00:00Z", "open": 7, "active": 7},
-        {"scanned_at": "2026-03-08T02:00:00Z", "open": 8, "active": 8},
-        {"scanned_at": "2026-03-09T02:00:00Z", "open": 9, "active": 9}]
+    assert history.trend(db, limit=3) == (
+        TrendPoint("2026-03-07T02:00:00Z", 7, 7),
+        TrendPoint("2026-03-08T02:00:00Z", 8, 8),
+        TrendPoint("2026-03-09T02:00:00Z", 9, 9))
     assert [s.id for s in scans(db, 2)] == [8, 9]
 
 

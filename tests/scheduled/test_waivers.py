@@ -13,6 +13,7 @@ from sgaudit.errors import PolicyError
 from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, Waiver
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml
+from sgaudit.report.json_report import document
 from sgaudit.scheduled.waivers import apply_waivers, covers, far_expiry_warnings, notices
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -119,10 +120,10 @@ def test_the_expiry_date_is_the_last_valid_day() -> None:
     assert check.stale == ()  # an expired waiver is reported expired, not stale
 
 
-def test_an_expired_waiver_is_in_the_notes_and_on_stderr_lines() -> None:
+def test_an_expired_waiver_is_in_the_json_report_and_on_stderr_lines() -> None:
     w = waiver(expires="2026-02-01")
     report, check = apply_waivers(report_of(finding()), [w], TODAY)
-    assert report.notes["waivers_expired"] == [{
+    assert document(report)["waivers_expired"] == [{
         "group_id": GROUP, "protocol": "tcp", "ports": "8000-8800", "source": "10.0.0.0/8",
         "reason": "ticket SEC-12", "expires": "2026-02-01", "days_left": -28,
         "where": "policy.yaml:3"}]
@@ -136,7 +137,7 @@ def test_waivers_expiring_within_14_days_are_listed() -> None:
     later = waiver(expires="2026-03-16", where="b")  # 15 days left
     today = waiver(expires="2026-03-01", where="c")  # last day
     report, _ = apply_waivers(report_of(finding()), [soon, later, today], TODAY)
-    expiring = report.notes["waivers_expiring"]
+    expiring = document(report)["waivers_expiring"]
     assert [(w["where"], w["days_left"]) for w in expiring] == [("a", 14), ("c", 0)]
 
 
@@ -146,7 +147,7 @@ def test_a_waiver_that_matched_nothing_is_stale() -> None:
     report, check = apply_waivers(report_of(finding()), [waiver(), unused, elsewhere], TODAY)
     assert [(w.where, why) for w, why in check.stale] == [
         ("policy.yaml:20", "matched no finding"), ("policy.yaml:30", "group not in this scan")]
-    assert [w["why"] for w in report.notes["waivers_stale"]] == [
+    assert [w["why"] for w in document(report)["waivers_stale"]] == [
         "matched no finding", "group not in this scan"]
     assert "policy.yaml:20: waiver for sg-0a11ce0000000005 tcp 8000-8800 from 192.0.2.0/24 is " \
            "stale: matched no finding" in notices(check, TODAY)
@@ -160,7 +161,7 @@ def test_far_future_expiry_is_warned_about() -> None:
         "2027-03-02, more than a year ahead; waivers should be reviewed at least yearly"]
 
 
-def test_without_waivers_the_report_is_unchanged_and_has_no_waiver_notes() -> None:
+def test_without_waivers_the_report_is_unchanged_and_has_no_waiver_notices() -> None:
     report = report_of(finding())
     assert apply_waivers(report, [], TODAY)[0] is report
 
@@ -168,7 +169,7 @@ def test_without_waivers_the_report_is_unchanged_and_has_no_waiver_notes() -> No
 def test_the_input_report_is_not_changed() -> None:
     original = report_of(finding())
     apply_waivers(original, [waiver()], TODAY)
-    assert not original.findings[0].waived and original.notes == {}
+    assert not original.findings[0].waived and original.waivers is None
 
 
 # -- the policy file -----------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""The counts every report, the summary line and the history agree on, computed in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sgaudit.model import SEVERITIES, Kind, Report, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    complete: bool
+    groups: int
+    drifted: int
+    unresolved: int
+    ok: int
+    accepted_groups: int
+    #: every finding, active or accepted
+    findings: int
+    active: int
+    accepted: int
+    waived: int
+    #: baselined and not waived (a waiver is the stronger acceptance)
+    baselined: int
+    #: active findings per severity, worst first; every severity present
+    by_severity: dict[str, int]
+    #: active findings per kind; every kind present
+    by_kind: dict[str, int]
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+
+    @property
+    def verdict(self) -> str:
+        """"incomplete", "drift" or "clean": an incomplete scan is never called clean."""
+        if not self.complete:
+            return "incomplete"
+        return "drift" if self.active else "clean"
+
+
+def summarize(report: Report) -> Summary:
+    statuses = [r.status for r in report.results]
+    findings = report.findings
+    active = [f for f in findings if f.active]
+    accounts = {r.group.account for r in report.results} | {e.account for e in report.errors}
+    regions = {r.group.region for r in report.results} | {e.region for e in report.errors}
+    return Summary(
+        complete=report.complete, groups=len(report.results),
+        drifted=statuses.count(Status.DRIFT), unresolved=statuses.count(Status.UNRESOLVED),
+        ok=statuses.count(Status.OK), accepted_groups=statuses.count(Status.ACCEPTED),
+        findings=len(findings), active=len(active), accepted=len(findings) - len(active),
+        waived=sum(1 for f in findings if f.waived),
+        baselined=sum(1 for f in findings if f.baselined and not f.waived),
+        by_severity={s: sum(1 for f in active if f.severity == s) for s in SEVERITIES},
+        by_kind={k: sum(1 for f in active if f.kind == k) for k in Kind},
+        accounts=tuple(sorted(a for a in accounts if a)),
+        regions=tuple(sorted(r for r in regions if r)))
