@@ -50,7 +50,7 @@ SYS_PREFIX = sys.prefix
 _WORDS: dict[str, object] = {"none": None, "null": None, "false": False, "true": True}
 
 
-class Node(dict):  # type: ignore[type-arg]
+class Node(dict[str, Any]):
     """A merged mapping: canonical key -> value, remembering spelling and place of each key."""
 
     def __init__(self) -> None:
@@ -168,7 +168,7 @@ def _refuse_coiled_aliases(data: Mapping[Any, Any], file: Path) -> None:
     ``coiled`` are one option written twice (dask would keep either silently). The rest of the
     file is dask's business, not sgaudit's."""
     coiled = LineMap({k: v for k, v in data.items() if canonical(k) == "coiled"})
-    coiled.lines = {k: line_of(data, k) for k in coiled}
+    coiled.lines = {k: line for k in coiled if (line := line_of(data, k)) is not None}
     refuse_aliases(coiled, Where(str(file)))
 
 
@@ -188,7 +188,7 @@ def interpret_env_value(text: str) -> object:
 
 def env_values(env: Mapping[str, str]) -> list[tuple[str, Mapping[Any, Any]]]:
     """``DASK_A__B_C=1`` -> ("DASK_A__B_C", {"a": {"b_c": 1}}), in name order."""
-    out = []
+    out: list[tuple[str, Mapping[Any, Any]]] = []
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name == "DASK_INTERNAL_INHERIT_CONFIG":
             continue

@@ -221,7 +221,8 @@ def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Gran
 def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Grant]:
     if "source" not in fields:
         raise where.fail("missing 'source' (a CIDR, sg-… or pl-…)")
-    source = expect_rule_source(*fields["source"], warnings)
+    source_value, source_at = fields["source"]
+    source = expect_rule_source(source_value, source_at, warnings)
     protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
     origin = Origin("allow", f"{protocol} from {source}", where.place)
     reason = f"listed in the policy's allow ({where.place})"
@@ -265,7 +266,8 @@ def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) ->
     if not isinstance(raw_reason, str) or not raw_reason.strip():
         raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")
     expires = _expect_date(*fields["expires"])
-    source = expect_rule_source(*fields["source"], warnings)
+    source_value, source_at = fields["source"]
+    source = expect_rule_source(source_value, source_at, warnings)
     protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
 
     def waiver(from_port: int, to_port: int) -> Waiver:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 
-class LineMap(dict):  # type: ignore[type-arg]
+class LineMap(dict[Any, Any]):
     """A dict from YAML that knows the 1-based line of each of its keys."""
 
     lines: dict[Any, int]

@@ -36,8 +36,8 @@ def parse_sgr(raw: Mapping[str, Any]) -> Rule | None:
     if raw.get("IsEgress"):
         return None
     protocol = ports.normalize_protocol(raw.get("IpProtocol", "-1")) or str(raw.get("IpProtocol"))
-    from_port = int(raw.get("FromPort") if raw.get("FromPort") is not None else -1)
-    to_port = int(raw.get("ToPort") if raw.get("ToPort") is not None else -1)
+    from_port = int(raw["FromPort"]) if raw.get("FromPort") is not None else -1
+    to_port = int(raw["ToPort"]) if raw.get("ToPort") is not None else -1
     if protocol == ports.ALL:
         from_port = to_port = -1
     if raw.get("CidrIpv4"):

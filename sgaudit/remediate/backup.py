@@ -113,7 +113,8 @@ class BackupWriter:
         self.write()
 
     def _entry(self, change: Change) -> dict[str, Any]:
-        return self.doc["changes"][self._index[change.seq]]  # type: ignore[no-any-return]
+        entry: dict[str, Any] = self.doc["changes"][self._index[change.seq]]
+        return entry
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def render_plan(plan: Plan, title: str = "Fix plan") -> str:
 def render_outcomes(outcomes: Sequence[Outcome], plan: Plan) -> str:
     from tabulate import tabulate
 
-    rows = [(f"#{o.change.seq}", o.change.group_id, o.change.action,
+    rows: list[tuple[str, str, str, str, str]] = [(f"#{o.change.seq}", o.change.group_id, o.change.action,
              describe_rule(o.change.rule, with_id=True), o.text) for o in outcomes]
     rows += [("-", g.group_id, "-", "-", f"skipped: {g.skipped}") for g in plan.skipped]
     return tabulate(rows, headers=("#", "group", "action", "rule", "result"), tablefmt="simple",

@@ -33,7 +33,8 @@ class ReportFormat(StrEnum):
 
     def renderer(self) -> Renderer:
         module = importlib.import_module(f"sgaudit.report.{_MODULES.get(self, self.value)}")
-        return module.render  # type: ignore[no-any-return]
+        render: Renderer = module.render
+        return render
 
     @classmethod
     def for_path(cls, path: str) -> ReportFormat | None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sgaudit import __version__
-from sgaudit.engine.finding_types import FINDING_TYPES, finding_type
+from sgaudit.engine.finding_types import FINDING_TYPES, FindingType, finding_type
 from sgaudit.engine.summary import summarize
 from sgaudit.model import Finding, Report, ScanError
 from sgaudit.report import view
@@ -57,7 +57,7 @@ def document(report: Report) -> dict[str, Any]:
     return {"$schema": SCHEMA_URI, "version": VERSION, "runs": [run]}
 
 
-def _rule(t: view.FindingType) -> dict[str, Any]:
+def _rule(t: FindingType) -> dict[str, Any]:
     return {
         "id": t.rule_id, "name": t.name,
         "shortDescription": {"text": t.title},
