@@ -25,9 +25,9 @@ from sgaudit.remediate.plan import (
     Ref,
     Verification,
 )
+from sgaudit.versioned import DocumentFormat, VersionError
 
-FORMAT_KEY = "sgaudit_backup"
-FORMAT_VERSION = 1
+FORMAT = DocumentFormat("sgaudit_backup", 1, "backup")
 PLANNED = "planned"
 PENDING = "pending"
 
@@ -72,7 +72,7 @@ class BackupWriter:
         affected = [g for g in plan.groups if g.changes and not g.skipped]
         self._index = {c.seq: i for i, c in enumerate(plan.changes)}
         self.doc: dict[str, Any] = {
-            FORMAT_KEY: FORMAT_VERSION,
+            **FORMAT.stamp(),
             **meta,
             "groups": [{"account": g.account, "region": g.region, "group_id": g.group_id,
                         "group_name": g.group_name, "ingress": [rule_dict(r) for r in g.seen]}
@@ -128,11 +128,10 @@ def load_backup(path: str | Path) -> BackupRecord:
         raise BackupError(f"{text_path}: cannot read backup: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BackupError(f"{text_path}: not a valid JSON backup: {exc}") from None
-    if not isinstance(doc, Mapping) or FORMAT_KEY not in doc:
-        raise BackupError(f"{text_path}: not an sgaudit backup (no {FORMAT_KEY!r} key)")
-    if doc[FORMAT_KEY] != FORMAT_VERSION:
-        raise BackupError(f"{text_path}: {FORMAT_KEY}: unsupported version {doc[FORMAT_KEY]!r} "
-                          f"(this sgaudit reads version {FORMAT_VERSION})")
+    try:
+        doc = FORMAT.current(doc)
+    except VersionError as exc:
+        raise BackupError(f"{text_path}: {exc}") from None
     before: dict[Ref, tuple[Rule, ...]] = {}
     names: dict[Ref, str] = {}
     for i, g in enumerate(_list(doc, "groups", text_path)):

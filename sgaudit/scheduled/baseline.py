@@ -17,9 +17,9 @@ from typing import Any
 from sgaudit.errors import PolicyError
 from sgaudit.files import atomic_write
 from sgaudit.model import Finding, Report
+from sgaudit.versioned import DocumentFormat, VersionError
 
-FORMAT_KEY = "sgaudit_baseline"
-VERSION = 1
+FORMAT = DocumentFormat("sgaudit_baseline", 1, "baseline")
 
 #: (account, region)
 Scope = tuple[str, str]
@@ -114,7 +114,7 @@ def gone(report: Report, baseline: Baseline) -> list[Entry]:
 # -- the file ------------------------------------------------------------------------------
 def to_document(baseline: Baseline) -> dict[str, Any]:
     return {
-        FORMAT_KEY: VERSION,
+        **FORMAT.stamp(),
         "written_at": baseline.written_at,
         "policy": baseline.policy,
         "policy_sha256": baseline.policy_sha256,
@@ -157,14 +157,10 @@ class _ShapeError(ValueError):
 
 
 def from_document(data: Any) -> Baseline:
-    if not isinstance(data, Mapping) or FORMAT_KEY not in data:
-        raise _ShapeError(f"not an sgaudit baseline (no '{FORMAT_KEY}' version key)")
-    version = data[FORMAT_KEY]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _ShapeError(f"$.{FORMAT_KEY}: expected a version number, got {version!r}")
-    if version > VERSION:
-        raise _ShapeError(f"baseline version {version} was written by a newer sgaudit; this one "
-                          f"reads version {VERSION} (upgrade sgaudit)")
+    try:
+        data = FORMAT.current(data)
+    except VersionError as exc:
+        raise _ShapeError(str(exc)) from None
     written_at = _text(data, "written_at", "$")
     sha = _text(data, "policy_sha256", "$", default="")
     policy = data.get("policy")

@@ -17,9 +17,10 @@ from sgaudit.sources.awsjson import (
     parse_vpc,
     prefix_list_cidrs,
 )
+from sgaudit.versioned import DocumentFormat, VersionError
 
-FORMAT_KEY = "sgaudit_snapshot"
-FORMAT_VERSION = 1
+#: files that ``sgaudit snapshot`` writes
+FORMAT = DocumentFormat("sgaudit_snapshot", 1, "snapshot")
 
 
 class SnapshotSource:
@@ -172,11 +173,11 @@ def _sections(data: Any) -> list[Mapping[str, Any]]:
     """One section per account and region; a plain AWS CLI file is one section."""
     if not isinstance(data, Mapping):
         raise ShapeError("$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'")
-    if FORMAT_KEY in data:
-        version = data[FORMAT_KEY]
-        if version != FORMAT_VERSION:
-            raise ShapeError(f"$.{FORMAT_KEY}: unsupported snapshot version {version!r} "
-                             f"(this sgaudit reads version {FORMAT_VERSION})")
+    if FORMAT.is_one(data):
+        try:
+            data = FORMAT.current(data)
+        except VersionError as exc:
+            raise ShapeError(str(exc)) from None
         scans = data.get("scans")
         if not isinstance(scans, list):
             raise ShapeError("$.scans: expected a list")

@@ -13,19 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from sgaudit import __version__
 from sgaudit.files import atomic_write
+from sgaudit.sources.snapshot import FORMAT
 
 if TYPE_CHECKING:
     from sgaudit.model import Matcher
     from sgaudit.sources.aws import RegionScan
 
-FORMAT_KEY = "sgaudit_snapshot"
-FORMAT_VERSION = 1
 
 
 def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
                       select: Matcher | None = None) -> dict[str, Any]:
     return {
-        FORMAT_KEY: FORMAT_VERSION,
+        **FORMAT.stamp(),
         "taken_at": taken_at,
         "sgaudit_version": __version__,
         # the server-side filters of the scan: a replay under a wider selection is incomplete

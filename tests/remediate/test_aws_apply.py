@@ -353,8 +353,9 @@ def test_rolling_back_twice_is_harmless(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{", "not a valid JSON backup"),
-    ('{"SecurityGroups": []}', "not an sgaudit backup (no 'sgaudit_backup' key)"),
-    ('{"sgaudit_backup": 9, "groups": [], "changes": []}', "sgaudit_backup: unsupported version 9"),
+    ('{"SecurityGroups": []}', "not an sgaudit backup (no 'sgaudit_backup' version key)"),
+    ('{"sgaudit_backup": 9, "groups": [], "changes": []}',
+     "backup version 9 was written by a newer sgaudit; this one reads version 1"),
     ('{"sgaudit_backup": 1, "groups": [{"account": "1", "region": "r"}], "changes": []}',
      "groups[0].group_id: expected a non-empty string, got None"),
     ('{"sgaudit_backup": 1, "groups": [], "changes": [{"seq": 1, "action": "delete"}]}',

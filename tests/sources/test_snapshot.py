@@ -72,7 +72,7 @@ BAD_SHAPES: list[tuple[str, Any, str]] = [
      "$.Vpcs[0].CidrBlock: invalid CIDR '10.0.0.300/16'"),
     ("vpcs not a list", {"Vpcs": {}}, "$.Vpcs: expected a list"),
     ("future sgaudit snapshot", {"sgaudit_snapshot": 2, "scans": []},
-     "$.sgaudit_snapshot: unsupported snapshot version 2 (this sgaudit reads version 1)"),
+     "snapshot version 2 was written by a newer sgaudit; this one reads version 1 (upgrade sgaudit)"),
     ("sgaudit snapshot without scans", {"sgaudit_snapshot": 1, "scans": {}}, "$.scans: expected a list"),
     ("sgaudit snapshot region not text",
      {"sgaudit_snapshot": 1, "scans": [{"Region": 5, "SecurityGroups": []}]},
