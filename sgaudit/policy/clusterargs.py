@@ -295,25 +295,30 @@ def check_combinations(account: Options, dask: Options, top_args: Options,
     check_me(top_args, "cluster_args")
     for i, entry in enumerate(clusters):
         check_me(effective_args(top_args, [entry.cluster_args]), f"clusters[{i}].cluster_args")
-    # dask config backend-options go into every coiled.Cluster call, like per-cluster ones
+    _check_ingress_with_args(dask, top_args, clusters)
+
+
+def _check_ingress_with_args(dask: Options, top_args: Options,
+                             clusters: tuple[ClusterOverride, ...]) -> None:
+    """``ingress`` and cluster arguments may not meet in one ``coiled.Cluster`` call; dask config
+    backend-options go into every call, like per-cluster ones."""
+    dask_key = "dask config coiled.backend-options.ingress"
     cluster_ingress: list[tuple[Origin, str]] = []
     if "ingress" in dask:
-        cluster_ingress.append((dask["ingress"], "dask config coiled.backend-options.ingress"))
+        cluster_ingress.append((dask["ingress"], dask_key))
     for i, entry in enumerate(clusters):
         ingress = entry.options.get("ingress")
-        if ingress is not None:
-            cluster_ingress.append((ingress, f"clusters[{i}].backend_options.ingress"))
-            if present(entry.cluster_args):
-                raise refuse_ingress_with_args(ingress, f"clusters[{i}].backend_options.ingress",
-                                               entry.cluster_args[GIVEN],
-                                               f"clusters[{i}].cluster_args")
+        if ingress is None:
+            continue
+        cluster_ingress.append((ingress, f"clusters[{i}].backend_options.ingress"))
+        if present(entry.cluster_args):
+            raise refuse_ingress_with_args(ingress, f"clusters[{i}].backend_options.ingress",
+                                           entry.cluster_args[GIVEN], f"clusters[{i}].cluster_args")
     if present(top_args) and cluster_ingress:
         ingress, key = cluster_ingress[0]
         raise refuse_ingress_with_args(ingress, key, top_args[GIVEN])
-    if "ingress" in dask:
-        for i, entry in enumerate(clusters):
-            if present(entry.cluster_args):
-                raise refuse_ingress_with_args(dask["ingress"],
-                                               "dask config coiled.backend-options.ingress",
-                                               entry.cluster_args[GIVEN],
-                                               f"clusters[{i}].cluster_args")
+    with_args = [i for i, entry in enumerate(clusters) if present(entry.cluster_args)]
+    if "ingress" in dask and with_args:
+        i = with_args[0]
+        raise refuse_ingress_with_args(dask["ingress"], dask_key, clusters[i].cluster_args[GIVEN],
+                                       f"clusters[{i}].cluster_args")
