@@ -8,6 +8,11 @@ from typing import Literal
 Kind = Literal["extra", "missing"]
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+#: the two kinds of Coiled group: the scheduler's (opened by the firewall options) and the
+#: cluster-wide one (all traffic among the cluster's machines, nothing from outside)
+SCHEDULER = "scheduler"
+CLUSTER = "cluster"
+ROLES: tuple[str, ...] = (SCHEDULER, CLUSTER)
 UNKNOWN = "unknown"
 
 
@@ -104,6 +109,8 @@ class DesiredState:
     warnings: tuple[str, ...] = ()
     #: when the state could not be computed (e.g. VPC CIDR unknown): why
     unresolved: str | None = None
+    #: "scheduler" (the firewall options apply) or "cluster" (only its own traffic)
+    role: str = SCHEDULER
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +269,10 @@ class GroupResult:
             return "accepted"
         return "ok"
 
+    @property
+    def role(self) -> str:
+        return self.desired.role
+
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
@@ -299,6 +310,17 @@ class ClusterOverride:
     options: Options
     where: str
     cluster_args: Options = field(default_factory=dict)
+    #: the role this entry gives the groups it matches; None: it says nothing about the role
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSelector:
+    """``roles: {cluster: {names: [...]}}`` in the policy: which groups have a role."""
+
+    role: str
+    matcher: Matcher
+    where: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +348,8 @@ class Policy:
     waivers: tuple[Waiver, ...] = ()
     cluster_args: Options = field(default_factory=dict)
     client_ip: str | None = None
+    #: the policy's ``roles:`` selectors (see RoleSelector)
+    roles: tuple[RoleSelector, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

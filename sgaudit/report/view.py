@@ -96,6 +96,17 @@ def rule_text(protocol: str, from_port: int, to_port: int, source: str) -> str:
     return f"{format_protocol(protocol)} {format_ports(protocol, from_port, to_port)} from {source}"
 
 
+def roles(report: Report) -> dict[tuple[str, str, str], str]:
+    """(account, region, group id) -> the group's role, for formats that list findings."""
+    return {(r.group.account, r.group.region, r.group.group_id): r.role for r in report.results}
+
+
+def role_label(role: str | None) -> str:
+    """", role cluster" after a group's name; nothing for a scheduler's group (the default), so
+    reports of policies without roles read as before."""
+    return f", role {role}" if role and role != "scheduler" else ""
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     found = [f.severity for f in findings]
     return min(found, key=SEVERITY_RANK.__getitem__) if found else None
