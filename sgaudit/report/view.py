@@ -197,7 +197,8 @@ def waiver_rows(report: Report, key: str) -> list[dict[str, str]]:
         if isinstance(ports, list | tuple):
             ports = ", ".join(str(p) for p in ports)
         rows.append({
-            "group_id": clean(w.get("group_id")), "protocol": format_protocol(clean(w.get("protocol"))),
+            "group_id": clean(w.get("group_id")) + role_label(clean(w.get("role")) or None),
+            "protocol": format_protocol(clean(w.get("protocol"))),
             "ports": clean(ports), "source": clean(w.get("source")), "reason": clean(w.get("reason")),
             "expires": clean(w.get("expires")), "days_left": "" if days is None else clean(days),
         })
