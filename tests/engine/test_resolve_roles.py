@@ -152,3 +152,20 @@ def test_options_of_a_matching_entry_without_a_role_are_said_not_to_apply() -> N
     assert got.desired.warnings == (
         "policy.yaml:7: the firewall options of clusters[1] do not apply to the cluster-wide "
         "groups it matches (role cluster, policy.yaml:3)",)
+
+
+def test_a_cluster_group_needs_no_vpc_cidr() -> None:
+    """Its desired state names no VPC block, so an unknown VPC leaves it resolved (and the scan
+    complete), while a scheduler's group whose options need the VPC is unresolved as before."""
+    policy = parse_policy(load_yaml(POLICY + "backend_options: {enable_public_ssh: false}\n"),
+                          "policy.yaml")
+    lost = [Group(gid, name, "vpc-gone", REGION, ACCOUNT, tags=(("owner", "coiled"),),
+                  rules=(own(gid), tcp(8786, WORLD)))
+            for gid, name in (("sg-c1", "coiled-a-cluster"), ("sg-s1", "coiled-a-scheduler"))]
+    report = audit(policy, Snapshot(groups=tuple(lost)), "2026-03-01T00:00:00Z")
+    by_id = {r.group.group_id: r for r in report.results}
+    assert by_id["sg-c1"].status == "drift" and by_id["sg-c1"].desired.unresolved is None
+    assert brief(by_id["sg-c1"]) == [("extra", "high", "tcp", 8786, 8786, WORLD,
+                                      "outside the envelope: tcp 8786 from 0.0.0.0/0")]
+    assert by_id["sg-s1"].status == "unresolved"
+    assert [e.message.split(":")[0] for e in report.errors] == ["sg-s1"]
