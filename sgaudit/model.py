@@ -6,6 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+#: the two kinds of Coiled group: the scheduler's (opened by the firewall options) and the
+#: cluster-wide one (all traffic among the cluster's machines, nothing from outside)
+SCHEDULER = "scheduler"
+CLUSTER = "cluster"
+ROLES: tuple[str, ...] = (SCHEDULER, CLUSTER)
 UNKNOWN = "unknown"
 
 
@@ -141,6 +146,8 @@ class DesiredState:
     warnings: tuple[str, ...] = ()
     #: when the state could not be computed (e.g. VPC CIDR unknown): why
     unresolved: str | None = None
+    #: "scheduler" (the firewall options apply) or "cluster" (only its own traffic)
+    role: str = SCHEDULER
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +306,10 @@ class GroupResult:
             return Status.ACCEPTED
         return Status.OK
 
+    @property
+    def role(self) -> str:
+        return self.desired.role
+
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
@@ -336,6 +347,17 @@ class ClusterOverride:
     options: Options
     where: str
     cluster_args: Options = field(default_factory=dict)
+    #: the role this entry gives the groups it matches; None: it says nothing about the role
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSelector:
+    """``roles: {cluster: {names: [...]}}`` in the policy: which groups have a role."""
+
+    role: str
+    matcher: Matcher
+    where: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +380,8 @@ class WaiverNotice:
     waiver: Waiver
     days_left: int
     why: str | None = None
+    #: the waived group's role, when it is not a scheduler's (the default)
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +413,8 @@ class Policy:
     waivers: tuple[Waiver, ...] = ()
     cluster_args: Options = field(default_factory=dict)
     client_ip: str | None = None
+    #: the policy's ``roles:`` selectors (see RoleSelector)
+    roles: tuple[RoleSelector, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

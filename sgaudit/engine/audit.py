@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from sgaudit.engine.diff import Differ
-from sgaudit.engine.resolve import effective_options, resolve
+from sgaudit.engine.resolve import effective_options, group_role, resolve, resolve_cluster
 from sgaudit.model import (
     DesiredState,
     GroupResult,
@@ -30,10 +30,13 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
             continue
         vpc = find_vpc(group.region, group.vpc_id)
         options, matched = effective_options(policy, group)
-        state_key = (matched, vpc)
+        role, role_origin = group_role(policy, group, matched)
+        state_key = (matched, vpc, role, role_origin)
         desired = states.get(state_key)
         if desired is None:
-            desired = states[state_key] = resolve(options, vpc, policy.allow)
+            desired = states[state_key] = (
+                resolve_cluster(policy, matched, role_origin) if role == "cluster"
+                else resolve(options, vpc, policy.allow))
             warnings.update(dict.fromkeys(desired.warnings))
         if desired.unresolved:
             errors.append(ScanError(group.account, group.region, "resolve",

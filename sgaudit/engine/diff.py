@@ -240,12 +240,13 @@ class Differ:
         else:
             reason = ("only partly allowed; not covered: " + describe_pieces(gaps, whole)
                       + f"; required because {grant.reason}")
+        source = group.group_id if grant.source == SELF else grant.source  # a cluster's own traffic
         return Finding(
             key=finding_key("missing", group.account, group.region, group.group_id,
-                            grant.protocol, grant.from_port, grant.to_port, grant.source),
+                            grant.protocol, grant.from_port, grant.to_port, source),
             kind="missing", severity="medium", account=group.account, region=group.region,
             group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
-            from_port=grant.from_port, to_port=grant.to_port, source=grant.source, rule_ids=(),
+            from_port=grant.from_port, to_port=grant.to_port, source=source, rule_ids=(),
             reason=reason)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sgaudit import addresses, ports
+from sgaudit.errors import PolicyError
 from sgaudit.model import DesiredState, Grant, Group, Options, Origin, Policy, Vpc
 from sgaudit.policy import clusterargs
 
@@ -69,6 +70,41 @@ def _refuse_cluster_ingress(policy: Policy, matched: tuple[int, ...], merged: Op
             args_key = f"clusters[{i}].cluster_args"
     raise clusterargs.refuse_ingress_with_args(ingress, ingress_key, args[clusterargs.GIVEN],
                                                args_key)
+
+
+def group_role(policy: Policy, group: Group, matched: tuple[int, ...]) -> tuple[str, Origin | None]:
+    """The group's role and where it was set (None: the default, a scheduler's group).
+
+    ``roles:`` selectors and the ``role`` of every matching ``clusters`` entry (``matched``, as
+    ``effective_options`` returns it) each claim a role; claims that disagree are refused, since
+    a group judged by the wrong role hides drift or raises false alarms on every scan."""
+    claims = [(s.role, f"roles.{s.role} ({s.where})", s.where)
+              for s in policy.roles if s.matcher.matches(group)]
+    claims += [(c.role, f"clusters[{i}] ({c.where})", c.where)
+               for i in matched if (c := policy.clusters[i]).role is not None]
+    if not claims:
+        return "scheduler", None
+    by_role = {role: name for role, name, _ in reversed(claims)}
+    if len(by_role) > 1:
+        said = ", ".join(f"{by_role[r]} says {r}" for r in sorted(by_role, reverse=True))
+        raise PolicyError(f"{policy.path or 'policy'}: {group.group_id} is matched to both roles: "
+                          f"{said}; give each group one role")
+    role, _, where = claims[0]
+    return role, Origin("role", role, where)
+
+
+def resolve_cluster(policy: Policy, matched: tuple[int, ...], origin: Origin | None) -> DesiredState:
+    """The desired state of a cluster-wide group: all traffic from itself is required (without
+    it the cluster's machines cannot talk), nothing else is permitted but the policy's
+    ``allow`` list; the firewall options, which shape the scheduler's group, do not apply."""
+    own = Grant(ports.ALL, -1, -1, SELF,
+                "the group is cluster-wide (role cluster): the cluster's machines reach each "
+                "other on every port", (origin,) if origin else ())
+    warnings = [f"{c.where}: the firewall options of clusters[{i}] do not apply to the "
+                f"cluster-wide groups it matches (role cluster, {origin.where if origin else '?'})"
+                for i in matched if (c := policy.clusters[i]).role is None
+                and (c.options or c.cluster_args)]
+    return DesiredState((own,), tuple(_dedupe(policy.allow)), tuple(warnings), role="cluster")
 
 
 def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> DesiredState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import difflib
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -12,7 +13,17 @@ import yaml
 
 from sgaudit import ports
 from sgaudit.errors import PolicyError
-from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waiver
+from sgaudit.model import (
+    CLUSTER,
+    ROLES,
+    ClusterOverride,
+    Grant,
+    Matcher,
+    Origin,
+    Policy,
+    RoleSelector,
+    Waiver,
+)
 from sgaudit.policy import clusterargs, daskconfig
 from sgaudit.policy.options import (
     Where,
@@ -31,9 +42,9 @@ from sgaudit.policy.options import (
 from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
 
 TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
-                  "cluster_args", "client_ip")
+                  "cluster_args", "client_ip", "roles")
 MATCHER_KEYS = ("tags", "names", "group_ids")
-CLUSTER_KEYS = ("match", "backend_options", "cluster_args")
+CLUSTER_KEYS = ("match", "backend_options", "cluster_args", "role")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
 WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
 DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
@@ -113,6 +124,8 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         value, where = sections["allow"]
         allow = _parse_allow(value if value is not None else [], where, warnings)
 
+    roles = _parse_roles(*sections["roles"]) if "roles" in sections else ()
+
     waivers: tuple[Waiver, ...] = ()
     if "waivers" in sections:
         value, where = sections["waivers"]
@@ -122,7 +135,7 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
     return Policy(path=name, sha256=sha256, account_options=account_options,
                   dask_options=dask_options, select=select, clusters=clusters, allow=allow,
                   warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
-                  client_ip=client_ip)
+                  client_ip=client_ip, roles=roles)
 
 
 def parse_matcher(value: object, where: Where) -> Matcher:
@@ -189,7 +202,7 @@ def _entries(value: object, where: Where, keys: tuple[str, ...],
 def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[ClusterOverride, ...]:
     out = []
     for fields, item_where in _entries(value, where, CLUSTER_KEYS,
-                                       "{match, backend_options, cluster_args}"):
+                                       "{match, backend_options, cluster_args, role}"):
         if "match" not in fields:
             raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
         matcher = parse_matcher(*fields["match"])
@@ -206,8 +219,42 @@ def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[C
             got = clusterargs.collect_args(*fields["cluster_args"])
             args = got.options
             warnings.extend(got.warnings)
+        role = _expect_role(*fields["role"]) if "role" in fields else None
+        if role == CLUSTER and (options or args):
+            given = " and ".join(k for k in ("backend_options", "cluster_args") if k in fields)
+            warnings.append(item_where.note(
+                f"role cluster: the firewall options ({given}) do not apply to a cluster-wide "
+                "group (it must allow only its own traffic and the policy's allow list); "
+                "they are ignored for the groups this entry matches"))
         out.append(ClusterOverride(matcher=matcher, options=options, where=item_where.place,
-                                   cluster_args=args))
+                                   cluster_args=args, role=role))
+    return tuple(out)
+
+
+def _expect_role(value: object, where: Where) -> str:
+    if not isinstance(value, str) or value not in ROLES:
+        guess = difflib.get_close_matches(str(value), ROLES, n=1, cutoff=0.6)
+        hint = f"; did you mean '{guess[0]}'?" if guess else ""
+        raise where.fail(f"expected {' or '.join(ROLES)}, got {show(value)}{hint}")
+    return value
+
+
+def _parse_roles(value: object, where: Where) -> tuple[RoleSelector, ...]:
+    """``roles: {cluster: {names: [...]}, scheduler: {tags: {...}}}``: which groups have which
+    role, by the same matcher keys as ``select``; a group no selector matches is a scheduler's."""
+    if value is None:
+        return ()
+    body = expect_mapping(value, where)
+    refuse_aliases(body, where, deep=False)
+    out = []
+    for key, item in body.items():
+        sub = where.child(key, line_of(body, key))
+        if key not in ROLES:
+            raise unknown_key(sub, key, ROLES)
+        matcher = parse_matcher(item if item is not None else {}, sub)
+        if matcher == Matcher():
+            raise sub.fail("needs tags, names or group_ids (an empty matcher would match every group)")
+        out.append(RoleSelector(role=key, matcher=matcher, where=sub.place))
     return tuple(out)
 
 

@@ -178,7 +178,7 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
         left = gaps(grant, remaining, group, differ)
         if not left:
             continue
-        providers = [r for r, _ in revokes if covers_part(r, grant, group, differ)]
+        providers = _providers(grant, result, [r for r, _ in revokes], differ)
         if left != gaps(grant, rules, group, differ) and providers:
             ids = ", ".join(r.rule_id or "?" for r in providers)
             reason = (f"required ({grant.reason}); now allowed only through {ids}, revoked below: "
@@ -187,7 +187,9 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
             missing = active.get(_missing_key(group, grant))
             if missing is None:
                 continue  # missing, but waived or baselined: leave it
-            reason = f"missing: {missing.reason}"
+            reason = f"missing: {missing.reason}" + (
+                "; added before the revokes below, so the machines keep talking"
+                if grant.source == SELF and providers else "")
         authorizes.append((grant, reason, providers))
     changes: list[Change] = []
     added_for: dict[str, list[int]] = {}
@@ -211,6 +213,16 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
         depends = tuple(added_for.get(rule.rule_id or "", ()))
         changes.append(_change(seq, "revoke", group, rule, f"extra: {finding.reason}", depends))
     return changes
+
+
+def _providers(grant: Grant, result: GroupResult, revoked: list[Rule],
+               differ: Differ) -> list[Rule]:
+    """The rules about to be revoked that allow part of a required grant today: its authorize
+    goes first and they wait for it. A cluster-wide group's own traffic may flow through any of
+    them (its machines' addresses are not known here), so there every revoke waits for it."""
+    if grant.source == SELF and result.role == "cluster":
+        return revoked
+    return [r for r in revoked if covers_part(r, grant, result.group, differ)]
 
 
 def _unread_prefix_list(rule: Rule, group: Group, differ: Differ) -> bool:
@@ -299,8 +311,9 @@ def _change(seq: int, action: Action, group: Group, rule: Rule, reason: str,
 
 
 def _missing_key(group: Group, grant: Grant) -> str:
+    source = group.group_id if grant.source == SELF else grant.source
     return finding_key("missing", group.account, group.region, group.group_id, grant.protocol,
-                       grant.from_port, grant.to_port, grant.source)
+                       grant.from_port, grant.to_port, source)
 
 
 def gaps(grant: Grant, rules: Iterable[Rule], group: Group, differ: Differ) -> tuple[object, ...]:

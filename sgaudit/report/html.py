@@ -190,7 +190,7 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
         records.append(("S", (str(state), *(str(m) for m in missing if m is not None)), ()))
     details.add(view.clean(g.group_id), records)
     return {
-        "id": view.clean(g.group_id), "name": name,
+        "id": view.clean(g.group_id), "name": name, "role": view.role_label(r.role)[2:],
         "account": view.clean(g.account), "region": view.clean(g.region),
         "vpc": view.clean(g.vpc_id or ""), "status": r.status, "worst": sev or "",
         "classes": " ".join(classes), "n_active": len(act), "n_accepted": len(acc),

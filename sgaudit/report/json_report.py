@@ -50,7 +50,7 @@ def document(report: Report) -> dict[str, Any]:
         "groups": [
             {"group_id": r.group.group_id, "group_name": r.group.group_name,
              "vpc_id": r.group.vpc_id, "region": r.group.region, "account": r.group.account,
-             "status": r.status}
+             "status": r.status, "role": r.role}
             for r in report.results
         ],
         "findings": [finding_dict(f) for f in report.findings],
@@ -67,9 +67,9 @@ def document(report: Report) -> dict[str, Any]:
 
 def waiver_dict(notice: WaiverNotice) -> dict[str, object]:
     w = notice.waiver
-    return {"group_id": w.group_id, "protocol": w.protocol, "ports": waiver_ports(w),
-            "source": w.source, "reason": w.reason, "expires": w.expires,
-            "days_left": notice.days_left, "where": w.where}
+    return {**({"role": notice.role} if notice.role else {}), "group_id": w.group_id,
+            "protocol": w.protocol, "ports": waiver_ports(w), "source": w.source,
+            "reason": w.reason, "expires": w.expires, "days_left": notice.days_left, "where": w.where}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

@@ -40,10 +40,12 @@ def render(report: Report) -> str:
     summary = summarize(report)
     active = sorted(report.active_findings, key=_order)
     accepted = sorted((f for f in report.findings if not f.active), key=_order)
+    roles = view.roles(report)
     return render_template(
         "report.md.j2", report=report, s=summary,
-        active=[_row(f) for f in active[:MAX_ROWS]], active_left=max(0, len(active) - MAX_ROWS),
-        accepted=[_row(f) for f in accepted[:MAX_ROWS]],
+        active=[_row(f, roles) for f in active[:MAX_ROWS]],
+        active_left=max(0, len(active) - MAX_ROWS),
+        accepted=[_row(f, roles) for f in accepted[:MAX_ROWS]],
         accepted_left=max(0, len(accepted) - MAX_ROWS),
         open_since=any(f.first_seen for f in active),
         **view.waiver_sections(report),
@@ -55,10 +57,11 @@ def _order(f: Finding) -> tuple[int, str, str, str, str]:
     return (Severity(f.severity).rank, f.account, f.region, f.group_id, f.key)
 
 
-def _row(f: Finding) -> dict[str, str]:
+def _row(f: Finding, roles: dict[tuple[str, str, str], str]) -> dict[str, str]:
     name = f" ({f.group_name})" if f.group_name else ""
+    role = view.role_label(roles.get((f.account, f.region, f.group_id)))
     return {
-        "severity": f.severity, "kind": f.kind, "group": md(f.group_id + name),
+        "severity": f.severity, "kind": f.kind, "group": md(f.group_id + name + role),
         "where": md(f"{f.account} / {f.region}"),
         "rule": md(view.rule_text(f.protocol, f.from_port, f.to_port, f.source)),
         "reason": md(f.reason), "why_accepted": md(view.acceptance(f)),

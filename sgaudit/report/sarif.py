@@ -38,6 +38,7 @@ def document(report: Report) -> dict[str, Any]:
     summary = summarize(report)
     findings = sorted(report.active_findings, key=lambda f: (f.account, f.region, f.group_id, f.key))
     index = {t.rule_id: i for i, t in enumerate(FINDING_TYPES)}
+    roles = view.roles(report)
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "sgaudit", "version": __version__, "semanticVersion": __version__,
@@ -45,7 +46,8 @@ def document(report: Report) -> dict[str, Any]:
         }},
         "automationDetails": {"id": "sgaudit/check/"},
         "invocations": [_invocation(report)],
-        "results": [_result(f, index, report.policy_path) for f in findings],
+        "results": [_result(f, index, report.policy_path, roles.get((f.account, f.region, f.group_id)))
+                    for f in findings],
         "properties": {
             "complete": report.complete, "groups": summary.groups, "drifted_groups": summary.drifted,
             "accepted_findings": summary.accepted, "scanned": [view.clean(s) for s in report.scanned],
@@ -85,9 +87,11 @@ def _notification(e: ScanError) -> dict[str, Any]:
         "text": view.clean(f"{e.account}/{e.region} {e.operation}: {code}{e.message}")}}
 
 
-def _result(f: Finding, index: dict[str, int], policy_path: str | None) -> dict[str, Any]:
+def _result(f: Finding, index: dict[str, int], policy_path: str | None,
+            role: str | None = None) -> dict[str, Any]:
     t = finding_type(f)
     name = f" ({view.clean(f.group_name)})" if f.group_name else ""
+    name += view.role_label(role)
     rule = view.rule_text(f.protocol, f.from_port, f.to_port, f.source)
     text = (f"{f.severity} {f.kind} ingress on {view.clean(f.group_id)}{name} "
             f"in {f.account}/{f.region}: {view.clean(rule)}; {view.clean(f.reason)}")
@@ -107,6 +111,8 @@ def _result(f: Finding, index: dict[str, int], policy_path: str | None) -> dict[
         props["description"] = view.clean(f.description)
     if f.first_seen:
         props["first_seen"] = f.first_seen
+    if view.role_label(role):
+        props["role"] = role
     return {
         "ruleId": t.rule_id, "ruleIndex": index[t.rule_id], "level": LEVELS[f.severity],
         "kind": "fail", "message": {"text": text}, "locations": [location],

@@ -24,8 +24,9 @@ def render(report: Report) -> str:
             continue
         g = result.group
         name = f" ({g.group_name})" if g.group_name else ""
+        role = f"  role {result.role}" if result.role != "scheduler" else ""
         out.append(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
-                   f"vpc {g.vpc_id or '-'}  status {result.status}")
+                   f"vpc {g.vpc_id or '-'}  status {result.status}{role}")
         rows = [(f.severity + _mark(f), f.kind, format_protocol(f.protocol),
                  format_ports(f.protocol, f.from_port, f.to_port), f.source, f.reason)
                 for f in result.findings]

@@ -39,6 +39,17 @@ def rule_text(protocol: str, from_port: int, to_port: int, source: str) -> str:
     return f"{format_protocol(protocol)} {format_ports(protocol, from_port, to_port)} from {source}"
 
 
+def roles(report: Report) -> dict[tuple[str, str, str], str]:
+    """(account, region, group id) -> the group's role, for formats that list findings."""
+    return {(r.group.account, r.group.region, r.group.group_id): r.role for r in report.results}
+
+
+def role_label(role: str | None) -> str:
+    """", role cluster" after a group's name; nothing for a scheduler's group (the default), so
+    reports of policies without roles read as before."""
+    return f", role {role}" if role and role != "scheduler" else ""
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     return Severity.worst(f.severity for f in findings)
 
@@ -78,7 +89,8 @@ def by_location(results: Sequence[GroupResult]) -> dict[tuple[str, str], list[Gr
 def waiver_rows(notices: Sequence[WaiverNotice]) -> list[dict[str, str]]:
     """Waiver notices (group_id, protocol, ports, source, reason, expires, days_left) as text."""
     return [{
-        "group_id": clean(n.waiver.group_id), "protocol": format_protocol(clean(n.waiver.protocol)),
+        "group_id": clean(n.waiver.group_id) + role_label(n.role),
+        "protocol": format_protocol(clean(n.waiver.protocol)),
         "ports": clean(waivers.waiver_ports(n.waiver)), "source": clean(n.waiver.source),
         "reason": clean(n.waiver.reason), "expires": clean(n.waiver.expires),
         "days_left": clean(n.days_left),

@@ -36,6 +36,8 @@ class Entry:
     kind: str
     severity: str
     since: str
+    #: the group's role when it is not a scheduler's (the default), as the writing scan saw it
+    role: str = "scheduler"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +88,13 @@ def updated_baseline(report: Report, previous: Baseline | None, *, written_at: s
     scope = complete_scope(report)
     old = previous.entries if previous else {}
     entries: dict[str, Entry] = {k: e for k, e in old.items() if (e.account, e.region) not in scope}
+    roles = {(r.group.account, r.group.region, r.group.group_id): r.role for r in report.results}
     for f in report.findings:
         if f.waived:
             continue
         since = old[f.key].since if f.key in old else written_at
-        entries[f.key] = entry_of(f, since)
+        entries[f.key] = replace(entry_of(f, since),
+                                 role=roles.get((f.account, f.region, f.group_id), "scheduler"))
     return Baseline(written_at=written_at, policy=report.policy_path, policy_sha256=policy_sha256,
                     scope=tuple(sorted(scope)), entries=dict(sorted(entries.items())),
                     sources=tuple(report.scanned))
@@ -122,7 +126,8 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
         "sources": list(baseline.sources),
         "findings": [
             {"key": e.key, "account": e.account, "region": e.region, "group_id": e.group_id,
-             "kind": e.kind, "severity": e.severity, "since": e.since}
+             "kind": e.kind, "severity": e.severity, "since": e.since,
+             **({"role": e.role} if e.role != "scheduler" else {})}
             for e in baseline.entries.values()
         ],
     }
@@ -182,7 +187,8 @@ def from_document(data: Any) -> Baseline:
                              group_id=_text(item, "group_id", where),
                              kind=_text(item, "kind", where, default=""),
                              severity=_text(item, "severity", where, default=""),
-                             since=_text(item, "since", where, default=written_at))
+                             since=_text(item, "since", where, default=written_at),
+                             role=_text(item, "role", where, default="scheduler"))
     return Baseline(written_at=written_at, policy=policy, policy_sha256=sha, scope=tuple(scope),
                     entries=entries, sources=sources)
 

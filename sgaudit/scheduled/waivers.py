@@ -9,7 +9,7 @@ An expired waiver covers nothing; a live waiver that covered nothing is stale.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sgaudit import addresses, ports
@@ -29,6 +29,9 @@ class WaiverCheck:
     expired: tuple[Waiver, ...]
     #: live waivers that covered nothing, with why ("matched no finding", "group not in this scan")
     stale: tuple[tuple[Waiver, str], ...]
+    #: group id -> its role, for the groups of this scan that are not a scheduler's (the
+    #: default): the notices say which waivers are for cluster-wide groups
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 def expires_on(waiver: Waiver) -> date:
@@ -89,16 +92,21 @@ def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tup
             findings.append(finding)
         results.append(replace(result, findings=tuple(findings)))
     audited = {r.group.group_id for r in report.results}
+    roles = {r.group.group_id: r.role for r in report.results if r.role != "scheduler"}
     check = WaiverCheck(
         expiring=tuple(w for w in live if days_left(w, today) <= EXPIRING_DAYS),
         expired=tuple(w for w in waivers if is_expired(w, today)),
         stale=tuple((w, "matched no finding" if w.group_id in audited else "group not in this scan")
                     for i, w in enumerate(live) if i not in used),
+        roles=roles,
     )
     notices = WaiverNotices(
-        expiring=tuple(WaiverNotice(w, days_left(w, today)) for w in check.expiring),
-        expired=tuple(WaiverNotice(w, days_left(w, today)) for w in check.expired),
-        stale=tuple(WaiverNotice(w, days_left(w, today), why) for w, why in check.stale),
+        expiring=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w.group_id))
+                       for w in check.expiring),
+        expired=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w.group_id))
+                      for w in check.expired),
+        stale=tuple(WaiverNotice(w, days_left(w, today), why, roles.get(w.group_id))
+                    for w, why in check.stale),
     )
     return replace(report, results=tuple(results), waivers=notices), check
 
@@ -110,20 +118,22 @@ def waiver_ports(waiver: Waiver) -> str:
     return ports.format_axis(waiver.protocol, [axis])
 
 
-def describe(waiver: Waiver) -> str:
+def describe(waiver: Waiver, role: str | None = None) -> str:
     """One line naming a waiver: where it is written and what it accepts."""
     proto = "all protocols" if waiver.protocol == ports.ALL else waiver.protocol
-    return (f"{waiver.where}: waiver for {waiver.group_id} {proto} {waiver_ports(waiver)} "
+    group = f"{waiver.group_id} (role {role})" if role else waiver.group_id
+    return (f"{waiver.where}: waiver for {group} {proto} {waiver_ports(waiver)} "
             f"from {waiver.source}")
 
 
 def notices(check: WaiverCheck, today: date) -> list[str]:
     """Lines for stderr: expired waivers first (they no longer hide anything), then stale ones."""
-    out = [f"{describe(w)} expired on {w.expires}; it no longer covers any finding"
+    role = check.roles.get
+    out = [f"{describe(w, role(w.group_id))} expired on {w.expires}; it no longer covers any finding"
            for w in check.expired]
-    out.extend(f"{describe(w)} is stale: {why}" for w, why in check.stale)
-    out.extend(f"{describe(w)} expires on {w.expires} ({_in_days(days_left(w, today))})"
-               for w in check.expiring)
+    out.extend(f"{describe(w, role(w.group_id))} is stale: {why}" for w, why in check.stale)
+    out.extend(f"{describe(w, role(w.group_id))} expires on {w.expires} "
+               f"({_in_days(days_left(w, today))})" for w in check.expiring)
     return out
 
 
