@@ -30,7 +30,8 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     gcp = gcp or GcpOptions()
     projects = scan_gcp(live, gcp) if gcp.given else []
     scans = live.scan(policy.select, quiet) if wants_aws(live, gcp) else []
-    write_snapshot(output, scans, now_utc(), policy.select, projects)
+    # the saved selection is AWS's server-side filter: without an AWS scan nothing was filtered
+    write_snapshot(output, scans, now_utc(), policy.select if wants_aws(live, gcp) else None, projects)
     errors = [e for s in scans for e in s.errors] + [e for p in projects for e in p.errors]
     for e in errors:
         warn(f"could not read {e.account}/{e.region} {e.operation}: "

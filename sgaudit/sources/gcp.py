@@ -16,8 +16,10 @@ after bounded retries, an unreachable endpoint, a non-JSON or malformed answer e
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +37,14 @@ try:
     import google.oauth2.credentials
     import google_auth_httplib2
     import httplib2
-    from googleapiclient import discovery
+    from googleapiclient import discovery, discovery_cache
     from googleapiclient.errors import HttpError
 except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
     raise UsageError(f"Google Cloud scans need the optional Google client libraries "
                      f"({exc.name} is missing): pip install 'sgaudit[gcp]'") from None
+
+# the client logs every HTTP error as a warning; sgaudit reports them itself, once, in one line
+logging.getLogger("googleapiclient").setLevel(logging.ERROR)
 
 DEFAULT_ENDPOINT = "https://compute.googleapis.com/compute/v1/"
 SCOPE = "https://www.googleapis.com/auth/compute.readonly"
@@ -119,14 +124,34 @@ def reasons_say_disabled(message: str) -> bool:
     return "has not been used" in message or "is disabled" in message
 
 
+_COLLECTIONS = ("networks", "firewalls", "subnetworks", "instances")
+_DOCUMENT: dict[str, Any] = {}
+_DOCUMENT_LOCK = threading.Lock()
+
+
+def _discovery_document() -> dict[str, Any]:
+    """The compute v1 discovery document bundled with the client (never fetched), parsed once
+    for all projects."""
+    with _DOCUMENT_LOCK:
+        if not _DOCUMENT:
+            text = discovery_cache.get_static_doc("compute", "v1")
+            if text is None:
+                raise UsageError("the installed google-api-python-client has no bundled compute v1 "
+                                 "API description: pip install -U 'sgaudit[gcp]'")
+            _DOCUMENT.update(json.loads(text))
+        return _DOCUMENT
+
+
 class ProjectScanner:
     """One project's calls, on one HTTP connection (httplib2 is not thread-safe)."""
 
     def __init__(self, base_url: str, creds: Any, sleep: Callable[[float], None] = time.sleep) -> None:
         http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=TIMEOUT))
-        self.compute = discovery.build("compute", "v1", http=http, static_discovery=True,
-                                       cache_discovery=False,
-                                       client_options={"api_endpoint": base_url})
+        document = _discovery_document()
+        with _DOCUMENT_LOCK:  # making the methods fills in the shared document: one at a time
+            compute = discovery.build_from_document(document, http=http,
+                                                    client_options={"api_endpoint": base_url})
+            self.collections = {name: getattr(compute, name)() for name in _COLLECTIONS}
         self.sleep = sleep
 
     def execute(self, request: Any, operation: str) -> dict[str, Any]:
@@ -150,7 +175,7 @@ class ProjectScanner:
 
     def pages(self, resource: str, method: str, project: str) -> list[dict[str, Any]]:
         """Every page of a list call (the client follows ``nextPageToken``)."""
-        collection = getattr(self.compute, resource)()
+        collection = self.collections[resource]
         operation = f"compute.{resource}.{method}"
         request = getattr(collection, method)(project=project)
         answers: list[dict[str, Any]] = []
@@ -189,16 +214,17 @@ class ProjectScanner:
         return items
 
     def effective(self, project: str, network: str) -> dict[str, Any]:
-        request = self.compute.networks().getEffectiveFirewalls(project=project, network=network)
+        request = self.collections["networks"].getEffectiveFirewalls(project=project, network=network)
         return self.execute(request, "compute.networks.getEffectiveFirewalls")
 
     def scan(self, project: str) -> gj.ProjectData:
         data = gj.ProjectData(project)
         try:
             data.networks = self.listed("networks", project)
-            data.firewalls = self.listed("firewalls", project)
+            firewalls = self.listed("firewalls", project)
+            rules = _parse_rules(firewalls)
+            data.firewalls = firewalls
             data.subnetworks = self.aggregated("subnetworks", project)
-            rules = _parse_rules(data.firewalls)
             for network in sorted({r.network for r in rules if r.project == project}):
                 data.effective[network] = self.effective(project, network)
             if gj.needs_instances(rules) or _policies_target_accounts(data):
