@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import TOKEN, ComputeFake, Fault, gcp_fake, network_url  # noqa: F401 - fixture
-from moto_support import closed_port_url
+from moto_support import aws_env, closed_port_url, moto_url  # noqa: F401 - fixtures
 
 from sgaudit.model import Matcher
 from sgaudit.sources import gcp
@@ -288,3 +288,18 @@ def test_aws_only_run_does_not_load_google_libraries() -> None:
 
 def test_network_url_helper() -> None:
     assert network_url("p", "n").endswith("/projects/p/global/networks/n")
+
+
+def test_aws_and_gcp_options_scan_both(sgaudit: Callable[..., Run], fake: ComputeFake,
+                                       aws_env: str) -> None:  # noqa: F811 - the fixture
+    from moto_support import COILED, ec2, make_group, make_vpc
+
+    client = ec2(aws_env)
+    group = make_group(client, make_vpc(client), "coiled-a", COILED,
+                       [("tcp", 8786, 8787, "0.0.0.0/0"), ("tcp", 22, 22, "0.0.0.0/0")])
+    run = sgaudit("check", "--gcp-project", PROJECT, "--regions", "us-east-1", "-f", "json")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["complete"] is True
+    assert group in {g["group_id"] for g in report["groups"]}
+    assert paths(fake)[:2] == ["global/networks", "global/firewalls"]
