@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sgaudit import addresses, ports
@@ -96,10 +97,17 @@ def network_of(url: Any, where: str) -> tuple[str, str]:
     """(project, network name) of a network URL."""
     if not isinstance(url, str):
         raise ShapeError(f"{where}: expected a network URL, got {_brief(url)}")
-    project, name = url_part(url, "projects"), url_part(url, "networks")
-    if not project or not name:
+    found = _network_parts(url)
+    if found is None:
         raise ShapeError(f"{where}: not a network URL (…/projects/P/global/networks/N): {url!r}")
-    return project, name
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _network_parts(url: str) -> tuple[str, str] | None:
+    """Every rule of a network repeats its URL: split it once."""
+    project, name = url_part(url, "projects"), url_part(url, "networks")
+    return (project, name) if project and name else None
 
 
 def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -162,6 +170,30 @@ def port_range(value: Any, where: str) -> tuple[int, int]:
 
 
 def match_of(entry: Any, where: str, protocol_key: str) -> FirewallMatch:
+    """Hot path: rules repeat a few (protocol, ports) pairs, so valid pairs are cached; the
+    message of an invalid one is built by the full path below."""
+    if type(entry) is dict and protocol_key in entry:
+        raw_ports = entry.get("ports")
+        try:
+            hit = _cached_match(entry[protocol_key],
+                                tuple(raw_ports) if type(raw_ports) is list else raw_ports)
+        except TypeError:  # something unhashable: not a valid entry anyway
+            hit = None
+        if hit is not None:
+            return hit
+    return _match(entry, where, protocol_key)
+
+
+@lru_cache(maxsize=4096)
+def _cached_match(protocol: Any, raw_ports: Any) -> FirewallMatch | None:
+    try:
+        return _match({"p": protocol, "ports": list(raw_ports) if isinstance(raw_ports, tuple)
+                       else raw_ports}, "", "p")
+    except ShapeError:
+        return None
+
+
+def _match(entry: Any, where: str, protocol_key: str) -> FirewallMatch:
     entry = _object(entry, where)
     if protocol_key not in entry:
         raise ShapeError(f"{where}: missing key {protocol_key!r}")

@@ -102,11 +102,10 @@ class GcpCollector:
 
     def _add_effective(self, data: Any, where: str, key: Key) -> None:
         data = gj._object(data, where)
-        rules = [gj.parse_firewall(raw, f"{where}.firewalls[{i}]")
-                 for i, raw in enumerate(gj._list(data, "firewalls", where))]
+        raw_rules = gj._list(data, "firewalls", where)
         if not self._read(gj.FIREWALLS, key[0]):  # else the firewall-rules list has them all
-            for rule in rules:
-                self._add_rule(rule, where)
+            for i, raw in enumerate(raw_rules):
+                self._add_rule(gj.parse_firewall(raw, f"{where}.firewalls[{i}]"), where)
         self.policies[key] = gj.parse_policies(gj._list(data, "firewallPolicys", where),
                                                f"{where}.firewallPolicys", *key)
 
