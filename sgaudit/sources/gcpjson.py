@@ -32,8 +32,10 @@ POLICY_PRIORITY_MAX = 2147483647
 _ACTIONS = {"allow": "allow", "deny": "deny", "goto_next": "goto_next",
             "apply_security_profile_group": "allow"}
 #: effective-firewalls policy ``type`` -> FirewallPolicy.kind
-_POLICY_KINDS = {"HIERARCHY": "hierarchical", "NETWORK": "network",
-                 "NETWORK_REGIONAL": "regional", "SYSTEM": "system"}
+#: (SYSTEM* are Google-managed policies; sgaudit keeps them as kind "system", evaluated after the
+#: hierarchical ones and before the network ones)
+_POLICY_KINDS = {"HIERARCHY": "hierarchical", "NETWORK": "network", "NETWORK_REGIONAL": "regional",
+                 "SYSTEM": "system", "SYSTEM_GLOBAL": "system", "SYSTEM_REGIONAL": "system"}
 #: policy-rule sources sgaudit cannot turn into addresses: kept as "kind:value" tokens
 _OTHER_SOURCES = ("srcAddressGroups", "srcFqdns", "srcRegionCodes", "srcThreatIntelligences",
                   "srcNetworks")

@@ -345,3 +345,15 @@ def test_policy_kinds_are_records() -> None:
     """FirewallPolicy stays a plain record the engine can compare."""
     policy = FirewallPolicy("p", "hierarchical", ())
     assert copy.deepcopy(policy) == policy
+
+
+def test_system_policies_come_right_after_hierarchical_ones(tmp_path: Path) -> None:
+    """Google-managed regional system policies are evaluated right after the hierarchical
+    ones, before VPC rules and network policies, whatever the enforcement order."""
+    policies = [{"name": "n", "type": "NETWORK", "rules": [_policy_rule(1)]},
+                {"name": "s", "type": "SYSTEM_REGIONAL", "rules": [_policy_rule(2)]},
+                {"name": "h", "type": "HIERARCHY", "rules": [_policy_rule(3)]}]
+    networks = write(tmp_path, [{"kind": "compute#network", "name": "net-a", "selfLink": NET}], "n.json")
+    state = read(networks, write(tmp_path, _effective(policies))).gcp
+    assert [(p.name, p.kind) for p in state.networks[("p-one-1", "net-a")].policies] == [
+        ("h", "hierarchical"), ("s", "system"), ("n", "network")]
