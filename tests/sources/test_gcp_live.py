@@ -232,6 +232,15 @@ def test_incomplete_snapshot_replays_incomplete(sgaudit: Callable[..., Run], fak
     assert run.code == 3 and json.loads(run.out)["complete"] is False
 
 
+def test_explain_reads_gcp_live(sgaudit: Callable[..., Run], fake: ComputeFake) -> None:
+    run = sgaudit("explain", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT)
+    assert run.code == 0, run.err
+    assert paths(fake)[0] == "global/networks" and len(paths(fake)) == 13
+    fake.faults.append(Fault(PROJECT, 403, "firewalls"))
+    run = sgaudit("explain", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT)
+    assert run.code == 3
+
+
 def test_usage_errors(sgaudit: Callable[..., Run], fake: ComputeFake) -> None:
     cases = [
         (("check", "--gcp-project", "Bad_Project"),
@@ -291,8 +300,8 @@ def test_network_url_helper() -> None:
 
 
 def test_aws_and_gcp_options_scan_both(sgaudit: Callable[..., Run], fake: ComputeFake,
-                                       aws_env: str) -> None:  # noqa: F811 - the fixture
-    from moto_support import COILED, ec2, make_group, make_vpc
+                                       aws_env: str, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    from moto_support import ACCOUNT, COILED, ec2, make_group, make_vpc
 
     client = ec2(aws_env)
     group = make_group(client, make_vpc(client), "coiled-a", COILED,
@@ -303,3 +312,16 @@ def test_aws_and_gcp_options_scan_both(sgaudit: Callable[..., Run], fake: Comput
     assert report["complete"] is True
     assert group in {g["group_id"] for g in report["groups"]}
     assert paths(fake)[:2] == ["global/networks", "global/firewalls"]
+    # one snapshot holds both clouds, and replays both
+    out = tmp_path / "both.json"
+    run = sgaudit("snapshot", "--gcp-project", PROJECT, "--regions", "us-east-1", "-o", out)
+    assert run.code == 0, run.err
+    assert run.err_lines == [f"sgaudit: 1 group(s) from 1 account/region(s) and 14 firewall rule(s) "
+                             f"from 1 GCP project(s) written to {out}"]
+    document = json.loads(out.read_text())
+    assert document["sgaudit_snapshot"] == 2
+    assert [s["Region"] for s in document["scans"]] == ["us-east-1"]
+    replay = SnapshotSource([str(out)]).read(Matcher(tags=(("owner", "coiled"),)))
+    assert [g.group_id for g in replay.groups] == [group]
+    assert replay.gcp == from_files()
+    assert sorted(replay.read) == sorted([(PROJECT, "global"), (ACCOUNT, "us-east-1")])
