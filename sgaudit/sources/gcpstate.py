@@ -106,8 +106,14 @@ class GcpCollector:
         if not self._read(gj.FIREWALLS, key[0]):  # else the firewall-rules list has them all
             for i, raw in enumerate(raw_rules):
                 self._add_rule(gj.parse_firewall(raw, f"{where}.firewalls[{i}]"), where)
-        self.policies[key] = gj.parse_policies(gj._list(data, "firewallPolicys", where),
-                                               f"{where}.firewallPolicys", *key)
+        policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
+                                     f"{where}.firewallPolicys", *key)
+        seen = self.policies.get(key)
+        if seen is not None and seen != policies:
+            raise ShapeError(f"{where}: a second get-effective-firewalls answer for network {key[1]} "
+                             f"of project {key[0]}, with other policies; pass one per network "
+                             "(regional answers are not supported yet)")
+        self.policies[key] = policies
 
     def _resolve_pending(self) -> None:
         """get-effective-firewalls output does not name its network: take it from its VPC rules,

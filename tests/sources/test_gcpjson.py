@@ -357,3 +357,17 @@ def test_system_policies_come_right_after_hierarchical_ones(tmp_path: Path) -> N
     state = read(networks, write(tmp_path, _effective(policies))).gcp
     assert [(p.name, p.kind) for p in state.networks[("p-one-1", "net-a")].policies] == [
         ("h", "hierarchical"), ("s", "system"), ("n", "network")]
+
+
+def test_two_different_effective_answers_for_one_network_are_refused(sgaudit: Callable[..., Run],
+                                                                     tmp_path: Path) -> None:
+    """The last file must not silently win (a regional answer holds other policies)."""
+    one = write(tmp_path, _effective([{"name": "h", "type": "HIERARCHY", "rules": [_policy_rule(3)]}]),
+                "a.json")
+    two = write(tmp_path, _effective([{"name": "r", "type": "NETWORK_REGIONAL", "rules": []}]), "b.json")
+    run = sgaudit("check", "--snapshot", one, "--snapshot", two)
+    assert run.code == 2
+    assert run.err_lines == [f"sgaudit: error: {two}: $: a second get-effective-firewalls answer for "
+                             "network net-a of project p-one-1, with other policies; pass one per network "
+                             "(regional answers are not supported yet)"]
+    assert len(read(one, one).gcp.networks[("p-one-1", "net-a")].policies) == 1
