@@ -64,6 +64,8 @@ class ComputeFake:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (path with query, Authorization header)
         self.page_size = page_size
+        #: the OAuth token endpoint (/token) grants TOKEN when true, else answers invalid_grant
+        self.grant_tokens = True
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
@@ -176,6 +178,19 @@ class ComputeFake:
                     return self._fault(fault, project)
                 status, body = fake.answer(url.path, parse_qs(url.query))
                 self._send(status, body)
+
+            def do_POST(self) -> None:
+                with fake._lock:
+                    fake.requests.append((self.path, "POST"))
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                if self.path != "/token":
+                    return self._send(404, _error(404, "NOT_FOUND", "notFound", self.path))
+                if fake.grant_tokens:
+                    return self._send(200, {"access_token": TOKEN, "expires_in": 3600,
+                                            "token_type": "Bearer"})
+                self._send(400, {"error": "invalid_grant",
+                                 "error_description": "Token has been expired or revoked."})
 
             def _fault(self, fault: Fault, project: str) -> None:
                 if fault.status == 200:

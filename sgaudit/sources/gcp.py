@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -97,7 +98,9 @@ def credentials() -> Any:
     if token:
         return google.oauth2.credentials.Credentials(token)
     try:
-        creds, _project = google.auth.default(scopes=[SCOPE])
+        with warnings.catch_warnings():  # e.g. "no quota project": not for the report's stderr
+            warnings.simplefilter("ignore")
+            creds, _project = google.auth.default(scopes=[SCOPE])
     except google.auth.exceptions.DefaultCredentialsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CredentialsError(f"no Google Cloud credentials: {first} (run `gcloud auth "
@@ -163,6 +166,8 @@ class ProjectScanner:
                     self.sleep(BACKOFF * 2 ** attempt)
                     continue
                 raise Failure(operation, *_error_code(exc)) from None
+            except google.auth.exceptions.GoogleAuthError as exc:  # e.g. a token that cannot refresh
+                raise Failure(operation, "AuthError", f"{type(exc).__name__}: {exc}"[:300]) from None
             except (OSError, httplib2.HttpLib2Error) as exc:
                 raise Failure(operation, "EndpointUnreachable",
                               f"{type(exc).__name__}: {exc}".strip()[:300]) from None

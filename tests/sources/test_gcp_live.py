@@ -273,6 +273,49 @@ def test_no_credentials_is_one_line_exit_2(sgaudit: Callable[..., Run], fake: Co
     assert fake.requests == []
 
 
+def _adc_file(tmp_path: Path, fake: ComputeFake) -> Path:
+    """A service-account key file for Application Default Credentials, with a key made here and
+    the fake as its token endpoint (authorized_user files always use Google's endpoint, so they
+    cannot be tested on loopback)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path / "adc.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": PROJECT, "private_key_id": "test-key",
+        "private_key": pem, "client_email": f"sgaudit@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": f"{fake.url}/token"}))
+    return path
+
+
+def test_application_default_credentials(sgaudit: Callable[..., Run], fake: ComputeFake,
+                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CLOUDSDK_AUTH_ACCESS_TOKEN")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_adc_file(tmp_path, fake)))
+    snap = gcp.GcpSource([PROJECT]).read()
+    assert snap.errors == () and snap.gcp == from_files()
+    assert fake.requests[0] == ("/token", "POST")
+    assert {auth for _p, auth in fake.requests[1:]} == {f"Bearer {TOKEN}"}
+
+
+def test_credentials_that_cannot_refresh_fail_the_project(sgaudit: Callable[..., Run], fake: ComputeFake,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    monkeypatch.delenv("CLOUDSDK_AUTH_ACCESS_TOKEN")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_adc_file(tmp_path, fake)))
+    fake.grant_tokens = False
+    run = sgaudit("check", "--gcp-project", PROJECT, "-f", "json")
+    assert run.code == 3
+    [error] = json.loads(run.out)["errors"]
+    assert (error["account"], error["code"], error["operation"]) == (PROJECT, "AuthError",
+                                                                     "compute.networks.list")
+    assert "invalid_grant" in error["message"]
+    assert run.err_lines[-1].startswith("sgaudit: 0 group(s) audited")
+
+
 def test_without_the_gcp_extra_says_what_to_install(sgaudit: Callable[..., Run],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "sgaudit.sources.gcp")
