@@ -18,7 +18,9 @@ from sgaudit.cli.common import (
     write_output,
 )
 from sgaudit.cli.fix import FixOptions, fix_options
+from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
+from sgaudit.errors import UsageError
 from sgaudit.report import FORMATS
 from sgaudit.scheduled.accept import accept_and_record, read_baselines
 
@@ -42,17 +44,21 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
               help="Record this scan in this SQLite database (created if absent); findings get "
                    "first_seen, reports a trend.")
 @live_options
+@gcp_options
 @fix_options
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
-          live: LiveOptions | None = None, fixing: FixOptions | None = None) -> None:
+          live: LiveOptions | None = None, fixing: FixOptions | None = None,
+          gcp: GcpOptions | None = None) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
     from sgaudit.engine.audit import audit
     from sgaudit.report import renderer
 
     fixing = fixing or FixOptions()
     fixing.refuse(snapshots, fmt, output)
+    if fixing.fix and gcp is not None and gcp.given:
+        raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))
     fmt = choose_format(fmt, output)
@@ -60,7 +66,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     policy = load_policy_with_warnings(policy_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
-    snapshot = read_source(policy, snapshots, quiet, live)
+    snapshot = read_source(policy, snapshots, quiet, live, gcp)
     report = audit(policy, snapshot, now)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
+from sgaudit.cli.gcp_options import GcpOptions, read_live, refuse_gcp_with_snapshots
 from sgaudit.cli.live_options import LiveOptions, refuse_with_snapshots
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.model import Policy, Report, Snapshot
@@ -43,13 +44,17 @@ def load_policy_with_warnings(path: str | None) -> Policy:
 
 
 def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
-                live: LiveOptions | None = None) -> Snapshot:
-    """Snapshot files when given, else a live AWS scan (boto3 is loaded only then)."""
+                live: LiveOptions | None = None, gcp: GcpOptions | None = None) -> Snapshot:
+    """Snapshot files when given, else a live AWS scan (boto3 is loaded only then), and/or a
+    live Google Cloud scan with --gcp-project (Google's libraries are loaded only then)."""
     if snapshots:
         from sgaudit.sources.snapshot import SnapshotSource
 
         refuse_with_snapshots(live)
+        refuse_gcp_with_snapshots(gcp)
         return SnapshotSource(snapshots).read(policy.select)
+    if gcp is not None and gcp.given:
+        return read_live(policy.select, live or LiveOptions(), gcp, quiet)
     return (live or LiveOptions()).read(policy.select, quiet)
 
 

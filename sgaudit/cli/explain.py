@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sgaudit.cli.common import load_policy_with_warnings, now_utc, policy_option, read_source, snapshot_option
+from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
@@ -15,14 +16,15 @@ from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 @click.argument("group_ids", nargs=-1)
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
 @live_options
+@gcp_options
 def explain(policy_path: str | None, snapshots: tuple[str, ...], group_ids: tuple[str, ...],
-            fmt: str, live: LiveOptions | None = None) -> None:
+            fmt: str, live: LiveOptions | None = None, gcp: GcpOptions | None = None) -> None:
     """Show each group's required and permitted rules and the options that produced them."""
     from sgaudit.engine.audit import audit
     from sgaudit.report.explain import render_explain
 
     policy = load_policy_with_warnings(policy_path)
-    snapshot = read_source(policy, snapshots, live=live)
+    snapshot = read_source(policy, snapshots, live=live, gcp=gcp)
     report = audit(policy, snapshot, now_utc())
     results = [r for r in report.results if not group_ids or r.group.group_id in group_ids]
     unknown = sorted(set(group_ids) - {r.group.group_id for r in results})

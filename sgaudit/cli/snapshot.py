@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sgaudit.cli.common import load_policy_with_warnings, now_utc, policy_option, refuse_unwritable, warn
+from sgaudit.cli.gcp_options import GcpOptions, gcp_options, scan_gcp, wants_aws
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK
 
@@ -17,22 +18,29 @@ from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK
               help="Exit 0 even if some account/region could not be read (the file records it).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
 @live_options
+@gcp_options
 def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, quiet: bool,
-                     live: LiveOptions | None = None) -> None:
+                     live: LiveOptions | None = None, gcp: GcpOptions | None = None) -> None:
     """Save what a live scan reads (AWS's JSON shapes per account and region) as evidence."""
     from sgaudit.sources.snapshot_writer import write_snapshot
 
     policy = load_policy_with_warnings(policy_path)
     refuse_unwritable(output=(output, "snapshot"))
     live = live or LiveOptions()
-    scans = live.scan(policy.select, quiet)
-    write_snapshot(output, scans, now_utc(), policy.select)
-    errors = [e for s in scans for e in s.errors]
+    gcp = gcp or GcpOptions()
+    projects = scan_gcp(live, gcp) if gcp.given else []
+    scans = live.scan(policy.select, quiet) if wants_aws(live, gcp) else []
+    # the saved selection is AWS's server-side filter: without an AWS scan nothing was filtered
+    write_snapshot(output, scans, now_utc(), policy.select if wants_aws(live, gcp) else None, projects)
+    errors = [e for s in scans for e in s.errors] + [e for p in projects for e in p.errors]
     for e in errors:
         warn(f"could not read {e.account}/{e.region} {e.operation}: "
              f"{e.code + ': ' if e.code else ''}{e.message}")
     if not quiet:
         groups = sum(len(s.security_groups) for s in scans)
-        click.echo(f"sgaudit: {groups} group(s) from {len(scans)} account/region(s) written to "
-                   f"{output}" + (f"; INCOMPLETE: {len(errors)} error(s)" if errors else ""), err=True)
+        rules = sum(len(p.firewalls or ()) for p in projects)
+        read = [f"{groups} group(s) from {len(scans)} account/region(s)"] if scans or not projects else []
+        read += [f"{rules} firewall rule(s) from {len(projects)} GCP project(s)"] if projects else []
+        click.echo(f"sgaudit: {' and '.join(read)} written to {output}"
+                   + (f"; INCOMPLETE: {len(errors)} error(s)" if errors else ""), err=True)
     raise SystemExit(EXIT_INCOMPLETE if errors and not allow_partial else EXIT_OK)

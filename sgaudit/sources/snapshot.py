@@ -1,5 +1,8 @@
-"""Snapshot files: what ``aws ec2 describe-security-groups`` / ``describe-vpcs`` print, or what
-``sgaudit snapshot`` saved (the same shapes per account and region, plus what failed)."""
+"""Snapshot files: what ``aws ec2 describe-security-groups`` / ``describe-vpcs`` print, what
+``gcloud compute firewall-rules|networks subnets|networks|instances list --format=json`` and
+``gcloud compute networks get-effective-firewalls`` print, or what ``sgaudit snapshot`` saved (the
+same shapes per account and region or per project, plus what failed).  Each file's kind is told
+by its content."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from sgaudit.errors import SnapshotError
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
+from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import (
     ShapeError,
     group_selected,
@@ -19,8 +23,11 @@ from sgaudit.sources.awsjson import (
 )
 from sgaudit.versioned import DocumentFormat, VersionError
 
-#: files that ``sgaudit snapshot`` writes
-FORMAT = DocumentFormat("sgaudit_snapshot", 1, "snapshot")
+#: files that ``sgaudit snapshot`` writes: version 1 holds AWS only (and is still written for
+#: AWS-only scans, so an older sgaudit reads them); version 2 adds Google Cloud projects, which
+#: an older sgaudit refuses rather than skip
+AWS_ONLY_VERSION = 1
+FORMAT = DocumentFormat("sgaudit_snapshot", 2, "snapshot", upgrades={AWS_ONLY_VERSION: dict})
 
 
 class SnapshotSource:
@@ -28,23 +35,75 @@ class SnapshotSource:
         self.paths = list(paths)
 
     def read(self, select: Matcher) -> Snapshot:
+        from sgaudit.sources.gcpstate import GcpCollector
+
         reader = _Reader(select)
+        gcp = GcpCollector()
         for path in self.paths:
             data = _load(path)
             try:
+                if _gcp_input(data, path, gcp):
+                    continue
                 reader.check_selection(data)
                 for section in _sections(data):
                     reader.section(section, path)
             except ShapeError as exc:
                 raise SnapshotError(f"{path}: {exc}") from None
             del data
-        if not reader.saw_groups:
+        if not reader.saw_groups and not gcp.audit_input:
             raise SnapshotError(
                 f"{', '.join(self.paths)}: no describe-security-groups output (a 'SecurityGroups' "
-                "list) in any --snapshot file: there is nothing to audit")
+                "list) and no gcloud firewall rules in any --snapshot file: there is nothing to audit")
+        state = gcp.state() if gcp.used else None
         return Snapshot(groups=tuple(reader.groups.values()), vpcs=reader.vpcs,
-                        prefix_lists=reader.prefix_lists, errors=tuple(reader.errors),
-                        scanned=tuple(self.paths), read=tuple(reader.read))
+                        prefix_lists=reader.prefix_lists, errors=tuple(reader.errors + gcp.errors),
+                        scanned=tuple(self.paths), read=tuple(reader.read) + gcp.read_projects(),
+                        gcp=state)
+
+
+def _gcp_input(data: Any, path: str, gcp: Any) -> bool:
+    """Feed GCP content to the collector; True when the file holds nothing else (a gcloud file).
+    An sgaudit snapshot's GCP projects are fed too, and its AWS sections are left to the caller."""
+    if FORMAT.is_one(data):
+        raw = data.get("gcp")
+        if raw is None:
+            return False
+        if not isinstance(raw, list):
+            raise ShapeError("$.gcp: expected a list of projects")
+        for i, entry in enumerate(raw):
+            gcp.add_project(project_data(entry, f"$.gcp[{i}]"), path)
+        return False
+    kind = gcpjson.detect(data)
+    if kind is None:
+        return False
+    if kind != "empty":  # gcloud prints [] when a list is empty: nothing to add, nothing to refuse
+        gcp.add_file(data, kind, path)
+    return True
+
+
+def project_data(entry: Any, where: str) -> gcpjson.ProjectData:
+    """One project of an sgaudit snapshot (see snapshot_writer.gcp_document)."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("Project"), str):
+        raise ShapeError(f"{where}: expected an object with 'Project'")
+    project = entry["Project"]
+
+    def listed(key: str) -> list[Any] | None:
+        value = entry.get(key)
+        if value is not None and not isinstance(value, list):
+            raise ShapeError(f"{where}.{key}: expected a list or null")
+        return value
+
+    effective = entry.get("EffectiveFirewalls") or {}
+    if not isinstance(effective, Mapping):
+        raise ShapeError(f"{where}.EffectiveFirewalls: expected an object (network -> answer)")
+    errors = [ScanError(account=str(e.get("account", project)), region=str(e.get("region", "global")),
+                        operation=str(e.get("operation", "")), message=str(e.get("message", "")),
+                        code=str(e.get("code", "")))
+              for e in listed("Errors") or [] if isinstance(e, Mapping)]
+    return gcpjson.ProjectData(project=project, networks=listed("Networks"),
+                               firewalls=listed("Firewalls"), subnetworks=listed("Subnetworks"),
+                               effective=dict(effective), instances=listed("Instances"),
+                               errors=errors)
 
 
 class _Reader:
@@ -159,7 +218,10 @@ def _same_group(a: Group, b: Group) -> bool:
 def _load(path: str) -> Any:
     try:
         with open(path, "rb") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as exc:
+        raise SnapshotError(f"{path}: duplicate key {exc.args[0]!r} in one JSON object (which "
+                            "value is meant cannot be told)") from None
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -167,6 +229,23 @@ def _load(path: str) -> Any:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno} "
                             f"column {exc.colno}") from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A second "SecurityGroups" or "sourceRanges" in one object would silently replace the
+    first (json's default): refuse it."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
 
 
 def _sections(data: Any) -> list[Mapping[str, Any]]:

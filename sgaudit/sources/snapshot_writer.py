@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from sgaudit import __version__
 from sgaudit.files import atomic_write
-from sgaudit.sources.snapshot import FORMAT
+from sgaudit.sources.snapshot import AWS_ONLY_VERSION, FORMAT
 
 if TYPE_CHECKING:
     from sgaudit.model import Matcher
     from sgaudit.sources.aws import RegionScan
+    from sgaudit.sources.gcpjson import ProjectData
 
 
 
 def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
-                      select: Matcher | None = None) -> dict[str, Any]:
-    return {
-        **FORMAT.stamp(),
+                      select: Matcher | None = None,
+                      gcp: Sequence[ProjectData] = ()) -> dict[str, Any]:
+    document = {
+        FORMAT.key: FORMAT.version if gcp else AWS_ONLY_VERSION,
         "taken_at": taken_at,
         "sgaudit_version": __version__,
         # the server-side filters of the scan: a replay under a wider selection is incomplete
@@ -41,14 +43,32 @@ def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
                         "code": e.code, "message": e.message} for e in scan.errors],
         } for scan in scans],
     }
+    if gcp:
+        document["gcp"] = [gcp_document(data) for data in gcp]
+    return document
 
 
-def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None) -> str:
+def gcp_document(data: ProjectData) -> dict[str, Any]:
+    """One project as the compute API answered (null: that call was not made or failed)."""
+    return {
+        "Project": data.project,
+        "Networks": data.networks,
+        "Firewalls": data.firewalls,
+        "Subnetworks": data.subnetworks,
+        "EffectiveFirewalls": data.effective,
+        "Instances": data.instances,
+        "Errors": [{"account": e.account, "region": e.region, "operation": e.operation,
+                    "code": e.code, "message": e.message} for e in data.errors],
+    }
+
+
+def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None,
+                    gcp: Sequence[ProjectData] = ()) -> str:
     # default=str: a timestamp in an AWS answer must not abort the evidence file
-    return json.dumps(snapshot_document(scans, taken_at, select), indent=1, default=str) + "\n"
+    return json.dumps(snapshot_document(scans, taken_at, select, gcp), indent=1, default=str) + "\n"
 
 
 def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str,
-                   select: Matcher | None = None) -> None:
+                   select: Matcher | None = None, gcp: Sequence[ProjectData] = ()) -> None:
     """Write atomically: an archived snapshot is either whole or absent."""
-    atomic_write(path, render_snapshot(scans, taken_at, select), label="snapshot")
+    atomic_write(path, render_snapshot(scans, taken_at, select, gcp), label="snapshot")

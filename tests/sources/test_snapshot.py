@@ -37,7 +37,8 @@ BAD_SHAPES: list[tuple[str, Any, str]] = [
     ("empty file", "", "not valid JSON (truncated?): Expecting value at line 1 column 1"),
     ("not json", "SecurityGroups:\n  - GroupId: sg-1\n",
      "not valid JSON (truncated?): Expecting value at line 1 column 1"),
-    ("top-level list", [], "$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'"),
+    ("top-level list of numbers", [1],
+     "$[0]: expected an object (a gcloud --format=json item), got 1"),
     ("other AWS output", {"Reservations": []},
      "$: expected 'SecurityGroups' (describe-security-groups) or 'Vpcs' (describe-vpcs); "
      "found keys ['Reservations']"),
@@ -71,8 +72,8 @@ BAD_SHAPES: list[tuple[str, Any, str]] = [
     ("vpc invalid cidr", {"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.300/16"}]},
      "$.Vpcs[0].CidrBlock: invalid CIDR '10.0.0.300/16'"),
     ("vpcs not a list", {"Vpcs": {}}, "$.Vpcs: expected a list"),
-    ("future sgaudit snapshot", {"sgaudit_snapshot": 2, "scans": []},
-     "snapshot version 2 was written by a newer sgaudit; this one reads version 1 (upgrade sgaudit)"),
+    ("future sgaudit snapshot", {"sgaudit_snapshot": 3, "scans": []},
+     "snapshot version 3 was written by a newer sgaudit; this one reads version 2 (upgrade sgaudit)"),
     ("sgaudit snapshot without scans", {"sgaudit_snapshot": 1, "scans": {}}, "$.scans: expected a list"),
     ("sgaudit snapshot region not text",
      {"sgaudit_snapshot": 1, "scans": [{"Region": 5, "SecurityGroups": []}]},
@@ -332,7 +333,8 @@ def test_no_security_groups_in_any_file_is_refused(sgaudit: Callable[..., Run]) 
     run = sgaudit("check", "--policy", POLICY, "--snapshot", VPCS, "--fail-on-drift")
     assert run.code == 2
     assert run.err_lines == [f"sgaudit: error: {VPCS}: no describe-security-groups output (a "
-                             "'SecurityGroups' list) in any --snapshot file: there is nothing to audit"]
+                             "'SecurityGroups' list) and no gcloud firewall rules in any --snapshot "
+                             "file: there is nothing to audit"]
 
 
 def test_the_same_group_differing_in_two_files_is_refused(sgaudit: Callable[..., Run],

@@ -1,0 +1,309 @@
+"""Live Google Cloud scan: the only module that imports Google libraries, loaded only when a GCP
+scan runs (``--gcp-project``).
+
+Client: google-api-python-client (pure Python, builds the compute API from its bundled discovery
+document, answers in the API's own JSON shapes, which ``sgaudit snapshot`` saves as they are)
+with google-auth.  Calls per project: ``networks.list`` (enforcement order),
+``firewalls.list``, ``subnetworks.aggregatedList``, ``networks.getEffectiveFirewalls`` once per
+network that has rules, and ``instances.aggregatedList`` only when a rule targets service
+accounts.  Nothing per rule.
+
+Fails closed as the AWS source does: permission denied, an API not enabled, quota exhausted
+after bounded retries, an unreachable endpoint, a non-JSON or malformed answer each become a
+``ScanError`` for that project (the scan is incomplete, exit 3), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlparse
+
+from sgaudit.errors import CredentialsError, UsageError
+from sgaudit.model import Snapshot
+from sgaudit.sources import gcpjson as gj
+from sgaudit.sources.awsjson import ShapeError
+
+try:
+    import google.auth
+    import google.auth.exceptions
+    import google.oauth2.credentials
+    import google_auth_httplib2
+    import httplib2
+    from googleapiclient import discovery, discovery_cache
+    from googleapiclient.errors import HttpError
+except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
+    raise UsageError(f"Google Cloud scans need the optional Google client libraries "
+                     f"({exc.name} is missing): pip install 'sgaudit[gcp]'") from None
+
+# the client logs every HTTP error as a warning; sgaudit reports them itself, once, in one line
+logging.getLogger("googleapiclient").setLevel(logging.ERROR)
+
+DEFAULT_ENDPOINT = "https://compute.googleapis.com/compute/v1/"
+SCOPE = "https://www.googleapis.com/auth/compute.readonly"
+#: seconds one HTTP call may take before the project counts as unreachable
+TIMEOUT = 30.0
+#: 429 and 5xx answers are retried this many times, waiting BACKOFF * 2**n seconds
+RETRIES = 4
+BACKOFF = 0.5
+MAX_PAGES = 10_000
+WORKERS = 8
+_RETRIED = frozenset({429, 500, 502, 503, 504})
+_PROJECT = re.compile(r"^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
+class Failure(Exception):
+    """One call failed; the project's scan stops there and records it."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.operation, self.code, self.message = operation, code, message
+
+
+def check_projects(projects: Sequence[str]) -> tuple[str, ...]:
+    bad = [p for p in projects if not _PROJECT.match(p)]
+    if bad:
+        raise UsageError(f"--gcp-project {bad[0]!r}: not a project id (6-30 lowercase letters, "
+                         "digits and hyphens, starting with a letter)")
+    return tuple(dict.fromkeys(projects))
+
+
+def endpoint(option: str | None) -> str:
+    """The compute API's base URL: --endpoint-url, else gcloud's own
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, else Google's.  A bare http(s)://HOST[:PORT] gets
+    the API's path (compute/v1/) appended; a URL with a path is used as the whole base."""
+    url = option or os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE") or DEFAULT_ENDPOINT
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        name = "--endpoint-url" if option else "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"
+        raise UsageError(f"{name} {url!r}: expected http(s)://HOST[:PORT][/compute/v1/]")
+    base = url.strip()
+    if parsed.path in ("", "/"):
+        base = base.rstrip("/") + "/compute/v1/"
+    return base if base.endswith("/") else base + "/"
+
+
+def credentials() -> Any:
+    """A static token from CLOUDSDK_AUTH_ACCESS_TOKEN (as gcloud takes it), else Application
+    Default Credentials; none at all is a usage error (exit 2), not an incomplete scan."""
+    token = os.environ.get("CLOUDSDK_AUTH_ACCESS_TOKEN", "").strip()
+    if token:
+        return google.oauth2.credentials.Credentials(token)
+    try:
+        with warnings.catch_warnings():  # e.g. "no quota project": not for the report's stderr
+            warnings.simplefilter("ignore")
+            creds, _project = google.auth.default(scopes=[SCOPE])
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CredentialsError(f"no Google Cloud credentials: {first} (run `gcloud auth "
+                               "application-default login`, or set CLOUDSDK_AUTH_ACCESS_TOKEN)") from None
+    return creds
+
+
+def _error_code(exc: HttpError) -> tuple[str, str]:
+    """(code, one-line message) of an API error answer."""
+    status = str(exc.resp.status)
+    try:
+        body = json.loads(exc.content.decode("utf-8", "replace"))["error"]
+        reasons = [e.get("reason") for e in body.get("errors") or [] if isinstance(e, dict)]
+        code = body.get("status") or (reasons[0] if reasons else status)
+        message = str(body.get("message") or status)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        code, message = status, exc.content[:200].decode("utf-8", "replace")
+    if reasons_say_disabled(message):
+        code = "SERVICE_DISABLED"
+    return str(code), " ".join(f"HTTP {status}: {message}".split())[:300]
+
+
+def reasons_say_disabled(message: str) -> bool:
+    return "has not been used" in message or "is disabled" in message
+
+
+_COLLECTIONS = ("networks", "firewalls", "subnetworks", "instances")
+_DOCUMENT: dict[str, Any] = {}
+_DOCUMENT_LOCK = threading.Lock()
+
+
+def _discovery_document() -> dict[str, Any]:
+    """The compute v1 discovery document bundled with the client (never fetched), parsed once
+    for all projects."""
+    with _DOCUMENT_LOCK:
+        if not _DOCUMENT:
+            text = discovery_cache.get_static_doc("compute", "v1")
+            if text is None:
+                raise UsageError("the installed google-api-python-client has no bundled compute v1 "
+                                 "API description: pip install -U 'sgaudit[gcp]'")
+            _DOCUMENT.update(json.loads(text))
+        return _DOCUMENT
+
+
+class ProjectScanner:
+    """One project's calls, on one HTTP connection (httplib2 is not thread-safe)."""
+
+    def __init__(self, base_url: str, creds: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+        http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=TIMEOUT))
+        document = _discovery_document()
+        with _DOCUMENT_LOCK:  # making the methods fills in the shared document: one at a time
+            compute = discovery.build_from_document(document, http=http,
+                                                    client_options={"api_endpoint": base_url})
+            self.collections = {name: getattr(compute, name)() for name in _COLLECTIONS}
+        self.sleep = sleep
+
+    def execute(self, request: Any, operation: str) -> dict[str, Any]:
+        for attempt in range(RETRIES + 1):
+            try:
+                answer = request.execute(num_retries=0)
+            except HttpError as exc:
+                if exc.resp.status in _RETRIED and attempt < RETRIES:
+                    self.sleep(BACKOFF * 2 ** attempt)
+                    continue
+                raise Failure(operation, *_error_code(exc)) from None
+            except google.auth.exceptions.GoogleAuthError as exc:  # e.g. a token that cannot refresh
+                raise Failure(operation, "AuthError", f"{type(exc).__name__}: {exc}"[:300]) from None
+            except (OSError, httplib2.HttpLib2Error) as exc:
+                raise Failure(operation, "EndpointUnreachable",
+                              f"{type(exc).__name__}: {exc}".strip()[:300]) from None
+            except ValueError as exc:  # a 200 answer that is not JSON
+                raise Failure(operation, "MalformedAnswer", f"not a JSON answer: {exc}"[:300]) from None
+            if not isinstance(answer, dict):
+                raise Failure(operation, "MalformedAnswer", "the answer is not a JSON object")
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def pages(self, resource: str, method: str, project: str) -> list[dict[str, Any]]:
+        """Every page of a list call (the client follows ``nextPageToken``)."""
+        collection = self.collections[resource]
+        operation = f"compute.{resource}.{method}"
+        request = getattr(collection, method)(project=project)
+        answers: list[dict[str, Any]] = []
+        tokens: set[str] = set()
+        while request is not None:
+            answer = self.execute(request, operation)
+            answers.append(answer)
+            token = answer.get("nextPageToken")
+            if token in tokens or len(answers) > MAX_PAGES:
+                raise Failure(operation, "MalformedAnswer", f"pagination does not end (token {token!r})")
+            if token:
+                tokens.add(token)
+            request = getattr(collection, f"{method}_next")(request, answer)
+        return answers
+
+    def listed(self, resource: str, project: str) -> list[Any]:
+        items: list[Any] = []
+        for answer in self.pages(resource, "list", project):
+            items.extend(_list_of(answer, "items", f"compute.{resource}.list"))
+        return items
+
+    def aggregated(self, resource: str, project: str) -> list[Any]:
+        """An aggregatedList flattened (as ``gcloud … list`` prints it); an unreachable scope
+        means some of the items are missing: fail closed."""
+        operation = f"compute.{resource}.aggregatedList"
+        items: list[Any] = []
+        for answer in self.pages(resource, "aggregatedList", project):
+            if answer.get("unreachables"):
+                raise Failure(operation, "Unreachable",
+                              f"scopes not reachable: {', '.join(map(str, answer['unreachables']))[:200]}")
+            scopes = answer.get("items") or {}
+            if not isinstance(scopes, dict):
+                raise Failure(operation, "MalformedAnswer", "'items' is not an object")
+            for scoped in scopes.values():
+                items.extend(_list_of(scoped, resource, operation) if isinstance(scoped, dict) else [])
+        return items
+
+    def effective(self, project: str, network: str) -> dict[str, Any]:
+        request = self.collections["networks"].getEffectiveFirewalls(project=project, network=network)
+        return self.execute(request, "compute.networks.getEffectiveFirewalls")
+
+    def scan(self, project: str) -> gj.ProjectData:
+        data = gj.ProjectData(project)
+        try:
+            data.networks = self.listed("networks", project)
+            firewalls = self.listed("firewalls", project)
+            rules = _parse_rules(firewalls)
+            data.firewalls = firewalls
+            data.subnetworks = self.aggregated("subnetworks", project)
+            for network in sorted({r.network for r in rules if r.project == project}):
+                data.effective[network] = self.effective(project, network)
+            if gj.needs_instances(rules) or _policies_target_accounts(data):
+                data.instances = self.aggregated("instances", project)
+        except Failure as exc:
+            data.errors.append(gj.scan_error(project, exc.operation, exc.message, exc.code))
+        return _validated(data)
+
+
+def _list_of(answer: dict[str, Any], key: str, operation: str) -> list[Any]:
+    value = answer.get(key) or []
+    if not isinstance(value, list):
+        raise Failure(operation, "MalformedAnswer", f"{key!r} is not a list")
+    return value
+
+
+def _parse_rules(raw: list[Any]) -> list[Any]:
+    try:
+        return [gj.parse_firewall(r, f"firewalls[{i}]") for i, r in enumerate(raw)]
+    except ShapeError as exc:
+        raise Failure("compute.firewalls.list", "MalformedAnswer", str(exc)[:300]) from None
+
+
+def _policies_target_accounts(data: gj.ProjectData) -> bool:
+    return any(rule.get("targetServiceAccounts") for answer in data.effective.values()
+               for policy in answer.get("firewallPolicys") or [] if isinstance(policy, dict)
+               for rule in policy.get("rules") or [] if isinstance(rule, dict))
+
+
+def _validated(data: gj.ProjectData) -> gj.ProjectData:
+    """An answer sgaudit cannot read is a project it could not read (exit 3), not bad input."""
+    from sgaudit.sources.gcpstate import GcpCollector
+
+    try:
+        collector = GcpCollector()
+        collector.add_project(data, data.project)
+        collector.state()
+    except Exception as exc:
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return gj.ProjectData(data.project, errors=[*data.errors, gj.scan_error(
+            data.project, "read answers", message, "MalformedAnswer")])
+    return data
+
+
+class GcpSource:
+    """Reads several projects concurrently, one connection each."""
+
+    def __init__(self, projects: Sequence[str], endpoint_url: str | None = None) -> None:
+        self.projects = check_projects(projects)
+        self.base_url = endpoint(endpoint_url)
+
+    def scan(self) -> list[gj.ProjectData]:
+        creds = credentials()
+
+        def one(project: str) -> gj.ProjectData:
+            try:
+                return ProjectScanner(self.base_url, creds).scan(project)
+            except Exception as exc:
+                return gj.ProjectData(project, errors=[gj.scan_error(
+                    project, "connect", f"{type(exc).__name__}: {exc}"[:300], "EndpointUnreachable")])
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(self.projects) or 1)) as pool:
+            return list(pool.map(one, self.projects))
+
+    def read(self) -> Snapshot:
+        return to_snapshot(self.scan())
+
+
+def to_snapshot(scans: Sequence[gj.ProjectData]) -> Snapshot:
+    from sgaudit.sources.gcpstate import GcpCollector
+
+    collector = GcpCollector()
+    for data in scans:
+        collector.add_project(data, f"project {data.project}")
+    state = collector.state()
+    return Snapshot(groups=(), errors=tuple(collector.errors), gcp=state,
+                    scanned=tuple(f"gcp:{d.project}" for d in scans), read=collector.read_projects())

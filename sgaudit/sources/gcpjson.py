@@ -1,0 +1,454 @@
+"""Google Cloud's JSON shapes (as ``gcloud compute … --format=json`` prints them and the compute
+REST API returns them) -> model records.
+
+Shared by the snapshot reader and the live source, so both read rules identically.  Strict: a
+value GCP itself would refuse (an unknown protocol, a port outside 0-65535, a malformed range or
+CIDR, a bad priority) stops the run with one line naming the JSON path, the rule and the value,
+because a rule sgaudit cannot read is a rule it cannot judge.
+
+What counts as "inside the network": every subnet's ``ipCidrRange``, its
+``secondaryIpRanges[].ipCidrRange``, and its IPv6 prefixes ``internalIpv6Prefix`` and
+``externalIpv6Prefix`` (the addresses GCP hands to the network's own VMs).  ``ipv6CidrRange`` is
+left out: the API documents it as "for internal use" and it repeats one of the prefixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sgaudit import addresses, ports
+from sgaudit.model import UNKNOWN, FirewallMatch, FirewallPolicy, FirewallRule, GcpInstance, ScanError
+from sgaudit.sources.awsjson import ShapeError, _brief
+
+#: protocol names GCP accepts besides those ``ports.normalize_protocol`` knows
+_GCP_PROTOCOLS = {"esp": "50", "ah": "51", "sctp": "132", "ipip": "4"}
+#: the protocols whose ``ports`` GCP accepts
+_WITH_PORTS = frozenset({"tcp", "udp", "132"})
+VPC_PRIORITY_MAX = 65535
+POLICY_PRIORITY_MAX = 2147483647
+_ACTIONS = {"allow": "allow", "deny": "deny", "goto_next": "goto_next",
+            "apply_security_profile_group": "allow"}
+#: effective-firewalls policy ``type`` -> FirewallPolicy.kind
+#: (SYSTEM* are Google-managed policies; sgaudit keeps them as kind "system", evaluated after the
+#: hierarchical ones and before the network ones)
+_POLICY_KINDS = {"HIERARCHY": "hierarchical", "NETWORK": "network", "NETWORK_REGIONAL": "regional",
+                 "SYSTEM": "system", "SYSTEM_GLOBAL": "system", "SYSTEM_REGIONAL": "system"}
+#: policy-rule sources sgaudit cannot turn into addresses: kept as "kind:value" tokens
+_OTHER_SOURCES = ("srcAddressGroups", "srcFqdns", "srcRegionCodes", "srcThreatIntelligences",
+                  "srcNetworks")
+#: policy-rule conditions that narrow the sources (ANDed with them); kept as tokens too
+_SOURCE_CONDITIONS = ("srcNetworkType", "srcNetworkContext")
+ENFORCEMENT_ORDERS = ("AFTER_CLASSIC_FIREWALL", "BEFORE_CLASSIC_FIREWALL")
+
+FIREWALLS = "firewall-rules"
+SUBNETS = "subnets"
+NETWORKS = "networks"
+INSTANCES = "instances"
+EFFECTIVE = "effective-firewalls"
+
+
+def detect(data: Any) -> str | None:
+    """Which gcloud output ``data`` is, by its content; None when it is not a GCP file.
+
+    A list is GCP (AWS CLI files are objects); its kind comes from the first item's ``kind``
+    (``compute#firewall`` …) or, without one, from the keys only that resource has.
+    """
+    if isinstance(data, Mapping):
+        if "firewallPolicys" in data or ("firewalls" in data and "SecurityGroups" not in data):
+            return EFFECTIVE
+        if data.get("kind") == "compute#network":  # gcloud compute networks describe
+            return NETWORKS
+        return None
+    if not isinstance(data, list):
+        return None
+    if not data:
+        return "empty"
+    return _item_kind(data[0], "$[0]")
+
+
+def _item_kind(item: Any, where: str) -> str:
+    if not isinstance(item, Mapping):
+        raise ShapeError(f"{where}: expected an object (a gcloud --format=json item), got {_brief(item)}")
+    by_kind = {"compute#firewall": FIREWALLS, "compute#subnetwork": SUBNETS,
+               "compute#network": NETWORKS, "compute#instance": INSTANCES}
+    if item.get("kind") in by_kind:
+        return by_kind[item["kind"]]
+    for keys, kind in ((("allowed", "denied"), FIREWALLS), (("ipCidrRange", "internalIpv6Prefix",
+                        "externalIpv6Prefix"), SUBNETS), (("networkInterfaces",), INSTANCES),
+                       (("networkFirewallPolicyEnforcementOrder", "autoCreateSubnetworks",
+                         "x_gcloud_subnet_mode"), NETWORKS)):
+        if any(k in item for k in keys):
+            return kind
+    raise ShapeError(f"{where}: not a gcloud compute firewall rule, subnet, network or instance "
+                     f"(keys {sorted(item)[:5]})")
+
+
+def url_part(url: str, collection: str) -> str | None:
+    """The path segment after ``collection`` in a compute URL ("projects", "networks" …)."""
+    parts = url.rstrip("/").split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == collection:
+            return parts[i + 1]
+    return None
+
+
+def network_of(url: Any, where: str) -> tuple[str, str]:
+    """(project, network name) of a network URL."""
+    if not isinstance(url, str):
+        raise ShapeError(f"{where}: expected a network URL, got {_brief(url)}")
+    found = _network_parts(url)
+    if found is None:
+        raise ShapeError(f"{where}: not a network URL (…/projects/P/global/networks/N): {url!r}")
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _network_parts(url: str) -> tuple[str, str] | None:
+    """Every rule of a network repeats its URL: split it once."""
+    project, name = url_part(url, "projects"), url_part(url, "networks")
+    return (project, name) if project and name else None
+
+
+def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ShapeError(f"{where}.{key}: expected a list of strings, got {_brief(value)}")
+    return tuple(value)
+
+
+def _text(obj: Mapping[str, Any], key: str, where: str, default: str = "") -> str:
+    value = obj.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ShapeError(f"{where}.{key}: expected a string, got {_brief(value)}")
+    return value
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{where}: expected an object, got {_brief(value)}")
+    return value
+
+
+def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(f"{where}.{key}: expected a list, got {_brief(value)}")
+    return value
+
+
+# -- rules ------------------------------------------------------------------------------------
+def protocol_of(value: Any, where: str) -> str:
+    """GCP's ``IPProtocol``/``ipProtocol`` (a name, a number or "all") -> canonical protocol."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    canonical = None
+    if text is not None:
+        canonical = ports.normalize_protocol(_GCP_PROTOCOLS.get(text, text))
+    if canonical is None:
+        raise ShapeError(f"{where}: unknown protocol {_brief(value)}")
+    return canonical
+
+
+def port_range(value: Any, where: str) -> tuple[int, int]:
+    """A GCP port entry: "22", "8000-8100" (an integer is accepted too)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    lo, sep, hi = text.partition("-")
+    if lo.isdigit() and (not sep or hi.isdigit()) and len(text) <= 11:
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if first > last:
+            raise ShapeError(f"{where}: port range {_brief(value)} runs backwards")
+        if last <= ports.PORT_MAX:
+            return first, last
+        raise ShapeError(f"{where}: port {_brief(value)} outside 0-65535")
+    raise ShapeError(f"{where}: malformed port or range {_brief(value)} (expected \"22\" or \"8000-8100\")")
+
+
+def match_of(entry: Any, where: str, protocol_key: str) -> FirewallMatch:
+    """Hot path: rules repeat a few (protocol, ports) pairs, so valid pairs are cached; the
+    message of an invalid one is built by the full path below."""
+    if type(entry) is dict and protocol_key in entry:
+        raw_ports = entry.get("ports")
+        try:
+            hit = _cached_match(entry[protocol_key],
+                                tuple(raw_ports) if type(raw_ports) is list else raw_ports)
+        except TypeError:  # something unhashable: not a valid entry anyway
+            hit = None
+        if hit is not None:
+            return hit
+    return _match(entry, where, protocol_key)
+
+
+@lru_cache(maxsize=4096)
+def _cached_match(protocol: Any, raw_ports: Any) -> FirewallMatch | None:
+    try:
+        return _match({"p": protocol, "ports": list(raw_ports) if isinstance(raw_ports, tuple)
+                       else raw_ports}, "", "p")
+    except ShapeError:
+        return None
+
+
+def _match(entry: Any, where: str, protocol_key: str) -> FirewallMatch:
+    entry = _object(entry, where)
+    if protocol_key not in entry:
+        raise ShapeError(f"{where}: missing key {protocol_key!r}")
+    protocol = protocol_of(entry[protocol_key], f"{where}.{protocol_key}")
+    raw_ports = _list(entry, "ports", where)
+    if raw_ports and protocol not in _WITH_PORTS:
+        raise ShapeError(f"{where}.ports: ports are only allowed with tcp, udp and sctp, not "
+                         f"{entry[protocol_key]!r}")
+    spans = [port_range(p, f"{where}.ports[{i}]") for i, p in enumerate(raw_ports)]
+    return FirewallMatch(protocol, ports.normalize(spans))
+
+
+def cidrs(values: Iterable[Any], where: str) -> tuple[str, ...]:
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(addresses.canonical_cidr(value))
+        except addresses.CidrError:
+            raise ShapeError(f"{where}[{i}]: malformed CIDR {_brief(value)}") from None
+    return tuple(out)
+
+
+def priority_of(raw: Mapping[str, Any], where: str, default: int | None, limit: int) -> int:
+    value = raw.get("priority", default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # int64 fields may come as strings in REST JSON
+    if type(value) is not int or not 0 <= value <= limit:
+        raise ShapeError(f"{where}.priority: bad priority {_brief(value)} (expected 0-{limit})")
+    return value
+
+
+def _direction(raw: Mapping[str, Any], where: str) -> str:
+    direction = _text(raw, "direction", where, "INGRESS")
+    if direction not in ("INGRESS", "EGRESS"):
+        raise ShapeError(f"{where}.direction: expected INGRESS or EGRESS, got {direction!r}")
+    return direction
+
+
+def _disabled(raw: Mapping[str, Any], where: str) -> bool:
+    value = raw.get("disabled", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ShapeError(f"{where}.disabled: expected true or false, got {_brief(value)}")
+    return value
+
+
+def parse_firewall(raw: Any, where: str) -> FirewallRule:
+    """One VPC firewall rule (``gcloud compute firewall-rules list`` item)."""
+    raw = _object(raw, where)
+    name = _text(raw, "name", where)
+    if not name:
+        raise ShapeError(f"{where}: missing key 'name'")
+    where = f"{where} (firewall rule {name!r})"
+    project, network = network_of(raw.get("network"), f"{where}.network")
+    allowed, denied = _list(raw, "allowed", where), _list(raw, "denied", where)
+    if bool(allowed) == bool(denied):
+        raise ShapeError(f"{where}: expected exactly one of 'allowed' and 'denied'")
+    key = "allowed" if allowed else "denied"
+    matches = tuple(match_of(e, f"{where}.{key}[{i}]", "IPProtocol")
+                    for i, e in enumerate(allowed or denied))
+    direction = _direction(raw, where)
+    ranges = cidrs(_strings(raw, "sourceRanges", where), f"{where}.sourceRanges")
+    tags = _strings(raw, "sourceTags", where)
+    accounts = _strings(raw, "sourceServiceAccounts", where)
+    if direction == "INGRESS" and not (ranges or tags or accounts):
+        ranges = ("0.0.0.0/0",)  # GCP's default source for an ingress rule that names none
+    return FirewallRule(
+        name=name, project=project, network=network,
+        priority=priority_of(raw, where, 1000, VPC_PRIORITY_MAX),
+        action="allow" if allowed else "deny", matches=matches, direction=direction,
+        disabled=_disabled(raw, where), source_ranges=ranges, source_tags=tags,
+        source_service_accounts=accounts,
+        target_tags=_strings(raw, "targetTags", where),
+        target_service_accounts=_strings(raw, "targetServiceAccounts", where),
+        description=_text(raw, "description", where))
+
+
+def _secure_tags(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    out = []
+    for i, tag in enumerate(_list(obj, key, where)):
+        tag = _object(tag, f"{where}.{key}[{i}]")
+        out.append(_text(tag, "name", f"{where}.{key}[{i}]"))
+    return tuple(out)
+
+
+def _policy_sources(match: Mapping[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(source ranges, "kind:value" tokens for the sources sgaudit cannot resolve)."""
+    ranges = cidrs(_strings(match, "srcIpRanges", where), f"{where}.srcIpRanges")
+    other = [f"srcSecureTags:{t}" for t in _secure_tags(match, "srcSecureTags", where)]
+    for key in _OTHER_SOURCES:
+        other.extend(f"{key}:{v}" for v in _strings(match, key, where))
+    for key in _SOURCE_CONDITIONS:
+        value = _text(match, key, where)
+        if value and value != "UNSPECIFIED":
+            other.append(f"{key}:{value}")
+    return ranges, tuple(other)
+
+
+def applies_to_network(raw: Mapping[str, Any], where: str, project: str, network: str) -> bool:
+    """A policy rule applies to this network's VMs unless it names other networks
+    (``targetResources``) or load balancers (``targetType: INTERNAL_MANAGED_LB``)."""
+    if _text(raw, "targetType", where, "INSTANCES") not in ("INSTANCES", ""):
+        return False
+    targets = _strings(raw, "targetResources", where)
+    if not targets:
+        return True
+    return any(url_part(t, "projects") == project and url_part(t, "networks") == network
+               for t in targets)
+
+
+def parse_policy_rule(raw: Any, where: str, policy: str, project: str, network: str) -> FirewallRule | None:
+    """One firewall-policy rule, or None when it does not apply to this network's VMs."""
+    raw = _object(raw, where)
+    priority = priority_of(raw, where, None, POLICY_PRIORITY_MAX)
+    where = f"{where} (policy rule {policy}/{priority})"
+    action = _text(raw, "action", where)
+    if action not in _ACTIONS:
+        raise ShapeError(f"{where}.action: unknown action {action!r}")
+    if not applies_to_network(raw, where, project, network):
+        return None
+    match = _object(raw.get("match", {}), f"{where}.match")
+    matches = tuple(match_of(e, f"{where}.match.layer4Configs[{i}]", "ipProtocol")
+                    for i, e in enumerate(_list(match, "layer4Configs", f"{where}.match")))
+    ranges, other = _policy_sources(match, f"{where}.match")
+    return FirewallRule(
+        name=f"{policy}/{priority}", project=project, network=network, priority=priority,
+        action=_ACTIONS[action], matches=matches, direction=_direction(raw, where),
+        disabled=_disabled(raw, where), source_ranges=ranges, source_other=other,
+        target_service_accounts=_strings(raw, "targetServiceAccounts", where),
+        target_secure_tags=_secure_tags(raw, "targetSecureTags", where),
+        description=_text(raw, "description", where))
+
+
+def parse_policies(raw_policies: Sequence[Any], where: str, project: str,
+                   network: str) -> tuple[FirewallPolicy, ...]:
+    """The ``firewallPolicys`` of get-effective-firewalls, in evaluation order: hierarchical
+    policies as listed (organization first), then network policies by association priority."""
+    parsed: list[tuple[int, int, int, FirewallPolicy]] = []
+    hierarchy = 0
+    for i, raw in enumerate(raw_policies):
+        at = f"{where}[{i}]"
+        raw = _object(raw, at)
+        kind_text = _text(raw, "type", at)
+        if kind_text not in _POLICY_KINDS:
+            raise ShapeError(f"{at}.type: unknown firewall policy type {kind_text!r}")
+        kind = _POLICY_KINDS[kind_text]
+        name = (_text(raw, "shortName", at) or _text(raw, "displayName", at)
+                or _text(raw, "name", at) or f"policy-{i}")
+        rules = [parse_policy_rule(r, f"{at}.rules[{j}]", name, project, network)
+                 for j, r in enumerate(_list(raw, "rules", at))]
+        order = hierarchy if kind == "hierarchical" else 0
+        hierarchy += kind == "hierarchical"
+        rank = {"hierarchical": 0, "system": 1, "network": 2, "regional": 3}[kind]
+        association = raw.get("priority", 0) if isinstance(raw.get("priority"), int) else 0
+        parsed.append((rank, association, i, FirewallPolicy(
+            name=name, kind=kind, rules=tuple(r for r in rules if r is not None), order=order)))
+    return tuple(p for *_, p in sorted(parsed, key=lambda t: t[:3]))
+
+
+# -- subnets, networks, instances -------------------------------------------------------------
+def subnet_ranges(raw: Any, where: str) -> tuple[str, str, tuple[str, ...]]:
+    """(project, network, ranges) of one subnet; see the module's note on which ranges count."""
+    raw = _object(raw, where)
+    name = _text(raw, "name", where) or "?"
+    where = f"{where} (subnet {name!r})"
+    project, network = network_of(raw.get("network"), f"{where}.network")
+    values = [raw[k] for k in ("ipCidrRange", "internalIpv6Prefix", "externalIpv6Prefix")
+              if raw.get(k) is not None]
+    for i, secondary in enumerate(_list(raw, "secondaryIpRanges", where)):
+        secondary = _object(secondary, f"{where}.secondaryIpRanges[{i}]")
+        if secondary.get("ipCidrRange") is not None:
+            values.append(secondary["ipCidrRange"])
+    if not values:
+        raise ShapeError(f"{where}: no ipCidrRange or IPv6 prefix")
+    return project, network, cidrs(values, f"{where} ranges")
+
+
+def network_order(raw: Any, where: str) -> tuple[str, str, str]:
+    """(project, name, enforcement order) of one ``gcloud compute networks list`` item."""
+    raw = _object(raw, where)
+    name = _text(raw, "name", where)
+    link = _text(raw, "selfLink", where)
+    if not name or not link:
+        raise ShapeError(f"{where}: expected 'name' and 'selfLink'")
+    project = url_part(link, "projects")
+    if not project:
+        raise ShapeError(f"{where}.selfLink: not a compute URL: {link!r}")
+    order = _text(raw, "networkFirewallPolicyEnforcementOrder", where, ENFORCEMENT_ORDERS[0])
+    if order not in ENFORCEMENT_ORDERS:
+        raise ShapeError(f"{where}.networkFirewallPolicyEnforcementOrder: unknown order {order!r}")
+    return project, name, order
+
+
+def parse_instance(raw: Any, where: str) -> tuple[GcpInstance, tuple[tuple[str, str], ...]]:
+    """An instance, and the (project, network) of each of its interfaces."""
+    raw = _object(raw, where)
+    name = _text(raw, "name", where)
+    where = f"{where} (instance {name!r})"
+    link = _text(raw, "selfLink", where) or _text(raw, "zone", where)
+    project = url_part(link, "projects") if link else None
+    if not project:
+        raise ShapeError(f"{where}: expected a 'selfLink' or 'zone' URL naming its project")
+    nets = tuple(network_of(_object(nic, f"{where}.networkInterfaces[{i}]").get("network"),
+                            f"{where}.networkInterfaces[{i}].network")
+                 for i, nic in enumerate(_list(raw, "networkInterfaces", where)))
+    tags = _strings(_object(raw.get("tags") or {}, f"{where}.tags"), "items", f"{where}.tags")
+    accounts = tuple(_text(_object(sa, f"{where}.serviceAccounts[{i}]"), "email",
+                           f"{where}.serviceAccounts[{i}]")
+                     for i, sa in enumerate(_list(raw, "serviceAccounts", where)))
+    return GcpInstance(project=project, name=name, networks=tuple(n for _, n in nets), tags=tags,
+                       service_accounts=accounts), nets
+
+
+# -- assembling a GcpState ------------------------------------------------------------------
+@dataclass
+class ProjectData:
+    """What was read of one project, in the API's JSON shapes (None: not read)."""
+
+    project: str
+    networks: list[Any] | None = None
+    firewalls: list[Any] | None = None
+    subnetworks: list[Any] | None = None
+    #: network name -> the networks.getEffectiveFirewalls answer
+    effective: dict[str, Any] = field(default_factory=dict)
+    instances: list[Any] | None = None
+    errors: list[ScanError] = field(default_factory=list)
+
+
+def scan_error(project: str, operation: str, message: str, code: str = "") -> ScanError:
+    return ScanError(account=project, region="global", operation=operation, message=message, code=code)
+
+
+def needs_instances(rules: Iterable[FirewallRule]) -> bool:
+    """Instances are read only when some rule targets service accounts."""
+    return any(r.target_service_accounts for r in rules)
+
+
+def uses_network_policies(policies: Sequence[FirewallPolicy] | None) -> bool:
+    return any(p.kind in ("network", "regional") and p.rules for p in policies or ())
+
+
+def effective_network(data: Mapping[str, Any], where: str) -> tuple[str, str] | None:
+    """The (project, network) a get-effective-firewalls answer is about, from its VPC rules;
+    None when it lists none."""
+    seen = {network_of(_object(f, f"{where}.firewalls[{i}]").get("network"),
+                       f"{where}.firewalls[{i}].network")
+            for i, f in enumerate(_list(data, "firewalls", where))}
+    if len(seen) > 1:
+        raise ShapeError(f"{where}.firewalls: rules of several networks ({sorted(seen)}); "
+                         "get-effective-firewalls answers for one")
+    return next(iter(seen), None)
+
+
+def known(value: str | None) -> str:
+    return value if value else UNKNOWN

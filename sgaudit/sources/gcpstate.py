@@ -1,0 +1,184 @@
+"""Assembles a ``GcpState`` from what was read of Google Cloud: gcloud JSON files (the project is
+taken from the resources' URLs) or per-project scans (live, or replayed from an sgaudit
+snapshot).  One path for all three, so a replay gives exactly the state the scan gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sgaudit.errors import SnapshotError
+from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, GcpState, ScanError
+from sgaudit.sources import gcpjson as gj
+from sgaudit.sources.awsjson import ShapeError
+
+Key = tuple[str, str]
+
+
+class GcpCollector:
+    """What the GCP inputs have given so far."""
+
+    def __init__(self) -> None:
+        self.rules: dict[Key, tuple[FirewallRule, str]] = {}
+        self.subnets: dict[Key, dict[str, None]] = {}
+        self.orders: dict[Key, str] = {}
+        self.policies: dict[Key, tuple[FirewallPolicy, ...]] = {}
+        self.instances: dict[Key, list[GcpInstance]] = {}
+        self.read_kinds: dict[str, set[str]] = {}  # kind -> projects whose list was read
+        self.pending: list[tuple[Mapping[str, Any], str]] = []
+        self.errors: list[ScanError] = []
+        self.audit_input = False  # firewall rules or effective firewalls were given
+
+    @property
+    def used(self) -> bool:
+        return bool(self.read_kinds or self.pending or self.policies or self.errors)
+
+    def _mark(self, kind: str, project: str) -> None:
+        self.read_kinds.setdefault(kind, set()).add(project)
+
+    def _read(self, kind: str, project: str) -> bool:
+        return project in self.read_kinds.get(kind, set())
+
+    # -- gcloud files -------------------------------------------------------------------------
+    def add_file(self, data: Any, kind: str, file: str) -> None:
+        """A gcloud --format=json file of the given kind (see ``gcpjson.detect``)."""
+        if kind == gj.EFFECTIVE:
+            self.audit_input = True
+            self.pending.append((data, file))
+            return
+        items = [data] if isinstance(data, Mapping) else data
+        for i, item in enumerate(items):
+            where = "$" if isinstance(data, Mapping) else f"$[{i}]"
+            if gj._item_kind(item, where) != kind:
+                raise ShapeError(f"{where}: a {gj._item_kind(item, where)} item in a list of {kind}")
+            self._add_item(kind, item, where, file)
+
+    def _add_item(self, kind: str, item: Any, where: str, file: str) -> None:
+        if kind == gj.FIREWALLS:
+            rule = gj.parse_firewall(item, where)
+            self._mark(kind, rule.project)
+            self._add_rule(rule, file)
+        elif kind == gj.SUBNETS:
+            project, network, ranges = gj.subnet_ranges(item, where)
+            self._mark(kind, project)
+            self.subnets.setdefault((project, network), {}).update(dict.fromkeys(ranges))
+        elif kind == gj.NETWORKS:
+            project, name, order = gj.network_order(item, where)
+            self._mark(kind, project)
+            self.orders[(project, name)] = order
+        elif kind == gj.INSTANCES:
+            instance, nets = gj.parse_instance(item, where)
+            self._mark(kind, instance.project)
+            for key in dict.fromkeys(nets):
+                self.instances.setdefault(key, []).append(instance)
+
+    def _add_rule(self, rule: FirewallRule, file: str) -> None:
+        self.audit_input = True
+        key = (rule.project, rule.name)
+        seen = self.rules.get(key)
+        if seen is not None and seen[0] != rule:
+            raise SnapshotError(f"{file}: firewall rule {rule.name!r} of project {rule.project} is "
+                                f"also in {seen[1]} with different contents; pass one copy (which "
+                                "one is current cannot be told)")
+        self.rules[key] = (rule, file)
+
+    # -- per-project scans (live, or from an sgaudit snapshot) --------------------------------
+    def add_project(self, data: gj.ProjectData, file: str) -> None:
+        """One project's answers; a list given (even empty) means that call succeeded."""
+        project = data.project
+        self.errors.extend(data.errors)
+        self._mark("project", project)
+        for kind, items in ((gj.NETWORKS, data.networks), (gj.FIREWALLS, data.firewalls),
+                            (gj.SUBNETS, data.subnetworks), (gj.INSTANCES, data.instances)):
+            if items is None:
+                continue
+            self._mark(kind, project)
+            for i, item in enumerate(items):
+                self._add_item(kind, item, f"{project}.{kind}[{i}]", file)
+        self.audit_input = True
+        for network, answer in data.effective.items():
+            self._add_effective(answer, f"{project}.effective[{network}]", (project, network))
+
+    def _add_effective(self, data: Any, where: str, key: Key) -> None:
+        data = gj._object(data, where)
+        raw_rules = gj._list(data, "firewalls", where)
+        if not self._read(gj.FIREWALLS, key[0]):  # else the firewall-rules list has them all
+            for i, raw in enumerate(raw_rules):
+                self._add_rule(gj.parse_firewall(raw, f"{where}.firewalls[{i}]"), where)
+        policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
+                                     f"{where}.firewallPolicys", *key)
+        seen = self.policies.get(key)
+        if seen is not None and seen != policies:
+            raise ShapeError(f"{where}: a second get-effective-firewalls answer for network {key[1]} "
+                             f"of project {key[0]}, with other policies; pass one per network "
+                             "(regional answers are not supported yet)")
+        self.policies[key] = policies
+
+    def _resolve_pending(self) -> None:
+        """get-effective-firewalls output does not name its network: take it from its VPC rules,
+        or, when it lists none, from the one network the other files name."""
+        for data, file in self.pending:
+            try:
+                key = gj.effective_network(data, "$")
+                if key is None:
+                    candidates = self._keys()
+                    if len(candidates) != 1:
+                        raise ShapeError(
+                            "$: cannot tell which network this get-effective-firewalls output is "
+                            "for (its 'firewalls' list is empty and the other files name "
+                            f"{len(candidates)} networks); pass it with the firewall-rules list "
+                            "of that network only")
+                    key = next(iter(candidates))
+                self._add_effective(data, "$", key)
+            except ShapeError as exc:
+                raise SnapshotError(f"{file}: {exc}") from None
+        self.pending = []
+
+    def _keys(self) -> set[Key]:
+        keys = {(r.project, r.network) for r, _ in self.rules.values()}
+        keys.update(self.subnets, self.orders, self.policies, self.instances)
+        return keys
+
+    # -- the result ---------------------------------------------------------------------------
+    def state(self) -> GcpState:
+        self._resolve_pending()
+        keys = sorted(self._keys())
+        networks = {key: self._network(key) for key in keys}
+        self._check_orders(networks)
+        instances = {key: tuple(self.instances.get(key, ())) for key in keys
+                     if self._read(gj.INSTANCES, key[0])}
+        rules = tuple(r for _, (r, _f) in sorted(self.rules.items()))
+        return GcpState(networks=networks, firewalls=rules, instances=instances)
+
+    def _network(self, key: Key) -> GcpNetwork:
+        project, name = key
+        ranges = tuple(self.subnets.get(key, {})) if self._read(gj.SUBNETS, project) else None
+        return GcpNetwork(project=project, name=name,
+                          enforcement_order=self.orders.get(key, gj.ENFORCEMENT_ORDERS[0]),
+                          subnet_ranges=ranges, policies=self.policies.get(key))
+
+    def _check_orders(self, networks: Mapping[Key, GcpNetwork]) -> None:
+        """Network firewall policies go before or after the VPC rules by the network's
+        enforcement order; without the networks list that order is unknown: fail closed."""
+        for (project, name), network in networks.items():
+            if gj.uses_network_policies(network.policies) and not self._read(gj.NETWORKS, project):
+                error = gj.scan_error(
+                    project, "networks.list",
+                    f"network {name} has network firewall policies but its enforcement order is "
+                    "unknown (add `gcloud compute networks list --format=json`)",
+                    "EnforcementOrderUnknown")
+                if error not in self.errors:
+                    self.errors.append(error)
+
+    def read_projects(self) -> tuple[tuple[str, str], ...]:
+        """(project, "global") of each project read completely: its firewall rules, subnets
+        and the effective firewalls of every network with rules, and no error."""
+        failed = {e.account for e in self.errors}
+        projects = set(self.read_kinds.get(gj.FIREWALLS, set())) & self.read_kinds.get(gj.SUBNETS, set())
+        out = []
+        for project in sorted(projects - failed):
+            nets = {r.network for r, _ in self.rules.values() if r.project == project}
+            if all((project, n) in self.policies for n in nets):
+                out.append((project, "global"))
+        return tuple(out)
