@@ -16,6 +16,7 @@ from typing import Any
 from sgaudit import addresses, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import Options, Origin
+from sgaudit.policy.yamlsource import brief
 
 #: options that shape ingress and that sgaudit resolves
 NETWORK_OPTIONS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall",
@@ -76,6 +77,8 @@ def normalize_key(key: object) -> str:
 
 def show(value: object) -> str:
     """A value as the user wrote it, quoted when it is a string, kept short."""
+    if isinstance(value, (list, tuple, dict, set)):
+        return brief(value)  # never the whole of a (possibly alias-expanded) value
     text = repr(value) if isinstance(value, str) else _yamlish(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
