@@ -131,7 +131,7 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
-        if not entries:
+        if not entries and (entries is None or type(entries) is list):
             continue
         if type(entries) is not list:
             raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
@@ -167,26 +167,52 @@ def parse_vpc(raw: Any, path: str, region: str, account: str | None) -> Vpc:
     primary = _opt(raw, "CidrBlock", str, path, None)
     blocks: list[str] = []
     if primary:
-        blocks.append(_cidr(raw, "CidrBlock", path))
+        blocks.append(_vpc_block(raw, "CidrBlock", path))
         primary = blocks[0]
     for i, assoc in enumerate(_opt(raw, "CidrBlockAssociationSet", list, path, [])):
         where = f"{path}.CidrBlockAssociationSet[{i}]"
         if _associated(assoc, "CidrBlockState", where):
-            blocks.append(_cidr(assoc, "CidrBlock", where))
+            blocks.append(_vpc_block(assoc, "CidrBlock", where))
     for i, assoc in enumerate(_opt(raw, "Ipv6CidrBlockAssociationSet", list, path, [])):
         where = f"{path}.Ipv6CidrBlockAssociationSet[{i}]"
         if _associated(assoc, "Ipv6CidrBlockState", where) and assoc.get("Ipv6CidrBlock"):
-            blocks.append(_cidr(assoc, "Ipv6CidrBlock", where))
+            blocks.append(_vpc_block(assoc, "Ipv6CidrBlock", where))
     return Vpc(vpc_id=vpc_id, region=region,
                account=account or _opt(raw, "OwnerId", str, path, UNKNOWN),
                primary_cidr=primary, cidrs=tuple(dict.fromkeys(blocks)))
 
 
+#: the sizes AWS allows for a VPC's blocks: IPv4 /16 to /28, IPv6 /44 to /64
+#: (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html)
+VPC_PREFIX_LENGTHS = {4: (16, 28), 6: (44, 64)}
+
+
+def _vpc_block(raw: Any, key: str, path: str) -> str:
+    """A VPC block of a size AWS allows: a ``0.0.0.0/0`` "VPC" would put the world inside it."""
+    block = _cidr(raw, key, path)
+    version = 6 if ":" in block else 4
+    low, high = VPC_PREFIX_LENGTHS[version]
+    if not low <= int(block.rsplit("/", 1)[1]) <= high:
+        raise ShapeError(f"{path}.{key}: {block} is not a VPC block (AWS allows IPv{version} "
+                         f"/{low} to /{high})")
+    return block
+
+
 def _associated(assoc: Any, state_key: str, path: str) -> bool:
+    """Whether a block is associated; a state AWS would not write (a bare string, a non-string
+    ``State``) is an error, never read as "associated"."""
     if not isinstance(assoc, Mapping):
         raise ShapeError(f"{path}: expected an object, got {_brief(assoc)}")
-    state = assoc.get(state_key) or {}
-    return not isinstance(state, Mapping) or state.get("State", "associated") == "associated"
+    state = assoc.get(state_key)
+    if state is None:
+        return True
+    if not isinstance(state, Mapping):
+        raise ShapeError(f"{path}.{state_key}: expected an object such as "
+                         f"{{\"State\": \"associated\"}}, got {_brief(state)}")
+    value = state.get("State", "associated")
+    if not isinstance(value, str):
+        raise ShapeError(f"{path}.{state_key}.State: expected a string, got {_brief(value)}")
+    return value == "associated"
 
 
 def prefix_list_cidrs(entries: Any, path: str) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ class _Reader:
         self.groups: dict[tuple[str, str, str], Group] = {}
         self.group_files: dict[tuple[str, str, str], str] = {}
         self.vpcs: dict[tuple[str, str], Vpc] = {}
+        self.vpc_files: dict[tuple[str, str], str] = {}
         self.prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
         self.errors: list[ScanError] = []
         self.saw_groups = False
@@ -93,7 +94,7 @@ class _Reader:
             raise ShapeError(f"{path}.Vpcs: expected a list")
         for i, raw in enumerate(raw_vpcs):
             vpc = parse_vpc(raw, f"{path}.Vpcs[{i}]", region, account)
-            self.vpcs[(region, vpc.vpc_id)] = vpc
+            self._add_vpc(vpc, file)
         raw_lists = section.get("PrefixLists", [])
         if not isinstance(raw_lists, list):
             raise ShapeError(f"{path}.PrefixLists: expected a list")
@@ -145,6 +146,20 @@ class _Reader:
         self.group_files.setdefault(key, file)
 
 
+    def _add_vpc(self, vpc: Vpc, file: str) -> None:
+        """One VPC in two files must have the same blocks: otherwise the last file would win."""
+        key = (vpc.region, vpc.vpc_id)
+        seen = self.vpcs.get(key)
+        if seen is not None and (seen.primary_cidr != vpc.primary_cidr
+                                 or sorted(seen.cidrs) != sorted(vpc.cidrs)):
+            raise SnapshotError(
+                f"{file}: {vpc.vpc_id} ({vpc.region}) has blocks {', '.join(vpc.cidrs) or 'none'} "
+                f"but {self.vpc_files[key]} gives it {', '.join(seen.cidrs) or 'none'}; pass one "
+                "describe-vpcs answer per VPC (which copy is current cannot be told)")
+        self.vpcs[key] = vpc
+        self.vpc_files.setdefault(key, file)
+
+
 def _same_group(a: Group, b: Group) -> bool:
     """Equal but for the order of their rules and tags (AWS lists them in no set order)."""
     def rule_key(r: Rule) -> tuple[str, int, int, str, str, str]:
@@ -155,10 +170,48 @@ def _same_group(a: Group, b: Group) -> bool:
             and sorted(a.tags) == sorted(b.tags))
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str, obj: Mapping[str, Any]) -> None:
+        super().__init__(key)
+        self.key, self.obj = key, obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with a second ``"IpRanges": []`` the last copy
+    would silently win (AWS never writes a key twice)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key, obj)
+            seen.add(key)
+    return obj
+
+
+#: keys that name the object a duplicate key was found in
+_IDENTIFYING = ("GroupId", "VpcId", "PrefixListId", "IpProtocol", "CidrBlock", "Region")
+
+
+def _duplicate_message(path: str, exc: _DuplicateKey) -> str:
+    named = [f"{k} {_brief_value(exc.obj[k])}" for k in _IDENTIFYING
+             if k in exc.obj and k != exc.key][:2]
+    inside = f" in the object with {' and '.join(named)}" if named else ""
+    return (f"{path}: duplicate key {_brief_value(exc.key)}{inside}: which copy is meant cannot be "
+            "told (AWS never writes a key twice)")
+
+
+def _brief_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _load(path: str) -> Any:
     try:
         with open(path, "rb") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise SnapshotError(_duplicate_message(path, exc)) from None
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

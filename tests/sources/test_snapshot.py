@@ -392,3 +392,87 @@ def test_replay_under_a_wider_selection_is_incomplete(sgaudit: Callable[..., Run
     both = write(tmp_path, "select: {tags: {owner: coiled}, group_ids: [sg-0a11ce0000000001]}\n",
                  "both.yaml")
     assert sgaudit("check", "--policy", both, "--snapshot", snap).code == 0
+
+
+# -- malformed snapshots fail closed (issue 14, defect 9) ------------------------------------
+
+WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+FAIL_OPEN_SHAPES: list[tuple[str, str, str]] = [
+    ("second SecurityGroups hides every group",
+     '{"SecurityGroups": [{"GroupId": "sg-1", "Tags": [{"Key": "owner", "Value": "coiled"}]}], '
+     '"SecurityGroups": []}',
+     'duplicate key "SecurityGroups": which copy is meant cannot be told (AWS never writes a '
+     'key twice)'),
+    ("second IpRanges hides world ssh",
+     '{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", '
+     '"FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "IpRanges": []}]}]}',
+     'duplicate key "IpRanges" in the object with IpProtocol "tcp": which copy is meant cannot '
+     'be told (AWS never writes a key twice)'),
+    ("duplicate key in a vpc",
+     '{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlock": "0.0.0.0/0"}]}',
+     'duplicate key "CidrBlock" in the object with VpcId "vpc-1": '
+     'which copy is meant cannot be told (AWS never writes a key twice)'),
+    ("world as a vpc block",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "0.0.0.0/0"}]}),
+     "$.Vpcs[0].CidrBlock: 0.0.0.0/0 is not a VPC block (AWS allows IPv4 /16 to /28)"),
+    ("a /29 vpc block",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/29"}]}),
+     "$.Vpcs[0].CidrBlock: 10.0.0.0/29 is not a VPC block (AWS allows IPv4 /16 to /28)"),
+    ("an associated /8",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "11.0.0.0/8", "CidrBlockState": {"State": "associated"}}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlock: 11.0.0.0/8 is not a VPC block (AWS allows "
+     "IPv4 /16 to /28)"),
+    ("an ipv6 /32",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16",
+                           "Ipv6CidrBlockAssociationSet": [{"Ipv6CidrBlock": "2600::/32"}]}]}),
+     "$.Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock: 2600::/32 is not a VPC block (AWS "
+     "allows IPv6 /44 to /64)"),
+    ("state as a string",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "10.9.0.0/16", "CidrBlockState": "disassociated"}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlockState: expected an object such as "
+     "{\"State\": \"associated\"}, got 'disassociated'"),
+    ("state value not text",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "10.9.0.0/16", "CidrBlockState": {"State": False}}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlockState.State: expected a string, got False"),
+    ("IpRanges false",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "IpRanges": False}])]}),
+     "$.SecurityGroups[0].IpPermissions[0].IpRanges: expected a list, got False"),
+    ("UserIdGroupPairs empty object",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "UserIdGroupPairs": {}}])]}),
+     "$.SecurityGroups[0].IpPermissions[0].UserIdGroupPairs: expected a list, got {}"),
+]
+
+
+@pytest.mark.parametrize(("text", "error"), [pytest.param(t, e, id=i) for i, t, e in FAIL_OPEN_SHAPES])
+def test_snapshots_that_would_fail_open_are_refused(sgaudit: Callable[..., Run], tmp_path: Path,
+                                                    text: str, error: str) -> None:
+    path = write(tmp_path, text)
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", path)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [f"sgaudit: error: {path}: {error}"]
+
+
+def test_one_vpc_with_different_blocks_in_two_files_is_refused(sgaudit: Callable[..., Run],
+                                                                tmp_path: Path) -> None:
+    vpc_id = json.loads(VPCS.read_text())["Vpcs"][0]["VpcId"]
+    other = write(tmp_path, {"Vpcs": [{"VpcId": vpc_id, "CidrBlock": "10.200.0.0/16"}]}, "other.json")
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS,
+                  "--snapshot", other)
+    assert (run.code, run.out) == (2, "")
+    [line] = run.err_lines
+    assert line.startswith(f"sgaudit: error: {other}: {vpc_id} (unknown) has blocks 10.200.0.0/16 "
+                           f"but {VPCS} gives it ")
+    assert line.endswith("pass one describe-vpcs answer per VPC (which copy is current cannot be told)")
+
+
+def test_one_vpc_alike_in_two_files_is_fine(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    copy = write(tmp_path, VPCS.read_text(), "copy.json")
+    once = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS, "--format", "json")
+    twice = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS,
+                    "--snapshot", copy, "--format", "json")
+    assert twice.code == once.code == 0
+    assert json.loads(twice.out)["findings"] == json.loads(once.out)["findings"]
