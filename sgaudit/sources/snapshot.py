@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
@@ -22,21 +24,71 @@ FORMAT_KEY = "sgaudit_snapshot"
 FORMAT_VERSION = 1
 
 
+_ACCOUNT = re.compile(r"\d{12}\Z")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_PREFIX_LIST = re.compile(r"pl-[0-9a-f]{8,17}\Z")
+_PREFIX_LIST_IN_NAME = re.compile(r"pl-[0-9a-f]{8,17}(?![0-9a-f])")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInput:
+    """One ``--snapshot`` argument: a file and what it is about when its content does not say
+    (AWS CLI output names no region, and ``get-managed-prefix-list-entries`` no list)."""
+
+    path: str
+    region: str | None = None
+    account: str | None = None
+    prefix_list: str | None = None
+
+
+def parse_input(text: str, region: str | None = None, account: str | None = None) -> SnapshotInput:
+    """``[ACCOUNT:][REGION:][pl-ID:]FILE``; an existing file whose name holds a colon is a file.
+    ``region``/``account`` (``--region``/``--account``) apply where no label says otherwise."""
+    labels: dict[str, str] = {}
+    parts = text.split(":")
+    if not os.path.exists(text):
+        while len(parts) > 1:
+            kind = _label_kind(parts[0])
+            if kind is None or kind in labels:
+                break
+            labels[kind] = parts.pop(0)
+    return SnapshotInput(":".join(parts), labels.get("region", region),
+                         labels.get("account", account), labels.get("prefix_list"))
+
+
+def _label_kind(text: str) -> str | None:
+    for kind, pattern in (("account", _ACCOUNT), ("region", _REGION), ("prefix_list", _PREFIX_LIST)):
+        if pattern.match(text):
+            return kind
+    return None
+
+
+def check_label(region: str | None, account: str | None) -> None:
+    """``--region``/``--account`` as AWS spells them, or one line saying what is wrong."""
+    if region is not None and not _REGION.match(region):
+        raise SnapshotError(f"--region {region!r}: expected an AWS region such as us-east-1")
+    if account is not None and not _ACCOUNT.match(account):
+        raise SnapshotError(f"--account {account!r}: expected a 12-digit AWS account id")
+
+
 class SnapshotSource:
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = list(paths)
+    def __init__(self, paths: Sequence[str | SnapshotInput]) -> None:
+        self.inputs = [p if isinstance(p, SnapshotInput) else parse_input(p) for p in paths]
+        self.paths = [i.path for i in self.inputs]
 
     def read(self, select: Matcher) -> Snapshot:
         reader = _Reader(select)
-        for path in self.paths:
+        for source in self.inputs:
+            path = source.path
             data = _load(path)
             try:
                 reader.check_selection(data)
-                for section in _sections(data):
-                    reader.section(section, path)
+                for section in _sections(data, source):
+                    reader.section(section, path, source)
             except ShapeError as exc:
                 raise SnapshotError(f"{path}: {exc}") from None
             del data
+        reader.unread_prefix_lists()
         if not reader.saw_groups:
             raise SnapshotError(
                 f"{', '.join(self.paths)}: no describe-security-groups output (a 'SecurityGroups' "
@@ -57,6 +109,8 @@ class _Reader:
         self.vpc_files: dict[tuple[str, str], str] = {}
         self.prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
         self.errors: list[ScanError] = []
+        #: names that describe-managed-prefix-lists gave, to say which list is unread
+        self.prefix_list_names: dict[tuple[str, str], str] = {}
         self.saw_groups = False
         #: the (account, region) that sgaudit snapshot sections declare (AWS CLI files name none)
         self.read: dict[tuple[str, str], None] = {}
@@ -82,10 +136,11 @@ class _Reader:
                 f"the snapshot was taken selecting only {taken}; this policy selects more, and "
                 "groups outside that selection were never saved", "SelectionWider"))
 
-    def section(self, section: Mapping[str, Any], file: str) -> None:
+    def section(self, section: Mapping[str, Any], file: str,
+                source: SnapshotInput | None = None) -> None:
         path = section["path"]
-        region = _text(section, "Region", path) or UNKNOWN
-        account = _text(section, "Account", path)
+        region = _labelled(section, "Region", source.region if source else None) or UNKNOWN
+        account = _labelled(section, "Account", source.account if source else None)
         if account and region != UNKNOWN and "SecurityGroups" in section:
             self.read[(account, region)] = None
         self._groups(section, path, region, account, file)
@@ -99,11 +154,7 @@ class _Reader:
         if not isinstance(raw_lists, list):
             raise ShapeError(f"{path}.PrefixLists: expected a list")
         for i, raw in enumerate(raw_lists):
-            where = f"{path}.PrefixLists[{i}]"
-            if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
-                raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
-            self.prefix_lists[(region, raw["PrefixListId"])] = prefix_list_cidrs(
-                raw.get("Entries"), f"{where}.Entries")
+            self._prefix_list(raw, f"{path}.PrefixLists[{i}]", region)
         raw_errors = section.get("Errors", [])
         if not isinstance(raw_errors, list):
             raise ShapeError(f"{path}.Errors: expected a list")
@@ -115,6 +166,43 @@ class _Reader:
                                          operation=str(raw.get("operation", "")),
                                          message=str(raw.get("message", "")),
                                          code=str(raw.get("code", ""))))
+
+    def _prefix_list(self, raw: Any, where: str, region: str) -> None:
+        """An entry of sgaudit's ``PrefixLists`` (id and entries), or of what
+        ``describe-managed-prefix-lists`` prints (id and name, no entries: not its content)."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
+            raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
+        key = (region, raw["PrefixListId"])
+        if "Entries" not in raw:
+            if isinstance(raw.get("PrefixListName"), str):
+                self.prefix_list_names[key] = raw["PrefixListName"]
+            return
+        entries = prefix_list_cidrs(raw.get("Entries"), f"{where}.Entries")
+        seen = self.prefix_lists.get(key)
+        if seen is not None and sorted(seen) != sorted(entries):
+            raise ShapeError(f"{where}: {key[1]} ({region}) is given twice with different entries "
+                             "(which copy is current cannot be told)")
+        self.prefix_lists[key] = entries
+
+    def unread_prefix_lists(self) -> None:
+        """A rule from a prefix list whose entries no file gave may allow anything (the list can
+        hold 0.0.0.0/0): the scan is incomplete, as when the live scan cannot read it."""
+        reported = {e.operation for e in self.errors}
+        for group in self.groups.values():
+            for rule in group.rules:
+                key = (group.region, rule.source)
+                operation = f"GetManagedPrefixListEntries {rule.source}"
+                if (not rule.source.startswith("pl-") or key in self.prefix_lists
+                        or operation in reported):
+                    continue
+                reported.add(operation)
+                name = self.prefix_list_names.get(key)
+                self.errors.append(ScanError(
+                    group.account, group.region, operation,
+                    f"{group.group_id} allows traffic from prefix list {rule.source}"
+                    + (f" ({name})" if name else "") + ", whose entries no --snapshot file gives: "
+                    "add the output of 'aws ec2 get-managed-prefix-list-entries --prefix-list-id "
+                    f"{rule.source}' (as --snapshot {rule.source}:FILE)", "PrefixListNotRead"))
 
     def _groups(self, section: Mapping[str, Any], path: str, region: str, account: str | None,
                 file: str) -> None:
@@ -221,7 +309,29 @@ def _load(path: str) -> Any:
                             f"column {exc.colno}") from None
 
 
-def _sections(data: Any) -> list[Mapping[str, Any]]:
+def _labelled(section: Mapping[str, Any], key: str, label: str | None) -> str | None:
+    """The section's own Region/Account, else the label's; the two disagreeing is an error."""
+    own = _text(section, key, section["path"])
+    if own and label and own != label:
+        raise ShapeError(f"{section['path']}.{key}: the file says {own!r}, the --snapshot label "
+                         f"or --{key.lower()} says {label!r}")
+    return own or label
+
+
+def _entries_section(data: Mapping[str, Any], source: SnapshotInput | None) -> Mapping[str, Any]:
+    """What ``aws ec2 get-managed-prefix-list-entries`` prints: the entries of one list, which
+    the file does not name (the label or the file's name does)."""
+    list_id = source.prefix_list if source else None
+    if list_id is None and source is not None:
+        found = set(_PREFIX_LIST_IN_NAME.findall(os.path.basename(source.path)))
+        list_id = found.pop() if len(found) == 1 else None
+    if list_id is None:
+        raise ShapeError("$: get-managed-prefix-list-entries output does not say which prefix "
+                         "list it is: pass it as --snapshot pl-…:FILE (or name the file after the list)")
+    return {"path": "$", "PrefixLists": [{"PrefixListId": list_id, "Entries": data["Entries"]}]}
+
+
+def _sections(data: Any, source: SnapshotInput | None = None) -> list[Mapping[str, Any]]:
     """One section per account and region; a plain AWS CLI file is one section."""
     if not isinstance(data, Mapping):
         raise ShapeError("$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'")
@@ -234,6 +344,11 @@ def _sections(data: Any) -> list[Mapping[str, Any]]:
         if not isinstance(scans, list):
             raise ShapeError("$.scans: expected a list")
         return [_scan_section(s, i) for i, s in enumerate(scans)]
+    if data.get("NextToken"):
+        raise ShapeError("$.NextToken: this is one page of a longer answer; save the whole answer "
+                         "(the AWS CLI without --max-items or --no-paginate)")
+    if "Entries" in data and not any(k in data for k in ("SecurityGroups", "Vpcs", "PrefixLists")):
+        return [_entries_section(data, source)]
     if not any(k in data for k in ("SecurityGroups", "Vpcs", "PrefixLists")):
         raise ShapeError("$: expected 'SecurityGroups' (describe-security-groups) or 'Vpcs' "
                          f"(describe-vpcs); found keys {sorted(data)[:5]}")
