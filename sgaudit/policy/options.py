@@ -208,6 +208,37 @@ def expect_port_ranges(value: object, where: Where) -> tuple[ports.Interval, ...
     return tuple(out)
 
 
+ICMP_TYPE_MAX = 255
+
+
+def expect_icmp_types(value: object, where: Where) -> tuple[int, ...]:
+    """ICMP types 0-255 (0 is echo reply), as integers or "lo-hi" strings; sorted, distinct."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of icmp types (0-255 or \"lo-hi\"), got {show(value)}")
+    types: set[int] = set()
+    for i, item in enumerate(value):
+        interval = _icmp_type_spec(item)
+        if interval is None:
+            raise where.item(i).fail(f"expected an icmp type 0-255 or a \"lo-hi\" range, got {show(item)}")
+        types.update(range(interval[0], interval[1] + 1))
+    return tuple(sorted(types))
+
+
+def _icmp_type_spec(value: object) -> ports.Interval | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return (value, value) if 0 <= value <= ICMP_TYPE_MAX else None
+    if not isinstance(value, str):
+        return None
+    lo, sep, hi = value.strip().partition("-")
+    lo, hi = lo.strip(), (hi.strip() if sep else lo.strip())
+    if not (lo.isdigit() and hi.isdigit() and len(lo) <= 3 and len(hi) <= 3):
+        return None
+    a, b = int(lo), int(hi)
+    return (a, b) if a <= b <= ICMP_TYPE_MAX else None
+
+
 def _ports_and_cidr(value: object, where: Where, warnings: list[str]) -> dict[str, Any]:
     mapping = expect_mapping(value, where)
     known = ("ports", "cidr")

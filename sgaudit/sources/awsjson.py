@@ -126,8 +126,8 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
     if protocol == ports.ALL:
         from_port = to_port = -1
-    elif protocol in ports.PORTED and not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
-        raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
+    elif protocol in ports.PORTED or protocol in ports.ICMP:
+        _check_ports(protocol, from_port, to_port, path)
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
@@ -147,6 +147,22 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
             rules.append(Rule(protocol, from_port, to_port, _intern(source),
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
+
+
+def _check_ports(protocol: str, from_port: int, to_port: int, path: str) -> None:
+    """Ports as AWS can hold them: a reversed range is refused, never swapped; icmp's type and
+    code are 0-255 (-1: any), and a code needs a type."""
+    if protocol in ports.PORTED:
+        if not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
+            raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
+        if (from_port < 0) != (to_port < 0) or from_port > to_port:
+            raise ShapeError(f"{path}: FromPort {from_port} and ToPort {to_port} are not a port "
+                             "range (FromPort must not exceed ToPort; -1 means every port only in both)")
+    elif not (-1 <= from_port <= 255 and -1 <= to_port <= 255):
+        raise ShapeError(f"{path}: {protocol} type {from_port} code {to_port}: type and code are "
+                         "0-255 (-1: any)")
+    elif from_port < 0 <= to_port:
+        raise ShapeError(f"{path}: {protocol} code {to_port} without a type (FromPort -1)")
 
 
 def _canonical(text: str, path: str) -> str:
