@@ -81,7 +81,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
         if not quiet:
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
-                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet))
+                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
+                                    as_json=fmt == "json" and not output))
     write_output(render(report), output)
     if not quiet:
         click.echo(summary_line(report), err=True)

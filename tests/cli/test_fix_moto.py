@@ -373,3 +373,58 @@ def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, p
     assert check.differences == (
         f"missing tcp 5432 from {peer} (account {PEER_ACCOUNT}, via {PEERING})",
         f"unexpected tcp 5432 from {peer} (account 123456789012)")
+
+
+# -- the plan and its results as JSON for a change-approval step (issue 14) ----------------------
+def _plan_rows(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(c["seq"], c["action"], c["group_id"], c["rule"]["protocol"], c["rule"]["from_port"],
+             c["rule"]["to_port"], c["rule"]["source"], c["depends_on"], c["result"])
+            for c in doc["changes"]]
+
+
+def test_fix_dry_run_as_json_is_the_plan_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                             sgaudit: Any) -> None:
+    before = ingress(fleet.client)
+    run = sgaudit("check", "--policy", fleet.policy, "--endpoint-url", proxy.url, "--fix",
+                  "--dry-run", "--format", "json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)  # stdout is the document alone; the conversation is on stderr
+    assert "Fix plan: 5 change(s) in 3 group(s)" in run.err
+    assert "Dry run: nothing was changed." in run.err
+    assert (doc["schema"], doc["status"], doc["dry_run"], doc["complete"]) == (
+        "sgaudit.fix/v1", "dry_run", True, True)
+    assert _plan_rows(doc) == [
+        (1, "authorize", fleet.all, "tcp", 8786, 8786, WORLD, [], "planned"),
+        (2, "authorize", fleet.all, "tcp", 8787, 8787, WORLD, [], "planned"),
+        (3, "revoke", fleet.all, "-1", -1, -1, WORLD, [1, 2], "planned"),
+        (4, "revoke", fleet.shared, "tcp", 22, 22, WORLD, [], "planned"),
+        (5, "authorize", fleet.missing, "tcp", 8787, 8787, WORLD, [], "planned"),
+    ]
+    assert all(c["rule"]["rule_id"].startswith("sgr-") for c in doc["changes"] if c["action"] == "revoke")
+    assert (doc["backup"], doc["rollback_command"], doc["verification"], doc["exit_code"]) == (
+        None, None, [], 0)
+    assert proxy.changes() == [] and ingress(fleet.client) == before
+
+
+def test_applied_fix_as_json_has_each_result_and_the_backup(fleet: Fleet, proxy: FaultProxy,
+                                                            sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--format", "json", "--backup", fleet.backup))
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert doc["status"] == "applied" and doc["dry_run"] is False
+    assert [c["result"] for c in doc["changes"]] == ["applied"] * 5
+    assert all(c["new_rule_ids"] for c in doc["changes"] if c["action"] == "authorize")
+    assert (doc["backup"], doc["rollback_command"], doc["exit_code"]) == (
+        str(fleet.backup), f"sgaudit rollback {fleet.backup}", 0)
+    assert sorted((v["group_id"], v["ok"], v["still_drifted"]) for v in doc["verification"]) == sorted(
+        [(fleet.all, True, []), (fleet.shared, True, []), (fleet.missing, True, [])])
+    assert "Backup written to" not in run.err + run.out  # -q: the document alone
+
+
+def test_fix_with_another_format_and_no_output_is_still_refused(fleet: Fleet, proxy: FaultProxy,
+                                                                 sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--dry-run", "--format", "markdown"))
+    assert run.code == 2 and proxy.changes() == []
+    assert run.err_lines == ["sgaudit: error: with --fix, stdout shows the plan and what was done; "
+                             "write the report with -o FILE (--format json alone prints the plan "
+                             "and its results as JSON)"]
