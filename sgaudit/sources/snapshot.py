@@ -39,6 +39,9 @@ class SnapshotInput:
     region: str | None = None
     account: str | None = None
     prefix_list: str | None = None
+    #: ``--region``/``--account``: only for what neither the file nor its label says
+    default_region: str | None = None
+    default_account: str | None = None
 
 
 def parse_input(text: str, region: str | None = None, account: str | None = None) -> SnapshotInput:
@@ -52,8 +55,8 @@ def parse_input(text: str, region: str | None = None, account: str | None = None
             if kind is None or kind in labels:
                 break
             labels[kind] = parts.pop(0)
-    return SnapshotInput(":".join(parts), labels.get("region", region),
-                         labels.get("account", account), labels.get("prefix_list"))
+    return SnapshotInput(":".join(parts), labels.get("region"), labels.get("account"),
+                         labels.get("prefix_list"), region, account)
 
 
 def _label_kind(text: str) -> str | None:
@@ -139,8 +142,10 @@ class _Reader:
     def section(self, section: Mapping[str, Any], file: str,
                 source: SnapshotInput | None = None) -> None:
         path = section["path"]
-        region = _labelled(section, "Region", source.region if source else None) or UNKNOWN
-        account = _labelled(section, "Account", source.account if source else None)
+        source = source or SnapshotInput("")
+        region = (_labelled(section, "Region", source.region) or source.default_region
+                  or UNKNOWN)
+        account = _labelled(section, "Account", source.account) or source.default_account
         if account and region != UNKNOWN and "SecurityGroups" in section:
             self.read[(account, region)] = None
         self._groups(section, path, region, account, file)
@@ -313,8 +318,8 @@ def _labelled(section: Mapping[str, Any], key: str, label: str | None) -> str | 
     """The section's own Region/Account, else the label's; the two disagreeing is an error."""
     own = _text(section, key, section["path"])
     if own and label and own != label:
-        raise ShapeError(f"{section['path']}.{key}: the file says {own!r}, the --snapshot label "
-                         f"or --{key.lower()} says {label!r}")
+        raise ShapeError(f"{section['path']}.{key}: the file says {own!r}, its --snapshot label "
+                         f"says {label!r}")
     return own or label
 
 

@@ -606,7 +606,10 @@ def test_a_label_contradicting_an_sgaudit_snapshot_is_refused(sgaudit: Callable[
     run = sgaudit("check", "--policy", POLICY, "--snapshot", f"us-east-1:{path}")
     assert (run.code, run.out) == (2, "")
     assert run.err_lines == [f"sgaudit: error: {path}: $.scans[0].Region: the file says 'eu-west-1', "
-                             "the --snapshot label or --region says 'us-east-1'"]
+                             "its --snapshot label says 'us-east-1'"]
+    # --region only fills in what files do not say: the file's own region stands
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--region", "us-east-1", "-f", "json")
+    assert _places(run) == [("sg-1", "444455556666", "eu-west-1")]
 
 
 @pytest.mark.parametrize(("args", "error"), [
