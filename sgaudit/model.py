@@ -67,6 +67,10 @@ class Rule:
     source: str
     rule_id: str | None = None
     description: str | None = None
+    #: for a security-group source: the account that owns it (``UserId``) and the peering
+    #: connection it is reached through, so a rollback re-creates exactly this reference
+    peer_account: str | None = None
+    peering_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,12 @@ from sgaudit.cli.common import (
     policy_option,
     read_source,
     refuse_unwritable,
+    snapshot_account_option,
     snapshot_option,
+    snapshot_region_option,
     summary_line,
     warn,
+    warn_unknown_keys,
     write_output,
 )
 from sgaudit.cli.fix import FixOptions, fix_options
@@ -43,12 +46,15 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
 @click.option("--history", "history_path", type=click.Path(dir_okay=False),
               help="Record this scan in this SQLite database (created if absent); findings get "
                    "first_seen, reports a trend.")
+@snapshot_region_option
+@snapshot_account_option
 @live_options
 @gcp_options
 @fix_options
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
+          snapshot_region: str | None = None, snapshot_account: str | None = None,
           live: LiveOptions | None = None, fixing: FixOptions | None = None,
           gcp: GcpOptions | None = None) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
@@ -66,7 +72,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     policy = load_policy_with_warnings(policy_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
-    snapshot = read_source(policy, snapshots, quiet, live, gcp)
+    snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
+    warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     report = audit(policy, snapshot, now)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
@@ -78,7 +85,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
         if not quiet:
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
-                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet))
+                                    policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
+                                    as_json=fmt == "json" and not output))
     write_output(render(report), output)
     if not quiet:
         click.echo(summary_line(report), err=True)

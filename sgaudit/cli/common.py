@@ -44,18 +44,37 @@ def load_policy_with_warnings(path: str | None) -> Policy:
 
 
 def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
-                live: LiveOptions | None = None, gcp: GcpOptions | None = None) -> Snapshot:
+                live: LiveOptions | None = None, gcp: GcpOptions | None = None,
+                region: str | None = None, account: str | None = None) -> Snapshot:
     """Snapshot files when given, else a live AWS scan (boto3 is loaded only then), and/or a
-    live Google Cloud scan with --gcp-project (Google's libraries are loaded only then)."""
+    live Google Cloud scan with --gcp-project (Google's libraries are loaded only then).
+    ``region``/``account`` label snapshot files that name none (AWS CLI output)."""
     if snapshots:
-        from sgaudit.sources.snapshot import SnapshotSource
+        from sgaudit.sources.snapshot import SnapshotSource, check_label, parse_input
 
         refuse_with_snapshots(live)
         refuse_gcp_with_snapshots(gcp)
-        return SnapshotSource(snapshots).read(policy.select)
+        check_label(region, account)
+        return SnapshotSource([parse_input(p, region, account) for p in snapshots]).read(policy.select)
+    if region or account:
+        raise UsageError(f"{'--region' if region else '--account'} labels --snapshot files; a live "
+                         "scan names its own (use --regions to choose regions)")
     if gcp is not None and gcp.given:
         return read_live(policy.select, live or LiveOptions(), gcp, quiet)
     return (live or LiveOptions()).read(policy.select, quiet)
+
+
+def warn_unknown_keys(snapshot: Snapshot, *uses: str | None) -> None:
+    """Keys of groups read from unlabelled AWS CLI files say ``unknown`` for the region: kept in
+    a baseline or history, they never match a live scan of the same groups."""
+    if not any(uses):
+        return
+    unlabelled = sum(1 for g in snapshot.groups if "unknown" in (g.region, g.account))
+    if unlabelled:
+        warn(f"{unlabelled} group(s) have no region or account (AWS CLI snapshot files name "
+             "none): their finding keys say 'unknown' and will not match a live scan's in the "
+             "baseline or history; label the file (--snapshot us-east-1:FILE) or pass --region "
+             "and --account")
 
 
 def write_output(text: str, output: str | None) -> None:
@@ -112,6 +131,15 @@ def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
 policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
                              help="Policy file (YAML). Default: Coiled's defaults, groups "
                                   "tagged owner=coiled.")
+snapshot_region_option = click.option(
+    "--region", "snapshot_region", metavar="REGION",
+    help="The region of --snapshot files that name none (AWS CLI output); a file's own label "
+         "(--snapshot us-east-1:FILE) wins.")
+snapshot_account_option = click.option(
+    "--account", "snapshot_account", metavar="ID",
+    help="The account of --snapshot files that name none (a label 123456789012:FILE wins).")
 snapshot_option = click.option("--snapshot", "snapshots", multiple=True, type=click.Path(dir_okay=False),
-                               help="describe-security-groups / describe-vpcs JSON or an sgaudit "
-                                    "snapshot; repeatable. Without it, AWS is scanned live.")
+                               help="describe-security-groups / describe-vpcs / "
+                                    "get-managed-prefix-list-entries JSON or an sgaudit snapshot, "
+                                    "optionally labelled [ACCOUNT:][REGION:][pl-ID:]FILE; "
+                                    "repeatable. Without it, AWS is scanned live.")

@@ -24,6 +24,7 @@ from sgaudit.remediate import plan as fixplan
 
 if TYPE_CHECKING:
     from sgaudit.cli.live_options import LiveOptions
+    from sgaudit.remediate.fix_json import FixRecord
 
 DEFAULT_MAX_CHANGES = 50
 
@@ -50,20 +51,22 @@ class FixOptions:
         if snapshots:
             raise UsageError("--fix changes security groups in AWS, so it needs a live scan; "
                              "it cannot be used with --snapshot")
-        if fmt and not output:
+        if fmt and fmt != "json" and not output:
             raise UsageError("with --fix, stdout shows the plan and what was done; write the "
-                             "report with -o FILE")
+                             "report with -o FILE (--format json alone prints the plan and its "
+                             "results as JSON)")
         if self.backup and not self.dry_run:
             from sgaudit.remediate.backup import check_target
 
             check_target(self.backup)
 
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
-            policy_path: str | None, allow_partial: bool, quiet: bool) -> int:
+            policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False) -> int:
         client_for = aws_client_for(live)
         return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
                        max_changes=self.max_changes, backup_path=self.backup,
-                       allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
+                       allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet,
+                       as_json=as_json)
 
 
 _FIX_OPTIONS = (
@@ -109,10 +112,11 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str) -> bool:
+def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str,
+            echo: Callable[..., None] = click.echo) -> bool:
     """True to go ahead; False when the operator declined.  Raises (exit 2) without a terminal."""
     if dry_run:
-        click.echo(f"Dry run: nothing was changed. Run again without --dry-run to {verb}.")
+        echo(f"Dry run: nothing was changed. Run again without --dry-run to {verb}.")
         return False
     if yes:
         return True
@@ -132,8 +136,32 @@ def _progress(outcome: fixplan.Outcome) -> None:
 def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]],
             client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool, max_changes: int,
             backup_path: str | None, allow_partial: bool, now: str, policy_path: str | None,
-            quiet: bool = False) -> int:
-    """Plan, confirm, back up, apply, verify; returns the exit code."""
+            quiet: bool = False, as_json: bool = False) -> int:
+    """Plan, confirm, back up, apply, verify; returns the exit code.  ``as_json``: stdout is one
+    ``sgaudit.fix/v1`` document and the conversation goes to stderr (none of it with ``quiet``)."""
+    from sgaudit.remediate import fix_json
+
+    record = fix_json.FixRecord()
+    echo: Callable[..., None] = click.echo
+    if as_json:
+        echo = _silent if quiet else functools.partial(click.echo, err=True)
+    code = _fix_steps(report, prefix_lists, client_for, record, echo, dry_run=dry_run, yes=yes,
+                      max_changes=max_changes, backup_path=backup_path,
+                      allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
+    if as_json:
+        click.echo(fix_json.render(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False)
+    return code
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """The operator's text, when --format json -q asks for the document alone."""
+
+
+def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]],
+               client_for: fixplan.ClientFor, record: FixRecord, echo: Callable[..., None], *,
+               dry_run: bool, yes: bool, max_changes: int, backup_path: str | None,
+               allow_partial: bool, now: str, policy_path: str | None, quiet: bool) -> int:
+    """The fix itself; what it plans and does goes into ``record`` as well as to ``echo``."""
     from sgaudit.remediate import backup
 
     if backup_path and not dry_run:
@@ -144,34 +172,38 @@ def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ..
              f"({len(report.errors)} error(s))")
     cands = fixplan.candidates(report.results)
     refs = [(r.group.account, r.group.region, r.group.group_id) for r in cands]
-    plan = fixplan.plan_fix(report.results, aws_apply.read_groups(refs, client_for), prefix_lists)
-    click.echo(plan_text.render_plan(plan), nl=False)
+    plan = record.plan = fixplan.plan_fix(report.results, aws_apply.read_groups(refs, client_for),
+                                          prefix_lists)
+    echo(plan_text.render_plan(plan), nl=False)
     if not plan.changes:
-        click.echo("Nothing to change.")
+        echo("Nothing to change.")
         return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped else EXIT_OK)
     if len(plan.changes) > max_changes:
         raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
                          f"{max_changes}; nothing was changed")
-    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply"):
+    record.status = "dry_run" if dry_run else "declined"
+    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
         if dry_run:
             return EXIT_INCOMPLETE if incomplete else EXIT_OK
-        click.echo("Declined: nothing was changed.")
+        echo("Declined: nothing was changed.")
         return EXIT_DRIFT
-    path = backup_path or str(backup.default_path())
+    path = record.backup = backup_path or str(backup.default_path())
     writer = backup.BackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
     writer.write()
-    click.echo(f"Backup written to {path} (undo with: sgaudit rollback {path})")
-    outcomes = aws_apply.apply_plan(plan, client_for, writer, None if quiet else _progress)
+    record.status = "applied"
+    echo(f"Backup written to {path} (undo with: sgaudit rollback {path})")
+    outcomes = record.outcomes = aws_apply.apply_plan(plan, client_for, writer,
+                                                      None if quiet else _progress)
     writer.record_outcomes(outcomes)
-    checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
+    checks = record.checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
     writer.record_verification(checks)
-    click.echo("")
-    click.echo(plan_text.render_outcomes(outcomes, plan), nl=False)
+    echo("")
+    echo(plan_text.render_outcomes(outcomes, plan), nl=False)
     if checks:
-        click.echo("\nAfter the fix:")
-        click.echo(plan_text.render_verification(checks), nl=False)
+        echo("\nAfter the fix:")
+        echo(plan_text.render_verification(checks), nl=False)
     code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
-    click.echo(_summary(outcomes, plan, checks))
+    echo(_summary(outcomes, plan, checks))
     return code
 
 

@@ -145,7 +145,7 @@ class Differ:
         if vpc_unknown and self._vpc_mattered(rule, env, outside):
             reason += (" (the VPC's CIDR is unknown, but no VPC can hold all of this: it is outside "
                        "the envelope whatever the CIDR is)")
-        return (reason, extra_severity(outside)), touches
+        return (reason, rule_severity(rule, self.source_of(rule.source, group))), touches
 
     @staticmethod
     def _vpc_mattered(rule: Rule, env: Mapping[str, list[Rect]], outside: Sequence[Outside]) -> bool:
@@ -388,6 +388,15 @@ def extra_severity(outside: Sequence[Outside]) -> Severity:
         if rank[level] > rank[worst]:
             worst = level
     return worst
+
+
+def rule_severity(rule: Rule, source: Source) -> Severity:
+    """The severity of an extra rule as it stands, whole (the README's table): what the policy
+    permits of it never lowers it, so the same rule rates the same under every policy."""
+    if rule.protocol == ports.ALL:
+        return _piece_severity(Outside(OTHER, _FULL, source.addrs, source.token))
+    axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+    return _piece_severity(Outside(rule.protocol, axis, source.addrs, source.token))
 
 
 def _piece_severity(piece: Outside) -> Severity:

@@ -29,6 +29,7 @@ from sgaudit.policy.options import (
     Where,
     collect,
     expect_group_id,
+    expect_icmp_types,
     expect_mapping,
     expect_port_ranges,
     expect_protocol,
@@ -281,11 +282,13 @@ def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) 
         raw_ports, ports_where = fields["ports"]
         raise ports_where.fail(f"protocol -1 means every port; remove ports {show(raw_ports)}")
     raw_ports, ports_where = fields["ports"]
-    intervals = expect_port_ranges(raw_ports, ports_where)
-    if protocol in ports.ICMP:
+    if protocol in ports.ICMP:  # ports are icmp types 0-255, any code
         return [Grant(protocol, t, -1, source, reason, (origin,))
-                for lo, hi in intervals for t in range(lo, hi + 1) if t <= 255]
-    return [Grant(protocol, lo, hi, source, reason, (origin,)) for lo, hi in intervals]
+                for t in expect_icmp_types(raw_ports, ports_where)]
+    intervals = expect_port_ranges(raw_ports, ports_where)
+    # 1-65535 is every port (port 0 is not a real one): it permits a 0-65535 rule whole
+    return [Grant(protocol, 0 if (lo, hi) == (1, ports.PORT_MAX) and protocol in ports.PORTED else lo,
+                  hi, source, reason, (origin,)) for lo, hi in intervals]
 
 
 
@@ -327,12 +330,12 @@ def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) ->
     raw_ports, ports_where = fields["ports"]
     if protocol not in ports.PORTED and protocol not in ports.ICMP:
         raise ports_where.fail(f"protocol {protocol} has no ports; remove ports {show(raw_ports)}")
-    intervals = expect_port_ranges(raw_ports, ports_where)
-    if protocol in ports.ICMP:  # ports are icmp types, any code
-        types = sorted({t for lo, hi in intervals for t in range(lo, min(hi, 255) + 1)})
+    if protocol in ports.ICMP:  # ports are icmp types 0-255, any code
+        types = expect_icmp_types(raw_ports, ports_where)
         if not types:
-            raise ports_where.fail(f"icmp types are 0-255, got {show(raw_ports)}")
+            raise ports_where.fail("expected at least one icmp type 0-255")
         return [waiver(t, -1) for t in types]
+    intervals = expect_port_ranges(raw_ports, ports_where)
     return [waiver(lo, hi) for lo, hi in intervals]
 
 

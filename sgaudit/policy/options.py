@@ -16,6 +16,7 @@ from typing import Any
 from sgaudit import addresses, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import Options, Origin
+from sgaudit.policy.yamlsource import brief
 
 #: options that shape ingress and that sgaudit resolves
 NETWORK_OPTIONS = ("enable_public_ssh", "enable_public_http", "disable_public_ingress", "firewall",
@@ -76,6 +77,8 @@ def normalize_key(key: object) -> str:
 
 def show(value: object) -> str:
     """A value as the user wrote it, quoted when it is a string, kept short."""
+    if isinstance(value, (list, tuple, dict, set)):
+        return brief(value)  # never the whole of a (possibly alias-expanded) value
     text = repr(value) if isinstance(value, str) else _yamlish(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -203,6 +206,37 @@ def expect_port_ranges(value: object, where: Where) -> tuple[ports.Interval, ...
             raise where.item(i).fail(f"expected a port 1-65535 or a \"lo-hi\" range, got {show(item)}")
         out.append(interval)
     return tuple(out)
+
+
+ICMP_TYPE_MAX = 255
+
+
+def expect_icmp_types(value: object, where: Where) -> tuple[int, ...]:
+    """ICMP types 0-255 (0 is echo reply), as integers or "lo-hi" strings; sorted, distinct."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected a list of icmp types (0-255 or \"lo-hi\"), got {show(value)}")
+    types: set[int] = set()
+    for i, item in enumerate(value):
+        interval = _icmp_type_spec(item)
+        if interval is None:
+            raise where.item(i).fail(f"expected an icmp type 0-255 or a \"lo-hi\" range, got {show(item)}")
+        types.update(range(interval[0], interval[1] + 1))
+    return tuple(sorted(types))
+
+
+def _icmp_type_spec(value: object) -> ports.Interval | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return (value, value) if 0 <= value <= ICMP_TYPE_MAX else None
+    if not isinstance(value, str):
+        return None
+    lo, sep, hi = value.strip().partition("-")
+    lo, hi = lo.strip(), (hi.strip() if sep else lo.strip())
+    if not (lo.isdigit() and hi.isdigit() and len(lo) <= 3 and len(hi) <= 3):
+        return None
+    a, b = int(lo), int(hi)
+    return (a, b) if a <= b <= ICMP_TYPE_MAX else None
 
 
 def _ports_and_cidr(value: object, where: Where, warnings: list[str]) -> dict[str, Any]:

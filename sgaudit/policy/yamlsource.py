@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import yaml
+
+#: how many values aliases may add beyond what the file spells out: a policy reuses an anchor a
+#: few times; a "billion laughs" file expands to millions and would take minutes and gigabytes
+MAX_ALIASED_VALUES = 10_000
+
+_brief_repr = reprlib.Repr()
+_brief_repr.maxlevel, _brief_repr.maxstring, _brief_repr.maxother = 3, 60, 60
+
+
+def brief(value: Any) -> str:
+    """A bounded repr: building an error message never walks a whole (possibly huge) value."""
+    text = _brief_repr.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class LineMap(dict[Any, Any]):
@@ -17,7 +31,67 @@ class LineMap(dict[Any, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """Counts what aliases expand to while composing, before anything is constructed."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}
+        self._aliased = 0
+        self._open_anchors: set[str] = set()
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._count_alias(event)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        anchor = getattr(event, "anchor", None)
+        if anchor is None:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._open_anchors.discard(anchor)
+
+    def _count_alias(self, event: yaml.AliasEvent) -> None:
+        """Refuse an alias to itself and aliases that would add more than MAX_ALIASED_VALUES."""
+        if event.anchor in self._open_anchors:
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor[:40]} refers to the value that holds it "
+                "(a recursive alias)", event.start_mark)
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            return  # PyYAML reports the undefined alias itself
+        self._aliased += _expanded_size(node, self._sizes)
+        if self._aliased > MAX_ALIASED_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases expand to more than {MAX_ALIASED_VALUES} values (an alias "
+                "bomb?); refusing to read further", event.start_mark)
+
+
+def _expanded_size(root: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values a node stands for once every alias in it is copied out (iterative, and
+    each distinct node is visited once, so a bomb costs as little as its text)."""
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in memo:
+            continue
+        children = _children(node)
+        if children_done:
+            memo[id(node)] = 1 + sum(memo.get(id(child), 0) for child in children)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in memo)
+    return memo[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -38,19 +112,19 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
             hash(key)
         except TypeError as exc:
             raise yaml.constructor.ConstructorError(
-                None, None, f"unhashable key {key!r}", key_node.start_mark
+                None, None, f"unhashable key {brief(key)}", key_node.start_mark
             ) from exc
         if index >= first_explicit:
             if key in written:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {written[key]})",
+                    None, None, f"duplicate key {brief(key)} (first on line {written[key]})",
                     key_node.start_mark)
             written[key] = key_node.start_mark.line + 1
         try:
             result[key] = loader.construct_object(value_node, deep=True)
         except ValueError as exc:  # PyYAML builds dates itself: 2027-02-30 raises a bare ValueError
             raise yaml.constructor.ConstructorError(
-                None, None, f"invalid value for {key!r}: {exc}", value_node.start_mark) from None
+                None, None, f"invalid value for {brief(key)}: {exc}", value_node.start_mark) from None
         result.lines[key] = key_node.start_mark.line + 1
     return result
 

@@ -50,8 +50,10 @@ def parse_sgr(raw: Mapping[str, Any]) -> Rule | None:
         source = raw["ReferencedGroupInfo"]["GroupId"]
     else:
         source = "?"
+    referenced = raw.get("ReferencedGroupInfo") or {}
     return Rule(protocol, from_port, to_port, source, raw.get("SecurityGroupRuleId"),
-                raw.get("Description") or None)
+                raw.get("Description") or None, referenced.get("UserId") or None,
+                referenced.get("VpcPeeringConnectionId") or None)
 
 
 def read_ingress(client: Any, group_ids: Sequence[str]) -> dict[str, tuple[Rule, ...]]:
@@ -192,7 +194,10 @@ def ip_permission(rule: Rule) -> dict[str, Any]:
     entry: dict[str, Any] = {"Description": rule.description} if rule.description else {}
     source = rule.source
     if source.startswith("sg-"):
-        perm["UserIdGroupPairs"] = [{"GroupId": source, **entry}]
+        # without UserId AWS takes the caller's account: a cross-account reference would change
+        pair = {"GroupId": source, "UserId": rule.peer_account,
+                "VpcPeeringConnectionId": rule.peering_id}
+        perm["UserIdGroupPairs"] = [{**{k: v for k, v in pair.items() if v}, **entry}]
     elif source.startswith("pl-"):
         perm["PrefixListIds"] = [{"PrefixListId": source, **entry}]
     elif ":" in source:

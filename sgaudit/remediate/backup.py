@@ -60,8 +60,13 @@ def check_target(path: str | Path) -> None:
 
 
 def rule_dict(rule: Rule) -> dict[str, Any]:
-    return {"rule_id": rule.rule_id, "protocol": rule.protocol, "from_port": rule.from_port,
-            "to_port": rule.to_port, "source": rule.source, "description": rule.description}
+    out = {"rule_id": rule.rule_id, "protocol": rule.protocol, "from_port": rule.from_port,
+           "to_port": rule.to_port, "source": rule.source, "description": rule.description}
+    if rule.peer_account:  # the reference's owner: a rollback must not re-create it as ours
+        out["user_id"] = rule.peer_account
+    if rule.peering_id:
+        out["vpc_peering_connection_id"] = rule.peering_id
+    return out
 
 
 class BackupWriter:
@@ -185,7 +190,15 @@ def _rule(raw: Any, where: str) -> Rule:
     description = raw.get("description")
     return Rule(_str(raw, "protocol", where), raw["from_port"], raw["to_port"], _str(raw, "source", where),
                 rule_id if isinstance(rule_id, str) else None,
-                description if isinstance(description, str) else None)
+                description if isinstance(description, str) else None,
+                _optional_str(raw, "user_id", where), _optional_str(raw, "vpc_peering_connection_id", where))
+
+
+def _optional_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """Absent in backups written before sgaudit kept references' owners (then: not compared)."""
+    if obj.get(key) is None:
+        return None
+    return _str(obj, key, where)
 
 
 def stamp(now: str) -> dict[str, Any]:

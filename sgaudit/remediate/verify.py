@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from sgaudit.engine.diff import Differ
-from sgaudit.model import GroupResult
+from sgaudit.model import GroupResult, Rule
 from sgaudit.remediate.aws_apply import read_groups
 from sgaudit.remediate.plan import (
     BackupRecord,
@@ -59,12 +59,28 @@ def verify_rollback(record: BackupRecord, plan: Plan, client_for: ClientFor) -> 
             out.append(Verification(ref, name, error=f"cannot re-read: {rules}"))
             continue
         before = record.before.get(ref, ())
-        diffs = []
-        a = Counter((*signature(r), r.description or None) for r in before)
-        b = Counter((*signature(r), r.description or None) for r in rules)
-        diffs += [f"missing {describe_rule(_rule_of(k))}" for k in (a - b).elements()]
-        diffs += [f"unexpected {describe_rule(_rule_of(k))}" for k in (b - a).elements()]
+        # the owner of a referenced group counts: the same sg id of another account is another
+        # rule (backups written before owners were kept compare without them)
+        owners = any(r.peer_account or r.peering_id for r in before)
+        a = Counter(_identity(r, owners) for r in before)
+        b = Counter(_identity(r, owners) for r in rules)
+        diffs = [f"missing {_describe(k)}" for k in (a - b).elements()]
+        diffs += [f"unexpected {_describe(k)}" for k in (b - a).elements()]
         out.append(Verification(ref, name, differences=tuple(diffs)))
     return out
+
+
+def _identity(rule: Rule, owners: bool) -> tuple[object, ...]:
+    """What a rule allows, its description and (for group references) whose group it is."""
+    peer = (rule.peer_account, rule.peering_id) if owners and rule.source.startswith("sg-") else (None, None)
+    return (*signature(rule), rule.description or None, *peer)
+
+
+def _describe(key: tuple[object, ...]) -> str:
+    text = describe_rule(_rule_of(key[:5]))
+    account, peering = key[5], key[6]
+    if account:
+        text += f" (account {account}" + (f", via {peering})" if peering else ")")
+    return text
 
 

@@ -196,6 +196,8 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
         "classes": " ".join(classes), "n_active": len(act), "n_accepted": len(acc),
         # the breakdown only when it says more than the Worst column does
         "counts": " ".join(f"{n}{s[0].upper()}" for s, n in per_severity) if len(per_severity) > 1 else "",
+        # the same spelled out, for the hover text and screen readers ("1 critical, 1 medium")
+        "counts_text": ", ".join(f"{n} {s}" for s, n in per_severity) if len(per_severity) > 1 else "",
         "open_since": first[:10], "details": "",
     }
 

@@ -25,11 +25,15 @@ _ESCAPES = {
 }
 _ESCAPE_RE = re.compile("[" + re.escape("".join(_ESCAPES)) + "]")
 _ORDERED_ITEM = re.compile(r"^(\d+)([.)])")
+#: what GitHub turns into a link without any markup: "https://…", "www.…" (and the schemes of its
+#: extended autolinks); a zero-width space before the ":" or "." leaves them plain text
+_AUTOLINK = re.compile(r"(?i)(?<![a-z0-9])(https?|ftp|mailto|xmpp|www)(?=:|\\?\.)")
 
 
 def md(value: object) -> str:
     """Text as inert GitHub Markdown on one line, safe inside a table cell or list item."""
     text = _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], view.clean(value)).strip()
+    text = _AUTOLINK.sub(r"\1&#8203;", text)
     # "- x", "+ x", "1. x" at the start of a list item would open a nested list
     if text[:1] in ("-", "+", "="):
         return "\\" + text

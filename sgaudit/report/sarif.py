@@ -23,6 +23,7 @@ from sgaudit.report import view
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 VERSION = "2.1.0"
 FINGERPRINT = "sgauditFindingKey/v1"
+CLOUD_BASE = "SGAUDITCLOUD"
 
 #: severity -> SARIF level
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
@@ -56,6 +57,10 @@ def document(report: Report) -> dict[str, Any]:
     if report.policy_path:
         run["originalUriBaseIds"] = {"POLICYROOT": {"description": {
             "text": "The directory the policy file was given relative to."}}}
+    elif findings:
+        run["originalUriBaseIds"] = {CLOUD_BASE: {"description": {
+            "text": "Not a file: the cloud resource (account/region/group) a result is about; "
+                    "given because code scanning rejects results without a physical location."}}}
     return {"$schema": SCHEMA_URI, "version": VERSION, "runs": [run]}
 
 
@@ -99,8 +104,10 @@ def _result(f: Finding, index: dict[str, int], policy_path: str | None,
         "name": view.clean(f.group_id),
         "fullyQualifiedName": view.clean(f"{f.account}/{f.region}/{f.group_id}"),
         "kind": "resource"}]}
-    if policy_path:
-        location["physicalLocation"] = {"artifactLocation": _artifact(policy_path)}
+    # code scanning (GitHub) rejects a result without a physical location: without a policy
+    # file, the group itself is the "file" (account/region/group id, one per group)
+    artifact = _artifact(policy_path) if policy_path else _cloud_artifact(f)
+    location["physicalLocation"] = {"artifactLocation": artifact, "region": {"startLine": 1}}
     props: dict[str, Any] = {
         "severity": f.severity, "kind": f.kind, "account": f.account, "region": f.region,
         "group_id": f.group_id, "group_name": view.clean(f.group_name), "protocol": f.protocol,
@@ -118,6 +125,11 @@ def _result(f: Finding, index: dict[str, int], policy_path: str | None,
         "kind": "fail", "message": {"text": text}, "locations": [location],
         "partialFingerprints": {FINGERPRINT: f.key}, "properties": props,
     }
+
+
+def _cloud_artifact(f: Finding) -> dict[str, Any]:
+    parts = [f.account, f.region, f.group_id]
+    return {"uri": "/".join(quote(view.clean(p), safe="") for p in parts), "uriBaseId": CLOUD_BASE}
 
 
 def _artifact(path: str) -> dict[str, Any]:

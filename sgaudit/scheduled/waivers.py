@@ -56,7 +56,8 @@ def covers(waiver: Waiver, finding: Finding) -> bool:
             return False
         outer = ports.axis_interval(waiver.protocol, waiver.from_port, waiver.to_port)
         inner = ports.axis_interval(finding.protocol, finding.from_port, finding.to_port)
-        if not ports.covers((outer,), (inner,)):
+        # 1-65535 waives every port: port 0 is not a real port (as "every port" in severity)
+        if not (ports.covers((outer,), (inner,)) or ports.every_port(waiver.protocol, (outer,))):
             return False
     return source_inside(finding.source, waiver.source)
 

@@ -126,12 +126,12 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
     if protocol == ports.ALL:
         from_port = to_port = -1
-    elif protocol in ports.PORTED and not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
-        raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
+    elif protocol in ports.PORTED or protocol in ports.ICMP:
+        _check_ports(protocol, from_port, to_port, path)
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
-        if not entries:
+        if not entries and (entries is None or type(entries) is list):
             continue
         if type(entries) is not list:
             raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
@@ -147,6 +147,22 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
             rules.append(Rule(protocol, from_port, to_port, _intern(source),
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
+
+
+def _check_ports(protocol: str, from_port: int, to_port: int, path: str) -> None:
+    """Ports as AWS can hold them: a reversed range is refused, never swapped; icmp's type and
+    code are 0-255 (-1: any), and a code needs a type."""
+    if protocol in ports.PORTED:
+        if not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
+            raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
+        if (from_port < 0) != (to_port < 0) or from_port > to_port:
+            raise ShapeError(f"{path}: FromPort {from_port} and ToPort {to_port} are not a port "
+                             "range (FromPort must not exceed ToPort; -1 means every port only in both)")
+    elif not (-1 <= from_port <= 255 and -1 <= to_port <= 255):
+        raise ShapeError(f"{path}: {protocol} type {from_port} code {to_port}: type and code are "
+                         "0-255 (-1: any)")
+    elif from_port < 0 <= to_port:
+        raise ShapeError(f"{path}: {protocol} code {to_port} without a type (FromPort -1)")
 
 
 def _canonical(text: str, path: str) -> str:
@@ -167,26 +183,52 @@ def parse_vpc(raw: Any, path: str, region: str, account: str | None) -> Vpc:
     primary = _opt(raw, "CidrBlock", str, path, None)
     blocks: list[str] = []
     if primary:
-        blocks.append(_cidr(raw, "CidrBlock", path))
+        blocks.append(_vpc_block(raw, "CidrBlock", path))
         primary = blocks[0]
     for i, assoc in enumerate(_opt(raw, "CidrBlockAssociationSet", list, path, [])):
         where = f"{path}.CidrBlockAssociationSet[{i}]"
         if _associated(assoc, "CidrBlockState", where):
-            blocks.append(_cidr(assoc, "CidrBlock", where))
+            blocks.append(_vpc_block(assoc, "CidrBlock", where))
     for i, assoc in enumerate(_opt(raw, "Ipv6CidrBlockAssociationSet", list, path, [])):
         where = f"{path}.Ipv6CidrBlockAssociationSet[{i}]"
         if _associated(assoc, "Ipv6CidrBlockState", where) and assoc.get("Ipv6CidrBlock"):
-            blocks.append(_cidr(assoc, "Ipv6CidrBlock", where))
+            blocks.append(_vpc_block(assoc, "Ipv6CidrBlock", where))
     return Vpc(vpc_id=vpc_id, region=region,
                account=account or _opt(raw, "OwnerId", str, path, UNKNOWN),
                primary_cidr=primary, cidrs=tuple(dict.fromkeys(blocks)))
 
 
+#: the sizes AWS allows for a VPC's blocks: IPv4 /16 to /28, IPv6 /44 to /64
+#: (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html)
+VPC_PREFIX_LENGTHS = {4: (16, 28), 6: (44, 64)}
+
+
+def _vpc_block(raw: Any, key: str, path: str) -> str:
+    """A VPC block of a size AWS allows: a ``0.0.0.0/0`` "VPC" would put the world inside it."""
+    block = _cidr(raw, key, path)
+    version = 6 if ":" in block else 4
+    low, high = VPC_PREFIX_LENGTHS[version]
+    if not low <= int(block.rsplit("/", 1)[1]) <= high:
+        raise ShapeError(f"{path}.{key}: {block} is not a VPC block (AWS allows IPv{version} "
+                         f"/{low} to /{high})")
+    return block
+
+
 def _associated(assoc: Any, state_key: str, path: str) -> bool:
+    """Whether a block is associated; a state AWS would not write (a bare string, a non-string
+    ``State``) is an error, never read as "associated"."""
     if not isinstance(assoc, Mapping):
         raise ShapeError(f"{path}: expected an object, got {_brief(assoc)}")
-    state = assoc.get(state_key) or {}
-    return not isinstance(state, Mapping) or state.get("State", "associated") == "associated"
+    state = assoc.get(state_key)
+    if state is None:
+        return True
+    if not isinstance(state, Mapping):
+        raise ShapeError(f"{path}.{state_key}: expected an object such as "
+                         f"{{\"State\": \"associated\"}}, got {_brief(state)}")
+    value = state.get("State", "associated")
+    if not isinstance(value, str):
+        raise ShapeError(f"{path}.{state_key}.State: expected a string, got {_brief(value)}")
+    return value == "associated"
 
 
 def prefix_list_cidrs(entries: Any, path: str) -> tuple[str, ...]:

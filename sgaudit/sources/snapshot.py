@@ -7,8 +7,10 @@ by its content."""
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
@@ -30,26 +32,79 @@ AWS_ONLY_VERSION = 1
 FORMAT = DocumentFormat("sgaudit_snapshot", 2, "snapshot", upgrades={AWS_ONLY_VERSION: dict})
 
 
+_ACCOUNT = re.compile(r"\d{12}\Z")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_PREFIX_LIST = re.compile(r"pl-[0-9a-f]{8,17}\Z")
+_PREFIX_LIST_IN_NAME = re.compile(r"pl-[0-9a-f]{8,17}(?![0-9a-f])")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInput:
+    """One ``--snapshot`` argument: a file and what it is about when its content does not say
+    (AWS CLI output names no region, and ``get-managed-prefix-list-entries`` no list)."""
+
+    path: str
+    region: str | None = None
+    account: str | None = None
+    prefix_list: str | None = None
+    #: ``--region``/``--account``: only for what neither the file nor its label says
+    default_region: str | None = None
+    default_account: str | None = None
+
+
+def parse_input(text: str, region: str | None = None, account: str | None = None) -> SnapshotInput:
+    """``[ACCOUNT:][REGION:][pl-ID:]FILE``; an existing file whose name holds a colon is a file.
+    ``region``/``account`` (``--region``/``--account``) apply where no label says otherwise."""
+    labels: dict[str, str] = {}
+    parts = text.split(":")
+    if not os.path.exists(text):
+        while len(parts) > 1:
+            kind = _label_kind(parts[0])
+            if kind is None or kind in labels:
+                break
+            labels[kind] = parts.pop(0)
+    return SnapshotInput(":".join(parts), labels.get("region"), labels.get("account"),
+                         labels.get("prefix_list"), region, account)
+
+
+def _label_kind(text: str) -> str | None:
+    for kind, pattern in (("account", _ACCOUNT), ("region", _REGION), ("prefix_list", _PREFIX_LIST)):
+        if pattern.match(text):
+            return kind
+    return None
+
+
+def check_label(region: str | None, account: str | None) -> None:
+    """``--region``/``--account`` as AWS spells them, or one line saying what is wrong."""
+    if region is not None and not _REGION.match(region):
+        raise SnapshotError(f"--region {region!r}: expected an AWS region such as us-east-1")
+    if account is not None and not _ACCOUNT.match(account):
+        raise SnapshotError(f"--account {account!r}: expected a 12-digit AWS account id")
+
+
 class SnapshotSource:
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = list(paths)
+    def __init__(self, paths: Sequence[str | SnapshotInput]) -> None:
+        self.inputs = [p if isinstance(p, SnapshotInput) else parse_input(p) for p in paths]
+        self.paths = [i.path for i in self.inputs]
 
     def read(self, select: Matcher) -> Snapshot:
         from sgaudit.sources.gcpstate import GcpCollector
 
         reader = _Reader(select)
         gcp = GcpCollector()
-        for path in self.paths:
+        for source in self.inputs:
+            path = source.path
             data = _load(path)
             try:
                 if _gcp_input(data, path, gcp):
                     continue
                 reader.check_selection(data)
-                for section in _sections(data):
-                    reader.section(section, path)
+                for section in _sections(data, source):
+                    reader.section(section, path, source)
             except ShapeError as exc:
                 raise SnapshotError(f"{path}: {exc}") from None
             del data
+        reader.unread_prefix_lists()
         if not reader.saw_groups and not gcp.audit_input:
             raise SnapshotError(
                 f"{', '.join(self.paths)}: no describe-security-groups output (a 'SecurityGroups' "
@@ -114,8 +169,11 @@ class _Reader:
         self.groups: dict[tuple[str, str, str], Group] = {}
         self.group_files: dict[tuple[str, str, str], str] = {}
         self.vpcs: dict[tuple[str, str], Vpc] = {}
+        self.vpc_files: dict[tuple[str, str], str] = {}
         self.prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
         self.errors: list[ScanError] = []
+        #: names that describe-managed-prefix-lists gave, to say which list is unread
+        self.prefix_list_names: dict[tuple[str, str], str] = {}
         self.saw_groups = False
         #: the (account, region) that sgaudit snapshot sections declare (AWS CLI files name none)
         self.read: dict[tuple[str, str], None] = {}
@@ -141,10 +199,13 @@ class _Reader:
                 f"the snapshot was taken selecting only {taken}; this policy selects more, and "
                 "groups outside that selection were never saved", "SelectionWider"))
 
-    def section(self, section: Mapping[str, Any], file: str) -> None:
+    def section(self, section: Mapping[str, Any], file: str,
+                source: SnapshotInput | None = None) -> None:
         path = section["path"]
-        region = _text(section, "Region", path) or UNKNOWN
-        account = _text(section, "Account", path)
+        source = source or SnapshotInput("")
+        region = (_labelled(section, "Region", source.region) or source.default_region
+                  or UNKNOWN)
+        account = _labelled(section, "Account", source.account) or source.default_account
         if account and region != UNKNOWN and "SecurityGroups" in section:
             self.read[(account, region)] = None
         self._groups(section, path, region, account, file)
@@ -153,16 +214,12 @@ class _Reader:
             raise ShapeError(f"{path}.Vpcs: expected a list")
         for i, raw in enumerate(raw_vpcs):
             vpc = parse_vpc(raw, f"{path}.Vpcs[{i}]", region, account)
-            self.vpcs[(region, vpc.vpc_id)] = vpc
+            self._add_vpc(vpc, file)
         raw_lists = section.get("PrefixLists", [])
         if not isinstance(raw_lists, list):
             raise ShapeError(f"{path}.PrefixLists: expected a list")
         for i, raw in enumerate(raw_lists):
-            where = f"{path}.PrefixLists[{i}]"
-            if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
-                raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
-            self.prefix_lists[(region, raw["PrefixListId"])] = prefix_list_cidrs(
-                raw.get("Entries"), f"{where}.Entries")
+            self._prefix_list(raw, f"{path}.PrefixLists[{i}]", region)
         raw_errors = section.get("Errors", [])
         if not isinstance(raw_errors, list):
             raise ShapeError(f"{path}.Errors: expected a list")
@@ -174,6 +231,43 @@ class _Reader:
                                          operation=str(raw.get("operation", "")),
                                          message=str(raw.get("message", "")),
                                          code=str(raw.get("code", ""))))
+
+    def _prefix_list(self, raw: Any, where: str, region: str) -> None:
+        """An entry of sgaudit's ``PrefixLists`` (id and entries), or of what
+        ``describe-managed-prefix-lists`` prints (id and name, no entries: not its content)."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("PrefixListId"), str):
+            raise ShapeError(f"{where}: expected an object with 'PrefixListId' and 'Entries'")
+        key = (region, raw["PrefixListId"])
+        if "Entries" not in raw:
+            if isinstance(raw.get("PrefixListName"), str):
+                self.prefix_list_names[key] = raw["PrefixListName"]
+            return
+        entries = prefix_list_cidrs(raw.get("Entries"), f"{where}.Entries")
+        seen = self.prefix_lists.get(key)
+        if seen is not None and sorted(seen) != sorted(entries):
+            raise ShapeError(f"{where}: {key[1]} ({region}) is given twice with different entries "
+                             "(which copy is current cannot be told)")
+        self.prefix_lists[key] = entries
+
+    def unread_prefix_lists(self) -> None:
+        """A rule from a prefix list whose entries no file gave may allow anything (the list can
+        hold 0.0.0.0/0): the scan is incomplete, as when the live scan cannot read it."""
+        reported = {e.operation for e in self.errors}
+        for group in self.groups.values():
+            for rule in group.rules:
+                key = (group.region, rule.source)
+                operation = f"GetManagedPrefixListEntries {rule.source}"
+                if (not rule.source.startswith("pl-") or key in self.prefix_lists
+                        or operation in reported):
+                    continue
+                reported.add(operation)
+                name = self.prefix_list_names.get(key)
+                self.errors.append(ScanError(
+                    group.account, group.region, operation,
+                    f"{group.group_id} allows traffic from prefix list {rule.source}"
+                    + (f" ({name})" if name else "") + ", whose entries no --snapshot file gives: "
+                    "add the output of 'aws ec2 get-managed-prefix-list-entries --prefix-list-id "
+                    f"{rule.source}' (as --snapshot {rule.source}:FILE)", "PrefixListNotRead"))
 
     def _groups(self, section: Mapping[str, Any], path: str, region: str, account: str | None,
                 file: str) -> None:
@@ -205,6 +299,20 @@ class _Reader:
         self.group_files.setdefault(key, file)
 
 
+    def _add_vpc(self, vpc: Vpc, file: str) -> None:
+        """One VPC in two files must have the same blocks: otherwise the last file would win."""
+        key = (vpc.region, vpc.vpc_id)
+        seen = self.vpcs.get(key)
+        if seen is not None and (seen.primary_cidr != vpc.primary_cidr
+                                 or sorted(seen.cidrs) != sorted(vpc.cidrs)):
+            raise SnapshotError(
+                f"{file}: {vpc.vpc_id} ({vpc.region}) has blocks {', '.join(vpc.cidrs) or 'none'} "
+                f"but {self.vpc_files[key]} gives it {', '.join(seen.cidrs) or 'none'}; pass one "
+                "describe-vpcs answer per VPC (which copy is current cannot be told)")
+        self.vpcs[key] = vpc
+        self.vpc_files.setdefault(key, file)
+
+
 def _same_group(a: Group, b: Group) -> bool:
     """Equal but for the order of their rules and tags (AWS lists them in no set order)."""
     def rule_key(r: Rule) -> tuple[str, int, int, str, str, str]:
@@ -215,13 +323,48 @@ def _same_group(a: Group, b: Group) -> bool:
             and sorted(a.tags) == sorted(b.tags))
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str, obj: Mapping[str, Any]) -> None:
+        super().__init__(key)
+        self.key, self.obj = key, obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with a second ``"IpRanges": []`` the last copy
+    would silently win (neither AWS nor gcloud writes a key twice)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key, obj)
+            seen.add(key)
+    return obj
+
+
+#: keys that name the object a duplicate key was found in
+_IDENTIFYING = ("GroupId", "VpcId", "PrefixListId", "IpProtocol", "CidrBlock", "Region", "name")
+
+
+def _duplicate_message(path: str, exc: _DuplicateKey) -> str:
+    named = [f"{k} {_brief_value(exc.obj[k])}" for k in _IDENTIFYING
+             if k in exc.obj and k != exc.key][:2]
+    inside = f" in the object with {' and '.join(named)}" if named else ""
+    return (f"{path}: duplicate key {_brief_value(exc.key)}{inside}: which copy is meant cannot be "
+            "told (neither AWS nor gcloud writes a key twice)")
+
+
+def _brief_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _load(path: str) -> Any:
     try:
         with open(path, "rb") as handle:
-            return json.load(handle, object_pairs_hook=_no_duplicate_keys)
+            return json.load(handle, object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
-        raise SnapshotError(f"{path}: duplicate key {exc.args[0]!r} in one JSON object (which "
-                            "value is meant cannot be told)") from None
+        raise SnapshotError(_duplicate_message(path, exc)) from None
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -231,24 +374,29 @@ def _load(path: str) -> Any:
                             f"column {exc.colno}") from None
 
 
-class _DuplicateKey(ValueError):
-    pass
+def _labelled(section: Mapping[str, Any], key: str, label: str | None) -> str | None:
+    """The section's own Region/Account, else the label's; the two disagreeing is an error."""
+    own = _text(section, key, section["path"])
+    if own and label and own != label:
+        raise ShapeError(f"{section['path']}.{key}: the file says {own!r}, its --snapshot label "
+                         f"says {label!r}")
+    return own or label
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A second "SecurityGroups" or "sourceRanges" in one object would silently replace the
-    first (json's default): refuse it."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
+def _entries_section(data: Mapping[str, Any], source: SnapshotInput | None) -> Mapping[str, Any]:
+    """What ``aws ec2 get-managed-prefix-list-entries`` prints: the entries of one list, which
+    the file does not name (the label or the file's name does)."""
+    list_id = source.prefix_list if source else None
+    if list_id is None and source is not None:
+        found = set(_PREFIX_LIST_IN_NAME.findall(os.path.basename(source.path)))
+        list_id = found.pop() if len(found) == 1 else None
+    if list_id is None:
+        raise ShapeError("$: get-managed-prefix-list-entries output does not say which prefix "
+                         "list it is: pass it as --snapshot pl-…:FILE (or name the file after the list)")
+    return {"path": "$", "PrefixLists": [{"PrefixListId": list_id, "Entries": data["Entries"]}]}
 
 
-def _sections(data: Any) -> list[Mapping[str, Any]]:
+def _sections(data: Any, source: SnapshotInput | None = None) -> list[Mapping[str, Any]]:
     """One section per account and region; a plain AWS CLI file is one section."""
     if not isinstance(data, Mapping):
         raise ShapeError("$: expected a JSON object with 'SecurityGroups' and/or 'Vpcs'")
@@ -261,6 +409,11 @@ def _sections(data: Any) -> list[Mapping[str, Any]]:
         if not isinstance(scans, list):
             raise ShapeError("$.scans: expected a list")
         return [_scan_section(s, i) for i, s in enumerate(scans)]
+    if data.get("NextToken"):
+        raise ShapeError("$.NextToken: this is one page of a longer answer; save the whole answer "
+                         "(the AWS CLI without --max-items or --no-paginate)")
+    if "Entries" in data and not any(k in data for k in ("SecurityGroups", "Vpcs", "PrefixLists")):
+        return [_entries_section(data, source)]
     if not any(k in data for k in ("SecurityGroups", "Vpcs", "PrefixLists")):
         raise ShapeError("$: expected 'SecurityGroups' (describe-security-groups) or 'Vpcs' "
                          f"(describe-vpcs); found keys {sorted(data)[:5]}")

@@ -312,3 +312,119 @@ def test_the_fix_reuses_the_scans_session_and_clients(fleet: Fleet, proxy: Fault
     assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in run.out
     assert len(sessions) == 1
     assert sorted(clients) == [("ec2", "us-east-1"), ("sts", "us-east-1")]
+
+
+# -- cross-account group references survive a rollback (issue 14, defect 4) ----------------------
+PEER_ACCOUNT = "999999999999"
+PEERING = "pcx-0123456789abcdef0"
+
+
+def _references(client: Any, group_id: str) -> list[tuple[Any, ...]]:
+    rules = client.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+    return sorted((r["FromPort"], r["ReferencedGroupInfo"]["GroupId"], r["ReferencedGroupInfo"].get("UserId"),
+                   r["ReferencedGroupInfo"].get("VpcPeeringConnectionId"))
+                  for r in rules if not r["IsEgress"] and r.get("ReferencedGroupInfo"))
+
+
+def _cross_account_group(fleet: Fleet) -> tuple[str, str]:
+    """A group with ``tcp 5432 from sg-… (account 999999999999, via a peering)``: extra under the
+    fleet's policy, so the fix revokes it. (moto only checks that the group id exists.)"""
+    vpc = fleet.client.describe_security_groups(GroupIds=[fleet.clean])["SecurityGroups"][0]["VpcId"]
+    peer = make_group(fleet.client, vpc, "their-db-clients")
+    group = make_group(fleet.client, vpc, "coiled-cross", COILED, [("tcp", 8786, 8787, WORLD)])
+    fleet.client.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": peer, "UserId": PEER_ACCOUNT, "VpcPeeringConnectionId": PEERING}]}])
+    return group, peer
+
+
+def test_rollback_restores_a_cross_account_reference_with_its_owner(fleet: Fleet, proxy: FaultProxy,
+                                                                     sgaudit: Any) -> None:
+    group, peer = _cross_account_group(fleet)
+    assert _references(fleet.client, group) == [(5432, peer, PEER_ACCOUNT, PEERING)]
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    assert run.code == 0, run.out + run.err
+    assert _references(fleet.client, group) == []
+    saved = next(g for g in json.loads(fleet.backup.read_text())["groups"] if g["group_id"] == group)
+    assert [(r["source"], r.get("user_id"), r.get("vpc_peering_connection_id"))
+            for r in saved["ingress"] if r["source"].startswith("sg-")] == [(peer, PEER_ACCOUNT, PEERING)]
+    undo = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url)
+    assert undo.code == 0, undo.out + undo.err
+    assert "4 of 4 group(s) verified" in undo.out
+    assert _references(fleet.client, group) == [(5432, peer, PEER_ACCOUNT, PEERING)]
+
+
+def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, proxy: FaultProxy,
+                                                                 sgaudit: Any) -> None:
+    """The same group id re-created as the caller's own reference is not the rule that was there."""
+    from sgaudit.remediate import aws_apply, backup, plan, verify
+
+    group, peer = _cross_account_group(fleet)
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    fleet.client.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": peer}]}])
+    record = backup.load_backup(fleet.backup)
+    ref = next(r for r in record.before if r[2] == group)
+    current = aws_apply.read_groups([ref], lambda account, region: fleet.client)
+    rollback_plan = plan.Plan(tuple(g for g in plan.plan_rollback(record, current).groups if g.ref == ref))
+    [check] = verify.verify_rollback(record, rollback_plan, lambda account, region: fleet.client)
+    assert not check.ok
+    assert check.differences == (
+        f"missing tcp 5432 from {peer} (account {PEER_ACCOUNT}, via {PEERING})",
+        f"unexpected tcp 5432 from {peer} (account 123456789012)")
+
+
+# -- the plan and its results as JSON for a change-approval step (issue 14) ----------------------
+def _plan_rows(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(c["seq"], c["action"], c["group_id"], c["rule"]["protocol"], c["rule"]["from_port"],
+             c["rule"]["to_port"], c["rule"]["source"], c["depends_on"], c["result"])
+            for c in doc["changes"]]
+
+
+def test_fix_dry_run_as_json_is_the_plan_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                             sgaudit: Any) -> None:
+    before = ingress(fleet.client)
+    run = sgaudit("check", "--policy", fleet.policy, "--endpoint-url", proxy.url, "--fix",
+                  "--dry-run", "--format", "json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)  # stdout is the document alone; the conversation is on stderr
+    assert "Fix plan: 5 change(s) in 3 group(s)" in run.err
+    assert "Dry run: nothing was changed." in run.err
+    assert (doc["schema"], doc["status"], doc["dry_run"], doc["complete"]) == (
+        "sgaudit.fix/v1", "dry_run", True, True)
+    assert _plan_rows(doc) == [
+        (1, "authorize", fleet.all, "tcp", 8786, 8786, WORLD, [], "planned"),
+        (2, "authorize", fleet.all, "tcp", 8787, 8787, WORLD, [], "planned"),
+        (3, "revoke", fleet.all, "-1", -1, -1, WORLD, [1, 2], "planned"),
+        (4, "revoke", fleet.shared, "tcp", 22, 22, WORLD, [], "planned"),
+        (5, "authorize", fleet.missing, "tcp", 8787, 8787, WORLD, [], "planned"),
+    ]
+    assert all(c["rule"]["rule_id"].startswith("sgr-") for c in doc["changes"] if c["action"] == "revoke")
+    assert (doc["backup"], doc["rollback_command"], doc["verification"], doc["exit_code"]) == (
+        None, None, [], 0)
+    assert proxy.changes() == [] and ingress(fleet.client) == before
+
+
+def test_applied_fix_as_json_has_each_result_and_the_backup(fleet: Fleet, proxy: FaultProxy,
+                                                            sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--format", "json", "--backup", fleet.backup))
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert doc["status"] == "applied" and doc["dry_run"] is False
+    assert [c["result"] for c in doc["changes"]] == ["applied"] * 5
+    assert all(c["new_rule_ids"] for c in doc["changes"] if c["action"] == "authorize")
+    assert (doc["backup"], doc["rollback_command"], doc["exit_code"]) == (
+        str(fleet.backup), f"sgaudit rollback {fleet.backup}", 0)
+    assert sorted((v["group_id"], v["ok"], v["still_drifted"]) for v in doc["verification"]) == sorted(
+        [(fleet.all, True, []), (fleet.shared, True, []), (fleet.missing, True, [])])
+    assert "Backup written to" not in run.err + run.out  # -q: the document alone
+
+
+def test_fix_with_another_format_and_no_output_is_still_refused(fleet: Fleet, proxy: FaultProxy,
+                                                                 sgaudit: Any) -> None:
+    run = sgaudit(*fix_args(fleet, proxy, "--dry-run", "--format", "markdown"))
+    assert run.code == 2 and proxy.changes() == []
+    assert run.err_lines == ["sgaudit: error: with --fix, stdout shows the plan and what was done; "
+                             "write the report with -o FILE (--format json alone prints the plan "
+                             "and its results as JSON)"]

@@ -537,3 +537,22 @@ def test_differ_agrees_with_brute_force(required: list[Grant], permitted: list[G
                         if model_points(q.protocol, q.from_port, q.to_port, q.source, me) - actual]
         got = [(f.kind, (f.protocol, f.from_port, f.to_port, f.source)) for f in findings]
         assert got == [("extra", r) for r in want_extra] + [("missing", q) for q in want_missing]
+
+
+@pytest.mark.parametrize("policy", [{}, NOTHING_PUBLIC, {"enable_public_ssh": False}],
+                         ids=["defaults", "nothing public", "no public ssh"])
+@pytest.mark.parametrize(("p", "cidr", "severity"), [
+    (perm("tcp", (0, 65535)), "203.0.113.0/24", "critical"),  # every port from public addresses
+    (perm("tcp", (1, 65535)), "203.0.113.0/24", "critical"),
+    (perm("-1"), "203.0.113.0/24", "critical"),
+    (perm("tcp", (20, 30)), "0.0.0.0/0", "critical"),  # holds 22 and 23 from the world
+    (perm("tcp", (8000, 8800)), "0.0.0.0/0", "high"),
+    (perm("tcp", (0, 65535)), "10.0.0.0/8", "medium"),
+])
+def test_severity_describes_the_rule_whatever_the_policy_permits(
+        policy: dict[str, Any], p: dict[str, Any], cidr: str, severity: str) -> None:
+    """Issue 14 defect 8: the permitted ports used to be subtracted before the "every port"
+    test, so the same rule was high under the defaults and critical when nothing was public."""
+    g = group({**p, "IpRanges": [{"CidrIp": cidr}]})
+    [finding] = [f for f in diff(g, desired(**policy)) if f.kind == "extra"]
+    assert (finding.source, finding.severity) == (cidr, severity)

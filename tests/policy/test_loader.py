@@ -321,3 +321,56 @@ def test_the_console_entry_point_prints_no_traceback(tmp_path: Path) -> None:
     assert proc.stderr.splitlines() == [
         f"sgaudit: error: {policy}:2: backend_options.enabled_public_ssh: unknown key 'enabled_public_ssh'; "
         "did you mean 'enable_public_ssh'?"]
+
+
+def _bomb(levels: int) -> str:
+    """A "billion laughs" policy: each anchor is ten aliases of the one before (10**levels)."""
+    parts = ['&a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    parts += [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "backend_options:\n  enable_public_ssh: [" + ", ".join(parts) + "]\n"
+
+
+def test_alias_bomb_is_refused_in_one_line(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    """10**7 values: refused while composing; the old loader spent a second and ~100 MB printing
+    them (each extra level: ten times that), so a regression shows as a visible stall."""
+    policy = write(tmp_path, _bomb(7))
+    run = sgaudit("check", "--policy", policy, "--snapshot", VPCS)
+    assert run.code == 2 and run.out == ""
+    assert run.err_lines == [f"sgaudit: error: {policy}: line 2: invalid YAML: aliases expand to "
+                             "more than 10000 values (an alias bomb?); refusing to read further"]
+
+
+def test_a_few_aliases_are_fine(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    policy = write(tmp_path, "clusters:\n  - match: {names: [a-*]}\n    backend_options: &locked\n"
+                             "      disable_public_ingress: true\n"
+                             "  - match: {names: [b-*]}\n    backend_options: *locked\n")
+    run = sgaudit("check", "--policy", policy, "--snapshot", FIXTURES / "security-groups.json",
+                  "--snapshot", VPCS, "--format", "json")
+    assert run.code == 0, run.err
+
+
+def test_recursive_alias_is_refused(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    policy = write(tmp_path, "select:\n  names: &n [a, *n]\n")
+    run = sgaudit("check", "--policy", policy, "--snapshot", VPCS)
+    assert run.code == 2
+    assert run.err_lines == [f"sgaudit: error: {policy}: line 2: invalid YAML: alias *n refers to "
+                             "the value that holds it (a recursive alias)"]
+
+
+def test_error_messages_never_print_a_whole_value() -> None:
+    """A value shared 10**6 times (as aliases build it) is shown by looking at a few items."""
+    from sgaudit.policy.options import show
+
+    seen = []
+
+    class Item:
+        def __repr__(self) -> str:
+            seen.append(1)
+            return "'x'"
+
+    value: object = [Item()] * 10
+    for _ in range(5):
+        value = [value] * 10
+    text = show(value)
+    assert len(text) <= 80 and text.startswith("[[[")
+    assert len(seen) < 100

@@ -388,8 +388,9 @@ def test_a_backup_is_never_overwritten_and_default_names_do_not_collide(tmp_path
 @pytest.mark.parametrize(("args", "message"), [
     (["--dry-run"], "--dry-run only applies with --fix"),
     (["--yes", "--backup", "b.json"], "--yes, --backup only apply with --fix"),
-    (["--fix", "--format", "json"], "with --fix, stdout shows the plan and what was done; write the "
-                                    "report with -o FILE"),
+    (["--fix", "--format", "html"], "with --fix, stdout shows the plan and what was done; write the "
+                                    "report with -o FILE (--format json alone prints the plan and its "
+                                    "results as JSON)"),
 ])
 def test_fix_options_without_fix_or_with_a_format_for_stdout_are_usage_errors(
         sgaudit: Any, args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,7 +187,13 @@ def test_parse_sgr_reads_every_source_kind_and_drops_egress() -> None:
         "-1", -1, -1, "::/0", "sgr-1")
     assert aws_apply.parse_sgr({**base, "IpProtocol": "6", "FromPort": 1, "ToPort": 2,
                           "ReferencedGroupInfo": {"GroupId": "sg-2", "UserId": ACCOUNT}}) == Rule(
-        "tcp", 1, 2, "sg-2", "sgr-1")
+        "tcp", 1, 2, "sg-2", "sgr-1", peer_account=ACCOUNT)
+    # a reference across accounts and a peering connection: who owns the group is kept
+    assert aws_apply.parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                "ReferencedGroupInfo": {"GroupId": "sg-9", "UserId": "999999999999",
+                                                        "VpcPeeringConnectionId": "pcx-1",
+                                                        "PeeringStatus": "active"}}) == Rule(
+        "tcp", 5432, 5432, "sg-9", "sgr-1", peer_account="999999999999", peering_id="pcx-1")
     assert aws_apply.parse_sgr({**base, "IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
                           "PrefixListId": "pl-1"}) == Rule("udp", 53, 53, "pl-1", "sgr-1")
     assert aws_apply.parse_sgr({**base, "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": WORLD}) is None

@@ -166,3 +166,13 @@ def test_a_large_report_lists_a_page_and_keeps_the_rest_unlaid() -> None:
     classes = re.findall(r'<tbody class="([^"]*)"', text)
     assert len(classes) == html.PAGE + 50
     assert [c.endswith(" p") for c in classes] == [False] * html.PAGE + [True] * 50
+
+
+def test_the_per_row_severity_shorthand_is_spelled_out_on_hover() -> None:
+    """"2 1C 1M" is explained: the row's breakdown carries "1 critical, 1 medium" as its title
+    (and for screen readers), and the column header says what the letters mean."""
+    text = html.render(fixture_report())
+    assert re.findall(r'<small title="([^"]*)" aria-label="\1">([^<]*)</small>', text) == [
+        ("1 critical, 1 medium", "1C 1M"), ("1 high, 1 medium", "1H 1M")]
+    assert ('title="Active findings; beside the number, by severity: C critical, H high, M medium, '
+            'L low (e.g. 1C 1M)"') in text

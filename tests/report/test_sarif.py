@@ -133,10 +133,19 @@ def test_locations_name_the_group_and_the_policy_file() -> None:
     (logical,) = location["logicalLocations"]
     assert logical["kind"] == "resource"
     assert logical["fullyQualifiedName"] == f"111122223333/unknown/{logical['name']}"
-    # without a policy file there is no physical location, and the log is still valid
+    assert location["physicalLocation"]["region"] == {"startLine": 1}
+    # without a policy file every result still has a physical location (GitHub code scanning
+    # rejects an upload otherwise): the group, as account/region/group id
     doc = json.loads(sarif.render(dataclasses.replace(fixture_report(), policy_path=None)))
     _validate(doc)
-    assert all("physicalLocation" not in r["locations"][0] for r in doc["runs"][0]["results"])
+    run = doc["runs"][0]
+    assert run["results"] and all(
+        r["locations"][0]["physicalLocation"] == {
+            "artifactLocation": {"uri": f"{r['properties']['account']}/{r['properties']['region']}/"
+                                        f"{r['properties']['group_id']}", "uriBaseId": "SGAUDITCLOUD"},
+            "region": {"startLine": 1}}
+        for r in run["results"])
+    assert set(run["originalUriBaseIds"]) == {"SGAUDITCLOUD"}
     # an absolute policy path becomes a file: URI, spaces escaped
     (result, *_) = _results(dataclasses.replace(fixture_report(), policy_path="/etc/sg audit/p.yaml"))
     assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {

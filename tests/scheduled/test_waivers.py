@@ -341,3 +341,73 @@ def test_an_impossible_date_is_one_line_and_exit_2(sgaudit, tmp_path: Path) -> N
     assert run.code == 2
     assert run.err_lines == [f"sgaudit: error: {policy}: line 23: invalid YAML: invalid value for "
                              "'expires': day is out of range for month"]
+
+
+# -- issue 14, defect 13 and ICMP type 0 ---------------------------------------------------------
+@pytest.mark.parametrize("finding_ports", [(-1, -1), (0, 65535), (1, 65535)])
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_a_1_65535_waiver_covers_an_all_ports_finding(protocol: str,
+                                                      finding_ports: tuple[int, int]) -> None:
+    [w] = parse(f"waivers:\n  - {{group_id: {GROUP}, protocol: {protocol}, ports: [\"1-65535\"], "
+                "source: 10.0.0.0/8, reason: r, expires: 2027-01-31}\n").waivers
+    assert covers(w, finding(protocol=protocol, from_port=finding_ports[0], to_port=finding_ports[1]))
+    assert not covers(w, finding(protocol="icmp" if protocol == "tcp" else "tcp",
+                                 from_port=-1, to_port=-1))
+
+
+def test_a_narrower_waiver_still_does_not_cover_all_ports() -> None:
+    assert not covers(waiver(from_port=2, to_port=65535), finding(from_port=-1, to_port=-1))
+
+
+def test_icmp_type_0_echo_reply_can_be_waived_and_allowed() -> None:
+    policy = parse("""\
+waivers:
+  - {group_id: sg-1, protocol: icmp, ports: [0, "0-3"], source: 10.0.0.0/8, reason: r, expires: 2027-01-31}
+allow:
+  - {protocol: icmp, ports: [0], source: 10.0.0.0/8}
+""")
+    assert [(w.protocol, w.from_port, w.to_port) for w in policy.waivers] == [
+        ("icmp", 0, -1), ("icmp", 1, -1), ("icmp", 2, -1), ("icmp", 3, -1)]
+    assert [(g.protocol, g.from_port, g.to_port, g.source) for g in policy.allow] == [
+        ("icmp", 0, -1, "10.0.0.0/8")]
+    [w] = [w for w in policy.waivers if w.from_port == 0]
+    assert covers(w, finding(protocol="icmp", from_port=0, to_port=0, group_id="sg-1"))
+    assert not covers(w, finding(protocol="icmp", from_port=8, to_port=0, group_id="sg-1"))
+
+
+@pytest.mark.parametrize(("section", "entry", "message"), [
+    ("waivers", "{group_id: sg-1, protocol: icmp, ports: [256], source: 10.0.0.0/8, reason: r, "
+     "expires: 2027-01-31}",
+     "policy.yaml:2: waivers[0].ports[0]: expected an icmp type 0-255 or a \"lo-hi\" range, got 256"),
+    ("waivers", "{group_id: sg-1, protocol: icmp, ports: [\"250-300\"], source: 10.0.0.0/8, "
+     "reason: r, expires: 2027-01-31}",
+     "policy.yaml:2: waivers[0].ports[0]: expected an icmp type 0-255 or a \"lo-hi\" range, "
+     "got '250-300'"),
+    ("waivers", "{group_id: sg-1, protocol: icmpv6, ports: [-1], source: '::/0', reason: r, "
+     "expires: 2027-01-31}",
+     "policy.yaml:2: waivers[0].ports[0]: expected an icmp type 0-255 or a \"lo-hi\" range, got -1"),
+    ("allow", "{protocol: icmp, ports: [300], source: 10.0.0.0/8}",
+     "policy.yaml:2: allow[0].ports[0]: expected an icmp type 0-255 or a \"lo-hi\" range, got 300"),
+    ("allow", "{protocol: icmp, ports: [\"9-8\"], source: 10.0.0.0/8}",
+     "policy.yaml:2: allow[0].ports[0]: expected an icmp type 0-255 or a \"lo-hi\" range, got '9-8'"),
+])
+def test_icmp_types_are_range_checked(section: str, entry: str, message: str) -> None:
+    with pytest.raises(PolicyError) as raised:
+        parse(f"{section}:\n  - {entry}\n")
+    assert str(raised.value) == message
+
+
+def test_allow_1_65535_permits_an_all_ports_rule() -> None:
+    """The same rule for ``allow``: a 0-65535 rule from the allowed source leaves no "tcp 0"."""
+    from sgaudit.engine.diff import Differ
+    from sgaudit.engine.resolve import resolve
+    from sgaudit.model import Rule, Vpc
+
+    policy = parse("allow:\n  - {protocol: tcp, ports: [\"1-65535\"], source: 10.0.0.0/8}\n")
+    assert [(g.from_port, g.to_port) for g in policy.allow] == [(0, 65535)]
+    vpc = Vpc("vpc-1", "us-east-1", "111122223333", "10.0.0.0/16", ("10.0.0.0/16",))
+    state = resolve({}, vpc, policy.allow)
+    group = Group("sg-1", "g", "vpc-1", "us-east-1", "111122223333", rules=(
+        Rule("tcp", 0, 65535, "10.0.0.0/8"), Rule("tcp", 22, 22, "0.0.0.0/0"),
+        Rule("tcp", 8786, 8787, "0.0.0.0/0")))
+    assert Differ().diff(group, state) == ()

@@ -324,8 +324,9 @@ def test_duplicate_json_key_is_refused(sgaudit: Callable[..., Run], tmp_path: Pa
     path = write(tmp_path, text)
     run = sgaudit("check", "--snapshot", path)
     assert (run.code, run.out) == (2, "")
-    assert run.err_lines == [f"sgaudit: error: {path}: duplicate key 'sourceRanges' in one JSON object "
-                             "(which value is meant cannot be told)"]
+    assert run.err_lines == [f'sgaudit: error: {path}: duplicate key "sourceRanges" in the object with '
+                             'name "r1": which copy is meant cannot be told (neither AWS nor gcloud '
+                             'writes a key twice)']
 
 
 def test_detect() -> None:

@@ -394,3 +394,253 @@ def test_replay_under_a_wider_selection_is_incomplete(sgaudit: Callable[..., Run
     both = write(tmp_path, "select: {tags: {owner: coiled}, group_ids: [sg-0a11ce0000000001]}\n",
                  "both.yaml")
     assert sgaudit("check", "--policy", both, "--snapshot", snap).code == 0
+
+
+# -- malformed snapshots fail closed (issue 14, defect 9) ------------------------------------
+
+WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+FAIL_OPEN_SHAPES: list[tuple[str, str, str]] = [
+    ("second SecurityGroups hides every group",
+     '{"SecurityGroups": [{"GroupId": "sg-1", "Tags": [{"Key": "owner", "Value": "coiled"}]}], '
+     '"SecurityGroups": []}',
+     'duplicate key "SecurityGroups": which copy is meant cannot be told (neither AWS nor gcloud '
+     'writes a key twice)'),
+    ("second IpRanges hides world ssh",
+     '{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", '
+     '"FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "IpRanges": []}]}]}',
+     'duplicate key "IpRanges" in the object with IpProtocol "tcp": which copy is meant cannot '
+     'be told (neither AWS nor gcloud writes a key twice)'),
+    ("duplicate key in a vpc",
+     '{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlock": "0.0.0.0/0"}]}',
+     'duplicate key "CidrBlock" in the object with VpcId "vpc-1": '
+     'which copy is meant cannot be told (neither AWS nor gcloud writes a key twice)'),
+    ("world as a vpc block",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "0.0.0.0/0"}]}),
+     "$.Vpcs[0].CidrBlock: 0.0.0.0/0 is not a VPC block (AWS allows IPv4 /16 to /28)"),
+    ("a /29 vpc block",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/29"}]}),
+     "$.Vpcs[0].CidrBlock: 10.0.0.0/29 is not a VPC block (AWS allows IPv4 /16 to /28)"),
+    ("an associated /8",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "11.0.0.0/8", "CidrBlockState": {"State": "associated"}}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlock: 11.0.0.0/8 is not a VPC block (AWS allows "
+     "IPv4 /16 to /28)"),
+    ("an ipv6 /32",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16",
+                           "Ipv6CidrBlockAssociationSet": [{"Ipv6CidrBlock": "2600::/32"}]}]}),
+     "$.Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock: 2600::/32 is not a VPC block (AWS "
+     "allows IPv6 /44 to /64)"),
+    ("state as a string",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "10.9.0.0/16", "CidrBlockState": "disassociated"}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlockState: expected an object such as "
+     "{\"State\": \"associated\"}, got 'disassociated'"),
+    ("state value not text",
+     json.dumps({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "CidrBlockAssociationSet": [
+         {"CidrBlock": "10.9.0.0/16", "CidrBlockState": {"State": False}}]}]}),
+     "$.Vpcs[0].CidrBlockAssociationSet[0].CidrBlockState.State: expected a string, got False"),
+    ("IpRanges false",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "IpRanges": False}])]}),
+     "$.SecurityGroups[0].IpPermissions[0].IpRanges: expected a list, got False"),
+    ("reversed port range",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "FromPort": 3389, "ToPort": 22}])]}),
+     "$.SecurityGroups[0].IpPermissions[0]: FromPort 3389 and ToPort 22 are not a port range "
+     "(FromPort must not exceed ToPort; -1 means every port only in both)"),
+    ("half of every port",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "FromPort": -1, "ToPort": 22}])]}),
+     "$.SecurityGroups[0].IpPermissions[0]: FromPort -1 and ToPort 22 are not a port range "
+     "(FromPort must not exceed ToPort; -1 means every port only in both)"),
+    ("icmp type 300",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "IpProtocol": "icmp", "FromPort": 300,
+                                               "ToPort": -1}])]}),
+     "$.SecurityGroups[0].IpPermissions[0]: icmp type 300 code -1: type and code are 0-255 (-1: any)"),
+    ("icmpv6 code 256",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "IpProtocol": "icmpv6", "FromPort": 1,
+                                               "ToPort": 256}])]}),
+     "$.SecurityGroups[0].IpPermissions[0]: icmpv6 type 1 code 256: type and code are 0-255 (-1: any)"),
+    ("icmp code without a type",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "IpProtocol": "icmp", "FromPort": -1,
+                                               "ToPort": 4}])]}),
+     "$.SecurityGroups[0].IpPermissions[0]: icmp code 4 without a type (FromPort -1)"),
+    ("UserIdGroupPairs empty object",
+     json.dumps({"SecurityGroups": [sg(perms=[{**WORLD_SSH, "UserIdGroupPairs": {}}])]}),
+     "$.SecurityGroups[0].IpPermissions[0].UserIdGroupPairs: expected a list, got {}"),
+]
+
+
+@pytest.mark.parametrize(("text", "error"), [pytest.param(t, e, id=i) for i, t, e in FAIL_OPEN_SHAPES])
+def test_snapshots_that_would_fail_open_are_refused(sgaudit: Callable[..., Run], tmp_path: Path,
+                                                    text: str, error: str) -> None:
+    path = write(tmp_path, text)
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", path)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [f"sgaudit: error: {path}: {error}"]
+
+
+def test_one_vpc_with_different_blocks_in_two_files_is_refused(sgaudit: Callable[..., Run],
+                                                                tmp_path: Path) -> None:
+    vpc_id = json.loads(VPCS.read_text())["Vpcs"][0]["VpcId"]
+    other = write(tmp_path, {"Vpcs": [{"VpcId": vpc_id, "CidrBlock": "10.200.0.0/16"}]}, "other.json")
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS,
+                  "--snapshot", other)
+    assert (run.code, run.out) == (2, "")
+    [line] = run.err_lines
+    assert line.startswith(f"sgaudit: error: {other}: {vpc_id} (unknown) has blocks 10.200.0.0/16 "
+                           f"but {VPCS} gives it ")
+    assert line.endswith("pass one describe-vpcs answer per VPC (which copy is current cannot be told)")
+
+
+def test_one_vpc_alike_in_two_files_is_fine(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    copy = write(tmp_path, VPCS.read_text(), "copy.json")
+    once = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS, "--format", "json")
+    twice = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS,
+                    "--snapshot", copy, "--format", "json")
+    assert twice.code == once.code == 0
+    assert json.loads(twice.out)["findings"] == json.loads(once.out)["findings"]
+
+
+# -- prefix lists in AWS CLI snapshots (defect 7) ----------------------------------------------
+
+PL = "pl-0123456789abcdef0"
+ALL_FROM_LIST = [{"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": PL}]}]
+ENTRIES = {"Entries": [{"Cidr": "0.0.0.0/0", "Description": "oops"}]}
+
+
+def _pl_run(sgaudit: Callable[..., Run], tmp_path: Path, *extra: object) -> Run:
+    groups = write(tmp_path, {"SecurityGroups": [sg("sg-1", ssh_from("0.0.0.0/0") + ALL_FROM_LIST)]},
+                   "groups.json")
+    return sgaudit("check", "--policy", POLICY, "--snapshot", groups, "--snapshot", VPCS,
+                   *extra, "--format", "json")
+
+
+def test_a_prefix_list_no_file_gives_makes_the_scan_incomplete(sgaudit: Callable[..., Run],
+                                                               tmp_path: Path) -> None:
+    run = _pl_run(sgaudit, tmp_path)
+    assert run.code == 3
+    doc = json.loads(run.out)
+    assert doc["complete"] is False
+    [error] = doc["errors"]
+    assert error["operation"] == f"GetManagedPrefixListEntries {PL}"
+    assert error["message"] == (
+        f"sg-1 allows traffic from prefix list {PL}, whose entries no --snapshot file gives: add the "
+        f"output of 'aws ec2 get-managed-prefix-list-entries --prefix-list-id {PL}' "
+        f"(as --snapshot {PL}:FILE)")
+
+
+def test_describe_managed_prefix_lists_names_the_unread_list(sgaudit: Callable[..., Run],
+                                                             tmp_path: Path) -> None:
+    described = write(tmp_path, {"PrefixLists": [{
+        "PrefixListId": PL, "AddressFamily": "IPv4", "State": "create-complete",
+        "PrefixListName": "partners", "MaxEntries": 10, "Version": 3, "OwnerId": "111122223333"}]},
+        "lists.json")
+    run = _pl_run(sgaudit, tmp_path, "--snapshot", described)
+    assert run.code == 3
+    [error] = json.loads(run.out)["errors"]
+    assert error["message"].startswith(f"sg-1 allows traffic from prefix list {PL} (partners), ")
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_get_managed_prefix_list_entries_completes_the_scan(sgaudit: Callable[..., Run], tmp_path: Path,
+                                                            labelled: bool) -> None:
+    """Labelled ``pl-…:FILE``, or a file named after the list: the list is read, and what it
+    holds (the whole internet) is judged — all traffic from the world is critical."""
+    entries = write(tmp_path, ENTRIES, "entries.json" if labelled else f"{PL}.json")
+    run = _pl_run(sgaudit, tmp_path, "--snapshot", f"{PL}:{entries}" if labelled else entries)
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert doc["complete"] is True and doc["errors"] == []
+    assert [(f["kind"], f["protocol"], f["source"], f["severity"]) for f in doc["findings"]] == [
+        ("extra", "tcp", "0.0.0.0/0", "critical"), ("extra", "-1", PL, "critical")]
+    assert doc["findings"][1]["reason"].endswith("; udp, icmp, icmpv6, all other protocols from 0.0.0.0/0")
+
+
+def test_entries_of_an_unnamed_list_are_refused(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    entries = write(tmp_path, ENTRIES, "entries.json")
+    run = _pl_run(sgaudit, tmp_path, "--snapshot", entries)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [
+        f"sgaudit: error: {entries}: $: get-managed-prefix-list-entries output does not say which "
+        "prefix list it is: pass it as --snapshot pl-…:FILE (or name the file after the list)"]
+
+
+def test_one_page_of_a_longer_answer_is_refused(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    page = write(tmp_path, {"SecurityGroups": [sg("sg-1")], "NextToken": "abc"}, "page.json")
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", page, "--snapshot", VPCS)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [
+        f"sgaudit: error: {page}: $.NextToken: this is one page of a longer answer; save the whole "
+        "answer (the AWS CLI without --max-items or --no-paginate)"]
+
+
+# -- labelling AWS CLI files with their region and account ---------------------------------------
+
+def _places(run: Run) -> list[tuple[str, str, str]]:
+    assert run.code in (0, 3), run.err
+    return [(g["group_id"], g["account"], g["region"]) for g in json.loads(run.out)["groups"]]
+
+
+def test_snapshot_labels_give_region_and_account(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    groups = write(tmp_path, {"SecurityGroups": [sg("sg-1", ssh_from("0.0.0.0/0"))]}, "g.json")
+    plain = sgaudit("check", "--policy", POLICY, "--snapshot", groups, "--snapshot", VPCS, "-f", "json")
+    assert _places(plain) == [("sg-1", "111122223333", "unknown")]
+    labelled = sgaudit("check", "--policy", POLICY, "--snapshot", f"999988887777:eu-west-1:{groups}",
+                       "--snapshot", f"999988887777:eu-west-1:{VPCS}", "-f", "json")
+    assert _places(labelled) == [("sg-1", "999988887777", "eu-west-1")]
+    assert json.loads(labelled.out)["findings"][0]["key"].startswith("extra|999988887777|eu-west-1|sg-1|")
+    by_option = sgaudit("check", "--policy", POLICY, "--snapshot", groups, "--snapshot", VPCS,
+                        "--region", "us-east-2", "-f", "json")
+    assert _places(by_option) == [("sg-1", "111122223333", "us-east-2")]
+    label_wins = sgaudit("check", "--policy", POLICY, "--snapshot", f"ap-south-1:{groups}",
+                         "--snapshot", f"ap-south-1:{VPCS}", "--region", "us-east-2", "-f", "json")
+    assert _places(label_wins) == [("sg-1", "111122223333", "ap-south-1")]
+
+
+def test_a_file_whose_name_holds_a_colon_is_a_file(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    groups = write(tmp_path, {"SecurityGroups": [sg("sg-1", ssh_from("0.0.0.0/0"))]}, "us-east-1:g.json")
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", groups, "--snapshot", VPCS, "-f", "json")
+    assert _places(run) == [("sg-1", "111122223333", "unknown")]
+
+
+def test_a_label_contradicting_an_sgaudit_snapshot_is_refused(sgaudit: Callable[..., Run],
+                                                              tmp_path: Path) -> None:
+    path = write(tmp_path, sgaudit_snapshot(scan("eu-west-1", [sg("sg-1")], "10.0.0.0/16")))
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", f"us-east-1:{path}")
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [f"sgaudit: error: {path}: $.scans[0].Region: the file says 'eu-west-1', "
+                             "its --snapshot label says 'us-east-1'"]
+    # --region only fills in what files do not say: the file's own region stands
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", path, "--region", "us-east-1", "-f", "json")
+    assert _places(run) == [("sg-1", "444455556666", "eu-west-1")]
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (("--region", "narnia"), "--region 'narnia': expected an AWS region such as us-east-1"),
+    (("--account", "12"), "--account '12': expected a 12-digit AWS account id"),
+])
+def test_bad_labels_are_one_line(sgaudit: Callable[..., Run], args: tuple[str, ...], error: str) -> None:
+    run = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, *args)
+    assert (run.code, run.out, run.err_lines) == (2, "", [f"sgaudit: error: {error}"])
+
+
+def test_labels_without_snapshots_are_refused(sgaudit: Callable[..., Run]) -> None:
+    run = sgaudit("check", "--policy", POLICY, "--region", "us-east-1")
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == ["sgaudit: error: --region labels --snapshot files; a live scan names "
+                             "its own (use --regions to choose regions)"]
+
+
+def test_unknown_keys_in_a_baseline_are_warned_about(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    warning = ("sgaudit: warning: 6 group(s) have no region or account (AWS CLI snapshot files name "
+               "none): their finding keys say 'unknown' and will not match a live scan's in the "
+               "baseline or history; label the file (--snapshot us-east-1:FILE) or pass --region "
+               "and --account")
+    base = tmp_path / "baseline.json"
+    plain = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS,
+                    "--update-baseline", base)
+    assert warning in plain.err_lines
+    labelled = sgaudit("check", "--policy", POLICY, "--snapshot", f"us-east-1:{GROUPS}",
+                       "--snapshot", f"us-east-1:{VPCS}", "--update-baseline", tmp_path / "b2.json")
+    assert not [line for line in labelled.err_lines if "unknown" in line]
+    no_baseline = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS)
+    assert warning not in no_baseline.err_lines
