@@ -21,6 +21,7 @@ from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.remediate import aws_apply, plan_text, verify
 from sgaudit.remediate import plan as fixplan
+from sgaudit.text import clean
 
 if TYPE_CHECKING:
     from sgaudit.cli.live_options import LiveOptions
@@ -126,7 +127,7 @@ def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str) -> bool:
 def _progress(outcome: fixplan.Outcome) -> None:
     c = outcome.change
     rule = fixplan.describe_rule(c.rule, with_id=True)
-    _err(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}")
+    _err(clean(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}"))
 
 
 def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]],

@@ -11,11 +11,13 @@ import click
 
 from sgaudit import __version__
 from sgaudit.cli.check import check
+from sgaudit.cli.common import set_quiet
 from sgaudit.cli.explain import explain
 from sgaudit.cli.history import history_command
 from sgaudit.cli.rollback import rollback
 from sgaudit.cli.snapshot import snapshot_command
 from sgaudit.errors import EXIT_OK, EXIT_USAGE, SgauditError
+from sgaudit.text import clean
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,11 +32,12 @@ for command in (check, history_command, explain, snapshot_command, rollback):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: every error the user can cause becomes one line and an exit code."""
+    set_quiet(False)
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="sgaudit",
                  standalone_mode=False)
     except SgauditError as exc:
-        click.echo(f"sgaudit: error: {exc}", err=True)
+        click.echo(f"sgaudit: error: {clean(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
@@ -43,17 +46,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("sgaudit: aborted", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"sgaudit: error: {exc.format_message()}", err=True)
+        click.echo(f"sgaudit: error: {clean(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("sgaudit: interrupted", err=True)
         sys.exit(130)
     except SystemExit:
         raise
+    except RecursionError:  # input nested deeper than a parser or a walk of it can follow
+        click.echo("sgaudit: error: an input is nested too deeply to read", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: say so in one line; SGAUDIT_DEBUG=1 shows the traceback
         if os.environ.get("SGAUDIT_DEBUG"):
             raise
-        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {clean(exc)} "
                    "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
         sys.exit(70)
     sys.exit(EXIT_OK)

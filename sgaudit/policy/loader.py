@@ -12,6 +12,7 @@ import yaml
 
 from sgaudit import ports
 from sgaudit.errors import PolicyError
+from sgaudit.files import parse_problem, read_input
 from sgaudit.model import ClusterOverride, Grant, Matcher, Origin, Policy, Waiver
 from sgaudit.policy import clusterargs, daskconfig
 from sgaudit.policy.options import (
@@ -46,7 +47,7 @@ def load_policy(path: str | Path | None) -> Policy:
                       select=DEFAULT_SELECT)
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        raw = read_input(file, label="policy file", error=PolicyError)
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
     try:
@@ -55,6 +56,8 @@ def load_policy(path: str | Path | None) -> Policy:
         raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: {yaml_error_line(exc)}") from None
+    except (RecursionError, ValueError) as exc:
+        raise PolicyError(f"{path}: invalid YAML: {parse_problem(exc) or exc}") from None
     return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), file.parent)
 
 

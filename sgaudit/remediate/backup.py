@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import SgauditError, UsageError
-from sgaudit.files import atomic_write
+from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.model import Rule
 from sgaudit.remediate.plan import (
     BackupRecord,
@@ -121,12 +121,13 @@ def load_backup(path: str | Path) -> BackupRecord:
     """Read and check a backup; every problem is one line naming the file and key."""
     text_path = str(path)
     try:
-        with open(path, "rb") as handle:
-            doc = json.load(handle)
+        doc = json.loads(read_input(path, label="backup", error=BackupError))
     except OSError as exc:
         raise BackupError(f"{text_path}: cannot read backup: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BackupError(f"{text_path}: not a valid JSON backup: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        raise BackupError(f"{text_path}: not a valid JSON backup: {parse_problem(exc) or exc}") from None
     if not isinstance(doc, Mapping) or FORMAT_KEY not in doc:
         raise BackupError(f"{text_path}: not an sgaudit backup (no {FORMAT_KEY!r} key)")
     if doc[FORMAT_KEY] != FORMAT_VERSION:

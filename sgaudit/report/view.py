@@ -6,7 +6,6 @@ Nothing here changes a verdict; it only arranges what the engine decided.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,26 +15,13 @@ from sgaudit.engine.diff import ADMIN_PORTS
 from sgaudit.model import SEVERITIES, Finding, GroupResult, Report, Severity
 from sgaudit.report import format_ports, format_protocol
 from sgaudit.scheduled import waivers
+from sgaudit.text import clean  # the one sanitiser of every output (re-exported)
 
 #: severity -> rank, worst first (for sorting: lower is worse)
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 KINDS = ("extra", "missing")
 #: waivers that expire within this many days are called out (the waiver engine decides)
 EXPIRING_DAYS = waivers.EXPIRING_DAYS
-
-# Characters that can hide, reorder or break text in terminals, tables, HTML and XML: C0/C1
-# controls, bidi overrides ("trojan source"), line separators, lone surrogates, non-characters.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e"
-                     "\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_NEWLINES = re.compile(r"[\r\n\t]+")
-
-
-def clean(text: object) -> str:
-    """Cloud text as one printable line: newlines and tabs become a space, and characters that
-    could disguise text become U+FFFD, so a reviewer sees that something was there."""
-    if text is None:
-        return ""
-    return _UNSAFE.sub("\ufffd", _NEWLINES.sub(" ", str(text)))
 
 
 @dataclass(frozen=True, slots=True)

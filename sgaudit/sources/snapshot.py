@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
+from sgaudit.files import check_regular, parse_problem
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources.awsjson import (
     ShapeError,
@@ -156,6 +157,7 @@ def _same_group(a: Group, b: Group) -> bool:
 
 
 def _load(path: str) -> Any:
+    _check_regular(path)
     try:
         with open(path, "rb") as handle:
             return json.load(handle)
@@ -166,6 +168,19 @@ def _load(path: str) -> Any:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno} "
                             f"column {exc.colno}") from None
+    except (RecursionError, ValueError) as exc:
+        problem = parse_problem(exc)
+        if problem is None:
+            raise
+        raise SnapshotError(f"{path}: not valid JSON: {problem}") from None
+
+
+def _check_regular(path: str) -> None:
+    """A FIFO or a device as --snapshot would hang or never end: refused with one line."""
+    try:
+        check_regular(path, label="snapshot", error=SnapshotError)
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
 
 
 def _sections(data: Any) -> list[Mapping[str, Any]]:
