@@ -16,7 +16,7 @@ from sgaudit.cli.explain import explain
 from sgaudit.cli.history import history_command
 from sgaudit.cli.rollback import rollback
 from sgaudit.cli.snapshot import snapshot_command
-from sgaudit.errors import EXIT_OK, EXIT_USAGE, SgauditError
+from sgaudit.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SgauditError
 from sgaudit.text import clean
 
 
@@ -42,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click's Ctrl-C
+            click.echo("sgaudit: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         click.echo("sgaudit: aborted", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("sgaudit: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except RecursionError:  # input nested deeper than a parser or a walk of it can follow

@@ -112,6 +112,10 @@ class BackupWriter:
             for v in checks]
         self.write()
 
+    def pending(self) -> set[int]:
+        """The changes whose call was started and never answered (an interrupted run)."""
+        return {c["seq"] for c in self.doc["changes"] if c["result"] == PENDING}
+
     def _entry(self, change: Change) -> dict[str, Any]:
         return self.doc["changes"][self._index[change.seq]]  # type: ignore[no-any-return]
 
