@@ -45,10 +45,11 @@ def resolve(path: str | Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _kind(target: Path) -> str | None:
-    """"regular", "char", "fifo", "dir", another file type's name, or None when absent."""
+def _kind(target: str | Path) -> str | None:
+    """"regular", "char", "fifo", "dir", another file type's name, or None when absent.
+    Symlinks are followed by the kernel (so /proc's fd links to pipes work too)."""
     try:
-        mode = target.stat().st_mode
+        mode = os.stat(target).st_mode
     except FileNotFoundError:
         return None
     except OSError:
@@ -70,15 +71,17 @@ def ensure_writable(path: str | Path, *, label: str = "output", regular_only: bo
     a database, which must be a file (no stdout, device or FIFO)."""
     if str(path) == STDOUT and not regular_only:
         return
+    kind = _kind(path)
+    if kind == "socket" and is_stdout(path) and not regular_only:
+        return
     target = resolve(path)
-    kind = _kind(target)
     if kind == "dir":
         raise OutputError(f"{path}: cannot write {label}: it is a folder")
     if regular_only and (kind in _KIND_NAMES or str(path) == STDOUT):
         what = _KIND_NAMES.get(kind or "", "stdout")
         raise OutputError(f"{path}: cannot write {label}: it is not a regular file ({what})")
     if kind in ("char", "fifo"):
-        if not os.access(target, os.W_OK):
+        if not os.access(path, os.W_OK):
             raise OutputError(f"{path}: cannot write {label}: permission denied")
         return
     if kind not in (None, "regular"):
@@ -95,17 +98,25 @@ def atomic_write(path: str | Path, data: str | bytes, *, label: str = "output") 
     """Write ``data`` to ``path``: atomically for files (through symlinks), directly to
     character devices, FIFOs and ``-`` (stdout)."""
     payload = encode(data) if isinstance(data, str) else data
-    if str(path) == STDOUT:
-        write_stdout(payload, label=label)
+    kind = _kind(path) if str(path) != STDOUT else None
+    if str(path) == STDOUT or (kind in ("char", "fifo", "socket") and is_stdout(path)):
+        write_stdout(payload, label=label)  # our own stdout (/dev/stdout): through its buffer
         return
-    target = resolve(path)
-    kind = _kind(target)
     if kind in ("char", "fifo"):
-        _write_stream(path, target, payload, label)
+        _write_stream(path, payload, label)  # opened by its name: /proc's fd links work too
         return
     if kind not in (None, "regular"):
         raise OutputError(f"{path}: cannot write {label}: it is a {kind}")
-    _replace(path, target, payload, label)
+    _replace(path, resolve(path), payload, label)
+
+
+def is_stdout(path: str | Path) -> bool:
+    """Is ``path`` (after links) the file this process's stdout is?  (/dev/stdout, /dev/fd/1)"""
+    try:
+        mine, there = os.fstat(sys.stdout.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _replace(path: str | Path, target: Path, payload: bytes, label: str) -> None:
@@ -129,10 +140,10 @@ def _replace(path: str | Path, target: Path, payload: bytes, label: str) -> None
         raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
 
 
-def _write_stream(path: str | Path, target: Path, payload: bytes, label: str) -> None:
+def _write_stream(path: str | Path, payload: bytes, label: str) -> None:
     """A device or a FIFO: opened for writing as it is (never created, truncated or replaced)."""
     try:
-        fd = os.open(target, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
     try:

@@ -311,3 +311,42 @@ def test_a_fifo_as_baseline(sgaudit: Callable[..., Run], tmp_path: Path) -> None
     assert (run.code, run.err_lines) == (2, [f"sgaudit: error: {tmp_path / 'b.json'}: cannot read "
                                              "baseline: it is not a regular file (a device, FIFO or "
                                              "socket); give a file"])
+
+
+def test_o_through_a_link_to_this_process_stdout(tmp_path: Path) -> None:
+    """`-o /dev/stdout` as CI writes it, with stdout a pipe: the report reaches the pipe (the
+    link points at /proc's fd link of the process itself, made in tmp_path)."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    run = subprocess.run([sys.executable, "-m", "sgaudit", "check", *map(str, DEMO), "-f", "json",
+                          "-o", str(link)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["schema"] == "sgaudit.report/v1"
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["stdout"]
+
+
+def test_backup_to_stdout_is_refused() -> None:
+    from sgaudit.errors import UsageError
+    from sgaudit.remediate.backup import check_target
+
+    with pytest.raises(UsageError) as raised:
+        check_target("-")
+    assert str(raised.value) == ("--backup -: a backup is a file (it is rewritten around every change); "
+                                 "give a path")
+
+
+@needs_root
+@pytest.mark.parametrize("command", [["explain"], ["history", "--history", "DB"]])
+def test_explain_and_history_on_a_full_stdout(tmp_path: Path, sgaudit: Callable[..., Run],
+                                              command: list[str]) -> None:
+    db = tmp_path / "h.db"
+    assert sgaudit("check", *DEMO, "--history", db, "-q").code == 0
+    args = [str(db) if a == "DB" else a for a in command]
+    if command == ["explain"]:
+        args += [str(a) for a in DEMO]
+    full = char_device(tmp_path / "full", FULL)
+    with open(full, "wb") as stdout:
+        run = subprocess.run([sys.executable, "-m", "sgaudit", *args], stdout=stdout,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (run.returncode, len(run.stderr.splitlines())) == (2, 1), run.stderr
+    assert run.stderr.endswith(": No space left on device\n")

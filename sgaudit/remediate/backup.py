@@ -51,6 +51,9 @@ def default_path(now: datetime | None = None, folder: str | Path = ".") -> Path:
 def check_target(path: str | Path) -> None:
     """Refuse to overwrite a backup (it may be the only way back) before anything changes."""
     target = Path(path)
+    if str(path) == "-":
+        raise UsageError("--backup -: a backup is a file (it is rewritten around every change); "
+                         "give a path")
     if target.exists():
         raise UsageError(f"--backup {path}: the file exists; a backup is never overwritten, "
                          "choose another path")

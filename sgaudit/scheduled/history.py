@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -284,6 +285,11 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
     """Record one scan; returns its id and the first_seen time of each of its findings.
     ``recorded_at`` is this machine's real clock (default: now), the second witness of order;
     ``warn`` hears about scans out of order and clocks that disagree."""
+    storable = _storable(report)
+    if storable is not report:  # lone surrogates from a snapshot's ids: SQLite takes UTF-8 only
+        scan_id, seen = record_scan(conn, storable, scanned_at, policy_sha256, what_if=what_if,
+                                    recorded_at=recorded_at, warn=warn)
+        return scan_id, {f.key: seen[_SURROGATES.sub("\ufffd", f.key)] for f in report.findings}
     findings = {f.key: f for f in report.findings}
     scope = complete_scope(report)
     active = [f for f in findings.values() if f.active]
@@ -348,6 +354,25 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
     return scan_id, first_seen
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(report: Report) -> Report:
+    """The report with lone surrogates in finding keys and places replaced by U+FFFD (the same
+    report when there are none, which is always but for hostile snapshots)."""
+    if not any(_SURROGATES.search(f.key + f.account + f.region + f.group_id) for f in report.findings):
+        return report
+
+    def fixed(f: Finding) -> Finding:
+        return replace(f, key=_SURROGATES.sub("\ufffd", f.key),
+                       account=_SURROGATES.sub("\ufffd", f.account),
+                       region=_SURROGATES.sub("\ufffd", f.region),
+                       group_id=_SURROGATES.sub("\ufffd", f.group_id))
+
+    return replace(report, results=tuple(replace(r, findings=tuple(map(fixed, r.findings)))
+                                         for r in report.results))
 
 
 def _record_late_scan(conn: sqlite3.Connection, scan_id: int, findings: Mapping[str, Finding],

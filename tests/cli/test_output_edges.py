@@ -135,3 +135,24 @@ def test_a_lone_surrogate_in_a_group_name_still_writes_the_table(sgaudit: Callab
     assert sgaudit("check", "--policy", FIXTURES / "policy.yaml", "--snapshot", snap,
                    "--snapshot", FIXTURES / "vpcs.json", "-o", out).code == 0
     assert "half \ufffd of an emoji" in out.read_text(encoding="utf-8")
+
+
+def test_a_lone_surrogate_in_a_group_id_is_recorded_in_history(sgaudit: Callable[..., Run],
+                                                               tmp_path: Path) -> None:
+    data = json.loads((FIXTURES / "security-groups.json").read_text())
+    data["SecurityGroups"][2]["GroupId"] = "sg-\ud800x"
+    snap = tmp_path / "s.json"
+    snap.write_text(json.dumps(data))
+    db, baseline = tmp_path / "h.db", tmp_path / "b.json"
+    args = ("check", "--policy", FIXTURES / "policy.yaml", "--snapshot", snap,
+            "--snapshot", FIXTURES / "vpcs.json", "--history", db, "--update-baseline", baseline,
+            "-f", "json")
+    run = sgaudit(*args)
+    assert run.code == 0, run.err
+    found = json.loads(run.out)["findings"]
+    odd = [f for f in found if f["group_id"] == "sg-\ud800x"]
+    assert odd and all(f["first_seen"] for f in found)
+    again = json.loads(sgaudit(*args).out)["findings"]
+    assert {f["key"]: f["first_seen"] for f in again} == {f["key"]: f["first_seen"] for f in found}
+    history = sgaudit("history", "--history", db)
+    assert history.code == 0 and "sg-\ufffdx" in history.out
