@@ -53,6 +53,9 @@ class FixOptions:
         if snapshots:
             raise UsageError("--fix changes security groups in AWS, so it needs a live scan; "
                              "it cannot be used with --snapshot")
+        if output == "-":
+            raise UsageError("with --fix, stdout shows the plan and what was done; write the "
+                             "report with -o FILE, not -o -")
         if fmt and not output:
             raise UsageError("with --fix, stdout shows the plan and what was done; write the "
                              "report with -o FILE")

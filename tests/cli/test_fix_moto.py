@@ -379,3 +379,10 @@ def test_on_one_terminal_each_change_is_printed_once(fleet: Fleet, proxy: FaultP
         assert len(results) == 1, screen
     assert "Each change's result is listed above." in screen
     assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in screen
+
+
+def test_fix_refuses_the_report_on_stdout(proxy: FaultProxy, sgaudit: Any) -> None:
+    run = sgaudit("check", "--endpoint-url", proxy.url, "--fix", "-o", "-")
+    assert (run.code, run.err_lines) == (2, ["sgaudit: error: with --fix, stdout shows the plan and what "
+                                             "was done; write the report with -o FILE, not -o -"])
+    assert proxy.log == []
