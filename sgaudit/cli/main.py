@@ -43,11 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click's Ctrl-C
-            click.echo("sgaudit: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        click.echo("sgaudit: aborted", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(_aborted(exc))
     except click.ClickException as exc:
         click.echo(f"sgaudit: error: {clean(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
@@ -56,13 +52,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
-    except RecursionError:  # input nested deeper than a parser or a walk of it can follow
-        click.echo("sgaudit: error: an input is nested too deeply to read", err=True)
-        sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: say so in one line; SGAUDIT_DEBUG=1 shows the traceback
-        if os.environ.get("SGAUDIT_DEBUG"):
-            raise
-        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {clean(exc)} "
-                   "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
-        sys.exit(70)
+        sys.exit(_unexpected(exc))
     sys.exit(EXIT_OK)
+
+
+def _aborted(exc: click.exceptions.Abort) -> int:
+    """click turns Ctrl-C into Abort: that is an interrupt (130); EOF at a prompt is not."""
+    if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+        click.echo("sgaudit: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    click.echo("sgaudit: aborted", err=True)
+    return EXIT_USAGE
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line for what no handler expected; input nested deeper than any walk of it can
+    follow is bad input (exit 2), anything else a bug (exit 70)."""
+    if os.environ.get("SGAUDIT_DEBUG"):
+        raise exc
+    if isinstance(exc, RecursionError):
+        click.echo("sgaudit: error: an input is nested too deeply to read", err=True)
+        return EXIT_USAGE
+    click.echo(f"sgaudit: internal error: {type(exc).__name__}: {clean(exc)} "
+               "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
+    return 70
