@@ -12,12 +12,15 @@ from sgaudit.cli.common import (
     policy_option,
     read_source,
     refuse_unwritable,
+    say,
+    set_quiet,
     snapshot_account_option,
     snapshot_option,
     snapshot_region_option,
     summary_line,
     warn,
     warn_unknown_keys,
+    what_if,
     write_output,
 )
 from sgaudit.cli.fix import FixOptions, fix_options
@@ -33,11 +36,14 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
 @snapshot_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
               help="Report format (default: from -o's extension, else table).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report here: a file atomically (through a symlink, its target); "
+                   "a device or FIFO directly; '-' for stdout.")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 1 when there is active drift.")
 @click.option("--allow-partial", is_flag=True,
               help="Report what could be read and exit 0/1 even if some of it could not.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress display, summary line or warnings (errors are still shown).")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
               help="Findings listed in this baseline are known: reported apart, not active.")
 @click.option("--update-baseline", "update_baseline", type=click.Path(dir_okay=False),
@@ -48,6 +54,9 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
                    "first_seen, reports a trend.")
 @snapshot_region_option
 @snapshot_account_option
+@click.option("--record-what-if", is_flag=True,
+              help="With --history and SGAUDIT_NOW: record this what-if scan too (by default a "
+                   "scan with a fixed clock is not recorded).")
 @live_options
 @gcp_options
 @fix_options
@@ -55,18 +64,21 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
           snapshot_region: str | None = None, snapshot_account: str | None = None,
-          live: LiveOptions | None = None, fixing: FixOptions | None = None,
-          gcp: GcpOptions | None = None) -> None:
+          record_what_if: bool = False, live: LiveOptions | None = None,
+          fixing: FixOptions | None = None, gcp: GcpOptions | None = None) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
     from sgaudit.engine.audit import audit
     from sgaudit.report import renderer
 
     fixing = fixing or FixOptions()
+    set_quiet(quiet)
     fixing.refuse(snapshots, fmt, output)
     if fixing.fix and gcp is not None and gcp.given:
         raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
+    refuse_stdout_twice(output, update_baseline, fmt is not None)
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))
+    fmt_given = fmt is not None
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
     policy = load_policy_with_warnings(policy_path)
@@ -78,16 +90,33 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)
-    report = accept_and_record(report, policy, now, baselines, update_baseline, history_path, warn)
+    report = accept_and_record(report, policy, now, baselines, update_baseline, history_path, warn,
+                               what_if=what_if(), record_what_if=record_what_if,
+                               info=None if quiet else say)
     if fixing.fix:
         if output:
-            write_output(render(report), output)
+            write_report(render(report), output, fmt, quiet)
         if not quiet:
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
                                     policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
                                     as_json=fmt == "json" and not output))
-    write_output(render(report), output)
+    if output or fmt_given or not update_baseline:  # --update-baseline alone: no table on stdout
+        write_report(render(report), output, fmt, quiet)
     if not quiet:
         click.echo(summary_line(report), err=True)
     raise SystemExit(exit_code(report, fail_on_drift, allow_partial))
+
+
+def write_report(text: str, output: str | None, fmt: str, quiet: bool) -> None:
+    """Write the report; with -o, say where it went (unless -q)."""
+    write_output(text, output)
+    if output and output != "-" and not quiet:
+        say(f"{fmt} report written to {output}")
+
+
+def refuse_stdout_twice(output: str | None, update_baseline: str | None, fmt_given: bool) -> None:
+    """Two documents on stdout would be one unreadable stream."""
+    if update_baseline == "-" and (output == "-" or (output is None and fmt_given)):
+        raise UsageError("--update-baseline -: stdout would carry both the baseline and the "
+                         "report; write the report with -o FILE")

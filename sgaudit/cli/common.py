@@ -13,6 +13,21 @@ from sgaudit.cli.gcp_options import GcpOptions, read_live, refuse_gcp_with_snaps
 from sgaudit.cli.live_options import LiveOptions, refuse_with_snapshots
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.model import Policy, Report, Snapshot
+from sgaudit.text import clean
+
+#: -q: warnings are not shown either (errors always are)
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """-q silences warnings too; main() resets it for every invocation."""
+    global _QUIET
+    _QUIET = quiet
+
+
+def what_if() -> bool:
+    """Is the clock fixed by SGAUDIT_NOW (a what-if run, or a replay)?"""
+    return bool(os.environ.get("SGAUDIT_NOW"))
 
 
 def now_utc() -> str:
@@ -31,7 +46,15 @@ def now_utc() -> str:
 
 
 def warn(message: str) -> None:
-    click.echo(f"sgaudit: warning: {message}", err=True)
+    """A warning on stderr, one line, cleaned (it may quote cloud or file text); not with -q."""
+    if _QUIET:
+        return
+    click.echo(f"sgaudit: warning: {clean(message)}", err=True)
+
+
+def say(message: str) -> None:
+    """What was done (where a file went), on stderr; callers skip it under -q."""
+    click.echo(f"sgaudit: {clean(message)}", err=True)
 
 
 def load_policy_with_warnings(path: str | None) -> Policy:
@@ -78,21 +101,33 @@ def warn_unknown_keys(snapshot: Snapshot, *uses: str | None) -> None:
 
 
 def write_output(text: str, output: str | None) -> None:
-    if output:
-        from sgaudit.files import atomic_write
+    """The report to ``-o`` (a file atomically, through symlinks; a device or FIFO directly;
+    ``-`` is stdout) or to stdout; a failed write is one line and exit 2."""
+    from sgaudit.files import STDOUT, atomic_write, write_stdout
 
+    if output and output != STDOUT:
         atomic_write(output, text, label="report")
     else:
-        click.echo(text, nl=False)
+        write_stdout(text, label="report")
 
 
 def choose_format(fmt: str | None, output: str | None) -> str:
+    """-f, else -o's extension; an extension that names no format is refused rather than
+    silently given a table (``-o report.jsn``)."""
     if fmt:
         return fmt
-    if output:
-        from sgaudit.report import format_for_path
+    if output and output != "-":
+        from pathlib import Path
 
-        return format_for_path(output) or "table"
+        from sgaudit.report import ReportFormat, format_for_path
+
+        found = format_for_path(output)
+        suffix = Path(output).suffix
+        if found is None and suffix:
+            known = ", ".join(e for f in ReportFormat for e in f.extensions)
+            raise UsageError(f"-o {output}: no report format has the extension {suffix!r} "
+                             f"(known: {known}); pass -f FORMAT")
+        return found or "table"
     return "table"
 
 
@@ -123,9 +158,9 @@ def summary_line(report: Report) -> str:
 def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
     from sgaudit.files import ensure_writable
 
-    for path, label in paths.values():
+    for name, (path, label) in paths.items():
         if path:
-            ensure_writable(path, label=label)
+            ensure_writable(path, label=label, regular_only=name == "history")
 
 
 policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False),

@@ -8,6 +8,7 @@ from sgaudit.cli.common import load_policy_with_warnings, now_utc, policy_option
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
+from sgaudit.files import write_stdout
 
 
 @click.command()
@@ -30,5 +31,5 @@ def explain(policy_path: str | None, snapshots: tuple[str, ...], group_ids: tupl
     unknown = sorted(set(group_ids) - {r.group.group_id for r in results})
     if unknown:
         raise UsageError(f"group(s) not found among the selected groups: {', '.join(unknown)}")
-    click.echo(render_explain(results, fmt), nl=False)
+    write_stdout(render_explain(results, fmt), label="explanation")
     raise SystemExit(EXIT_OK if report.complete else EXIT_INCOMPLETE)

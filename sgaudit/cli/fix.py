@@ -9,6 +9,7 @@ asked, and without a terminal nothing changes and the command says ``--yes`` is 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -17,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.remediate import aws_apply, plan_text, verify
 from sgaudit.remediate import plan as fixplan
+from sgaudit.text import clean
 
 if TYPE_CHECKING:
     from sgaudit.cli.live_options import LiveOptions
+    from sgaudit.remediate.backup import BackupWriter
     from sgaudit.remediate.fix_json import FixRecord
 
 DEFAULT_MAX_CHANGES = 50
@@ -51,6 +54,9 @@ class FixOptions:
         if snapshots:
             raise UsageError("--fix changes security groups in AWS, so it needs a live scan; "
                              "it cannot be used with --snapshot")
+        if output == "-":
+            raise UsageError("with --fix, stdout shows the plan and what was done; write the "
+                             "report with -o FILE, not -o -")
         if fmt and fmt != "json" and not output:
             raise UsageError("with --fix, stdout shows the plan and what was done; write the "
                              "report with -o FILE (--format json alone prints the plan and its "
@@ -130,7 +136,7 @@ def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str,
 def _progress(outcome: fixplan.Outcome) -> None:
     c = outcome.change
     rule = fixplan.describe_rule(c.rule, with_id=True)
-    _err(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}")
+    _err(clean(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}"))
 
 
 def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]],
@@ -192,19 +198,73 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     writer.write()
     record.status = "applied"
     echo(f"Backup written to {path} (undo with: sgaudit rollback {path})")
-    outcomes = record.outcomes = aws_apply.apply_plan(plan, client_for, writer,
-                                                      None if quiet else _progress)
+    outcomes = record.outcomes = _apply_or_interrupted(plan, client_for, writer, path, quiet)
     writer.record_outcomes(outcomes)
     checks = record.checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
     writer.record_verification(checks)
     echo("")
-    echo(plan_text.render_outcomes(outcomes, plan), nl=False)
+    if quiet or not _one_terminal():
+        echo(plan_text.render_outcomes(outcomes, plan), nl=False)
+    else:  # each result was printed as it came, on the same terminal
+        echo("Each change's result is listed above.")
     if checks:
         echo("\nAfter the fix:")
         echo(plan_text.render_verification(checks), nl=False)
     code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
     echo(_summary(outcomes, plan, checks))
     return code
+
+
+def _one_terminal() -> bool:
+    """Are stdout and stderr the same terminal (so progress lines already showed each result)?"""
+    try:
+        return sys.stdout.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _apply_or_interrupted(plan: fixplan.Plan, client_for: fixplan.ClientFor, writer: BackupWriter,
+                          path: str, quiet: bool) -> list[fixplan.Outcome]:
+    """Apply the plan; on Ctrl-C, say what was applied, what was in flight and what was not
+    attempted, where the backup is and how to roll back, and exit 130."""
+    seen: list[fixplan.Outcome] = []
+
+    def on_outcome(outcome: fixplan.Outcome) -> None:
+        seen.append(outcome)
+        if not quiet:
+            _progress(outcome)
+
+    try:
+        return aws_apply.apply_plan(plan, client_for, writer, on_outcome)
+    except KeyboardInterrupt:
+        _report_interrupt(plan, seen, writer, path)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], writer: BackupWriter,
+                      path: str) -> None:
+    finished = {o.change.seq for o in seen}
+    in_flight = writer.pending()
+    pending = [c for c in plan.changes if c.seq not in finished and c.seq in in_flight]
+    waiting = [c for c in plan.changes if c.seq not in finished and c not in pending]
+    with contextlib.suppress(Exception):  # the journal already says "pending"; this adds why
+        writer.doc["interrupted"] = True
+        writer.write()
+
+    def seqs(changes: Sequence[fixplan.Change]) -> str:
+        return ", ".join(f"#{c.seq}" for c in changes) or "none"
+
+    done = [o.change for o in seen if o.ok]
+    other = [o for o in seen if not o.ok]
+    lines = ["sgaudit: interrupted during the fix.",
+             f"  applied: {seqs(done)}" + (f"; not applied: {seqs([o.change for o in other])}"
+                                          if other else ""),
+             f"  in flight when interrupted (may or may not have reached AWS): {seqs(pending)}",
+             f"  not attempted: {seqs(waiting)}",
+             f"  backup: {path}",
+             f"  to undo what was done: sgaudit rollback {path}"]
+    for line in lines:
+        _err(clean(line))
 
 
 def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sgaudit.errors import EXIT_OK
+from sgaudit.files import write_stdout
 
 
 @click.command("history")
@@ -19,5 +20,5 @@ def history_command(history_path: str, fmt: str, limit: int) -> None:
 
     with history.open_history(history_path, create=False) as conn:
         text = history.render(conn, fmt, limit)
-    click.echo(text, nl=False)
+    write_stdout(text, label="history")
     raise SystemExit(EXIT_OK)

@@ -11,11 +11,13 @@ import click
 
 from sgaudit import __version__
 from sgaudit.cli.check import check
+from sgaudit.cli.common import set_quiet
 from sgaudit.cli.explain import explain
 from sgaudit.cli.history import history_command
 from sgaudit.cli.rollback import rollback
 from sgaudit.cli.snapshot import snapshot_command
-from sgaudit.errors import EXIT_OK, EXIT_USAGE, SgauditError
+from sgaudit.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SgauditError
+from sgaudit.text import clean
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,30 +32,48 @@ for command in (check, history_command, explain, snapshot_command, rollback):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: every error the user can cause becomes one line and an exit code."""
+    set_quiet(False)
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="sgaudit",
                  standalone_mode=False)
     except SgauditError as exc:
-        click.echo(f"sgaudit: error: {exc}", err=True)
+        click.echo(f"sgaudit: error: {clean(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "Usage: sgaudit COMMAND [ARGS]...", err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        click.echo("sgaudit: aborted", err=True)
-        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort as exc:
+        sys.exit(_aborted(exc))
     except click.ClickException as exc:
-        click.echo(f"sgaudit: error: {exc.format_message()}", err=True)
+        click.echo(f"sgaudit: error: {clean(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("sgaudit: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so in one line; SGAUDIT_DEBUG=1 shows the traceback
-        if os.environ.get("SGAUDIT_DEBUG"):
-            raise
-        click.echo(f"sgaudit: internal error: {type(exc).__name__}: {exc} "
-                   "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
-        sys.exit(70)
+        sys.exit(_unexpected(exc))
     sys.exit(EXIT_OK)
+
+
+def _aborted(exc: click.exceptions.Abort) -> int:
+    """click turns Ctrl-C into Abort: that is an interrupt (130); EOF at a prompt is not."""
+    if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+        click.echo("sgaudit: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    click.echo("sgaudit: aborted", err=True)
+    return EXIT_USAGE
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line for what no handler expected; input nested deeper than any walk of it can
+    follow is bad input (exit 2), anything else a bug (exit 70)."""
+    if os.environ.get("SGAUDIT_DEBUG"):
+        raise exc
+    if isinstance(exc, RecursionError):
+        click.echo("sgaudit: error: an input is nested too deeply to read", err=True)
+        return EXIT_USAGE
+    click.echo(f"sgaudit: internal error: {type(exc).__name__}: {clean(exc)} "
+               "(set SGAUDIT_DEBUG=1 for a traceback)", err=True)
+    return 70

@@ -24,6 +24,8 @@ class Summary:
     baselined: int
     #: active findings per severity, worst first; every severity present
     by_severity: dict[str, int]
+    #: every finding (active or accepted) per severity, worst first
+    open_by_severity: dict[str, int]
     #: active findings per kind; every kind present
     by_kind: dict[str, int]
     accounts: tuple[str, ...]
@@ -51,6 +53,7 @@ def summarize(report: Report) -> Summary:
         waived=sum(1 for f in findings if f.waived),
         baselined=sum(1 for f in findings if f.baselined and not f.waived),
         by_severity={s: sum(1 for f in active if f.severity == s) for s in SEVERITIES},
+        open_by_severity={s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
         by_kind={k: sum(1 for f in active if f.kind == k) for k in Kind},
         accounts=tuple(sorted(a for a in accounts if a)),
         regions=tuple(sorted(r for r in regions if r)))

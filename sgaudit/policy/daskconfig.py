@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from sgaudit.errors import PolicyError
+from sgaudit.files import parse_problem, read_input
 from sgaudit.policy.options import (
     Collected,
     Where,
@@ -143,7 +144,7 @@ def config_files(paths: Iterable[Path], warnings: list[str]) -> list[Path]:
 def load_file(file: Path, warnings: list[str]) -> Mapping[Any, Any] | None:
     """One config file as a LineMap; None when empty or unreadable (dask skips those)."""
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_input(file, label="dask config", error=PolicyError).decode("utf-8")
     except OSError as exc:
         warnings.append(f"{file}: cannot read dask config ({exc.strerror or exc}); skipped, as "
                         "dask does")
@@ -154,6 +155,8 @@ def load_file(file: Path, warnings: list[str]) -> Mapping[Any, Any] | None:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{file}: {yaml_error_line(exc)}") from None
+    except (RecursionError, ValueError) as exc:
+        raise PolicyError(f"{file}: invalid YAML: {parse_problem(exc) or exc}") from None
     if data is None:
         return None
     if not isinstance(data, Mapping):

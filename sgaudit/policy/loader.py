@@ -13,6 +13,7 @@ import yaml
 
 from sgaudit import ports
 from sgaudit.errors import PolicyError
+from sgaudit.files import parse_problem, read_input
 from sgaudit.model import (
     CLUSTER,
     ROLES,
@@ -58,7 +59,7 @@ def load_policy(path: str | Path | None) -> Policy:
                       select=DEFAULT_SELECT)
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        raw = read_input(file, label="policy file", error=PolicyError)
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
     try:
@@ -67,6 +68,8 @@ def load_policy(path: str | Path | None) -> Policy:
         raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: {yaml_error_line(exc)}") from None
+    except (RecursionError, ValueError) as exc:
+        raise PolicyError(f"{path}: invalid YAML: {parse_problem(exc) or exc}") from None
     return parse_policy(data, str(path), hashlib.sha256(raw).hexdigest(), file.parent)
 
 

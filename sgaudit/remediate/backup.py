@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import SgauditError, UsageError
-from sgaudit.files import atomic_write
+from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.model import Rule
 from sgaudit.remediate.plan import (
     BackupRecord,
@@ -51,6 +51,9 @@ def default_path(now: datetime | None = None, folder: str | Path = ".") -> Path:
 def check_target(path: str | Path) -> None:
     """Refuse to overwrite a backup (it may be the only way back) before anything changes."""
     target = Path(path)
+    if str(path) == "-":
+        raise UsageError("--backup -: a backup is a file (it is rewritten around every change); "
+                         "give a path")
     if target.exists():
         raise UsageError(f"--backup {path}: the file exists; a backup is never overwritten, "
                          "choose another path")
@@ -117,6 +120,10 @@ class BackupWriter:
             for v in checks]
         self.write()
 
+    def pending(self) -> set[int]:
+        """The changes whose call was started and never answered (an interrupted run)."""
+        return {c["seq"] for c in self.doc["changes"] if c["result"] == PENDING}
+
     def _entry(self, change: Change) -> dict[str, Any]:
         entry: dict[str, Any] = self.doc["changes"][self._index[change.seq]]
         return entry
@@ -127,12 +134,11 @@ def load_backup(path: str | Path) -> BackupRecord:
     """Read and check a backup; every problem is one line naming the file and key."""
     text_path = str(path)
     try:
-        with open(path, "rb") as handle:
-            doc = json.load(handle)
+        doc = json.loads(read_input(path, label="backup", error=BackupError))
     except OSError as exc:
         raise BackupError(f"{text_path}: cannot read backup: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BackupError(f"{text_path}: not a valid JSON backup: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # also too deep, or a 5,000-digit number
+        raise BackupError(f"{text_path}: not a valid JSON backup: {parse_problem(exc) or exc}") from None
     try:
         doc = FORMAT.current(doc)
     except VersionError as exc:

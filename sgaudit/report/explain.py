@@ -11,6 +11,7 @@ from tabulate import tabulate
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import Grant, GroupResult
 from sgaudit.report import format_ports, format_protocol
+from sgaudit.text import clean
 
 
 def grant_rows(result: GroupResult) -> list[dict[str, Any]]:
@@ -44,14 +45,14 @@ def render_explain(results: Sequence[GroupResult], fmt: str) -> str:
         g = r.group
         role = (f"  role {r.role} (a cluster-wide group: only its own traffic)"
                 if r.role == "cluster" else "")
-        out.append(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
-                   f"vpc {g.vpc_id or '-'}{role}")
+        out.append(clean(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
+                         f"vpc {g.vpc_id or '-'}{role}"))
         if r.desired.unresolved:
-            out.append(f"  UNRESOLVED: {r.desired.unresolved}")
+            out.append(f"  UNRESOLVED: {clean(r.desired.unresolved)}")
         for w in r.desired.warnings:
-            out.append(f"  warning: {w}")
-        rows = [(row["kind"], format_protocol(row["protocol"]), row["ports"], row["source"],
-                 row["reason"], "; ".join(row["origins"]) or "-") for row in grant_rows(r)]
+            out.append(f"  warning: {clean(w)}")
+        rows = [(row["kind"], format_protocol(row["protocol"]), row["ports"], clean(row["source"]),
+                 clean(row["reason"]), clean("; ".join(row["origins"])) or "-") for row in grant_rows(r)]
         if rows:
             table = tabulate(rows, headers=("rule", "protocol", "ports", "source", "why", "set by"),
                              maxcolwidths=[None, None, None, None, 50, 50])

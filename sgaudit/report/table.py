@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from sgaudit.model import Report
 from sgaudit.report import format_ports, format_protocol
+from sgaudit.text import clean as _clean
 
 HEADERS = ("severity", "kind", "protocol", "ports", "source", "reason")
 
@@ -14,8 +15,8 @@ def render(report: Report) -> str:
     out: list[str] = []
     if not report.complete:
         out.append("INCOMPLETE SCAN: these could not be read, so drift may be hidden:")
-        out.extend(f"  - {e.account}/{e.region} {e.operation}: {e.code + ': ' if e.code else ''}"
-                   f"{e.message}" for e in report.errors)
+        out.extend(_clean(f"  - {e.account}/{e.region} {e.operation}: {e.code + ': ' if e.code else ''}"
+                         f"{e.message}") for e in report.errors)
         out.append("")
     clean = 0
     for result in report.results:
@@ -25,10 +26,10 @@ def render(report: Report) -> str:
         g = result.group
         name = f" ({g.group_name})" if g.group_name else ""
         role = f"  role {result.role}" if result.role != "scheduler" else ""
-        out.append(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
-                   f"vpc {g.vpc_id or '-'}  status {result.status}{role}")
-        rows = [(f.severity + _mark(f), f.kind, format_protocol(f.protocol),
-                 format_ports(f.protocol, f.from_port, f.to_port), f.source, f.reason)
+        out.append(_clean(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
+                          f"vpc {g.vpc_id or '-'}  status {result.status}{role}"))
+        rows = [(f.severity + _mark(f), f.kind, _clean(format_protocol(f.protocol)),
+                 format_ports(f.protocol, f.from_port, f.to_port), _clean(f.source), _clean(f.reason))
                 for f in result.findings]
         out.append(tabulate(rows, headers=HEADERS, tablefmt="simple", maxcolwidths=[None] * 5 + [70]))
         out.append("")

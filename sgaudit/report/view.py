@@ -6,30 +6,16 @@ Nothing here changes a verdict; it only arranges what the engine decided.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from sgaudit.model import Finding, GroupResult, Kind, Report, Severity, WaiverNotice, WaiverNotices
 from sgaudit.report import format_ports, format_protocol
 from sgaudit.scheduled import waivers
+from sgaudit.text import clean  # the one sanitiser of every output (re-exported)
 
 KINDS: tuple[Kind, ...] = tuple(Kind)
 #: waivers that expire within this many days are called out (the waiver engine decides)
 EXPIRING_DAYS = waivers.EXPIRING_DAYS
-
-# Characters that can hide, reorder or break text in terminals, tables, HTML and XML: C0/C1
-# controls, bidi overrides ("trojan source"), line separators, lone surrogates, non-characters.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e"
-                     "\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_NEWLINES = re.compile(r"[\r\n\t]+")
-
-
-def clean(text: object) -> str:
-    """Cloud text as one printable line: newlines and tabs become a space, and characters that
-    could disguise text become U+FFFD, so a reviewer sees that something was there."""
-    if text is None:
-        return ""
-    return _UNSAFE.sub("\ufffd", _NEWLINES.sub(" ", str(text)))
 
 
 def rule_text(protocol: str, from_port: int, to_port: int, source: str) -> str:

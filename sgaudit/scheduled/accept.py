@@ -34,9 +34,14 @@ def read_baselines(baseline_path: str | None, update_baseline: str | None,
 def accept_and_record(report: Report, policy: Policy, now: str,
                       baselines: tuple[Baseline | None, Baseline | None],
                       update_baseline: str | None, history_path: str | None,
-                      warn: Callable[[str], None]) -> Report:
+                      warn: Callable[[str], None], *, what_if: bool = False,
+                      record_what_if: bool = False,
+                      info: Callable[[str], None] | None = None) -> Report:
     """Waivers, baseline and history, between the audit and the rendering; ``warn`` is told
-    what the operator should know (expiring waivers, baseline entries no longer found)."""
+    what the operator should know (expiring waivers, baseline entries no longer found, a scan
+    recorded out of order), ``info`` what was written.  A ``what_if`` scan (its clock fixed by
+    SGAUDIT_NOW) is recorded in the history only when ``record_what_if``: a preview of next
+    month must not become the latest scan."""
     today = date.fromisoformat(now[:10])
     for message in waivers.far_expiry_warnings(policy.waivers, today):
         warn(message)
@@ -50,12 +55,18 @@ def accept_and_record(report: Report, policy: Policy, now: str,
         if fixed:
             warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
                  "found; --update-baseline drops them, so that drift cannot return unnoticed")
-    if history_path:
+    if history_path and what_if and not record_what_if:
+        warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {history_path} "
+             "(--record-what-if records it)")
+    elif history_path:
         with history.open_history(history_path, create=True) as conn:
-            _, first_seen = history.record_scan(conn, report, now, policy.sha256)
+            _, first_seen = history.record_scan(conn, report, now, policy.sha256,
+                                                what_if=what_if, warn=warn)
             report = history.with_first_seen(report, first_seen)
             report = replace(report, trend=history.trend(conn))
     if update_baseline:
-        bl.write_baseline(update_baseline, bl.updated_baseline(
-            report, previous, written_at=now, policy_sha256=policy.sha256))
+        written = bl.updated_baseline(report, previous, written_at=now, policy_sha256=policy.sha256)
+        bl.write_baseline(update_baseline, written)
+        if info is not None and update_baseline != "-":
+            info(f"baseline written to {update_baseline}: {len(written.keys)} finding(s)")
     return report

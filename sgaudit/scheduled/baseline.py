@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import PolicyError
-from sgaudit.files import atomic_write
+from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.model import Finding, Report
 from sgaudit.versioned import DocumentFormat, VersionError
 
@@ -140,7 +140,7 @@ def write_baseline(path: str | Path, baseline: Baseline) -> None:
 def read_baseline(path: str | Path) -> Baseline:
     """Read a baseline; anything unreadable, corrupt or from a newer sgaudit is one line, exit 2."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_input(path, label="baseline", error=PolicyError)
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read baseline: {exc.strerror or exc} "
                           "(create one with --update-baseline)") from None
@@ -151,6 +151,8 @@ def read_baseline(path: str | Path) -> Baseline:
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{path}: baseline is not valid JSON (corrupt or truncated?): {exc.msg} "
                           f"at line {exc.lineno} column {exc.colno}") from None
+    except (RecursionError, ValueError) as exc:
+        raise PolicyError(f"{path}: baseline is not valid JSON: {parse_problem(exc) or exc}") from None
     try:
         return from_document(data)
     except _ShapeError as exc:

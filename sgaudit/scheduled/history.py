@@ -7,17 +7,26 @@ at once are serialised and both are kept.
 A finding is open from the first scan of an unbroken run of scans that found it.  A scan ends
 a run only for findings of the account/regions it read completely: a scan of another region,
 or of a region that failed, says nothing about them.
+
+Order: scans are ordered by when they are recorded, and the scan time is checked against the
+recording machine's own clock.  A scan dated before the latest recorded one is *late* (a slow
+concurrent run): kept as evidence, it opens and resolves nothing.  But a recorded scan dated
+after this machine's clock (a what-if run with SGAUDIT_NOW, a machine whose clock runs fast)
+is not trusted to date what comes after it, so one bad clock cannot freeze the history; both
+cases are said on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +34,11 @@ from sgaudit.engine.summary import summarize
 from sgaudit.errors import SgauditError
 from sgaudit.model import SEVERITIES, Finding, Report, TrendPoint
 from sgaudit.scheduled.baseline import complete_scope
+from sgaudit.text import clean
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: a scan dated more than this after the recording machine's clock is "from the future"
+CLOCK_TOLERANCE = timedelta(minutes=5)
 BUSY_TIMEOUT_S = 60.0
 TREND_SCANS = 30
 
@@ -46,7 +58,10 @@ CREATE TABLE scans (
     baselined INTEGER NOT NULL,
     critical INTEGER NOT NULL, high INTEGER NOT NULL, medium INTEGER NOT NULL, low INTEGER NOT NULL,
     opened INTEGER NOT NULL DEFAULT 0,
-    resolved INTEGER NOT NULL DEFAULT 0
+    resolved INTEGER NOT NULL DEFAULT 0,
+    recorded_at TEXT,               -- v2: the recording machine's clock (NULL before v2)
+    what_if INTEGER NOT NULL DEFAULT 0,   -- v2: the scan time was fixed by SGAUDIT_NOW
+    open_critical INTEGER, open_high INTEGER, open_medium INTEGER, open_low INTEGER  -- v2
 );
 -- every finding key ever seen, with its latest state
 CREATE TABLE findings (
@@ -108,6 +123,10 @@ class ScanSummary:
     by_severity: dict[str, int]
     opened: tuple[Change, ...]
     resolved: tuple[Change, ...]
+    #: every finding present (accepted or not) by severity; ``by_severity`` counts active ones
+    open_by_severity: dict[str, int] | None = None
+    recorded_at: str | None = None
+    what_if: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +144,10 @@ def open_history(path: str | Path, *, create: bool,
     """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
     if not create and not os.path.exists(path):
         raise HistoryError(f"{path}: no such history database (a check with --history creates it)")
-    try:
-        conn = sqlite3.connect(os.fspath(path), timeout=timeout, isolation_level=None)
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO, a device, a folder
+        raise HistoryError(f"{path}: cannot use as a history database: it is not a regular file")
+    try:  # through a symlink: SQLite's -wal and -shm files belong beside the database itself
+        conn = sqlite3.connect(os.path.realpath(path), timeout=timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise HistoryError(f"{path}: cannot open history database: {exc}") from None
     try:
@@ -174,6 +195,9 @@ def _ensure_schema(conn: sqlite3.Connection, path: str | Path) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:  # another process created it while we waited
             return
+        if version == 1:
+            _migrate_v1(conn)
+            return
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version != 0 or tables:
             raise HistoryError(f"{path}: not an sgaudit history database "
@@ -186,6 +210,20 @@ def _create(conn: sqlite3.Connection) -> None:
     # executescript would COMMIT the open transaction; run the statements one by one instead.
     for statement in _statements(_SCHEMA):
         conn.execute(statement)
+
+
+#: v1 -> v2: columns added (old scans keep NULL / 0); nothing is rewritten or dropped
+_V2_COLUMNS = ("recorded_at TEXT", "what_if INTEGER NOT NULL DEFAULT 0", "open_critical INTEGER",
+               "open_high INTEGER", "open_medium INTEGER", "open_low INTEGER")
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Inside the caller's transaction: a v1 database gains the v2 columns of ``scans``."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(scans)")}
+    for column in _V2_COLUMNS:
+        if column.split()[0] not in have:
+            conn.execute(f"ALTER TABLE scans ADD COLUMN {column}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _statements(script: str) -> list[str]:
@@ -214,23 +252,61 @@ def status_of(finding: Finding) -> str:
     return "active"
 
 
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _order_check(conn: sqlite3.Connection, scanned_at: str, recorded_at: str,
+                 warn: Callable[[str], None]) -> bool:
+    """Is this scan late?  Only scans dated no later than this machine's clock (plus a
+    tolerance) can make it late; the others are said on stderr and not trusted for order."""
+    cutoff = iso(datetime.fromisoformat(recorded_at.replace("Z", "+00:00")) + CLOCK_TOLERANCE)
+    latest = conn.execute("SELECT id, scanned_at FROM scans WHERE scanned_at <= ?"
+                          " ORDER BY scanned_at DESC, id DESC LIMIT 1", (cutoff,)).fetchone()
+    ahead = conn.execute("SELECT id, scanned_at, what_if FROM scans WHERE scanned_at > ?"
+                         " ORDER BY scanned_at DESC, id DESC LIMIT 1", (cutoff,)).fetchone()
+    if ahead is not None:
+        why = "a what-if run" if ahead[2] else "a what-if run or a clock running fast"
+        warn(f"history: scan {ahead[0]} is dated {ahead[1]}, after this machine's clock "
+             f"({recorded_at}; {why}); it is not used to order this scan")
+    if scanned_at > cutoff:
+        warn(f"history: this scan is dated {scanned_at}, after this machine's clock "
+             f"({recorded_at}); it is recorded, but later scans will not be ordered by its date")
+    if latest is not None and scanned_at < latest[1]:
+        warn(f"history: this scan ({scanned_at}) is older than scan {latest[0]} ({latest[1]}), "
+             "already recorded: it is kept out of order, and opens and resolves nothing")
+        return True
+    return False
+
+
 def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
-                policy_sha256: str = "") -> tuple[int, dict[str, str]]:
-    """Record one scan; returns its id and the first_seen time of each of its findings."""
+                policy_sha256: str = "", *, what_if: bool = False,
+                recorded_at: str | None = None,
+                warn: Callable[[str], None] | None = None) -> tuple[int, dict[str, str]]:
+    """Record one scan; returns its id and the first_seen time of each of its findings.
+    ``recorded_at`` is this machine's real clock (default: now), the second witness of order;
+    ``warn`` hears about scans out of order and clocks that disagree."""
+    storable = _storable(report)
+    if storable is not report:  # lone surrogates from a snapshot's ids: SQLite takes UTF-8 only
+        scan_id, seen = record_scan(conn, storable, scanned_at, policy_sha256, what_if=what_if,
+                                    recorded_at=recorded_at, warn=warn)
+        return scan_id, {f.key: seen[_SURROGATES.sub("\ufffd", f.key)] for f in report.findings}
     findings = {f.key: f for f in report.findings}
     scope = complete_scope(report)
     counts = summarize(report)
+    recorded_at = recorded_at or iso(datetime.now(UTC))
     with transaction(conn):
-        latest = conn.execute("SELECT max(scanned_at) FROM scans").fetchone()[0]
-        late = latest is not None and scanned_at < latest
+        late = _order_check(conn, scanned_at, recorded_at, warn or (lambda _message: None))
         scan_id = conn.execute(
             "INSERT INTO scans (scanned_at, complete, policy, policy_sha256, sources, scope, groups,"
-            " open, active, waived, baselined, critical, high, medium, low)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " open, active, waived, baselined, critical, high, medium, low, recorded_at, what_if,"
+            " open_critical, open_high, open_medium, open_low)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (scanned_at, int(report.complete), report.policy_path, policy_sha256,
              json.dumps(list(report.scanned)), json.dumps(sorted(scope)), len(report.results),
              counts.findings, counts.active, counts.waived, counts.baselined,
-             *counts.by_severity.values()),
+             *counts.by_severity.values(), recorded_at, int(what_if),
+             *counts.open_by_severity.values()),
         ).lastrowid
         assert scan_id is not None
         was_open = {row[1]: row for row in conn.execute(
@@ -247,7 +323,9 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
                 opened.append(f)
                 first_seen[key] = scanned_at
                 continue
-            ids[key], first_seen[key] = row[0], row[6]
+            ids[key], first_seen[key] = row[0], min(row[6], scanned_at)
+            if row[6] > scanned_at:  # opened by a scan dated ahead of the clocks: seen now
+                conn.execute("UPDATE findings SET first_seen = ? WHERE id = ?", (scanned_at, row[0]))
             if (row[4], row[5]) != (f.severity, status_of(f)):
                 changed.append((f.severity, status_of(f), row[0]))
         # new keys, or keys that were resolved before and are back (no RETURNING: SQLite < 3.35)
@@ -275,6 +353,25 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
     return scan_id, first_seen
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _storable(report: Report) -> Report:
+    """The report with lone surrogates in finding keys and places replaced by U+FFFD (the same
+    report when there are none, which is always but for hostile snapshots)."""
+    if not any(_SURROGATES.search(f.key + f.account + f.region + f.group_id) for f in report.findings):
+        return report
+
+    def fixed(f: Finding) -> Finding:
+        return replace(f, key=_SURROGATES.sub("\ufffd", f.key),
+                       account=_SURROGATES.sub("\ufffd", f.account),
+                       region=_SURROGATES.sub("\ufffd", f.region),
+                       group_id=_SURROGATES.sub("\ufffd", f.group_id))
+
+    return replace(report, results=tuple(replace(r, findings=tuple(map(fixed, r.findings)))
+                                         for r in report.results))
 
 
 def _record_late_scan(conn: sqlite3.Connection, scan_id: int, findings: Mapping[str, Finding],
@@ -321,7 +418,8 @@ def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
     """The last ``limit`` scans (all when 0), oldest first, with what each opened and resolved."""
     rows = conn.execute(
         "SELECT id, scanned_at, complete, policy, groups, open, active, waived, baselined,"
-        " critical, high, medium, low FROM scans ORDER BY id DESC LIMIT ?",
+        " critical, high, medium, low, recorded_at, what_if,"
+        " open_critical, open_high, open_medium, open_low FROM scans ORDER BY id DESC LIMIT ?",
         (limit if limit > 0 else -1,)).fetchall()
     rows.reverse()
     if not rows:
@@ -335,13 +433,29 @@ def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
     out = []
     for (scan_id, at, complete, policy, groups, n_open, active, waived, baselined,
          *by_sev) in rows:
+        recorded_at, was_what_if, *open_sev = by_sev[4:]
+        by_sev = by_sev[:4]
         out.append(ScanSummary(
+            open_by_severity=_open_by_severity(conn, scan_id, open_sev),
+            recorded_at=recorded_at, what_if=bool(was_what_if),
             id=scan_id, scanned_at=at, complete=bool(complete), policy=policy, groups=groups,
             open=n_open, active=active, waived=waived, baselined=baselined,
             by_severity=dict(zip(SEVERITIES, by_sev, strict=True)),
             opened=tuple(changes.get((scan_id, "opened"), ())),
             resolved=tuple(changes.get((scan_id, "resolved"), ()))))
     return out
+
+
+def _open_by_severity(conn: sqlite3.Connection, scan_id: int,
+                      stored: list[int | None]) -> dict[str, int]:
+    """A scan's open findings by severity: stored since v2; for older scans counted from its
+    finding set (with each finding's latest severity)."""
+    if all(n is not None for n in stored):
+        return dict(zip(SEVERITIES, stored, strict=True))  # type: ignore[arg-type]
+    counted = dict(conn.execute(
+        "SELECT f.severity, count(*) FROM scan_findings s JOIN findings f ON f.id = s.finding_id"
+        " WHERE s.scan_id = ? GROUP BY f.severity", (scan_id,)).fetchall())
+    return {s: int(counted.get(s, 0)) for s in SEVERITIES}
 
 
 def open_findings(conn: sqlite3.Connection) -> list[OpenFinding]:
@@ -377,6 +491,8 @@ def history_document(summaries: list[ScanSummary], still_open: list[OpenFinding]
             {"scan": s.id, "scanned_at": s.scanned_at, "complete": s.complete, "policy": s.policy,
              "groups": s.groups, "open": s.open, "active": s.active, "waived": s.waived,
              "baselined": s.baselined, "by_severity": s.by_severity,
+             "open_by_severity": s.open_by_severity, "recorded_at": s.recorded_at,
+             "what_if": s.what_if,
              "opened": [{"key": c.key, "severity": c.severity} for c in s.opened],
              "resolved": [{"key": c.key, "severity": c.severity} for c in s.resolved]}
             for s in summaries
@@ -398,6 +514,12 @@ def _capped(lines: list[str], indent: str) -> list[str]:
             f"{indent}... and {len(lines) - TABLE_CHANGE_LINES} more (--format json lists all)"]
 
 
+def _both(s: ScanSummary, severity: str) -> str:
+    """"active/open" of one severity: after a baseline, 0 active criticals can be 2 open ones."""
+    opened = (s.open_by_severity or {}).get(severity, 0)
+    return f"{s.by_severity.get(severity, 0)}/{opened}"
+
+
 def history_table(summaries: list[ScanSummary], still_open: list[OpenFinding], total: int) -> str:
     from tabulate import tabulate
 
@@ -406,23 +528,26 @@ def history_table(summaries: list[ScanSummary], still_open: list[OpenFinding], t
     out: list[str] = []
     if total > len(summaries):
         out.append(f"Last {len(summaries)} of {total} scans.")
-    rows = [(s.id, s.scanned_at, "yes" if s.complete else "NO", s.groups, s.open, s.active,
-             s.waived, s.baselined, f"+{len(s.opened)}", f"-{len(s.resolved)}") for s in summaries]
+    rows = [(s.id, clean(s.scanned_at) + (" (what-if)" if s.what_if else ""),
+             "yes" if s.complete else "NO", s.groups, s.open, s.active, s.waived, s.baselined,
+             *(_both(s, sev) for sev in SEVERITIES), f"+{len(s.opened)}", f"-{len(s.resolved)}")
+            for s in summaries]
     out.append(tabulate(rows, headers=("scan", "scanned at", "complete", "groups", "open", "active",
-                                       "waived", "baselined", "opened", "resolved"),
+                                       "waived", "baselined", *SEVERITIES, "opened", "resolved"),
                         disable_numparse=True))
+    out.append("(severity columns: active/open; open also counts waived and baselined findings)")
     for s in summaries:
         if not (s.opened or s.resolved):
             continue
         out.append("")
         out.append(f"scan {s.id} at {s.scanned_at}:")
-        out.extend(_capped([f"  opened    {c.severity:<8}  {c.key}" for c in s.opened], "  "))
-        out.extend(_capped([f"  resolved  {c.severity:<8}  {c.key}" for c in s.resolved], "  "))
+        out.extend(_capped([f"  opened    {c.severity:<8}  {clean(c.key)}" for c in s.opened], "  "))
+        out.extend(_capped([f"  resolved  {c.severity:<8}  {clean(c.key)}" for c in s.resolved], "  "))
     out.append("")
     if still_open:
         out.append(f"Open now ({len(still_open)}):")
         shown = still_open[:TABLE_OPEN_LINES]
-        out.append(tabulate([(o.first_seen, o.severity, o.status, o.key) for o in shown],
+        out.append(tabulate([(clean(o.first_seen), o.severity, o.status, clean(o.key)) for o in shown],
                             headers=("open since", "severity", "status", "key")))
         if len(still_open) > len(shown):
             out.append(f"... and {len(still_open) - len(shown)} more (--format json lists all)")

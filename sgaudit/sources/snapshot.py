@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
+from sgaudit.files import check_regular, parse_problem
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import (
@@ -360,6 +361,7 @@ def _brief_value(value: Any) -> str:
 
 
 def _load(path: str) -> Any:
+    _check_regular(path)
     try:
         with open(path, "rb") as handle:
             return json.load(handle, object_pairs_hook=_unique_keys)
@@ -372,6 +374,19 @@ def _load(path: str) -> Any:
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno} "
                             f"column {exc.colno}") from None
+    except (RecursionError, ValueError) as exc:
+        problem = parse_problem(exc)
+        if problem is None:
+            raise
+        raise SnapshotError(f"{path}: not valid JSON: {problem}") from None
+
+
+def _check_regular(path: str) -> None:
+    """A FIFO or a device as --snapshot would hang or never end: refused with one line."""
+    try:
+        check_regular(path, label="snapshot", error=SnapshotError)
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
 
 
 def _labelled(section: Mapping[str, Any], key: str, label: str | None) -> str | None:

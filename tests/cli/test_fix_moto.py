@@ -428,3 +428,77 @@ def test_fix_with_another_format_and_no_output_is_still_refused(fleet: Fleet, pr
     assert run.err_lines == ["sgaudit: error: with --fix, stdout shows the plan and what was done; "
                              "write the report with -o FILE (--format json alone prints the plan "
                              "and its results as JSON)"]
+
+
+def test_ctrl_c_while_applying_says_what_happened_and_exits_130(fleet: Fleet, proxy: FaultProxy,
+                                                                 sgaudit: Any) -> None:
+    """A real SIGINT while the second change's call is on its way: the first is applied, the
+    second was in flight, the rest were not attempted; the backup and the rollback command are
+    named, and the exit code is 130 (not 2, the bad-usage code)."""
+    import os
+    import signal
+
+    calls: list[str] = []
+
+    def interrupt_the_second(action: str, group: str) -> None:
+        calls.append(action)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    proxy.on_change = interrupt_the_second
+    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    assert run.code == 130, run.out + run.err
+    assert run.err_lines[-6:] == [
+        "sgaudit: interrupted during the fix.",
+        "  applied: #1",
+        "  in flight when interrupted (may or may not have reached AWS): #2",
+        "  not attempted: #3, #4, #5",
+        f"  backup: {fleet.backup}",
+        f"  to undo what was done: sgaudit rollback {fleet.backup}"]
+    doc = json.loads(fleet.backup.read_text())
+    assert doc["interrupted"] is True
+    assert [c["result"] for c in doc["changes"]] == ["applied", "pending", "planned", "planned", "planned"]
+    # the rollback it names works: the applied change is undone, the in-flight one found
+    proxy.on_change = None
+    undo = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url)
+    assert undo.code == 0, undo.out + undo.err
+
+
+def test_on_one_terminal_each_change_is_printed_once(fleet: Fleet, proxy: FaultProxy, tmp_path: Path) -> None:
+    """stdout and stderr on the same terminal (a pty): the per-change lines appear once."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "sgaudit", "check", "--policy", str(fleet.policy),
+                             "--endpoint-url", proxy.url, "--fix", "--yes", "--backup", str(fleet.backup)],
+                            stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, cwd=tmp_path,
+                            env={**os.environ, "COLUMNS": "200"})
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    assert proc.wait(timeout=120) == 0
+    screen = b"".join(chunks).decode().replace("\r\n", "\n")
+    for seq in range(1, 6):
+        results = [line for line in screen.splitlines()
+                   if line.lstrip().startswith(f"#{seq} ") and "applied" in line]  # not the plan's
+        assert len(results) == 1, screen
+    assert "Each change's result is listed above." in screen
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in screen
+
+
+def test_fix_refuses_the_report_on_stdout(proxy: FaultProxy, sgaudit: Any) -> None:
+    run = sgaudit("check", "--endpoint-url", proxy.url, "--fix", "-o", "-")
+    assert (run.code, run.err_lines) == (2, ["sgaudit: error: with --fix, stdout shows the plan and what "
+                                             "was done; write the report with -o FILE, not -o -"])
+    assert proxy.log == []

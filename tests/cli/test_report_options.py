@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURES, Run
 
 from sgaudit.cli.common import choose_format
+from sgaudit.errors import UsageError
 from sgaudit.report import FORMATS, format_for_path
 
 DEMO = ["--policy", FIXTURES / "policy.yaml", "--snapshot", FIXTURES / "security-groups.json",
@@ -31,7 +32,11 @@ def test_every_format_is_registered_with_its_module() -> None:
     assert sorted(FORMATS) == ["html", "json", "junit", "markdown", "sarif", "table"]
     assert choose_format(None, "x.html") == "html"
     assert choose_format("json", "x.html") == "json"      # -f wins
-    assert choose_format(None, "x.unknown") == "table"
+    assert choose_format(None, "report") == "table"       # no extension: the table
+    with pytest.raises(UsageError) as refused:                # an unknown one: never a silent table
+        choose_format(None, "x.unknown")
+    assert str(refused.value) == ("-o x.unknown: no report format has the extension '.unknown' (known: "
+                                  ".txt, .json, .md, .markdown, .html, .htm, .sarif, .xml); pass -f FORMAT")
     assert choose_format(None, None) == "table"
 
 

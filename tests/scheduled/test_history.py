@@ -139,11 +139,11 @@ def test_someone_elses_database(tmp_path: Path) -> None:
 def test_a_newer_database(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     with open_history(path, create=True) as conn:
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("PRAGMA user_version = 3")
     with pytest.raises(HistoryError) as raised, open_history(path, create=True):
         pass
-    assert str(raised.value) == (f"{path}: history database version 2 was written by a newer "
-                                 "sgaudit; this one reads version 1 (upgrade sgaudit)")
+    assert str(raised.value) == (f"{path}: history database version 3 was written by a newer "
+                                 "sgaudit; this one reads version 2 (upgrade sgaudit)")
 
 
 def test_history_command_errors_are_one_line(sgaudit, tmp_path: Path) -> None:

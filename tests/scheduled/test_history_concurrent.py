@@ -98,7 +98,7 @@ def test_two_concurrent_checks_both_land_in_the_history(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
     args = ["check", "--policy", str(FIXTURES / "policy.yaml"), "--snapshot",
             str(FIXTURES / "security-groups.json"), "--snapshot", str(FIXTURES / "vpcs.json"),
-            "--history", str(db), "-q", "-f", "json"]
+            "--history", str(db), "--record-what-if", "-q", "-f", "json"]
     runs = [subprocess.Popen([sys.executable, "-m", "sgaudit", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "SGAUDIT_NOW": f"2026-03-0{day}T02:00:00Z"})

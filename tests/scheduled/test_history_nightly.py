@@ -48,7 +48,8 @@ def test_nightly_job(sgaudit, tmp_path: Path, monkeypatch) -> None:
         monkeypatch.setenv("SGAUDIT_NOW", f"2026-03-0{day}T02:00:00Z")
         run = sgaudit("check", "--policy", FIXTURES / "policy.yaml", "--snapshot", snapshot,
                       "--snapshot", FIXTURES / "vpcs.json", "--baseline", baseline,
-                      "--history", db, "--fail-on-drift", "-o", tmp_path / f"day{day}.json", *extra)
+                      "--history", db, "--record-what-if", "--fail-on-drift",
+                      "-o", tmp_path / f"day{day}.json", *extra)
         doc = json.loads((tmp_path / f"day{day}.json").read_text())
         return run.code, {f["key"]: (f["baselined"], f["first_seen"]) for f in doc["findings"]}, doc
 
@@ -82,12 +83,13 @@ def test_nightly_job(sgaudit, tmp_path: Path, monkeypatch) -> None:
     run = sgaudit("history", "--history", db)
     assert run.code == 0
     assert run.out == f"""\
-scan    scanned at            complete    groups    open    active    waived    baselined    opened    resolved
-------  --------------------  ----------  --------  ------  --------  --------  -----------  --------  ----------
-1       2026-03-01T02:00:00Z  yes         6         6       0         0         6            +6        -0
-2       2026-03-02T02:00:00Z  yes         6         7       1         0         6            +1        -0
-3       2026-03-03T02:00:00Z  yes         6         6       1         0         5            +0        -1
-4       2026-03-04T02:00:00Z  yes         6         5       0         0         5            +0        -1
+scan    scanned at                      complete    groups    open    active    waived    baselined    critical    high    medium    low    opened    resolved
+------  ------------------------------  ----------  --------  ------  --------  --------  -----------  ----------  ------  --------  -----  --------  ----------
+1       2026-03-01T02:00:00Z (what-if)  yes         6         6       0         0         6            0/2         0/1     0/3       0/0    +6        -0
+2       2026-03-02T02:00:00Z (what-if)  yes         6         7       1         0         6            0/2         1/2     0/3       0/0    +1        -0
+3       2026-03-03T02:00:00Z (what-if)  yes         6         6       1         0         5            0/2         1/2     0/2       0/0    +0        -1
+4       2026-03-04T02:00:00Z (what-if)  yes         6         5       0         0         5            0/2         0/1     0/2       0/0    +0        -1
+(severity columns: active/open; open also counts waived and baselined findings)
 
 scan 1 at 2026-03-01T02:00:00Z:
   opened    critical  extra|{R}|sg-0a11ce0000000002|tcp|22|22|0.0.0.0/0
@@ -147,13 +149,13 @@ def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypa
     key = "extra|111122223333|us-east-1|sg-0a11ce0000000003|-1|-1|-1|0.0.0.0/0"
 
     monkeypatch.setenv("SGAUDIT_NOW", "2026-03-01T02:00:00Z")
-    first = sgaudit("check", "--policy", policy, "--snapshot", day1, "--history", db,
+    first = sgaudit("check", "--policy", policy, "--snapshot", day1, "--history", db, "--record-what-if",
                     "--update-baseline", baseline, "-f", "json")
     assert [f["key"] for f in json.loads(first.out)["findings"]] == [key]
     assert [e["key"] for e in json.loads(baseline.read_text())["findings"]] == [key]
 
     monkeypatch.setenv("SGAUDIT_NOW", "2026-03-02T02:00:00Z")
-    second = sgaudit("check", "--policy", policy, "--snapshot", day2, "--history", db,
+    second = sgaudit("check", "--policy", policy, "--snapshot", day2, "--history", db, "--record-what-if",
                      "--baseline", baseline, "--update-baseline", baseline, "-f", "json")
     assert second.code == 0 and json.loads(second.out)["findings"] == []
     assert json.loads(baseline.read_text())["findings"] == []
@@ -168,7 +170,7 @@ def test_a_late_scan_is_kept_but_does_not_rewrite_what_is_open(sgaudit, tmp_path
     opens and resolves nothing, and can only move a first_seen earlier."""
     db, policy = tmp_path / "history.db", FIXTURES / "policy.yaml"
     base = ("check", "--policy", policy, "--snapshot", FIXTURES / "vpcs.json", "--history", db,
-            "-f", "json")
+            "--record-what-if", "-f", "json")
     with_9999 = edited_fixture(tmp_path / "new.json", add_9999=True)
     plain = FIXTURES / "security-groups.json"
     for day, snap in (("2026-03-05", plain), ("2026-03-06", with_9999)):

@@ -68,7 +68,7 @@ def test_a_baseline_accepts_cluster_findings_and_records_the_role(
 def test_history_records_cluster_findings(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
     db = tmp_path / "scans.db"
     run = sgaudit("check", "--policy", ROLES / "policy.yaml", *SNAPSHOTS, "--history", db,
-                  "--format", "json")
+                  "--record-what-if", "--format", "json")
     assert run.code == 0, run.err
     assert {f["key"]: f["first_seen"] for f in json.loads(run.out)["findings"]} == {
         MISSING_OWN: "2026-03-01T02:00:00Z", EXTRA_8786: "2026-03-01T02:00:00Z"}
