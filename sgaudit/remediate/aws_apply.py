@@ -4,7 +4,7 @@ is recognised by ``exc.response["Error"]["Code"]``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from sgaudit import addresses, ports
@@ -16,6 +16,7 @@ from sgaudit.remediate.plan import (
     SKIPPED,
     Change,
     ClientFor,
+    GroupPlan,
     Outcome,
     Plan,
     Ref,
@@ -124,40 +125,42 @@ def apply_plan(plan: Plan, client_for: ClientFor, journal: Journal | None = None
     """Apply group by group; every change gets exactly one outcome."""
     journal = journal or _NoJournal()
     outcomes: list[Outcome] = []
-
-    def record(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-
     for gp in plan.groups:
         if gp.skipped or not gp.changes:
             continue
-        try:
-            client = client_for(gp.account, gp.region)
-            now = read_ingress(client, [gp.group_id])[gp.group_id]
-        except Exception as exc:
-            for change in gp.changes:
-                record(Outcome(change, FAILED, f"cannot re-read the group: {error_text(exc)}"))
-            continue
-        moved = describe_difference(gp.seen, now, with_ids=True)
-        if moved:
-            for change in gp.changes:
-                record(Outcome(change, SKIPPED, f"stale: the group changed since the plan ({moved})"))
-            continue
-        done: dict[int, Outcome] = {}
-        for change in gp.changes:
-            unmet = [s for s in change.depends_on if not (s in done and done[s].ok)]
-            if unmet:
-                outcome = Outcome(change, SKIPPED, "not attempted: needs change "
-                                  + ", ".join(f"#{s}" for s in unmet) + " to succeed first")
-            else:
-                journal.started(change)
-                outcome = execute(client, change)
-                journal.finished(outcome)
-            done[change.seq] = outcome
-            record(outcome)
+        for outcome in _apply_group(gp, client_for, journal):
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
     return outcomes
+
+
+def _apply_group(gp: GroupPlan, client_for: ClientFor, journal: Journal) -> Iterator[Outcome]:
+    """One group's changes, in order, after checking that the group is still as planned."""
+    try:
+        client = client_for(gp.account, gp.region)
+        now = read_ingress(client, [gp.group_id])[gp.group_id]
+    except Exception as exc:
+        for change in gp.changes:
+            yield Outcome(change, FAILED, f"cannot re-read the group: {error_text(exc)}")
+        return
+    moved = describe_difference(gp.seen, now, with_ids=True)
+    if moved:
+        for change in gp.changes:
+            yield Outcome(change, SKIPPED, f"stale: the group changed since the plan ({moved})")
+        return
+    done: dict[int, Outcome] = {}
+    for change in gp.changes:
+        unmet = [s for s in change.depends_on if not (s in done and done[s].ok)]
+        if unmet:
+            outcome = Outcome(change, SKIPPED, "not attempted: needs change "
+                              + ", ".join(f"#{s}" for s in unmet) + " to succeed first")
+        else:
+            journal.started(change)
+            outcome = execute(client, change)
+            journal.finished(outcome)
+        done[change.seq] = outcome
+        yield outcome
 
 
 def execute(client: Any, change: Change) -> Outcome:

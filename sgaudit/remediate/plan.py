@@ -160,20 +160,52 @@ def plan_fix(results: Sequence[GroupResult], ingress: Mapping[Ref, Sequence[Rule
 
 def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
                    seq: int) -> list[Change]:
+    """Authorize what is required and missing (or about to be lost), then what the envelope
+    permits of each rule to revoke, then revoke; each revoke waits for what protects access."""
     group = result.group
-    active = {f.key: f for f in result.findings if f.active}
-    revokes: list[tuple[Rule, Finding]] = []
-    for finding in active.values():
-        if finding.kind != "extra":
-            continue
-        for rule in rules:
-            if signature(rule) == (finding.protocol, finding.from_port, finding.to_port, finding.source):
-                revokes.append((rule, finding))
-    held = [(r, f) for r, f in revokes if _unread_prefix_list(r, group, differ)]
-    revokes = [(r, f) for r, f in revokes if (r, f) not in held]
+    revokes = _revokes(result, rules, differ)
     revoked_ids = {r.rule_id for r, _ in revokes}
     remaining = [r for r in rules if r.rule_id not in revoked_ids]
-    authorizes: list[tuple[Grant, str, list[Rule]]] = []
+    changes: list[Change] = []
+    added_for: dict[str, list[int]] = {}
+    added: list[Rule] = []
+
+    def add(rule: Rule, reason: str, protects: Iterable[Rule]) -> None:
+        changes.append(_change(seq + len(changes) + 1, "authorize", group, rule, reason))
+        added.append(rule)
+        for provider in protects:
+            added_for.setdefault(provider.rule_id or "", []).append(seq + len(changes))
+
+    for grant, reason, providers in _authorizes(result, rules, remaining, revokes, differ):
+        source = group.group_id if grant.source == SELF else grant.source
+        add(Rule(grant.protocol, grant.from_port, grant.to_port, source, None, RESTORED_DESCRIPTION),
+            reason, providers)
+    for revoked, _ in revokes:
+        for rule, reason in kept_parts(revoked, result, [*remaining, *added], differ):
+            add(rule, reason, [revoked])
+    for rule, finding in revokes:
+        depends = tuple(added_for.get(rule.rule_id or "", ()))
+        changes.append(_change(seq + len(changes) + 1, "revoke", group, rule,
+                               f"extra: {finding.reason}", depends))
+    return changes
+
+
+def _revokes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ) -> list[tuple[Rule, Finding]]:
+    """The rules behind the active extra findings, each with its finding; a rule from an unread
+    prefix list is held back."""
+    extra = [f for f in result.findings if f.active and f.kind == "extra"]
+    return [(rule, f) for f in extra for rule in rules
+            if signature(rule) == (f.protocol, f.from_port, f.to_port, f.source)
+            and not _unread_prefix_list(rule, result.group, differ)]
+
+
+def _authorizes(result: GroupResult, rules: tuple[Rule, ...], remaining: list[Rule],
+                revokes: list[tuple[Rule, Finding]],
+                differ: Differ) -> list[tuple[Grant, str, list[Rule]]]:
+    """Required grants to authorize, why, and the rules about to be revoked that must wait."""
+    group = result.group
+    active = {f.key: f for f in result.findings if f.active}
+    out: list[tuple[Grant, str, list[Rule]]] = []
     for grant in result.desired.required:
         left = gaps(grant, remaining, group, differ)
         if not left:
@@ -190,29 +222,8 @@ def _group_changes(result: GroupResult, rules: tuple[Rule, ...], differ: Differ,
             reason = f"missing: {missing.reason}" + (
                 "; added before the revokes below, so the machines keep talking"
                 if grant.source == SELF and providers else "")
-        authorizes.append((grant, reason, providers))
-    changes: list[Change] = []
-    added_for: dict[str, list[int]] = {}
-    added: list[Rule] = []
-    for grant, reason, providers in authorizes:
-        seq += 1
-        source = group.group_id if grant.source == SELF else grant.source
-        rule = Rule(grant.protocol, grant.from_port, grant.to_port, source, None, RESTORED_DESCRIPTION)
-        changes.append(_change(seq, "authorize", group, rule, reason))
-        added.append(rule)
-        for provider in providers:
-            added_for.setdefault(provider.rule_id or "", []).append(seq)
-    for revoked, _ in revokes:
-        for rule, reason in kept_parts(revoked, result, [*remaining, *added], differ):
-            seq += 1
-            changes.append(_change(seq, "authorize", group, rule, reason))
-            added.append(rule)
-            added_for.setdefault(revoked.rule_id or "", []).append(seq)
-    for rule, finding in revokes:
-        seq += 1
-        depends = tuple(added_for.get(rule.rule_id or "", ()))
-        changes.append(_change(seq, "revoke", group, rule, f"extra: {finding.reason}", depends))
-    return changes
+        out.append((grant, reason, providers))
+    return out
 
 
 def _providers(grant: Grant, result: GroupResult, revoked: list[Rule],
@@ -242,31 +253,9 @@ def kept_parts(revoked: Rule, result: GroupResult, kept: Sequence[Rule],
     cluster's own machines reach each other (a private source) and no rule from the group itself
     does (workers and scheduler talk on any port), that rule is added too. Parts that ``kept``
     rules already allow are left out."""
-    group, desired = result.group, result.desired
-    env = differ.envelope(desired, group)
-    source = differ.source_of(revoked.source, group)
-    rule_axis = (ports.axis_interval(revoked.protocol, revoked.from_port, revoked.to_port),)
-    parts: dict[tuple[str, int, int, str], str] = {}
-    for env_protocol, rects in env.items():
-        if revoked.protocol != ports.ALL and env_protocol not in (revoked.protocol, ports.ALL):
-            continue
-        protocol = revoked.protocol if revoked.protocol != ports.ALL else env_protocol
-        for rect in rects:
-            axis = ports.intersect(rule_axis, rect.axis)
-            if not axis or rect.source.token == SELF:
-                continue
-            if source.token is not None:
-                sources = [source.token] if rect.source.token == source.token else []
-            else:
-                sources = list(addresses.to_cidrs(ports.intersect(source.addrs, rect.source.addrs)))
-            for cidr in sources:
-                for from_port, to_port in _port_ranges(protocol, axis):
-                    parts.setdefault((protocol, from_port, to_port, cidr), _PERMITTED_PART)
-    all_traffic = revoked.protocol == ports.ALL or (
-        revoked.protocol == "tcp" and ports.every_port(revoked.protocol, rule_axis))
-    if (all_traffic and source.token is None
-            and ports.intersect(source.addrs, addresses.private_space())
-            and not any(r.source == group.group_id and r.protocol == ports.ALL for r in kept)):
+    group = result.group
+    parts = _permitted_parts(revoked, result, differ)
+    if _carried_own_traffic(revoked, group, kept, differ):
         parts.setdefault((ports.ALL, -1, -1, group.group_id), _OWN_TRAFFIC)
     name = f"{revoked.rule_id or 'the revoked rule'} ({describe_rule(revoked)})"
     out = []
@@ -285,6 +274,44 @@ def kept_parts(revoked: Rule, result: GroupResult, kept: Sequence[Rule],
 
 _PERMITTED_PART = "permitted part"
 _OWN_TRAFFIC = "own traffic"
+
+
+def _permitted_parts(revoked: Rule, result: GroupResult,
+                     differ: Differ) -> dict[tuple[str, int, int, str], str]:
+    """(protocol, from, to, source) of what the envelope permits of a rule, in envelope order."""
+    group = result.group
+    env = differ.envelope(result.desired, group)
+    source = differ.source_of(revoked.source, group)
+    rule_axis = (ports.axis_interval(revoked.protocol, revoked.from_port, revoked.to_port),)
+    parts: dict[tuple[str, int, int, str], str] = {}
+    for env_protocol, rects in env.items():
+        if revoked.protocol != ports.ALL and env_protocol not in (revoked.protocol, ports.ALL):
+            continue
+        protocol = revoked.protocol if revoked.protocol != ports.ALL else env_protocol
+        for rect in rects:
+            axis = ports.intersect(rule_axis, rect.axis)
+            if not axis or rect.source.token == SELF:
+                continue
+            if source.token is not None:
+                sources = [source.token] if rect.source.token == source.token else []
+            else:
+                sources = list(addresses.to_cidrs(ports.intersect(source.addrs, rect.source.addrs)))
+            for cidr in sources:
+                for from_port, to_port in _port_ranges(protocol, axis):
+                    parts.setdefault((protocol, from_port, to_port, cidr), _PERMITTED_PART)
+    return parts
+
+
+def _carried_own_traffic(revoked: Rule, group: Group, kept: Sequence[Rule], differ: Differ) -> bool:
+    """Whether the rule was all traffic from private addresses (so it let the cluster's machines
+    talk) and no rule that stays allows all traffic from the group itself."""
+    source = differ.source_of(revoked.source, group)
+    rule_axis = (ports.axis_interval(revoked.protocol, revoked.from_port, revoked.to_port),)
+    all_traffic = revoked.protocol == ports.ALL or (
+        revoked.protocol == "tcp" and ports.every_port(revoked.protocol, rule_axis))
+    return (all_traffic and source.token is None
+            and bool(ports.intersect(source.addrs, addresses.private_space()))
+            and not any(r.source == group.group_id and r.protocol == ports.ALL for r in kept))
 
 
 def _port_ranges(protocol: str, axis: ports.IntervalSet) -> list[tuple[int, int]]:
@@ -399,40 +426,45 @@ def plan_rollback(record: BackupRecord, current: Mapping[Ref, Sequence[Rule] | s
     groups: list[GroupPlan] = []
     seq = 0
     for ref, recs in by_group.items():
-        account, region, gid = ref
-        name = record.names.get(ref, "")
         undo = [r for r in recs if r.result in (APPLIED, "pending")]
         if not undo:
             continue
+        account, region, gid = ref
+        base = GroupPlan(account, region, gid, record.names.get(ref, ""), ())
         rules = current.get(ref)
-        base = GroupPlan(account, region, gid, name, ())
         if rules is None or isinstance(rules, str):
             groups.append(replace(base, skipped=f"cannot read its rules: {rules or 'not read'}"))
             continue
-        rules = tuple(rules)
-        before_ids = {r.rule_id for r in record.before.get(ref, ())}
-        group = Group(gid, name, None, region, account)
-        changes: list[Change] = []
-        for rec in undo:
-            if rec.change.action == "revoke":
-                seq += 1
-                rule = replace(rec.change.rule, rule_id=None)
-                changes.append(_change(seq, "authorize", group, rule,
-                                       f"rollback #{rec.change.seq}: put back {rec.change.rule.rule_id}"))
-        for rec in undo:
-            if rec.change.action != "authorize":
-                continue
-            ids = list(rec.new_rule_ids)
-            if not ids:  # a crash before the ids were recorded: find the rule by what it allows
-                ids = [r.rule_id for r in rules if signature(r) == signature(rec.change.rule)
-                       and r.rule_id not in before_ids and r.rule_id]
-            for rule_id in ids:
-                seq += 1
-                rule = replace(rec.change.rule, rule_id=rule_id)
-                changes.append(_change(seq, "revoke", group, rule,
-                                       f"rollback #{rec.change.seq}: remove the rule sgaudit added"))
-        groups.append(replace(base, seen=rules, changes=tuple(changes)))
+        changes = _undo_changes(record, ref, undo, tuple(rules), seq)
+        seq += len(changes)
+        groups.append(replace(base, seen=tuple(rules), changes=tuple(changes)))
     return Plan(tuple(groups))
+
+
+def _undo_changes(record: BackupRecord, ref: Ref, undo: list[Recorded], rules: tuple[Rule, ...],
+                  seq: int) -> list[Change]:
+    """Re-authorizations first (access comes back before anything is taken away), then revokes."""
+    account, region, gid = ref
+    group = Group(gid, record.names.get(ref, ""), None, region, account)
+    before_ids = {r.rule_id for r in record.before.get(ref, ())}
+    changes: list[Change] = []
+    for rec in undo:
+        if rec.change.action == "revoke":
+            changes.append(_change(seq + len(changes) + 1, "authorize", group,
+                                   replace(rec.change.rule, rule_id=None),
+                                   f"rollback #{rec.change.seq}: put back {rec.change.rule.rule_id}"))
+    for rec in undo:
+        if rec.change.action != "authorize":
+            continue
+        ids = list(rec.new_rule_ids)
+        if not ids:  # a crash before the ids were recorded: find the rule by what it allows
+            ids = [r.rule_id for r in rules if signature(r) == signature(rec.change.rule)
+                   and r.rule_id not in before_ids and r.rule_id]
+        for rule_id in ids:
+            changes.append(_change(seq + len(changes) + 1, "revoke", group,
+                                   replace(rec.change.rule, rule_id=rule_id),
+                                   f"rollback #{rec.change.seq}: remove the rule sgaudit added"))
+    return changes
 
 
 def _rule_of(key: tuple[Any, ...]) -> Rule:
