@@ -288,9 +288,9 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
     ``warn`` hears about scans out of order and clocks that disagree."""
     storable = _storable(report)
     if storable is not report:  # lone surrogates from a snapshot's ids: SQLite takes UTF-8 only
-        scan_id, seen = record_scan(conn, storable, scanned_at, policy_sha256, what_if=what_if,
-                                    recorded_at=recorded_at, warn=warn)
-        return scan_id, {f.key: seen[_SURROGATES.sub("\ufffd", f.key)] for f in report.findings}
+        stored_id, seen = record_scan(conn, storable, scanned_at, policy_sha256, what_if=what_if,
+                                      recorded_at=recorded_at, warn=warn)
+        return stored_id, {f.key: seen[_SURROGATES.sub("\ufffd", f.key)] for f in report.findings}
     findings = {f.key: f for f in report.findings}
     scope = complete_scope(report)
     counts = summarize(report)
