@@ -10,7 +10,7 @@ required rule outside the union of actual ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 
@@ -54,6 +54,15 @@ def finding_key(kind: str, account: str, region: str, group_id: str, protocol: s
                 from_port: int, to_port: int, source: str) -> str:
     """Stable across runs: no rule ids, descriptions or times."""
     return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
+
+
+def gcp_finding_key(f: Finding, group: Group) -> str:
+    """A GCP target's key: a tag is unique only within its network, and unlike AWS two rules can
+    grant the same ingress, so an extra also names its rule (a name people chose, stable across
+    runs - not an id the cloud assigns)."""
+    key = finding_key(f.kind, f.account, f.region, f"{group.vpc_id}/{f.group_id}", f.protocol,
+                      f.from_port, f.to_port, f.source)
+    return key + (f"|{f.rule_ids[0]}" if f.kind == "extra" and f.rule_ids else "")
 
 
 class Differ:
@@ -247,6 +256,34 @@ class Differ:
             group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
             from_port=grant.from_port, to_port=grant.to_port, source=grant.source, rule_ids=(),
             reason=reason)
+
+
+    # -- effective ingress (Google Cloud) ------------------------------------------------
+    def outside_envelope(self, pieces: Iterable[Outside],
+                         env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
+        """The part of effectively reachable pieces (see ``gcp_effective``) outside the
+        envelope: the same rect arithmetic as ``_outside_of_envelope``, for pieces that are
+        already cut by the rules evaluated before them."""
+        out: list[Outside] = []
+        for piece in pieces:
+            src = Source(addrs=piece.addrs, token=piece.token)
+            if piece.protocol == OTHER:
+                rects = list(env.get(ports.ALL, ()))
+            else:
+                rects = self._candidates(env, piece.protocol, piece.axis)
+            out.extend(uncovered(piece.protocol, piece.axis, src, rects))
+        return tuple(out)
+
+    def effective_findings(self, group: Group, extras: Iterable[tuple[Rule, str, Severity]],
+                           missing: Iterable[tuple[Grant, str]]) -> tuple[Finding, ...]:
+        """Findings of a target whose ingress was judged by effect (rule order, denies): each
+        extra names its actual rule with a reason, each missing its required rule."""
+        out = [self._extra_finding(group, rule, reason, severity) for rule, reason, severity in extras]
+        for grant, reason in missing:
+            out.append(replace(self._missing_finding(group, grant, ()), reason=reason))
+        if group.cloud == "gcp":
+            out = [replace(f, key=gcp_finding_key(f, group)) for f in out]
+        return tuple(out)
 
 
 #: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6

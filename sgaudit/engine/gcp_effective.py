@@ -1,0 +1,406 @@
+"""Google Cloud firewall rules -> what is effectively reachable on one network tag. Pure.
+
+GCP evaluates ingress to an instance in levels: hierarchical firewall policies (organization
+first), then - by the network's enforcement order - VPC firewall rules and the global and
+regional network firewall policies, then the implied deny.  Within a level the lowest priority
+number decides; for VPC rules a deny beats an allow at equal priority; a policy's ``goto_next``
+hands the matched traffic to the next level; ``allow`` and ``deny`` end evaluation.
+
+This module sweeps the rules that apply to a target in that order, over the same rectangles the
+differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
+
+* **exposure** (worst case for extra ingress): the part of each allow rule that no *certain*
+  deny (nor ``goto_next`` of its own level) took before it.  Earlier allows are *not*
+  subtracted: a redundant allow is still exposure, since removing the other must not expose it.
+* **assurance** (worst case for required ingress): what is allowed for certain - the first
+  decisive rule is an allow that certainly applies.  Rules that only *possibly* apply (service
+  accounts without instances, secure tags) never satisfy a required rule, and take it away when
+  they deny (or might pass it on).
+
+Each part taken away from a required rule remembers the rule that took it, so a missing finding
+can name it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sgaudit import addresses, ports
+from sgaudit.engine.diff import OTHER, Outside, Rect, Source, uncovered
+from sgaudit.engine.resolve import SELF
+from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
+
+_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+_SELF_SOURCE = Source(token=SELF)
+#: the source a rule without any source stands for (gcloud's own default for ``--source-ranges``)
+_DEFAULT_SOURCE = "0.0.0.0/0"
+VPC_LEVEL = "VPC firewall rules"
+BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
+#: policy protocols with ports in GCP beyond tcp/udp (sctp)
+_PORTED_NUMBERS = frozenset({"132"})
+
+Regions = dict[str, list[Rect]]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One rule x protocol x port range x source: what one extra finding names."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    #: a canonical CIDR, the target's own tag (self), "tag:…", "sa:…" or a policy token
+    source: str
+    src: Source
+    #: (protocol key, port axis) pieces; a "-1" unit has one per protocol key
+    pieces: tuple[tuple[str, ports.IntervalSet], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A rule as it applies to the target, at its place in evaluation order."""
+
+    rule: FirewallRule
+    level: str
+    #: None when it certainly applies, else why it only possibly does
+    possibly: str | None
+    units: tuple[Unit, ...]
+
+    @property
+    def label(self) -> str:
+        """How reasons name the rule: "deny-ssh (priority 100)"."""
+        where = "" if self.level == VPC_LEVEL else f" of {self.level}"
+        maybe = ", possibly applies" if self.possibly else ""
+        return f"{self.rule.name} ({self.rule.action}, priority {self.rule.priority}{where}{maybe})"
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """What of an allow unit is effectively reachable, and which earlier rules blocked the rest."""
+
+    step: Step
+    unit: Unit
+    pieces: tuple[Outside, ...]
+    blocked_by: tuple[Step, ...]
+
+
+@dataclass(slots=True)
+class Effective:
+    """The outcome of one target's sweep."""
+
+    steps: tuple[Step, ...]
+    exposures: list[Exposure] = field(default_factory=list)
+    #: assurance view: what is allowed for certain, per protocol key
+    allowed: Regions = field(default_factory=dict)
+    #: the rules that took ingress away in the assurance view, with what they took
+    taken: list[tuple[Step, Regions]] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
+
+
+# -- which rules apply -------------------------------------------------------------------------
+def applicability(rule: FirewallRule, tag: str,
+                  instances: Sequence[GcpInstance] | None) -> tuple[bool, str | None]:
+    """(applies at all, why only possibly).  A rule applies to the tag when its target tags hold
+    it or it names no target; service-account targets are decided from the instances that carry
+    the tag when they were read; secure tags cannot be checked, so they possibly apply."""
+    if rule.target_secure_tags:
+        return True, "targets secure tags " + ", ".join(rule.target_secure_tags)
+    if rule.target_tags:
+        return tag in rule.target_tags, None
+    if not rule.target_service_accounts:
+        return True, None
+    accounts = set(rule.target_service_accounts)
+    why = "targets service account " + ", ".join(rule.target_service_accounts)
+    if instances is None:
+        return True, why + " (instances not read)"
+    carriers = [i for i in instances if tag in i.tags]
+    running = [i for i in carriers if accounts & set(i.service_accounts)]
+    if not carriers:
+        return True, why + " (no instance carries the tag)"
+    if not running:
+        return False, None
+    if len(running) < len(carriers):
+        return True, why + f" ({len(running)} of {len(carriers)} instances run as it)"
+    return True, None
+
+
+def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple[str, list[FirewallRule]]]:
+    """The levels of evaluation, in order, each with its ingress rules by priority."""
+    policies = list(network.policies or ())
+    hier = sorted((p for p in policies if p.kind == "hierarchical"), key=lambda p: p.order)
+    net = [p for p in policies if p.kind == "network"]
+    reg = [p for p in policies if p.kind == "regional"]
+    vpc = (VPC_LEVEL, sorted(_live(vpc_rules), key=lambda r: (r.priority, r.action != "deny")))
+    after = [_policy_level(p) for p in (*net, *reg)]
+    out = [_policy_level(p) for p in hier]
+    if network.enforcement_order == BEFORE_CLASSIC:
+        out.extend([*after, vpc])
+    else:
+        out.extend([vpc, *after])
+    return out
+
+
+def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
+    kind = {"hierarchical": "hierarchical policy", "network": "network policy",
+            "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
+    return f"{kind} {policy.name}", sorted(_live(policy.rules), key=lambda r: r.priority)
+
+
+def _live(rules: Iterable[FirewallRule]) -> Iterable[FirewallRule]:
+    """Disabled rules do not exist; egress rules do not decide ingress."""
+    return (r for r in rules if not r.disabled and r.direction.upper() == "INGRESS")
+
+
+# -- rules as rectangles -----------------------------------------------------------------------
+def protocol_keys(rules: Iterable[FirewallRule]) -> tuple[str, ...]:
+    """The protocols a "-1" rule is split into: the named ones, every numbered protocol some rule
+    names (so a deny of one of them can cut it out), and "all other protocols"."""
+    numbers = sorted({m.protocol for r in rules for m in r.matches
+                      if m.protocol not in ports.NAMED and m.protocol != ports.ALL}, key=_num)
+    return (*ports.NAMED, *numbers, OTHER)
+
+
+def _num(protocol: str) -> int:
+    return int(protocol) if protocol.isdigit() else 256
+
+
+def units_of(rule: FirewallRule, tag: str, keys: Sequence[str]) -> tuple[Unit, ...]:
+    sources = _sources(rule, tag)
+    out = []
+    for match in rule.matches:
+        for from_port, to_port, pieces in _port_pieces(match.protocol, match.ports, keys):
+            out.extend(Unit(match.protocol, from_port, to_port, name, src, pieces)
+                       for name, src in sources)
+    return tuple(out)
+
+
+def _sources(rule: FirewallRule, tag: str) -> list[tuple[str, Source]]:
+    """Each source of a rule (ranges, tags, service accounts, other policy sources: any of them
+    matches).  A source tag equal to the target's own tag is the target itself (self)."""
+    out = [(r, Source(addrs=(addresses.cidr_interval(r),))) for r in rule.source_ranges]
+    out += [(t, _SELF_SOURCE) if t == tag else (f"tag:{t}", Source(token=f"tag:{t}"))
+            for t in rule.source_tags]
+    out += [(f"sa:{a}", Source(token=f"sa:{a}")) for a in rule.source_service_accounts]
+    out += [(o, Source(token=o)) for o in rule.source_other]
+    return out or [(_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))]
+
+
+def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],
+                 keys: Sequence[str]) -> list[tuple[int, int, tuple[tuple[str, ports.IntervalSet], ...]]]:
+    """(from_port, to_port, pieces) per port range; AWS's spelling of "all" (-1) where a
+    protocol has no ports, 0-65535 for every port of a ported protocol."""
+    if protocol == ports.ALL:
+        return [(-1, -1, tuple((k, _FULL) for k in keys))]
+    if not port_ranges:
+        if protocol in ports.PORTED or protocol in _PORTED_NUMBERS:
+            return [(ports.PORT_MIN, ports.PORT_MAX, ((protocol, _FULL),))]
+        return [(-1, -1, ((protocol, _FULL),))]
+    if protocol in ports.ICMP:  # GCP has no ports for icmp; a range would be meaningless
+        return [(-1, -1, ((protocol, _FULL),))]
+    return [(lo, hi, ((protocol, ((lo, hi),)),)) for lo, hi in port_ranges]
+
+
+class NetworkIndex:
+    """A network's rules in evaluation order, indexed by target tag, so that each of thousands
+    of targets visits only its own rules and the untargeted ones."""
+
+    def __init__(self, network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> None:
+        self.network = network
+        self.flat = [(level, rule) for level, rules in levels(network, vpc_rules) for rule in rules]
+        self.keys = protocol_keys(rule for _, rule in self.flat)
+        self.by_tag: dict[str, list[int]] = {}
+        self.general: list[int] = []
+        for i, (_, rule) in enumerate(self.flat):
+            if rule.target_tags and not rule.target_secure_tags:
+                for t in dict.fromkeys(rule.target_tags):
+                    self.by_tag.setdefault(t, []).append(i)
+            else:
+                self.general.append(i)
+        self._units: dict[tuple[int, bool], tuple[Unit, ...]] = {}
+
+    def steps(self, tag: str, instances: Sequence[GcpInstance] | None) -> tuple[Step, ...]:
+        """The rules that apply to the tag, in evaluation order."""
+        out = []
+        for i in heapq.merge(self.by_tag.get(tag, ()), self.general):
+            level, rule = self.flat[i]
+            applies, possibly = applicability(rule, tag, instances)
+            if applies:
+                out.append(Step(rule, level, possibly, self._units_of(i, rule, tag)))
+        return tuple(out)
+
+    def _units_of(self, i: int, rule: FirewallRule, tag: str) -> tuple[Unit, ...]:
+        """Units depend on the tag only where a source tag is the target's own (self)."""
+        own = tag in rule.source_tags
+        if own:
+            return units_of(rule, tag, self.keys)
+        found = self._units.get((i, own))
+        if found is None:
+            found = self._units[(i, own)] = units_of(rule, tag, self.keys)
+        return found
+
+    def effective(self, tag: str, instances: Sequence[GcpInstance] | None) -> Effective:
+        return evaluate(self.steps(tag, instances), self.keys)
+
+
+def steps_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
+              instances: Sequence[GcpInstance] | None) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """The rules that apply to the tag, in evaluation order, and the protocol keys."""
+    index = NetworkIndex(network, vpc_rules)
+    return index.steps(tag, instances), index.keys
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+class _Sweep:
+    """State of one target's sweep; see the module docstring for the two views."""
+
+    def __init__(self, steps: tuple[Step, ...], keys: tuple[str, ...]) -> None:
+        self.result = Effective(steps, keys=keys)
+        #: exposure view: what certain denies took (across levels), with the rule per part
+        self.denied: Regions = {}
+        self.denials: list[tuple[Step, Regions]] = []
+        #: assurance view: traffic decided (allowed or denied) by an earlier rule
+        self.decided: Regions = {}
+        #: within the current level: traffic passed on by goto_next, certainly / possibly
+        self.passed: Regions = {}
+        self.maybe_passed: Regions = {}
+
+    def run(self) -> Effective:
+        level = None
+        for step in self.result.steps:
+            if step.level != level:
+                level = step.level
+                self.passed, self.maybe_passed = {}, {}
+            action = step.rule.action
+            if action == "deny":
+                self._deny(step)
+            elif action == "goto_next":
+                self._goto_next(step)
+            else:  # allow, apply_security_profile_group
+                self._allow(step)
+        return self.result
+
+    def _allow(self, step: Step) -> None:
+        for unit in step.units:
+            exposed: list[Outside] = []
+            for key, axis in unit.pieces:
+                exposed.extend(uncovered(key, axis, unit.src, _both(self.denied, self.passed, key)))
+                if step.possibly is None:
+                    new = uncovered(key, axis, unit.src, _both(self.decided, self.passed, key))
+                    _add(self.result.allowed, key, new)
+                    _add(self.decided, key, new)
+            blocked = self._blockers(unit) if _shrunk(exposed, unit) else ()
+            if exposed or blocked:
+                self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked))
+
+    def _deny(self, step: Step) -> None:
+        took: Regions = {}
+        mine: Regions = {}
+        for unit in step.units:
+            for key, axis in unit.pieces:
+                if step.possibly is None:
+                    _add(mine, key, uncovered(key, axis, unit.src,
+                                              _both(self.passed, self.maybe_passed, key)))
+                taken = uncovered(key, axis, unit.src, _both(self.decided, self.passed, key))
+                _add(took, key, taken)
+        for key, rects in mine.items():
+            self.denied.setdefault(key, []).extend(rects)
+        if mine:
+            self.denials.append((step, mine))
+        self._take(step, took)
+
+    def _goto_next(self, step: Step) -> None:
+        """Certain: the traffic leaves this level.  Possible: for exposure, later denies of this
+        level may not see it; for assurance it is as good as taken away (it may end anywhere)."""
+        took: Regions = {}
+        for unit in step.units:
+            for key, axis in unit.pieces:
+                rect = [Rect(axis, unit.src)]
+                if step.possibly is None:
+                    self.passed.setdefault(key, []).extend(rect)
+                else:
+                    self.maybe_passed.setdefault(key, []).extend(rect)
+                    _add(took, key, uncovered(key, axis, unit.src,
+                                              _both(self.decided, self.passed, key)))
+        self._take(step, took)
+
+    def _take(self, step: Step, took: Regions) -> None:
+        if any(took.values()):
+            for key, rects in took.items():
+                self.decided.setdefault(key, []).extend(rects)
+            self.result.taken.append((step, took))
+
+    def _blockers(self, unit: Unit) -> tuple[Step, ...]:
+        """The earlier certain denies that took part of this unit."""
+        out = []
+        for step, regions in self.denials:
+            for key, axis in unit.pieces:
+                rects = regions.get(key)
+                if rects and _shrunk(uncovered(key, axis, unit.src, rects), unit):
+                    out.append(step)
+                    break
+        return tuple(out)
+
+
+def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...]) -> Effective:
+    return _Sweep(steps, keys).run()
+
+
+def effective_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
+                  instances: Sequence[GcpInstance] | None) -> Effective:
+    """Effective ingress of one network tag in one network."""
+    return evaluate(*steps_for(tag, network, vpc_rules, instances))
+
+
+def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: ports.IntervalSet,
+         src: Source, keys: Sequence[str]) -> list[Outside]:
+    """The part of a required (protocol, axis, source) not allowed for certain."""
+    if protocol == ports.ALL:
+        return [p for k in keys for p in uncovered(k, _FULL, src, allowed.get(k, ()))]
+    key = protocol if protocol in keys else OTHER
+    return uncovered(protocol, axis, src, allowed.get(key, ()))
+
+
+def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
+    """The rules that took away some of these missing pieces."""
+    out = []
+    for step, regions in taken:
+        for piece in missing:
+            key = piece.protocol if piece.protocol in regions else OTHER
+            src = Source(addrs=piece.addrs, token=piece.token)
+            rects = regions.get(key) or regions.get(piece.protocol)
+            if rects and _cut(uncovered(piece.protocol, piece.axis, src, rects), piece):
+                out.append(step)
+                break
+    return out
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _both(a: Regions, b: Regions, key: str) -> list[Rect]:
+    return [*a.get(key, ()), *b.get(key, ())]
+
+
+def _add(regions: Regions, key: str, pieces: Iterable[Outside]) -> None:
+    rects = [Rect(p.axis, Source(addrs=p.addrs, token=p.token)) for p in pieces]
+    if rects:
+        regions.setdefault(key, []).extend(rects)
+
+
+def _shrunk(pieces: Sequence[Outside], unit: Unit) -> bool:
+    """Whether ``pieces`` are less than the whole unit (something took part of it)."""
+    total = 0
+    for p in pieces:
+        total += _size(p.axis) * (_size(p.addrs) if p.token is None else 1)
+    whole = sum(_size(axis) for _, axis in unit.pieces) * (
+        _size(unit.src.addrs) if unit.src.token is None else 1)
+    return total < whole
+
+
+def _cut(remaining: Sequence[Outside], piece: Outside) -> bool:
+    total = sum(_size(p.axis) * (_size(p.addrs) if p.token is None else 1) for p in remaining)
+    return total < _size(piece.axis) * (_size(piece.addrs) if piece.token is None else 1)
+
+
+def _size(intervals: ports.IntervalSet) -> int:
+    return sum(hi - lo + 1 for lo, hi in intervals)
