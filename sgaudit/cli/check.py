@@ -63,6 +63,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live)
+    fixing.refuse_gcp(snapshot)
     report = audit(policy, snapshot, now)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):

@@ -36,14 +36,18 @@ def render_explain(results: Sequence[GroupResult], fmt: str) -> str:
     if fmt == "json":
         doc = [{"group_id": r.group.group_id, "group_name": r.group.group_name,
                 "account": r.group.account, "region": r.group.region, "vpc_id": r.group.vpc_id,
+                "cloud": r.group.cloud,
                 "unresolved": r.desired.unresolved, "warnings": list(r.desired.warnings),
                 "rules": grant_rows(r)} for r in results]
         return json.dumps(doc, indent=2) + "\n"
     out: list[str] = []
     for r in results:
         g = r.group
-        out.append(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
-                   f"vpc {g.vpc_id or '-'}")
+        if g.cloud == "gcp":
+            out.append(f"{g.group_id}  gcp project {g.account}  network {g.vpc_id or '-'}")
+        else:
+            out.append(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
+                       f"vpc {g.vpc_id or '-'}")
         if r.desired.unresolved:
             out.append(f"  UNRESOLVED: {r.desired.unresolved}")
         for w in r.desired.warnings:

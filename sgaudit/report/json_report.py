@@ -49,7 +49,7 @@ def document(report: Report) -> dict[str, Any]:
         "groups": [
             {"group_id": r.group.group_id, "group_name": r.group.group_name,
              "vpc_id": r.group.vpc_id, "region": r.group.region, "account": r.group.account,
-             "status": r.status}
+             "status": r.status, "cloud": r.group.cloud}
             for r in report.results
         ],
         "findings": [finding_dict(f) for f in findings],

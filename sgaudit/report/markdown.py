@@ -39,10 +39,11 @@ def render(report: Report) -> str:
     summary = view.summarize(report)
     active = sorted(report.active_findings, key=_order)
     accepted = sorted((f for f in report.findings if not f.active), key=_order)
+    nets = view.gcp_networks(report)
     return render_template(
         "report.md.j2", report=report, s=summary,
-        active=[_row(f) for f in active[:MAX_ROWS]], active_left=max(0, len(active) - MAX_ROWS),
-        accepted=[_row(f) for f in accepted[:MAX_ROWS]],
+        active=[_row(f, nets) for f in active[:MAX_ROWS]], active_left=max(0, len(active) - MAX_ROWS),
+        accepted=[_row(f, nets) for f in accepted[:MAX_ROWS]],
         accepted_left=max(0, len(accepted) - MAX_ROWS),
         open_since=any(f.first_seen for f in active),
         expiring=view.waiver_rows(report, "waivers_expiring"),
@@ -56,11 +57,13 @@ def _order(f: Finding) -> tuple[int, str, str, str, str]:
     return (view.SEVERITY_RANK[f.severity], f.account, f.region, f.group_id, f.key)
 
 
-def _row(f: Finding) -> dict[str, str]:
-    name = f" ({f.group_name})" if f.group_name else ""
+def _row(f: Finding, nets: dict[str, str] | None = None) -> dict[str, str]:
+    network = (nets or {}).get(f.key)
+    name = f" ({f.group_name})" if f.group_name and network is None else ""
     return {
         "severity": f.severity, "kind": f.kind, "group": md(f.group_id + name),
-        "where": md(f"{f.account} / {f.region}"),
+        "where": md(f"{f.account} / {f.region}" if network is None
+                    else f"{f.account} / network {network} (gcp)"),
         "rule": md(view.rule_text(f.protocol, f.from_port, f.to_port, f.source)),
         "reason": md(f.reason), "why_accepted": md(view.acceptance(f)),
         "first_seen": md((f.first_seen or "")[:10]), "description": md(f.description or ""),

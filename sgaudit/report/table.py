@@ -24,8 +24,12 @@ def render(report: Report) -> str:
             continue
         g = result.group
         name = f" ({g.group_name})" if g.group_name else ""
-        out.append(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
-                   f"vpc {g.vpc_id or '-'}  status {result.status}")
+        if g.cloud == "gcp":  # a network tag: its project and network say where it is
+            out.append(f"{g.group_id}  gcp project {g.account}  network {g.vpc_id or '-'}  "
+                       f"status {result.status}")
+        else:
+            out.append(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
+                       f"vpc {g.vpc_id or '-'}  status {result.status}")
         rows = [(f.severity + _mark(f), f.kind, format_protocol(f.protocol),
                  format_ports(f.protocol, f.from_port, f.to_port), f.source, f.reason)
                 for f in result.findings]

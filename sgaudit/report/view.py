@@ -96,6 +96,13 @@ def rule_text(protocol: str, from_port: int, to_port: int, source: str) -> str:
     return f"{format_protocol(protocol)} {format_ports(protocol, from_port, to_port)} from {source}"
 
 
+def gcp_networks(report: Report) -> dict[str, str]:
+    """Finding key -> network name, for the findings of GCP targets: a tag is unique only within
+    its network, so the per-finding formats name the network where AWS names the region."""
+    return {f.key: r.group.vpc_id or "" for r in report.results if r.group.cloud == "gcp"
+            for f in r.findings}
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     found = [f.severity for f in findings]
     return min(found, key=SEVERITY_RANK.__getitem__) if found else None
