@@ -71,6 +71,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
                                     "PoliciesNotRead"))
         vpc = gcp_targets.network_vpc(network)
         index = gcp_effective.NetworkIndex(network, net.rules)
+        memo = gcp_findings.Memo()
         for group in groups:
             options, matched = effective_options(policy, group)
             desired = states.get((matched, vpc))
@@ -82,7 +83,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
                                         f"{network.name}/{group.group_id}: {desired.unresolved}",
                                         "Unresolved"))
             effective = index.effective(group.group_id, net.instances)
-            findings, applied = gcp_findings.judge(group, desired, effective, differ)
+            findings, applied = gcp_findings.judge(group, desired, effective, differ, memo)
             group = replace(group, rules=gcp_findings.allow_rules(effective))
             results.append(GroupResult(group, desired, findings, applied))
     return results

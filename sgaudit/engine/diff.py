@@ -10,7 +10,7 @@ required rule outside the union of actual ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
@@ -56,13 +56,14 @@ def finding_key(kind: str, account: str, region: str, group_id: str, protocol: s
     return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
 
 
-def gcp_finding_key(f: Finding, group: Group) -> str:
+def _gcp_key(kind: str, group: Group, protocol: str, from_port: int, to_port: int, source: str,
+             rule_name: str | None) -> str:
     """A GCP target's key: a tag is unique only within its network, and unlike AWS two rules can
     grant the same ingress, so an extra also names its rule (a name people chose, stable across
     runs - not an id the cloud assigns)."""
-    key = finding_key(f.kind, f.account, f.region, f"{group.vpc_id}/{f.group_id}", f.protocol,
-                      f.from_port, f.to_port, f.source)
-    return key + (f"|{f.rule_ids[0]}" if f.kind == "extra" and f.rule_ids else "")
+    key = finding_key(kind, group.account, group.region, f"{group.vpc_id}/{group.group_id}",
+                      protocol, from_port, to_port, source)
+    return key + (f"|{rule_name}" if rule_name else "")
 
 
 class Differ:
@@ -231,27 +232,31 @@ class Differ:
         return tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
 
     # -- findings ------------------------------------------------------------------------
-    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:
+    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity,
+                       key: str | None = None) -> Finding:
         return Finding(
-            key=finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
-                            rule.from_port, rule.to_port, rule.source),
+            key=key or finding_key("extra", group.account, group.region, group.group_id,
+                                   rule.protocol, rule.from_port, rule.to_port, rule.source),
             kind="extra", severity=severity, account=group.account,
             region=group.region, group_id=group.group_id, group_name=group.group_name,
             protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
             source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
             reason=reason, description=rule.description)
 
-    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...]) -> Finding:
+    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...],
+                         reason: str | None = None, key: str | None = None) -> Finding:
         whole = self.source_of(grant.source, group)
-        if len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
+        if reason is not None:
+            pass  # given by the caller (effective ingress names the rule that took it away)
+        elif len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
                 (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)):
             reason = f"no rule allows it; required because {grant.reason}"
         else:
             reason = ("only partly allowed; not covered: " + describe_pieces(gaps, whole)
                       + f"; required because {grant.reason}")
         return Finding(
-            key=finding_key("missing", group.account, group.region, group.group_id,
-                            grant.protocol, grant.from_port, grant.to_port, grant.source),
+            key=key or finding_key("missing", group.account, group.region, group.group_id,
+                                   grant.protocol, grant.from_port, grant.to_port, grant.source),
             kind="missing", severity="medium", account=group.account, region=group.region,
             group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
             from_port=grant.from_port, to_port=grant.to_port, source=grant.source, rule_ids=(),
@@ -278,11 +283,16 @@ class Differ:
                            missing: Iterable[tuple[Grant, str]]) -> tuple[Finding, ...]:
         """Findings of a target whose ingress was judged by effect (rule order, denies): each
         extra names its actual rule with a reason, each missing its required rule."""
-        out = [self._extra_finding(group, rule, reason, severity) for rule, reason, severity in extras]
+        gcp = group.cloud == "gcp"
+        out = []
+        for rule, reason, severity in extras:
+            key = (_gcp_key("extra", group, rule.protocol, rule.from_port, rule.to_port, rule.source,
+                            rule.rule_id) if gcp else None)
+            out.append(self._extra_finding(group, rule, reason, severity, key))
         for grant, reason in missing:
-            out.append(replace(self._missing_finding(group, grant, ()), reason=reason))
-        if group.cloud == "gcp":
-            out = [replace(f, key=gcp_finding_key(f, group)) for f in out]
+            key = (_gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
+                            grant.source, None) if gcp else None)
+            out.append(self._missing_finding(group, grant, (), reason, key))
         return tuple(out)
 
 

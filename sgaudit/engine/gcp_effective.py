@@ -219,6 +219,7 @@ class NetworkIndex:
             else:
                 self.general.append(i)
         self._units: dict[tuple[int, bool], tuple[Unit, ...]] = {}
+        self._prefixes: dict[tuple[object, ...], _Sweep] = {}
 
     def steps(self, tag: str, instances: Sequence[GcpInstance] | None) -> tuple[Step, ...]:
         """The rules that apply to the tag, in evaluation order."""
@@ -241,7 +242,21 @@ class NetworkIndex:
         return found
 
     def effective(self, tag: str, instances: Sequence[GcpInstance] | None) -> Effective:
-        return evaluate(self.steps(tag, instances), self.keys)
+        """The sweep of the tag's steps.  The hierarchical policies come first and apply alike
+        to every tag of the network (bar service accounts), so their part of the sweep is done
+        once per distinct prefix and resumed from for each tag."""
+        steps = self.steps(tag, instances)
+        n = 0
+        while n < len(steps) and steps[n].level.startswith("hierarchical"):
+            n += 1
+        if n == 0:
+            return evaluate(steps, self.keys)
+        key = tuple((id(s.rule), s.possibly) for s in steps[:n])
+        done = self._prefixes.get(key)
+        if done is None:
+            done = self._prefixes[key] = _Sweep(steps[:n], self.keys)
+            done.run()
+        return done.copy(steps).run(start=n)
 
 
 def steps_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
@@ -266,9 +281,10 @@ class _Sweep:
         self.passed: Regions = {}
         self.maybe_passed: Regions = {}
 
-    def run(self) -> Effective:
+    def run(self, start: int = 0) -> Effective:
+        """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
         level = None
-        for step in self.result.steps:
+        for step in self.result.steps[start:]:
             if step.level != level:
                 level = step.level
                 self.passed, self.maybe_passed = {}, {}
@@ -281,16 +297,32 @@ class _Sweep:
                 self._allow(step)
         return self.result
 
+    def copy(self, steps: tuple[Step, ...]) -> _Sweep:
+        """A sweep of ``steps`` that starts in this one's state (their common prefix is done);
+        the level's goto_next state is left behind, as the next step opens another level."""
+        other = _Sweep(steps, self.result.keys)
+        other.denied = {k: list(v) for k, v in self.denied.items()}
+        other.denials = list(self.denials)
+        other.decided = {k: list(v) for k, v in self.decided.items()}
+        other.result.exposures = list(self.result.exposures)
+        other.result.allowed = {k: list(v) for k, v in self.result.allowed.items()}
+        other.result.taken = list(self.result.taken)
+        return other
+
     def _allow(self, step: Step) -> None:
         for unit in step.units:
             exposed: list[Outside] = []
+            untouched = True
             for key, axis in unit.pieces:
-                exposed.extend(uncovered(key, axis, unit.src, _both(self.denied, self.passed, key)))
+                hits = _hits(axis, unit.src, _both(self.denied, self.passed, key))
+                untouched = untouched and not hits
+                exposed.extend(_whole(key, axis, unit.src) if not hits
+                               else uncovered(key, axis, unit.src, hits))
                 if step.possibly is None:
-                    new = uncovered(key, axis, unit.src, _both(self.decided, self.passed, key))
+                    new = _minus(key, axis, unit.src, _both(self.decided, self.passed, key))
                     _add(self.result.allowed, key, new)
                     _add(self.decided, key, new)
-            blocked = self._blockers(unit) if _shrunk(exposed, unit) else ()
+            blocked = self._blockers(unit) if not untouched and _shrunk(exposed, unit) else ()
             if exposed or blocked:
                 self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked))
 
@@ -300,9 +332,9 @@ class _Sweep:
         for unit in step.units:
             for key, axis in unit.pieces:
                 if step.possibly is None:
-                    _add(mine, key, uncovered(key, axis, unit.src,
+                    _add(mine, key, _minus(key, axis, unit.src,
                                               _both(self.passed, self.maybe_passed, key)))
-                taken = uncovered(key, axis, unit.src, _both(self.decided, self.passed, key))
+                taken = _minus(key, axis, unit.src, _both(self.decided, self.passed, key))
                 _add(took, key, taken)
         for key, rects in mine.items():
             self.denied.setdefault(key, []).extend(rects)
@@ -321,7 +353,7 @@ class _Sweep:
                     self.passed.setdefault(key, []).extend(rect)
                 else:
                     self.maybe_passed.setdefault(key, []).extend(rect)
-                    _add(took, key, uncovered(key, axis, unit.src,
+                    _add(took, key, _minus(key, axis, unit.src,
                                               _both(self.decided, self.passed, key)))
         self._take(step, took)
 
@@ -336,8 +368,8 @@ class _Sweep:
         out = []
         for step, regions in self.denials:
             for key, axis in unit.pieces:
-                rects = regions.get(key)
-                if rects and _shrunk(uncovered(key, axis, unit.src, rects), unit):
+                hits = _hits(axis, unit.src, regions.get(key, ()))
+                if hits and _shrunk(uncovered(key, axis, unit.src, hits), unit):
                     out.append(step)
                     break
         return tuple(out)
@@ -377,6 +409,31 @@ def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) ->
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _minus(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+    """``uncovered``, after a cheap bounding-box filter: most rules of a target meet few others
+    (other ports, other sources), and then the piece comes back whole without any arithmetic."""
+    hits = _hits(axis, src, rects)
+    return uncovered(key, axis, src, hits) if hits else _whole(key, axis, src)
+
+
+def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:
+    """The rects whose bounding box meets (axis x src): the only ones that can cut it."""
+    if not rects:
+        return []
+    lo, hi = axis[0][0], axis[-1][1]
+    token = src.token
+    if token is not None:
+        return [r for r in rects if r.source.token == token and r.axis[0][0] <= hi and lo <= r.axis[-1][1]]
+    alo, ahi = src.addrs[0][0], src.addrs[-1][1]
+    return [r for r in rects if r.axis[0][0] <= hi and lo <= r.axis[-1][1]
+            and r.source.token is None and r.source.addrs
+            and r.source.addrs[0][0] <= ahi and alo <= r.source.addrs[-1][1]]
+
+
+def _whole(key: str, axis: ports.IntervalSet, src: Source) -> list[Outside]:
+    return [Outside(key, axis, addrs=src.addrs, token=src.token)]
+
+
 def _both(a: Regions, b: Regions, key: str) -> list[Rect]:
     return [*a.get(key, ()), *b.get(key, ())]
 

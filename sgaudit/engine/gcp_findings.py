@@ -6,7 +6,8 @@ shapes; this module only says which part of which rule is effective and which ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sgaudit import ports
 from sgaudit.engine.diff import Differ, Rect, Source, describe_pieces, extra_severity
@@ -14,19 +15,36 @@ from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, gap
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
 
 
-def judge(group: Group, desired: DesiredState, effective: Effective,
-          differ: Differ) -> tuple[tuple[Finding, ...], tuple[AppliedRule, ...]]:
+class Memo:
+    """Verdicts and texts that targets share (the exposures of the hierarchical policies' rules,
+    what a rule matches), keyed by the object's identity and checked to be that object."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[int, int], tuple[object, object, object]] = {}
+
+    def get(self, a: object, b: object, make: Callable[[], object]) -> object:
+        entry = self._store.get((id(a), id(b)))
+        if entry is not None and entry[0] is a and entry[1] is b:
+            return entry[2]
+        value = make()
+        self._store[(id(a), id(b))] = (a, b, value)
+        return value
+
+
+def judge(group: Group, desired: DesiredState, effective: Effective, differ: Differ,
+          memo: Memo | None = None) -> tuple[tuple[Finding, ...], tuple[AppliedRule, ...]]:
     """Findings of one target, and its applicable rules in evaluation order."""
+    memo = memo or Memo()
     env = differ.envelope(desired, group)
     extras: list[tuple[Rule, str, Severity]] = []
     for exposure in effective.exposures:
-        verdict = _extra(exposure, env, differ)
+        verdict = memo.get(exposure, env, lambda e=exposure: _extra(e, env, differ))  # type: ignore[misc]
         if verdict is not None:
-            extras.append(verdict)
+            extras.append(verdict)  # type: ignore[arg-type]
     missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
                if m is not None]
     findings = differ.effective_findings(group, extras, [(g, reason) for g, reason, _ in missing])
-    return findings, applied_rules(effective, findings, missing)
+    return findings, applied_rules(effective, findings, missing, memo)
 
 
 def _extra(exposure: Exposure, env: dict[str, list[Rect]],
@@ -83,7 +101,8 @@ def _possible_allows(effective: Effective) -> list[tuple[Step, Regions]]:
 
 
 def applied_rules(effective: Effective, findings: Sequence[Finding],
-                  missing: Sequence[tuple[Grant, str, list[Step]]]) -> tuple[AppliedRule, ...]:
+                  missing: Sequence[tuple[Grant, str, list[Step]]],
+                  memo: Memo | None = None) -> tuple[AppliedRule, ...]:
     """The target's rules in evaluation order, each with the findings it decides."""
     by_rule: dict[str, list[str]] = {}
     for f in findings:
@@ -94,11 +113,21 @@ def applied_rules(effective: Effective, findings: Sequence[Finding],
     for (_, _, steps), key in zip(missing, missing_keys, strict=True):
         for step in steps:
             by_rule.setdefault(step.rule.name, []).append(key)
-    return tuple(
-        AppliedRule(level=s.level, name=s.rule.name, priority=s.rule.priority,
-                    action=s.rule.action, applies=f"possibly: {s.possibly}" if s.possibly else "yes",
-                    matches=describe_step(s), decides=tuple(dict.fromkeys(by_rule.get(s.rule.name, ()))))
-        for s in effective.steps)
+    memo = memo or Memo()
+    out = []
+    for s in effective.steps:
+        shown = memo.get(s.rule, s.units, lambda s=s: _applied(s))  # type: ignore[misc]
+        assert isinstance(shown, AppliedRule)
+        decides = by_rule.get(s.rule.name)
+        out.append(replace(shown, decides=tuple(dict.fromkeys(decides))) if decides else shown)
+    return tuple(out)
+
+
+def _applied(s: Step) -> AppliedRule:
+    """A step as reports show it, before knowing what it decides (shared by every target)."""
+    return AppliedRule(level=s.level, name=s.rule.name, priority=s.rule.priority,
+                       action=s.rule.action, applies=f"possibly: {s.possibly}" if s.possibly else "yes",
+                       matches=describe_step(s))
 
 
 def allow_rules(effective: Effective) -> tuple[Rule, ...]:
