@@ -273,13 +273,13 @@ class _Sweep:
     def __init__(self, steps: tuple[Step, ...], keys: tuple[str, ...]) -> None:
         self.result = Effective(steps, keys=keys)
         #: exposure view: what certain denies took (across levels), with the rule per part
-        self.denied: Regions = {}
+        self.denied: dict[str, _Index] = {}
         self.denials: list[tuple[Step, Regions]] = []
         #: assurance view: traffic decided (allowed or denied) by an earlier rule
-        self.decided: Regions = {}
+        self.decided: dict[str, _Index] = {}
         #: within the current level: traffic passed on by goto_next, certainly / possibly
-        self.passed: Regions = {}
-        self.maybe_passed: Regions = {}
+        self.passed: dict[str, _Index] = {}
+        self.maybe_passed: dict[str, _Index] = {}
 
     def run(self, start: int = 0) -> Effective:
         """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
@@ -301,9 +301,9 @@ class _Sweep:
         """A sweep of ``steps`` that starts in this one's state (their common prefix is done);
         the level's goto_next state is left behind, as the next step opens another level."""
         other = _Sweep(steps, self.result.keys)
-        other.denied = {k: list(v) for k, v in self.denied.items()}
+        other.denied = {k: v.copy() for k, v in self.denied.items()}
         other.denials = list(self.denials)
-        other.decided = {k: list(v) for k, v in self.decided.items()}
+        other.decided = {k: v.copy() for k, v in self.decided.items()}
         other.result.exposures = list(self.result.exposures)
         other.result.allowed = {k: list(v) for k, v in self.result.allowed.items()}
         other.result.taken = list(self.result.taken)
@@ -314,14 +314,14 @@ class _Sweep:
             exposed: list[Outside] = []
             untouched = True
             for key, axis in unit.pieces:
-                hits = _hits(axis, unit.src, _both(self.denied, self.passed, key))
+                hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
                 untouched = untouched and not hits
                 exposed.extend(_whole(key, axis, unit.src) if not hits
                                else uncovered(key, axis, unit.src, hits))
                 if step.possibly is None:
-                    new = _minus(key, axis, unit.src, _both(self.decided, self.passed, key))
+                    new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
                     _add(self.result.allowed, key, new)
-                    _add(self.decided, key, new)
+                    _put(self.decided, key, _rects(new))
             blocked = self._blockers(unit) if not untouched and _shrunk(exposed, unit) else ()
             if exposed or blocked:
                 self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked))
@@ -333,11 +333,11 @@ class _Sweep:
             for key, axis in unit.pieces:
                 if step.possibly is None:
                     _add(mine, key, _minus(key, axis, unit.src,
-                                              _both(self.passed, self.maybe_passed, key)))
-                taken = _minus(key, axis, unit.src, _both(self.decided, self.passed, key))
+                                              _near(self.passed, self.maybe_passed, key, axis)))
+                taken = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
                 _add(took, key, taken)
         for key, rects in mine.items():
-            self.denied.setdefault(key, []).extend(rects)
+            _put(self.denied, key, rects)
         if mine:
             self.denials.append((step, mine))
         self._take(step, took)
@@ -350,17 +350,17 @@ class _Sweep:
             for key, axis in unit.pieces:
                 rect = [Rect(axis, unit.src)]
                 if step.possibly is None:
-                    self.passed.setdefault(key, []).extend(rect)
+                    _put(self.passed, key, rect)
                 else:
-                    self.maybe_passed.setdefault(key, []).extend(rect)
+                    _put(self.maybe_passed, key, rect)
                     _add(took, key, _minus(key, axis, unit.src,
-                                              _both(self.decided, self.passed, key)))
+                                              _near(self.decided, self.passed, key, axis)))
         self._take(step, took)
 
     def _take(self, step: Step, took: Regions) -> None:
         if any(took.values()):
             for key, rects in took.items():
-                self.decided.setdefault(key, []).extend(rects)
+                _put(self.decided, key, rects)
             self.result.taken.append((step, took))
 
     def _blockers(self, unit: Unit) -> tuple[Step, ...]:
@@ -434,8 +434,54 @@ def _whole(key: str, axis: ports.IntervalSet, src: Source) -> list[Outside]:
     return [Outside(key, axis, addrs=src.addrs, token=src.token)]
 
 
-def _both(a: Regions, b: Regions, key: str) -> list[Rect]:
-    return [*a.get(key, ()), *b.get(key, ())]
+class _Index:
+    """The rects of one protocol key, those of a single port apart by port: most rules name a
+    few ports, so a piece is compared with the rects of its own ports and the wide ones only."""
+
+    __slots__ = ("by_port", "wide")
+
+    def __init__(self) -> None:
+        self.wide: list[Rect] = []
+        self.by_port: dict[int, list[Rect]] = {}
+
+    def extend(self, rects: Iterable[Rect]) -> None:
+        for r in rects:
+            axis = r.axis
+            if len(axis) == 1 and axis[0][0] == axis[0][1]:
+                self.by_port.setdefault(axis[0][0], []).append(r)
+            else:
+                self.wide.append(r)
+
+    def near(self, axis: ports.IntervalSet) -> list[Rect]:
+        lo, hi = axis[0][0], axis[-1][1]
+        if hi - lo < 64:
+            found = list(self.wide)
+            for port in range(lo, hi + 1):
+                found.extend(self.by_port.get(port, ()))
+            return found
+        return [*self.wide, *(r for rects in self.by_port.values() for r in rects)]
+
+    def copy(self) -> _Index:
+        other = _Index()
+        other.wide = list(self.wide)
+        other.by_port = {p: list(v) for p, v in self.by_port.items()}
+        return other
+
+
+def _put(regions: dict[str, _Index], key: str, rects: Iterable[Rect]) -> None:
+    index = regions.get(key)
+    if index is None:
+        index = regions[key] = _Index()
+    index.extend(rects)
+
+
+def _near(a: dict[str, _Index], b: dict[str, _Index], key: str, axis: ports.IntervalSet) -> list[Rect]:
+    x, y = a.get(key), b.get(key)
+    return [*(x.near(axis) if x else ()), *(y.near(axis) if y else ())]
+
+
+def _rects(pieces: Iterable[Outside]) -> list[Rect]:
+    return [Rect(p.axis, Source(addrs=p.addrs, token=p.token)) for p in pieces]
 
 
 def _add(regions: Regions, key: str, pieces: Iterable[Outside]) -> None:
