@@ -120,5 +120,8 @@ def describe_matcher(matcher: Matcher) -> str:
     parts = [f"tag {k}={v}" for k, v in matcher.tags]
     parts += [f"name {n}" for n in matcher.names]
     parts += list(matcher.group_ids)
-    parts += [f"network tag {t}" for t in matcher.network_tags]
-    return " and ".join(parts) or "every group"
+    text = " and ".join(parts)
+    if matcher.network_tags:  # the other cloud's criteria: a separate selection, not "and"
+        gcp = "GCP network tags " + ", ".join(matcher.network_tags)
+        text = f"{text}; {gcp}" if text else gcp
+    return text or "every group"

@@ -131,12 +131,12 @@ def _applied(s: Step) -> AppliedRule:
 
 
 def allow_rules(effective: Effective) -> tuple[Rule, ...]:
-    """The target's allow rules as ``Rule`` records (one per protocol, port range and source),
-    in evaluation order, for the views that list a group's rules."""
-    return tuple(Rule(u.protocol, u.from_port, u.to_port, u.source, rule_id=s.rule.name,
-                      description=s.rule.description or None)
-                 for s in effective.steps if s.rule.action not in ("deny", "goto_next")
-                 for u in s.units)
+    """The allow rules that grant the target something (one ``Rule`` per protocol, port range
+    and source), in evaluation order, for the views that list a group's ingress; a rule wholly
+    blocked by an earlier deny grants nothing and shows only in the evaluation order."""
+    return tuple(Rule(e.unit.protocol, e.unit.from_port, e.unit.to_port, e.unit.source,
+                      rule_id=e.step.rule.name, description=e.step.rule.description or None)
+                 for e in effective.exposures if e.pieces)
 
 
 def describe_step(step: Step, limit: int = 4) -> str:

@@ -122,6 +122,11 @@ def test_a_world_open_rule_made_harmless_by_a_higher_priority_deny_is_not_report
     report = run(OK, fw("open-9000", tcp(9000)), fw("block-9000", tcp(9000), priority=500,
                                                      action="deny"))
     assert found(report) == []
+    # the target's ingress lists what is reachable; the blocked rule shows only in the order
+    assert [(r.rule_id, r.from_port) for r in report.results[0].group.rules] == [
+        ("coiled-c1-ingress", 22), ("coiled-c1-ingress", 8786), ("coiled-c1-ingress", 8787)]
+    assert [a.name for a in report.results[0].applied] == ["block-9000", "coiled-c1-ingress",
+                                                           "open-9000"]
 
 
 def test_a_partly_denied_rule_reports_only_the_reachable_part_and_names_the_deny() -> None:
