@@ -389,9 +389,9 @@ def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: ports.IntervalS
          src: Source, keys: Sequence[str]) -> list[Outside]:
     """The part of a required (protocol, axis, source) not allowed for certain."""
     if protocol == ports.ALL:
-        return [p for k in keys for p in uncovered(k, _FULL, src, allowed.get(k, ()))]
+        return [p for k in keys for p in _minus(k, _FULL, src, allowed.get(k, ()))]
     key = protocol if protocol in keys else OTHER
-    return uncovered(protocol, axis, src, allowed.get(key, ()))
+    return _minus(protocol, axis, src, allowed.get(key, ()))
 
 
 def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
@@ -401,8 +401,8 @@ def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) ->
         for piece in missing:
             key = piece.protocol if piece.protocol in regions else OTHER
             src = Source(addrs=piece.addrs, token=piece.token)
-            rects = regions.get(key) or regions.get(piece.protocol)
-            if rects and _cut(uncovered(piece.protocol, piece.axis, src, rects), piece):
+            hits = _hits(piece.axis, src, regions.get(key) or regions.get(piece.protocol) or ())
+            if hits and _cut(uncovered(piece.protocol, piece.axis, src, hits), piece):
                 out.append(step)
                 break
     return out
@@ -438,9 +438,11 @@ class _Index:
     """The rects of one protocol key, those of a single port apart by port: most rules name a
     few ports, so a piece is compared with the rects of its own ports and the wide ones only."""
 
-    __slots__ = ("by_port", "wide")
+    __slots__ = ("base", "by_port", "wide")
 
-    def __init__(self) -> None:
+    def __init__(self, base: _Index | None = None) -> None:
+        #: the rects of a finished sweep this one continues (never changed again), shared
+        self.base = base
         self.wide: list[Rect] = []
         self.by_port: dict[int, list[Rect]] = {}
 
@@ -454,6 +456,11 @@ class _Index:
 
     def near(self, axis: ports.IntervalSet) -> list[Rect]:
         lo, hi = axis[0][0], axis[-1][1]
+        if self.base is not None:
+            return [*self.base.near(axis), *self._near(lo, hi)]
+        return self._near(lo, hi)
+
+    def _near(self, lo: int, hi: int) -> list[Rect]:
         if hi - lo < 64:
             found = list(self.wide)
             for port in range(lo, hi + 1):
@@ -462,10 +469,8 @@ class _Index:
         return [*self.wide, *(r for rects in self.by_port.values() for r in rects)]
 
     def copy(self) -> _Index:
-        other = _Index()
-        other.wide = list(self.wide)
-        other.by_port = {p: list(v) for p, v in self.by_port.items()}
-        return other
+        """A continuation: this index's rects, shared, and room for more."""
+        return _Index(base=self)
 
 
 def _put(regions: dict[str, _Index], key: str, rects: Iterable[Rect]) -> None:

@@ -388,3 +388,20 @@ def test_aws_only_cluster_entries_do_not_match_gcp_targets() -> None:
     policy = ("clusters:\n  - match: {names: ['coiled-*']}\n"
               "    backend_options: {enable_public_ssh: false}\n")
     assert found(run(OK, policy=policy)) == []
+
+
+def test_targets_sharing_policies_do_not_share_their_own_rules() -> None:
+    """The policies' part of the sweep is done once per network: each tag's own rules must
+    still be judged apart, whichever tag comes first."""
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 100, "deny"),
+                                                 policy_rule("org", 200, "allow", tcp(3306)),
+                                                 policy_rule("org", 300, "goto_next", FirewallMatch("-1"))))
+    rules = (fw("c1", tcp(8786, 8787, 9000), tags=("coiled-c1",)),
+             fw("c2", tcp(8786, 8787), tags=("coiled-c2",)),
+             fw("c2-block", tcp(8787), tags=("coiled-c2",), priority=10, action="deny"))
+    report = run(*rules, network=with_policies(org))
+    by_tag = {r.group.group_id: sorted((f.kind, f.from_port, f.rule_ids) for f in r.findings)
+              for r in report.results}
+    assert by_tag == {
+        "coiled-c1": [("extra", 3306, ("org/200",)), ("extra", 9000, ("c1",)), ("missing", 22, ())],
+        "coiled-c2": [("extra", 3306, ("org/200",)), ("missing", 22, ()), ("missing", 8787, ())]}
