@@ -84,6 +84,8 @@ class Exposure:
     unit: Unit
     pieces: tuple[Outside, ...]
     blocked_by: tuple[Step, ...]
+    #: nothing before it touched the unit: the pieces are the whole unit
+    whole: bool = False
 
 
 @dataclass(slots=True)
@@ -218,7 +220,7 @@ class NetworkIndex:
                     self.by_tag.setdefault(t, []).append(i)
             else:
                 self.general.append(i)
-        self._units: dict[tuple[int, bool], tuple[Unit, ...]] = {}
+        self._steps: dict[tuple[int, str | None], Step] = {}
         self._prefixes: dict[tuple[object, ...], _Sweep] = {}
 
     def steps(self, tag: str, instances: Sequence[GcpInstance] | None) -> tuple[Step, ...]:
@@ -228,17 +230,18 @@ class NetworkIndex:
             level, rule = self.flat[i]
             applies, possibly = applicability(rule, tag, instances)
             if applies:
-                out.append(Step(rule, level, possibly, self._units_of(i, rule, tag)))
+                out.append(self._step(i, level, rule, possibly, tag))
         return tuple(out)
 
-    def _units_of(self, i: int, rule: FirewallRule, tag: str) -> tuple[Unit, ...]:
-        """Units depend on the tag only where a source tag is the target's own (self)."""
-        own = tag in rule.source_tags
-        if own:
-            return units_of(rule, tag, self.keys)
-        found = self._units.get((i, own))
+    def _step(self, i: int, level: str, rule: FirewallRule, possibly: str | None, tag: str) -> Step:
+        """A step depends on the tag only where a source tag is the target's own (self): the
+        others are made once and shared by every tag."""
+        if tag in rule.source_tags:
+            return Step(rule, level, possibly, units_of(rule, tag, self.keys))
+        found = self._steps.get((i, possibly))
         if found is None:
-            found = self._units[(i, own)] = units_of(rule, tag, self.keys)
+            found = self._steps[(i, possibly)] = Step(rule, level, possibly,
+                                                      units_of(rule, tag, self.keys))
         return found
 
     def effective(self, tag: str, instances: Sequence[GcpInstance] | None) -> Effective:
@@ -324,7 +327,7 @@ class _Sweep:
                     _put(self.decided, key, _rects(new))
             blocked = self._blockers(unit) if not untouched and _shrunk(exposed, unit) else ()
             if exposed or blocked:
-                self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked))
+                self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, untouched))
 
     def _deny(self, step: Step) -> None:
         took: Regions = {}

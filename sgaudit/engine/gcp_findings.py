@@ -38,7 +38,9 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
     env = differ.envelope(desired, group)
     extras: list[tuple[Rule, str, Severity]] = []
     for exposure in effective.exposures:
-        verdict = memo.get(exposure, env, lambda e=exposure: _extra(e, env, differ))  # type: ignore[misc]
+        # an untouched unit of a rule that surely applies is judged alike for every target
+        shared = exposure.unit if exposure.whole and exposure.step.possibly is None else exposure
+        verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ))  # type: ignore[misc]
         if verdict is not None:
             extras.append(verdict)  # type: ignore[arg-type]
     missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
@@ -116,7 +118,7 @@ def applied_rules(effective: Effective, findings: Sequence[Finding],
     memo = memo or Memo()
     out = []
     for s in effective.steps:
-        shown = memo.get(s.rule, s.units, lambda s=s: _applied(s))  # type: ignore[misc]
+        shown = memo.get(s, s, lambda s=s: _applied(s))  # type: ignore[misc]
         assert isinstance(shown, AppliedRule)
         decides = by_rule.get(s.rule.name)
         out.append(replace(shown, decides=tuple(dict.fromkeys(decides))) if decides else shown)

@@ -405,3 +405,20 @@ def test_targets_sharing_policies_do_not_share_their_own_rules() -> None:
     assert by_tag == {
         "coiled-c1": [("extra", 3306, ("org/200",)), ("extra", 9000, ("c1",)), ("missing", 22, ())],
         "coiled-c2": [("extra", 3306, ("org/200",)), ("missing", 22, ()), ("missing", 8787, ())]}
+
+
+def test_a_service_account_rule_applies_to_one_tag_and_possibly_to_another() -> None:
+    sa_rule = fw("sa-ingress", tcp(22, 8786, 8787), tags=(), target_service_accounts=(SA,))
+    seen = fw("names-tags", tcp(9999), action="deny", tags=("coiled-c1", "coiled-c2", "coiled-c3"))
+    vms = (GcpInstance(PROJECT, "vm-1", ("net",), ("coiled-c1",), (SA,)),
+           GcpInstance(PROJECT, "vm-2", ("net",), ("coiled-c2",), (SA,)),
+           GcpInstance(PROJECT, "vm-3", ("net",), ("coiled-c2",), ("other@x",)))
+    report = run(sa_rule, seen, instances=vms)
+    applies = {r.group.group_id: [a.applies for a in r.applied if a.name == "sa-ingress"]
+               for r in report.results}
+    assert applies == {
+        "coiled-c1": ["yes"],
+        "coiled-c2": ["possibly: targets service account " + SA + " (1 of 2 instances run as it)"],
+        "coiled-c3": ["possibly: targets service account " + SA + " (no instance carries the tag)"]}
+    assert {r.group.group_id: r.status for r in report.results} == {
+        "coiled-c1": "ok", "coiled-c2": "drift", "coiled-c3": "drift"}
