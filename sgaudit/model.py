@@ -295,10 +295,30 @@ class GcpState:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedRule:
+    """A firewall rule (or policy rule) that applies to a GCP target, in evaluation order: what
+    the reports show so a reader can follow GCP's own evaluation."""
+
+    #: "hierarchical policy NAME", "VPC firewall rules", "network policy NAME", …
+    level: str
+    name: str
+    priority: int
+    action: str
+    #: "yes", or "possibly: why" (a service account or secure tag sgaudit could not check)
+    applies: str
+    #: what it matches, e.g. "tcp 22 from 0.0.0.0/0"
+    matches: str
+    #: the keys of the findings this rule decides (an extra it grants, a missing it takes away)
+    decides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class GroupResult:
     group: Group
     desired: DesiredState
     findings: tuple[Finding, ...]
+    #: GCP targets: the rules that apply, in evaluation order (empty for AWS groups)
+    applied: tuple[AppliedRule, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -322,10 +342,16 @@ class Matcher:
     tags: tuple[tuple[str, str], ...] = ()
     names: tuple[str, ...] = ()
     group_ids: tuple[str, ...] = ()
+    #: globs on GCP network tags; they select GCP targets only, the other keys AWS groups only
+    network_tags: tuple[str, ...] = ()
 
     def matches(self, group: Group) -> bool:
         from fnmatch import fnmatchcase
 
+        if group.cloud == "gcp":
+            return self._matches_gcp(group)
+        if self.network_tags and not self.aws_criteria:
+            return False
         if self.group_ids and group.group_id not in self.group_ids:
             return False
         if self.names and not any(fnmatchcase(group.group_name, n) for n in self.names):
@@ -335,6 +361,18 @@ class Matcher:
             if any(have.get(k) != v for k, v in self.tags):
                 return False
         return True
+
+    def _matches_gcp(self, group: Group) -> bool:
+        """An empty matcher selects everything; AWS-only criteria select no GCP target."""
+        from fnmatch import fnmatchcase
+
+        if not self.network_tags:
+            return not self.aws_criteria
+        return any(fnmatchcase(group.group_id, t) for t in self.network_tags)
+
+    @property
+    def aws_criteria(self) -> bool:
+        return bool(self.tags or self.names or self.group_ids)
 
     @property
     def tags_only(self) -> bool:

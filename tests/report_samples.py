@@ -131,3 +131,54 @@ def clean_report() -> Report:
     desired = DesiredState((Grant("tcp", 8786, 8787, "0.0.0.0/0", "Dask ports"),), ())
     return Report(complete=True, errors=(), results=(GroupResult(group, desired, ()),), warnings=(),
                   generated_at=GENERATED_AT, policy_path=None, scanned=("snap.json",))
+
+
+def gcp_report() -> Report:
+    """A Google Cloud scan built from the records a GCP source hands the engine, run through the
+    real audit: a required rule taken away by a hierarchical policy, a world-open rule made
+    harmless by a higher-priority deny (no finding), redundant allows, a rule that only possibly
+    applies (service account, instances not read), the same network name in two projects, and
+    hostile text in a rule's description."""
+    from sgaudit.model import (
+        FirewallMatch,
+        FirewallPolicy,
+        FirewallRule,
+        GcpNetwork,
+        GcpState,
+        Snapshot,
+    )
+    from sgaudit.policy.loader import parse_policy
+
+    def rule(name: str, ports: tuple[int, ...], project: str = "coiled-prod", **kw: object) -> FirewallRule:
+        fields: dict[str, object] = {"priority": 1000, "action": "allow", "source_ranges": ("0.0.0.0/0",),
+                                     "target_tags": ("coiled-etl",), **kw}
+        return FirewallRule(name=name, project=project, network="default",
+                            matches=(FirewallMatch("tcp", tuple((p, p) for p in ports)),),
+                            **fields)  # type: ignore[arg-type]
+
+    org = FirewallPolicy("org-guardrails", "hierarchical", (
+        FirewallRule(name="org-guardrails/100", project="coiled-prod", network="default", priority=100,
+                     action="deny", matches=(FirewallMatch("tcp", ((22, 22),)),),
+                     source_ranges=("0.0.0.0/0",), target_tags=()),
+        FirewallRule(name="org-guardrails/200", project="coiled-prod", network="default", priority=200,
+                     action="goto_next", matches=(FirewallMatch("-1"),),
+                     source_ranges=("0.0.0.0/0", "::/0"), target_tags=()),))
+    prod = GcpNetwork("coiled-prod", "default", subnet_ranges=("10.128.0.0/20", "10.4.0.0/14"),
+                      policies=(org,))
+    dev = GcpNetwork("coiled-dev", "default", subnet_ranges=("10.128.0.0/20",), policies=())
+    firewalls = (
+        rule("coiled-etl-ingress", (22, 8786, 8787), description="Coiled " + SCRIPT),
+        rule("coiled-etl-dashboard", (8787,), priority=900),
+        rule("debug-9000", (9000,)),
+        rule("block-9000", (9000,), priority=500, action="deny"),
+        rule("open-5432", (5432,), target_tags=(), description="db " + IMG,
+             target_service_accounts=("db@coiled-prod.iam.gserviceaccount.com",)),
+        rule("internal", (), target_tags=("coiled-etl",), source_ranges=(), source_tags=("coiled-etl",)),
+        rule("coiled-ml-ingress", (22, 8786, 8787), project="coiled-dev", target_tags=("coiled-ml",)),
+    )
+    state = GcpState(networks={("coiled-prod", "default"): prod, ("coiled-dev", "default"): dev},
+                     firewalls=firewalls)
+    policy = parse_policy({"select": {"network_tags": ["coiled-*"]}}, "policy.yaml")
+    report = audit(policy, Snapshot(groups=(), gcp=state, scanned=("gcp:coiled-prod", "gcp:coiled-dev")),
+                   GENERATED_AT)
+    return report

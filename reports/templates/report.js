@@ -246,6 +246,18 @@
       }
       td.appendChild(ingress);
 
+      var firewall = of("F");
+      if (firewall.length) {
+        var ev = headed("ev", "Firewall rules that apply, in evaluation order (the first that matches decides)",
+          ["#", "Level", "Rule", "Priority", "Action", "Applies", "Matches", "Decides"]);
+        firewall.forEach(function (r, n) {
+          var v = texts(g, r, 2).concat(["", "", "", "", ""]);  // trailing empty fields are left out
+          ev.tBodies[0].appendChild(row([String(n + 1), v[0], v[1], r.f[0], r.f[1] || "", v[2], v[3], v[4]],
+            v[4] ? "dec" : ""));
+        });
+        td.appendChild(ev);
+      }
+
       if (accepted.length) {
         var acc = headed("at", "Accepted findings (waived or baselined; not counted as drift)",
           ["Severity", "Kind", "Protocol", "Ports", "Source", "Why it is a finding", "Accepted because"]);

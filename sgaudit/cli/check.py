@@ -86,6 +86,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
+    fixing.refuse_gcp(snapshot)
     report = audit(policy, snapshot, now)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):

@@ -66,6 +66,13 @@ class FixOptions:
 
             check_target(self.backup)
 
+    def refuse_gcp(self, snapshot: Snapshot) -> None:
+        """--fix repairs AWS security groups only; a scan that read Google Cloud is refused
+        before anything is planned (fixing GCP firewall rules is a later step)."""
+        if self.fix and snapshot.gcp is not None:
+            raise UsageError("--fix changes AWS security groups only; it cannot fix Google Cloud "
+                             "firewall rules yet: run the GCP scan without --fix")
+
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
             policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False) -> int:
         client_for = aws_client_for(live)

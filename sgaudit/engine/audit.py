@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
+from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import effective_options, group_role, resolve, resolve_cluster
 from sgaudit.model import (
     DesiredState,
+    GcpState,
     GroupResult,
     Matcher,
+    Options,
     Policy,
     Report,
     ScanError,
@@ -42,12 +46,60 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
         results.append(GroupResult(group, desired, differ.diff(group, desired)))
+    if snapshot.gcp is not None:
+        results.extend(audit_gcp(policy, snapshot.gcp, differ, errors, warnings))
     if not results and not errors:  # with errors, those are the reason: the report lists them
-        warnings[f"no security group matched the selection ({describe_matcher(policy.select)}); "
-                 "nothing was audited"] = None
+        described = describe_matcher(policy.select, gcp=snapshot.gcp is not None)
+        warnings[f"no security group matched the selection ({described}); nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
                   warnings=tuple(warnings), generated_at=generated_at,
                   policy_path=policy.path, scanned=snapshot.scanned, read=snapshot.read)
+
+
+def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[ScanError],
+              warnings: dict[str, None]) -> list[GroupResult]:
+    """Google Cloud targets: one per selected network tag and network, judged by effect."""
+    results: list[GroupResult] = []
+    states: dict[tuple[object, ...], DesiredState] = {}
+    for net in gcp_targets.networks(state):
+        groups = gcp_targets.targets(net, policy.select)
+        if not groups:
+            continue
+        network = net.network
+        if network.policies is None:
+            errors.append(ScanError(network.project, gcp_targets.REGION, "firewall-policies",
+                                    f"network {network.name}: its firewall policies were not read, "
+                                    "so what is effectively reachable is unknown (add the output of "
+                                    "`gcloud compute networks get-effective-firewalls`)",
+                                    "PoliciesNotRead"))
+        vpc = gcp_targets.network_vpc(network)
+        index = gcp_effective.NetworkIndex(network, net.rules)
+        memo = gcp_findings.Memo()
+        for group in groups:
+            options, matched = effective_options(policy, group)
+            desired = states.get((matched, vpc))
+            if desired is None:
+                desired = states[(matched, vpc)] = _gcp_desired(options, vpc, policy)
+                warnings.update(dict.fromkeys(desired.warnings))
+            if desired.unresolved:
+                errors.append(ScanError(group.account, group.region, "resolve",
+                                        f"{network.name}/{group.group_id}: {desired.unresolved}",
+                                        "Unresolved"))
+            effective = index.effective(group.group_id, net.instances)
+            findings, applied = gcp_findings.judge(group, desired, effective, differ, memo)
+            group = replace(group, rules=gcp_findings.allow_rules(effective))
+            results.append(GroupResult(group, desired, findings, applied))
+    return results
+
+
+def _gcp_desired(options: Options, vpc: Vpc | None, policy: Policy) -> DesiredState:
+    desired = resolve(options, vpc, policy.allow)
+    if desired.unresolved and vpc is None:
+        desired = replace(desired, unresolved=(
+            "the network's subnet ranges are needed but unknown (add the output of `gcloud "
+            "compute networks subnets list --format=json` to the snapshot, or see why it could "
+            "not be read)"))
+    return desired
 
 
 def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None], Vpc | None]:
@@ -67,8 +119,13 @@ def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None
     return find
 
 
-def describe_matcher(matcher: Matcher) -> str:
+def describe_matcher(matcher: Matcher, gcp: bool = True) -> str:
+    """The selection in words; the GCP part only when Google Cloud was read (``gcp``)."""
     parts = [f"tag {k}={v}" for k, v in matcher.tags]
     parts += [f"name {n}" for n in matcher.names]
     parts += list(matcher.group_ids)
-    return " and ".join(parts) or "every group"
+    text = " and ".join(parts)
+    if gcp and matcher.network_tags:  # the other cloud's criteria: a separate selection, not "and"
+        gcp = "GCP network tags " + ", ".join(matcher.network_tags)
+        text = f"{text}; {gcp}" if text else gcp
+    return text or "every group"

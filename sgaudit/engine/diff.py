@@ -56,6 +56,16 @@ def finding_key(kind: str, account: str, region: str, group_id: str, protocol: s
     return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
 
 
+def _gcp_key(kind: str, group: Group, protocol: str, from_port: int, to_port: int, source: str,
+             rule_name: str | None) -> str:
+    """A GCP target's key: a tag is unique only within its network, and unlike AWS two rules can
+    grant the same ingress, so an extra also names its rule (a name people chose, stable across
+    runs - not an id the cloud assigns)."""
+    key = finding_key(kind, group.account, group.region, f"{group.vpc_id}/{group.group_id}",
+                      protocol, from_port, to_port, source)
+    return key + (f"|{rule_name}" if rule_name else "")
+
+
 class Differ:
     """Diffs groups against desired states; caches per state, so a fleet costs little more
     than its distinct rules."""
@@ -222,19 +232,23 @@ class Differ:
         return tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
 
     # -- findings ------------------------------------------------------------------------
-    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:
+    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity,
+                       key: str | None = None) -> Finding:
         return Finding(
-            key=finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
-                            rule.from_port, rule.to_port, rule.source),
+            key=key or finding_key("extra", group.account, group.region, group.group_id,
+                                   rule.protocol, rule.from_port, rule.to_port, rule.source),
             kind="extra", severity=severity, account=group.account,
             region=group.region, group_id=group.group_id, group_name=group.group_name,
             protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
             source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
             reason=reason, description=rule.description)
 
-    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...]) -> Finding:
+    def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...],
+                         reason: str | None = None, key: str | None = None) -> Finding:
         whole = self.source_of(grant.source, group)
-        if len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
+        if reason is not None:
+            pass  # given by the caller (effective ingress names the rule that took it away)
+        elif len(gaps) == 1 and gaps[0].addrs == whole.addrs and gaps[0].axis == (
                 (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)):
             reason = f"no rule allows it; required because {grant.reason}"
         else:
@@ -242,12 +256,45 @@ class Differ:
                       + f"; required because {grant.reason}")
         source = group.group_id if grant.source == SELF else grant.source  # a cluster's own traffic
         return Finding(
-            key=finding_key("missing", group.account, group.region, group.group_id,
-                            grant.protocol, grant.from_port, grant.to_port, source),
+            key=key or finding_key("missing", group.account, group.region, group.group_id,
+                                   grant.protocol, grant.from_port, grant.to_port, source),
             kind="missing", severity="medium", account=group.account, region=group.region,
             group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
             from_port=grant.from_port, to_port=grant.to_port, source=source, rule_ids=(),
             reason=reason)
+
+
+    # -- effective ingress (Google Cloud) ------------------------------------------------
+    def outside_envelope(self, pieces: Iterable[Outside],
+                         env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
+        """The part of effectively reachable pieces (see ``gcp_effective``) outside the
+        envelope: the same rect arithmetic as ``_outside_of_envelope``, for pieces that are
+        already cut by the rules evaluated before them."""
+        out: list[Outside] = []
+        for piece in pieces:
+            src = Source(addrs=piece.addrs, token=piece.token)
+            if piece.protocol == OTHER:
+                rects = list(env.get(ports.ALL, ()))
+            else:
+                rects = self._candidates(env, piece.protocol, piece.axis)
+            out.extend(uncovered(piece.protocol, piece.axis, src, rects))
+        return tuple(out)
+
+    def effective_findings(self, group: Group, extras: Iterable[tuple[Rule, str, Severity]],
+                           missing: Iterable[tuple[Grant, str]]) -> tuple[Finding, ...]:
+        """Findings of a target whose ingress was judged by effect (rule order, denies): each
+        extra names its actual rule with a reason, each missing its required rule."""
+        gcp = group.cloud == "gcp"
+        out = []
+        for rule, reason, severity in extras:
+            key = (_gcp_key("extra", group, rule.protocol, rule.from_port, rule.to_port, rule.source,
+                            rule.rule_id) if gcp else None)
+            out.append(self._extra_finding(group, rule, reason, severity, key))
+        for grant, reason in missing:
+            key = (_gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
+                            grant.source, None) if gcp else None)
+            out.append(self._missing_finding(group, grant, (), reason, key))
+        return tuple(out)
 
 
 #: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6

@@ -6,6 +6,7 @@ import datetime
 import difflib
 import hashlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ from sgaudit.policy.options import (
     expect_group_id,
     expect_icmp_types,
     expect_mapping,
+    expect_network_tag,
     expect_port_ranges,
     expect_protocol,
     expect_rule_source,
+    expect_waiver_target,
     line_of,
     normalize_key,
     refuse_aliases,
@@ -45,11 +48,12 @@ from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
 
 TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
                   "cluster_args", "client_ip", "roles")
-MATCHER_KEYS = ("tags", "names", "group_ids")
+MATCHER_KEYS = ("tags", "names", "group_ids", "network_tags")
 CLUSTER_KEYS = ("match", "backend_options", "cluster_args", "role")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
 WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
-DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),))
+#: AWS: groups tagged owner=coiled; Google Cloud: network tags starting with "coiled"
+DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),), network_tags=("coiled*",))
 
 
 def load_policy(path: str | Path | None) -> Policy:
@@ -116,7 +120,7 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
     select = DEFAULT_SELECT
     if "select" in sections:
         value, where = sections["select"]
-        select = parse_matcher(value if value is not None else {}, where)
+        select = _with_cloud_defaults(parse_matcher(value if value is not None else {}, where))
 
     clusters: tuple[ClusterOverride, ...] = ()
     if "clusters" in sections:
@@ -147,6 +151,7 @@ def parse_matcher(value: object, where: Where) -> Matcher:
     tags: tuple[tuple[str, str], ...] = ()
     names: tuple[str, ...] = ()
     group_ids: tuple[str, ...] = ()
+    network_tags: tuple[str, ...] = ()
     for key, item in body.items():
         sub = where.child(key, line_of(body, key))
         norm = normalize_key(key)
@@ -160,9 +165,24 @@ def parse_matcher(value: object, where: Where) -> Matcher:
             group_ids = _string_list(item, sub)
             for i, gid in enumerate(group_ids):
                 expect_group_id(gid, sub.item(i))
+        elif norm == "network_tags":
+            network_tags = _string_list(item, sub)
+            for i, glob in enumerate(network_tags):
+                expect_network_tag(glob, sub.item(i), glob=True)
         else:
             raise unknown_key(sub, key, MATCHER_KEYS)
-    return Matcher(tags=tags, names=names, group_ids=group_ids)
+    return Matcher(tags=tags, names=names, group_ids=group_ids, network_tags=network_tags)
+
+
+def _with_cloud_defaults(select: Matcher) -> Matcher:
+    """Each cloud's part of ``select`` keeps its default when only the other cloud's keys are
+    written (``select: {network_tags: [...]}`` still audits AWS groups tagged owner=coiled); an
+    empty ``select: {}`` selects everything, as before."""
+    if select.network_tags and not select.aws_criteria:
+        return replace(select, tags=DEFAULT_SELECT.tags)
+    if select.aws_criteria and not select.network_tags:
+        return replace(select, network_tags=DEFAULT_SELECT.network_tags)
+    return select
 
 
 def _scalar_text(value: object, where: Where) -> str:
@@ -208,10 +228,10 @@ def _parse_clusters(value: object, where: Where, warnings: list[str]) -> tuple[C
     for fields, item_where in _entries(value, where, CLUSTER_KEYS,
                                        "{match, backend_options, cluster_args, role}"):
         if "match" not in fields:
-            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+            raise item_where.fail("needs a non-empty 'match' (tags, names, group_ids or network_tags)")
         matcher = parse_matcher(*fields["match"])
         if matcher == Matcher():
-            raise item_where.fail("needs a non-empty 'match' (tags, names or group_ids)")
+            raise item_where.fail("needs a non-empty 'match' (tags, names, group_ids or network_tags)")
         options: dict[str, Origin] = {}
         args: dict[str, Origin] = {}
         if "backend_options" in fields:
@@ -308,13 +328,13 @@ def _parse_waivers(value: object, where: Where, warnings: list[str]) -> tuple[Wa
 
 
 def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Waiver]:
-    for needed, what in (("group_id", "the security group id (sg-…)"),
+    for needed, what in (("group_id", "the security group id (sg-…) or GCP network tag"),
                          ("source", "a CIDR, sg-… or pl-…"),
                          ("reason", "why this exception is accepted, e.g. a ticket"),
                          ("expires", "a date YYYY-MM-DD")):
         if needed not in fields:
             raise where.fail(f"missing '{needed}' ({what})")
-    group_id = expect_group_id(*fields["group_id"])
+    group_id = expect_waiver_target(*fields["group_id"])
     raw_reason, reason_where = fields["reason"]
     if not isinstance(raw_reason, str) or not raw_reason.strip():
         raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")

@@ -164,6 +164,28 @@ def expect_group_id(value: object, where: Where) -> str:
     raise where.fail(f"expected a security group id (sg-…), got {show(value)}")
 
 
+#: a GCP network tag (RFC 1035 label: lower-case letters, digits, hyphens; 1-63 characters)
+_NETWORK_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NETWORK_TAG_GLOB = re.compile(r"^[-a-z0-9*?\[\]!]{1,63}$")
+
+
+def expect_network_tag(value: object, where: Where, glob: bool = False) -> str:
+    """A GCP network tag (or, for ``select``/``match``, a glob of one)."""
+    pattern = _NETWORK_TAG_GLOB if glob else _NETWORK_TAG
+    if isinstance(value, str) and pattern.match(value):
+        return value
+    what = "a network tag or glob" if glob else "a network tag"
+    raise where.fail(f"expected {what} (lower-case letters, digits and hyphens), got {show(value)}")
+
+
+def expect_waiver_target(value: object, where: Where) -> str:
+    """What a waiver's ``group_id`` names: a security group id, or a GCP network tag."""
+    if isinstance(value, str) and ((_AWS_ID.match(value) and value.startswith("sg-"))
+                                   or (_NETWORK_TAG.match(value) and not value.startswith("sg-"))):
+        return value
+    raise where.fail(f"expected a security group id (sg-…) or a GCP network tag, got {show(value)}")
+
+
 def expect_rule_source(value: object, where: Where, warnings: list[str]) -> str:
     """A rule's source as a policy gives it: a CIDR, a security group id or a prefix list id."""
     if isinstance(value, str) and value.startswith(("sg-", "pl-")):

@@ -37,7 +37,8 @@ def render_explain(results: Sequence[GroupResult], fmt: str) -> str:
     if fmt == "json":
         doc = [{"group_id": r.group.group_id, "group_name": r.group.group_name,
                 "account": r.group.account, "region": r.group.region, "vpc_id": r.group.vpc_id,
-                "role": r.role, "unresolved": r.desired.unresolved, "warnings": list(r.desired.warnings),
+                "role": r.role, "cloud": r.group.cloud,
+                "unresolved": r.desired.unresolved, "warnings": list(r.desired.warnings),
                 "rules": grant_rows(r)} for r in results]
         return json.dumps(doc, indent=2) + "\n"
     out: list[str] = []
@@ -45,8 +46,11 @@ def render_explain(results: Sequence[GroupResult], fmt: str) -> str:
         g = r.group
         role = (f"  role {r.role} (a cluster-wide group: only its own traffic)"
                 if r.role == "cluster" else "")
-        out.append(clean(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
-                         f"vpc {g.vpc_id or '-'}{role}"))
+        if g.cloud == "gcp":
+            out.append(clean(f"{g.group_id}  gcp project {g.account}  network {g.vpc_id or '-'}{role}"))
+        else:
+            out.append(clean(f"{g.group_id} ({g.group_name})  account {g.account}  region {g.region}  "
+                             f"vpc {g.vpc_id or '-'}{role}"))
         if r.desired.unresolved:
             out.append(f"  UNRESOLVED: {clean(r.desired.unresolved)}")
         for w in r.desired.warnings:

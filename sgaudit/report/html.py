@@ -23,6 +23,8 @@ never laid out, until a filter or "Show more" lists them (without the script all
       finding; "a" for an allowed rule; "n" for a rule that could not be checked (the group's
       desired state is unresolved); "x" for an extra rule whose finding is accepted)
     S desired state number, then the rows of its table that are missing
+    F (Google Cloud targets) priority, action, level, rule name, whether it applies, what it
+      matches, the findings it decides: one per rule that applies, in evaluation order
 
 Fields after the code are text: written as they are, or ``~`` and a base-36 index into the
 string table (``<template id="strings">``, one string per line) for text that recurs, or ``=``
@@ -180,6 +182,7 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
     records.extend(("W", (), (view.clean(w),)) for w in r.desired.warnings)
     records.extend(_ingress(g.rules, act, acc, checked=not r.desired.unresolved,
                             group_id=g.group_id))
+    records.extend(_applied(r))
     records.extend(("A", (_code(f),), (*_rule(f.protocol, f.from_port, f.to_port, f.source),
                                       view.clean(f.reason), view.acceptance(f)))
                    for f in acc)
@@ -200,6 +203,21 @@ def _group(index: int, r: GroupResult, states: _States, details: _Details,
         "counts_text": ", ".join(f"{n} {s}" for s, n in per_severity) if len(per_severity) > 1 else "",
         "open_since": first[:10], "details": "",
     }
+
+
+def _applied(r: GroupResult) -> list[_Record]:
+    """A GCP target's rules in evaluation order: priority and action, then level, name, whether
+    it applies, what it matches and the findings it decides."""
+    by_key = {f.key: f for f in r.findings}
+    out: list[_Record] = []
+    for a in r.applied:
+        decided = [by_key[k] for k in a.decides if k in by_key]
+        decides = "; ".join(f"{f.kind} {view.rule_text(f.protocol, f.from_port, f.to_port, f.source)}"
+                            for f in decided)
+        out.append(("F", (str(a.priority), view.clean(a.action)),
+                    (view.clean(a.level), view.clean(a.name), view.clean(a.applies),
+                     view.clean(a.matches), view.clean(decides))))
+    return out
 
 
 def _rule(protocol: str, from_port: int, to_port: int, source: str) -> tuple[str, str, str]:
@@ -303,7 +321,7 @@ def decode_details(text: str, table: Sequence[str], group_id: str) -> list[list[
         if not line:
             continue
         kind, fields = line[0], line[1:].split("\t")
-        raw = {"R": 1, "A": 1, "S": len(fields)}.get(kind, 0)
+        raw = {"R": 1, "A": 1, "F": 2, "S": len(fields)}.get(kind, 0)
         out.append([kind, *fields[:raw], *(group_id if f == "=" else table[int(f[1:], 36)]
                                            if f.startswith("~") else f for f in fields[raw:])])
     return out

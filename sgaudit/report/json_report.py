@@ -50,7 +50,7 @@ def document(report: Report) -> dict[str, Any]:
         "groups": [
             {"group_id": r.group.group_id, "group_name": r.group.group_name,
              "vpc_id": r.group.vpc_id, "region": r.group.region, "account": r.group.account,
-             "status": r.status, "role": r.role}
+             "status": r.status, "role": r.role, "cloud": r.group.cloud}
             for r in report.results
         ],
         "findings": [finding_dict(f) for f in report.findings],

@@ -56,6 +56,8 @@ def _suite(report: Report, account: str, region: str, results: list[GroupResult]
     for r in results:
         g = r.group
         name = f"{g.group_id} ({g.group_name})" if g.group_name else g.group_id
+        if g.cloud == "gcp":  # a network tag: unique within its network
+            name = f"{g.vpc_id}/{g.group_id}"
         name += view.role_label(r.role)
         case = ET.SubElement(suite, "testcase", classname=classname, name=_x(name), time="0")
         active = sorted(view.active(r), key=view.severity_order)

@@ -45,11 +45,12 @@ def render(report: Report) -> str:
     active = sorted(report.active_findings, key=_order)
     accepted = sorted((f for f in report.findings if not f.active), key=_order)
     roles = view.roles(report)
+    nets = view.gcp_networks(report)
     return render_template(
         "report.md.j2", report=report, s=summary,
-        active=[_row(f, roles) for f in active[:MAX_ROWS]],
+        active=[_row(f, roles, nets) for f in active[:MAX_ROWS]],
         active_left=max(0, len(active) - MAX_ROWS),
-        accepted=[_row(f, roles) for f in accepted[:MAX_ROWS]],
+        accepted=[_row(f, roles, nets) for f in accepted[:MAX_ROWS]],
         accepted_left=max(0, len(accepted) - MAX_ROWS),
         open_since=any(f.first_seen for f in active),
         **view.waiver_sections(report),
@@ -61,12 +62,15 @@ def _order(f: Finding) -> tuple[int, str, str, str, str]:
     return (Severity(f.severity).rank, f.account, f.region, f.group_id, f.key)
 
 
-def _row(f: Finding, roles: dict[tuple[str, str, str], str]) -> dict[str, str]:
-    name = f" ({f.group_name})" if f.group_name else ""
+def _row(f: Finding, roles: dict[tuple[str, str, str], str],
+         nets: dict[str, str] | None = None) -> dict[str, str]:
+    network = (nets or {}).get(f.key)
+    name = f" ({f.group_name})" if f.group_name and network is None else ""
     role = view.role_label(roles.get((f.account, f.region, f.group_id)))
     return {
         "severity": f.severity, "kind": f.kind, "group": md(f.group_id + name + role),
-        "where": md(f"{f.account} / {f.region}"),
+        "where": md(f"{f.account} / {f.region}" if network is None
+                    else f"{f.account} / network {network} (gcp)"),
         "rule": md(view.rule_text(f.protocol, f.from_port, f.to_port, f.source)),
         "reason": md(f.reason), "why_accepted": md(view.acceptance(f)),
         "first_seen": md((f.first_seen or "")[:10]), "description": md(f.description or ""),

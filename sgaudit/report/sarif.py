@@ -40,6 +40,7 @@ def document(report: Report) -> dict[str, Any]:
     findings = sorted(report.active_findings, key=lambda f: (f.account, f.region, f.group_id, f.key))
     index = {t.rule_id: i for i, t in enumerate(FINDING_TYPES)}
     roles = view.roles(report)
+    nets = view.gcp_networks(report)
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "sgaudit", "version": __version__, "semanticVersion": __version__,
@@ -47,8 +48,8 @@ def document(report: Report) -> dict[str, Any]:
         }},
         "automationDetails": {"id": "sgaudit/check/"},
         "invocations": [_invocation(report)],
-        "results": [_result(f, index, report.policy_path, roles.get((f.account, f.region, f.group_id)))
-                    for f in findings],
+        "results": [_result(f, index, report.policy_path, roles.get((f.account, f.region, f.group_id)),
+                            nets.get(f.key)) for f in findings],
         "properties": {
             "complete": report.complete, "groups": summary.groups, "drifted_groups": summary.drifted,
             "accepted_findings": summary.accepted, "scanned": [view.clean(s) for s in report.scanned],
@@ -93,16 +94,20 @@ def _notification(e: ScanError) -> dict[str, Any]:
 
 
 def _result(f: Finding, index: dict[str, int], policy_path: str | None,
-            role: str | None = None) -> dict[str, Any]:
+            role: str | None = None, network: str | None = None) -> dict[str, Any]:
+    """One finding; ``network`` is given for a GCP target (a network tag in that network)."""
     t = finding_type(f)
-    name = f" ({view.clean(f.group_name)})" if f.group_name else ""
+    name = f" ({view.clean(f.group_name)})" if f.group_name and network is None else ""
     name += view.role_label(role)
     rule = view.rule_text(f.protocol, f.from_port, f.to_port, f.source)
+    where = f"{f.account}/{f.region}" if network is None else f"project {f.account} network {network}"
     text = (f"{f.severity} {f.kind} ingress on {view.clean(f.group_id)}{name} "
-            f"in {f.account}/{f.region}: {view.clean(rule)}; {view.clean(f.reason)}")
+            f"in {view.clean(where)}: {view.clean(rule)}; {view.clean(f.reason)}")
+    qualified = (f"{f.account}/{f.region}/{f.group_id}" if network is None
+                 else f"{f.account}/{network}/{f.group_id}")
     location: dict[str, Any] = {"logicalLocations": [{
         "name": view.clean(f.group_id),
-        "fullyQualifiedName": view.clean(f"{f.account}/{f.region}/{f.group_id}"),
+        "fullyQualifiedName": view.clean(qualified),
         "kind": "resource"}]}
     # code scanning (GitHub) rejects a result without a physical location: without a policy
     # file, the group itself is the "file" (account/region/group id, one per group)
@@ -114,6 +119,8 @@ def _result(f: Finding, index: dict[str, int], policy_path: str | None,
         "from_port": f.from_port, "to_port": f.to_port, "source": f.source,
         "rule_ids": list(f.rule_ids), "security-severity": SECURITY_SEVERITY[f.severity],
     }
+    if network is not None:
+        props.update(cloud="gcp", network=view.clean(network))
     if f.description:
         props["description"] = view.clean(f.description)
     if f.first_seen:

@@ -26,8 +26,12 @@ def render(report: Report) -> str:
         g = result.group
         name = f" ({g.group_name})" if g.group_name else ""
         role = f"  role {result.role}" if result.role != "scheduler" else ""
-        out.append(_clean(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
-                          f"vpc {g.vpc_id or '-'}  status {result.status}{role}"))
+        if g.cloud == "gcp":  # a network tag: its project and network say where it is
+            out.append(_clean(f"{g.group_id}  gcp project {g.account}  network {g.vpc_id or '-'}  "
+                              f"status {result.status}{role}"))
+        else:
+            out.append(_clean(f"{g.group_id}{name}  account {g.account}  region {g.region}  "
+                              f"vpc {g.vpc_id or '-'}  status {result.status}{role}"))
         rows = [(f.severity + _mark(f), f.kind, _clean(format_protocol(f.protocol)),
                  format_ports(f.protocol, f.from_port, f.to_port), _clean(f.source), _clean(f.reason))
                 for f in result.findings]

@@ -36,6 +36,13 @@ def role_label(role: str | None) -> str:
     return f", role {role}" if role and role != "scheduler" else ""
 
 
+def gcp_networks(report: Report) -> dict[str, str]:
+    """Finding key -> network name, for the findings of GCP targets: a tag is unique only within
+    its network, so the per-finding formats name the network where AWS names the region."""
+    return {f.key: r.group.vpc_id or "" for r in report.results if r.group.cloud == "gcp"
+            for f in r.findings}
+
+
 def worst(findings: Iterable[Finding]) -> Severity | None:
     return Severity.worst(f.severity for f in findings)
 

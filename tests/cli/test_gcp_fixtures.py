@@ -29,7 +29,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import ComputeFake, gcp_fake  # noqa: F401 - fixture
 
@@ -38,7 +37,6 @@ POLICY = GCP / "policy.yaml"
 FILES = [GCP / n for n in ("firewall-rules.json", "subnets.json", "networks.json",
                            "effective-firewalls-coiled-net.json", "instances.json")]
 
-ENGINE = pytest.mark.xfail(reason="needs the gcp-engine branch", strict=False)
 
 #: (group_id, kind, severity, protocol, from_port, to_port, source, rule_ids)
 EXPECTED = sorted([
@@ -67,7 +65,6 @@ def _check(report: dict[str, Any]) -> None:
                    for f in report["findings"])
 
 
-@ENGINE
 def test_fixture_files_report_exactly_the_seeded_drift(sgaudit: Callable[..., Run]) -> None:
     args = ["check", "--policy", POLICY, "-f", "json", "--fail-on-drift"]
     for path in FILES:
@@ -77,7 +74,6 @@ def test_fixture_files_report_exactly_the_seeded_drift(sgaudit: Callable[..., Ru
     _check(json.loads(run.out))
 
 
-@ENGINE
 def test_live_scan_of_the_fake_reports_the_same(sgaudit: Callable[..., Run],
                                                 gcp_fake: ComputeFake) -> None:  # noqa: F811
     gcp_fake.load_gcloud("coiled-demo", GCP)

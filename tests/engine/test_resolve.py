@@ -340,4 +340,4 @@ def test_precedence_account_then_dask_config_then_cluster(tmp_path: Path) -> Non
 
 def test_default_select_is_owner_coiled() -> None:
     policy = parse_policy(None, "p.yaml")
-    assert policy.select == Matcher(tags=(("owner", "coiled"),))
+    assert policy.select == Matcher(tags=(("owner", "coiled"),), network_tags=("coiled*",))

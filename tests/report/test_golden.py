@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from report_samples import clean_report, edge_report, fixture_report
+from report_samples import clean_report, edge_report, fixture_report, gcp_report
 
 from sgaudit import __version__
 from sgaudit.model import Report
@@ -21,7 +21,7 @@ from sgaudit.report import junit, markdown, sarif
 GOLDEN = Path(__file__).parent.parent / "golden"
 RENDERERS = {"md": markdown.render, "sarif": sarif.render, "xml": junit.render}
 REPORTS: dict[str, Callable[[], Report]] = {
-    "fixtures": fixture_report, "edge": edge_report, "clean": clean_report}
+    "fixtures": fixture_report, "edge": edge_report, "clean": clean_report, "gcp": gcp_report}
 
 
 def _normalise(text: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_samples import IMG, SCRIPT, clean_report, edge_report, fixture_report
+from report_samples import IMG, SCRIPT, clean_report, edge_report, fixture_report, gcp_report
 from test_html import many_groups
 
 from sgaudit.engine.audit import audit
@@ -318,3 +318,20 @@ def test_text_that_looks_like_the_encoding_is_shown_as_it_is(open_report: Any) -
     p = open_report(dataclasses.replace(report, results=(dataclasses.replace(result, group=group),)))
     p.page.click("#expand-all")
     assert p.page.inner_text("#d0 .facts") == "Description ~0\nTags ==~1"
+
+
+def test_gcp_target_shows_its_rules_in_evaluation_order(open_report: Any) -> None:
+    """A GCP target opens with its firewall rules in evaluation order: priority, action, whether
+    it applies, and which finding each decides; hostile rule text stays text."""
+    p = open_report(gcp_report())
+    page = p.page
+    assert p.visible_groups() == ["coiled-etl", "coiled-ml"]
+    detail = page.locator("#d0")
+    assert detail.is_visible()
+    rows = detail.locator("table.ev tbody tr")
+    assert rows.count() == 8
+    first = rows.nth(0).inner_text().split("\t")
+    assert first[:5] == ["1", "hierarchical policy org-guardrails", "org-guardrails/100", "100", "deny"]
+    assert first[-1] == "missing tcp 22 from 0.0.0.0/0"
+    assert detail.locator("table.ev tr.dec").count() == 2
+    assert p.pwned() is None

@@ -229,10 +229,14 @@ waivers:
      "got '2027-01-31 10:00:00'"),
     ("{group_id: sg-1, source: 10.0.0.0/8, reason: r, expires: 20270131}",
      "policy.yaml:2: waivers[0].expires: expected a date YYYY-MM-DD, got 20270131"),
-    ("{group_id: web, source: 10.0.0.0/8, reason: r, expires: 2027-01-31}",
-     "policy.yaml:2: waivers[0].group_id: expected a security group id (sg-…), got 'web'"),
+    ("{group_id: Web_1, source: 10.0.0.0/8, reason: r, expires: 2027-01-31}",
+     "policy.yaml:2: waivers[0].group_id: expected a security group id (sg-…) or a GCP network "
+     "tag, got 'Web_1'"),
+    ("{group_id: sg-xyz, source: 10.0.0.0/8, reason: r, expires: 2027-01-31}",
+     "policy.yaml:2: waivers[0].group_id: expected a security group id (sg-…) or a GCP network "
+     "tag, got 'sg-xyz'"),
     ("{source: 10.0.0.0/8, reason: r, expires: 2027-01-31}",
-     "policy.yaml:2: waivers[0]: missing 'group_id' (the security group id (sg-…))"),
+     "policy.yaml:2: waivers[0]: missing 'group_id' (the security group id (sg-…) or GCP network tag)"),
     ("{group_id: sg-1, source: 10.0.0.0/33, reason: r, expires: 2027-01-31}",
      "policy.yaml:2: waivers[0].source: invalid CIDR '10.0.0.0/33'"),
     ("{group_id: sg-1, ports: [0], source: 10.0.0.0/8, reason: r, expires: 2027-01-31}",

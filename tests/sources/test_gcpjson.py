@@ -97,9 +97,15 @@ def test_what_was_not_read_stays_unknown(tmp_path: Path) -> None:
 
 
 def test_gcp_only_run_is_not_refused_and_aws_only_vpcs_still_is(sgaudit: Callable[..., Run]) -> None:
-    run = sgaudit("check", "--snapshot", GCP / "firewall-rules.json", "-f", "json")
+    run = sgaudit("check", "--snapshot", GCP / "firewall-rules.json", "--snapshot", GCP / "subnets.json",
+                  "--snapshot", GCP / "networks.json",
+                  "--snapshot", GCP / "effective-firewalls-coiled-net.json", "-f", "json")
     assert run.code == 0, run.err
     assert json.loads(run.out)["complete"] is True
+    # without get-effective-firewalls the network's policies are unknown: incomplete, never clean
+    run = sgaudit("check", "--snapshot", GCP / "firewall-rules.json", "-f", "json")
+    assert run.code == 3, run.err
+    assert [e["code"] for e in json.loads(run.out)["errors"]] == ["PoliciesNotRead"]
     run = sgaudit("check", "--snapshot", FIXTURES / "vpcs.json")
     assert run.code == 2
     assert "no gcloud firewall rules in any --snapshot file: there is nothing to audit" in run.err

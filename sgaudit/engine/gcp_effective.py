@@ -1,0 +1,517 @@
+"""Google Cloud firewall rules -> what is effectively reachable on one network tag. Pure.
+
+GCP evaluates ingress to an instance in levels: hierarchical firewall policies (organization
+first), then - by the network's enforcement order - VPC firewall rules and the global and
+regional network firewall policies, then the implied deny.  Within a level the lowest priority
+number decides; for VPC rules a deny beats an allow at equal priority; a policy's ``goto_next``
+hands the matched traffic to the next level; ``allow`` and ``deny`` end evaluation.
+
+This module sweeps the rules that apply to a target in that order, over the same rectangles the
+differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
+
+* **exposure** (worst case for extra ingress): the part of each allow rule that no *certain*
+  deny (nor ``goto_next`` of its own level) took before it.  Earlier allows are *not*
+  subtracted: a redundant allow is still exposure, since removing the other must not expose it.
+* **assurance** (worst case for required ingress): what is allowed for certain - the first
+  decisive rule is an allow that certainly applies.  Rules that only *possibly* apply (service
+  accounts without instances, secure tags) never satisfy a required rule, and take it away when
+  they deny (or might pass it on).
+
+Each part taken away from a required rule remembers the rule that took it, so a missing finding
+can name it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sgaudit import addresses, ports
+from sgaudit.engine.diff import OTHER, Outside, Rect, Source, uncovered
+from sgaudit.engine.resolve import SELF
+from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
+
+_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+_SELF_SOURCE = Source(token=SELF)
+#: the source a rule without any source stands for (gcloud's own default for ``--source-ranges``)
+_DEFAULT_SOURCE = "0.0.0.0/0"
+VPC_LEVEL = "VPC firewall rules"
+BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
+#: policy protocols with ports in GCP beyond tcp/udp (sctp)
+_PORTED_NUMBERS = frozenset({"132"})
+
+Regions = dict[str, list[Rect]]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One rule x protocol x port range x source: what one extra finding names."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    #: a canonical CIDR, the target's own tag (self), "tag:…", "sa:…" or a policy token
+    source: str
+    src: Source
+    #: (protocol key, port axis) pieces; a "-1" unit has one per protocol key
+    pieces: tuple[tuple[str, ports.IntervalSet], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A rule as it applies to the target, at its place in evaluation order."""
+
+    rule: FirewallRule
+    level: str
+    #: None when it certainly applies, else why it only possibly does
+    possibly: str | None
+    units: tuple[Unit, ...]
+
+    @property
+    def label(self) -> str:
+        """How reasons name the rule: "deny-ssh (priority 100)"."""
+        where = "" if self.level == VPC_LEVEL else f" of {self.level}"
+        maybe = ", possibly applies" if self.possibly else ""
+        return f"{self.rule.name} ({self.rule.action}, priority {self.rule.priority}{where}{maybe})"
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """What of an allow unit is effectively reachable, and which earlier rules blocked the rest."""
+
+    step: Step
+    unit: Unit
+    pieces: tuple[Outside, ...]
+    blocked_by: tuple[Step, ...]
+    #: nothing before it touched the unit: the pieces are the whole unit
+    whole: bool = False
+
+
+@dataclass(slots=True)
+class Effective:
+    """The outcome of one target's sweep."""
+
+    steps: tuple[Step, ...]
+    exposures: list[Exposure] = field(default_factory=list)
+    #: assurance view: what is allowed for certain, per protocol key
+    allowed: Regions = field(default_factory=dict)
+    #: the rules that took ingress away in the assurance view, with what they took
+    taken: list[tuple[Step, Regions]] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
+
+
+# -- which rules apply -------------------------------------------------------------------------
+def applicability(rule: FirewallRule, tag: str,
+                  instances: Sequence[GcpInstance] | None) -> tuple[bool, str | None]:
+    """(applies at all, why only possibly).  A rule applies to the tag when its target tags hold
+    it or it names no target; service-account targets are decided from the instances that carry
+    the tag when they were read; secure tags cannot be checked, so they possibly apply."""
+    if rule.target_secure_tags:
+        return True, "targets secure tags " + ", ".join(rule.target_secure_tags)
+    if rule.target_tags:
+        return tag in rule.target_tags, None
+    if not rule.target_service_accounts:
+        return True, None
+    accounts = set(rule.target_service_accounts)
+    why = "targets service account " + ", ".join(rule.target_service_accounts)
+    if instances is None:
+        return True, why + " (instances not read)"
+    carriers = [i for i in instances if tag in i.tags]
+    running = [i for i in carriers if accounts & set(i.service_accounts)]
+    if not carriers:
+        return True, why + " (no instance carries the tag)"
+    if not running:
+        return False, None
+    if len(running) < len(carriers):
+        return True, why + f" ({len(running)} of {len(carriers)} instances run as it)"
+    return True, None
+
+
+def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple[str, list[FirewallRule]]]:
+    """The levels of evaluation, in order, each with its ingress rules by priority."""
+    policies = list(network.policies or ())
+    hier = sorted((p for p in policies if p.kind == "hierarchical"), key=lambda p: p.order)
+    net = [p for p in policies if p.kind == "network"]
+    reg = [p for p in policies if p.kind == "regional"]
+    vpc = (VPC_LEVEL, sorted(_live(vpc_rules), key=lambda r: (r.priority, r.action != "deny")))
+    after = [_policy_level(p) for p in (*net, *reg)]
+    out = [_policy_level(p) for p in hier]
+    if network.enforcement_order == BEFORE_CLASSIC:
+        out.extend([*after, vpc])
+    else:
+        out.extend([vpc, *after])
+    return out
+
+
+def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
+    kind = {"hierarchical": "hierarchical policy", "network": "network policy",
+            "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
+    return f"{kind} {policy.name}", sorted(_live(policy.rules), key=lambda r: r.priority)
+
+
+def _live(rules: Iterable[FirewallRule]) -> Iterable[FirewallRule]:
+    """Disabled rules do not exist; egress rules do not decide ingress."""
+    return (r for r in rules if not r.disabled and r.direction.upper() == "INGRESS")
+
+
+# -- rules as rectangles -----------------------------------------------------------------------
+def protocol_keys(rules: Iterable[FirewallRule]) -> tuple[str, ...]:
+    """The protocols a "-1" rule is split into: the named ones, every numbered protocol some rule
+    names (so a deny of one of them can cut it out), and "all other protocols"."""
+    numbers = sorted({m.protocol for r in rules for m in r.matches
+                      if m.protocol not in ports.NAMED and m.protocol != ports.ALL}, key=_num)
+    return (*ports.NAMED, *numbers, OTHER)
+
+
+def _num(protocol: str) -> int:
+    return int(protocol) if protocol.isdigit() else 256
+
+
+def units_of(rule: FirewallRule, tag: str, keys: Sequence[str]) -> tuple[Unit, ...]:
+    sources = _sources(rule, tag)
+    out = []
+    for match in rule.matches:
+        for from_port, to_port, pieces in _port_pieces(match.protocol, match.ports, keys):
+            out.extend(Unit(match.protocol, from_port, to_port, name, src, pieces)
+                       for name, src in sources)
+    return tuple(out)
+
+
+def _sources(rule: FirewallRule, tag: str) -> list[tuple[str, Source]]:
+    """Each source of a rule (ranges, tags, service accounts, other policy sources: any of them
+    matches).  A source tag equal to the target's own tag is the target itself (self)."""
+    out = [(r, Source(addrs=(addresses.cidr_interval(r),))) for r in rule.source_ranges]
+    out += [(t, _SELF_SOURCE) if t == tag else (f"tag:{t}", Source(token=f"tag:{t}"))
+            for t in rule.source_tags]
+    out += [(f"sa:{a}", Source(token=f"sa:{a}")) for a in rule.source_service_accounts]
+    out += [(o, Source(token=o)) for o in rule.source_other]
+    return out or [(_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))]
+
+
+def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],
+                 keys: Sequence[str]) -> list[tuple[int, int, tuple[tuple[str, ports.IntervalSet], ...]]]:
+    """(from_port, to_port, pieces) per port range; AWS's spelling of "all" (-1) where a
+    protocol has no ports, 0-65535 for every port of a ported protocol."""
+    if protocol == ports.ALL:
+        return [(-1, -1, tuple((k, _FULL) for k in keys))]
+    if not port_ranges:
+        if protocol in ports.PORTED or protocol in _PORTED_NUMBERS:
+            return [(ports.PORT_MIN, ports.PORT_MAX, ((protocol, _FULL),))]
+        return [(-1, -1, ((protocol, _FULL),))]
+    if protocol in ports.ICMP:  # GCP has no ports for icmp; a range would be meaningless
+        return [(-1, -1, ((protocol, _FULL),))]
+    return [(lo, hi, ((protocol, ((lo, hi),)),)) for lo, hi in port_ranges]
+
+
+class NetworkIndex:
+    """A network's rules in evaluation order, indexed by target tag, so that each of thousands
+    of targets visits only its own rules and the untargeted ones."""
+
+    def __init__(self, network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> None:
+        self.network = network
+        self.flat = [(level, rule) for level, rules in levels(network, vpc_rules) for rule in rules]
+        self.keys = protocol_keys(rule for _, rule in self.flat)
+        self.by_tag: dict[str, list[int]] = {}
+        self.general: list[int] = []
+        for i, (_, rule) in enumerate(self.flat):
+            if rule.target_tags and not rule.target_secure_tags:
+                for t in dict.fromkeys(rule.target_tags):
+                    self.by_tag.setdefault(t, []).append(i)
+            else:
+                self.general.append(i)
+        self._steps: dict[tuple[int, str | None], Step] = {}
+        self._prefixes: dict[tuple[object, ...], _Sweep] = {}
+
+    def steps(self, tag: str, instances: Sequence[GcpInstance] | None) -> tuple[Step, ...]:
+        """The rules that apply to the tag, in evaluation order."""
+        out = []
+        for i in heapq.merge(self.by_tag.get(tag, ()), self.general):
+            level, rule = self.flat[i]
+            applies, possibly = applicability(rule, tag, instances)
+            if applies:
+                out.append(self._step(i, level, rule, possibly, tag))
+        return tuple(out)
+
+    def _step(self, i: int, level: str, rule: FirewallRule, possibly: str | None, tag: str) -> Step:
+        """A step depends on the tag only where a source tag is the target's own (self): the
+        others are made once and shared by every tag."""
+        if tag in rule.source_tags:
+            return Step(rule, level, possibly, units_of(rule, tag, self.keys))
+        found = self._steps.get((i, possibly))
+        if found is None:
+            found = self._steps[(i, possibly)] = Step(rule, level, possibly,
+                                                      units_of(rule, tag, self.keys))
+        return found
+
+    def effective(self, tag: str, instances: Sequence[GcpInstance] | None) -> Effective:
+        """The sweep of the tag's steps.  The hierarchical policies come first and apply alike
+        to every tag of the network (bar service accounts), so their part of the sweep is done
+        once per distinct prefix and resumed from for each tag."""
+        steps = self.steps(tag, instances)
+        n = 0
+        while n < len(steps) and steps[n].level.startswith("hierarchical"):
+            n += 1
+        if n == 0:
+            return evaluate(steps, self.keys)
+        key = tuple((id(s.rule), s.possibly) for s in steps[:n])
+        done = self._prefixes.get(key)
+        if done is None:
+            done = self._prefixes[key] = _Sweep(steps[:n], self.keys)
+            done.run()
+        return done.copy(steps).run(start=n)
+
+
+def steps_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
+              instances: Sequence[GcpInstance] | None) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """The rules that apply to the tag, in evaluation order, and the protocol keys."""
+    index = NetworkIndex(network, vpc_rules)
+    return index.steps(tag, instances), index.keys
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+class _Sweep:
+    """State of one target's sweep; see the module docstring for the two views."""
+
+    def __init__(self, steps: tuple[Step, ...], keys: tuple[str, ...]) -> None:
+        self.result = Effective(steps, keys=keys)
+        #: exposure view: what certain denies took (across levels), with the rule per part
+        self.denied: dict[str, _Index] = {}
+        self.denials: list[tuple[Step, Regions]] = []
+        #: assurance view: traffic decided (allowed or denied) by an earlier rule
+        self.decided: dict[str, _Index] = {}
+        #: within the current level: traffic passed on by goto_next, certainly / possibly
+        self.passed: dict[str, _Index] = {}
+        self.maybe_passed: dict[str, _Index] = {}
+
+    def run(self, start: int = 0) -> Effective:
+        """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
+        level = None
+        for step in self.result.steps[start:]:
+            if step.level != level:
+                level = step.level
+                self.passed, self.maybe_passed = {}, {}
+            action = step.rule.action
+            if action == "deny":
+                self._deny(step)
+            elif action == "goto_next":
+                self._goto_next(step)
+            else:  # allow, apply_security_profile_group
+                self._allow(step)
+        return self.result
+
+    def copy(self, steps: tuple[Step, ...]) -> _Sweep:
+        """A sweep of ``steps`` that starts in this one's state (their common prefix is done);
+        the level's goto_next state is left behind, as the next step opens another level."""
+        other = _Sweep(steps, self.result.keys)
+        other.denied = {k: v.copy() for k, v in self.denied.items()}
+        other.denials = list(self.denials)
+        other.decided = {k: v.copy() for k, v in self.decided.items()}
+        other.result.exposures = list(self.result.exposures)
+        other.result.allowed = {k: list(v) for k, v in self.result.allowed.items()}
+        other.result.taken = list(self.result.taken)
+        return other
+
+    def _allow(self, step: Step) -> None:
+        for unit in step.units:
+            exposed: list[Outside] = []
+            untouched = True
+            for key, axis in unit.pieces:
+                hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
+                untouched = untouched and not hits
+                exposed.extend(_whole(key, axis, unit.src) if not hits
+                               else uncovered(key, axis, unit.src, hits))
+                if step.possibly is None:
+                    new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
+                    _add(self.result.allowed, key, new)
+                    _put(self.decided, key, _rects(new))
+            blocked = self._blockers(unit) if not untouched and _shrunk(exposed, unit) else ()
+            if exposed or blocked:
+                self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, untouched))
+
+    def _deny(self, step: Step) -> None:
+        took: Regions = {}
+        mine: Regions = {}
+        for unit in step.units:
+            for key, axis in unit.pieces:
+                if step.possibly is None:
+                    _add(mine, key, _minus(key, axis, unit.src,
+                                              _near(self.passed, self.maybe_passed, key, axis)))
+                taken = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
+                _add(took, key, taken)
+        for key, rects in mine.items():
+            _put(self.denied, key, rects)
+        if mine:
+            self.denials.append((step, mine))
+        self._take(step, took)
+
+    def _goto_next(self, step: Step) -> None:
+        """Certain: the traffic leaves this level.  Possible: for exposure, later denies of this
+        level may not see it; for assurance it is as good as taken away (it may end anywhere)."""
+        took: Regions = {}
+        for unit in step.units:
+            for key, axis in unit.pieces:
+                rect = [Rect(axis, unit.src)]
+                if step.possibly is None:
+                    _put(self.passed, key, rect)
+                else:
+                    _put(self.maybe_passed, key, rect)
+                    _add(took, key, _minus(key, axis, unit.src,
+                                              _near(self.decided, self.passed, key, axis)))
+        self._take(step, took)
+
+    def _take(self, step: Step, took: Regions) -> None:
+        if any(took.values()):
+            for key, rects in took.items():
+                _put(self.decided, key, rects)
+            self.result.taken.append((step, took))
+
+    def _blockers(self, unit: Unit) -> tuple[Step, ...]:
+        """The earlier certain denies that took part of this unit."""
+        out = []
+        for step, regions in self.denials:
+            for key, axis in unit.pieces:
+                hits = _hits(axis, unit.src, regions.get(key, ()))
+                if hits and _shrunk(uncovered(key, axis, unit.src, hits), unit):
+                    out.append(step)
+                    break
+        return tuple(out)
+
+
+def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...]) -> Effective:
+    return _Sweep(steps, keys).run()
+
+
+def effective_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
+                  instances: Sequence[GcpInstance] | None) -> Effective:
+    """Effective ingress of one network tag in one network."""
+    return evaluate(*steps_for(tag, network, vpc_rules, instances))
+
+
+def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: ports.IntervalSet,
+         src: Source, keys: Sequence[str]) -> list[Outside]:
+    """The part of a required (protocol, axis, source) not allowed for certain."""
+    if protocol == ports.ALL:
+        return [p for k in keys for p in _minus(k, _FULL, src, allowed.get(k, ()))]
+    key = protocol if protocol in keys else OTHER
+    return _minus(protocol, axis, src, allowed.get(key, ()))
+
+
+def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
+    """The rules that took away some of these missing pieces."""
+    out = []
+    for step, regions in taken:
+        for piece in missing:
+            key = piece.protocol if piece.protocol in regions else OTHER
+            src = Source(addrs=piece.addrs, token=piece.token)
+            hits = _hits(piece.axis, src, regions.get(key) or regions.get(piece.protocol) or ())
+            if hits and _cut(uncovered(piece.protocol, piece.axis, src, hits), piece):
+                out.append(step)
+                break
+    return out
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _minus(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+    """``uncovered``, after a cheap bounding-box filter: most rules of a target meet few others
+    (other ports, other sources), and then the piece comes back whole without any arithmetic."""
+    hits = _hits(axis, src, rects)
+    return uncovered(key, axis, src, hits) if hits else _whole(key, axis, src)
+
+
+def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:
+    """The rects whose bounding box meets (axis x src): the only ones that can cut it."""
+    if not rects:
+        return []
+    lo, hi = axis[0][0], axis[-1][1]
+    token = src.token
+    if token is not None:
+        return [r for r in rects if r.source.token == token and r.axis[0][0] <= hi and lo <= r.axis[-1][1]]
+    alo, ahi = src.addrs[0][0], src.addrs[-1][1]
+    return [r for r in rects if r.axis[0][0] <= hi and lo <= r.axis[-1][1]
+            and r.source.token is None and r.source.addrs
+            and r.source.addrs[0][0] <= ahi and alo <= r.source.addrs[-1][1]]
+
+
+def _whole(key: str, axis: ports.IntervalSet, src: Source) -> list[Outside]:
+    return [Outside(key, axis, addrs=src.addrs, token=src.token)]
+
+
+class _Index:
+    """The rects of one protocol key, those of a single port apart by port: most rules name a
+    few ports, so a piece is compared with the rects of its own ports and the wide ones only."""
+
+    __slots__ = ("base", "by_port", "wide")
+
+    def __init__(self, base: _Index | None = None) -> None:
+        #: the rects of a finished sweep this one continues (never changed again), shared
+        self.base = base
+        self.wide: list[Rect] = []
+        self.by_port: dict[int, list[Rect]] = {}
+
+    def extend(self, rects: Iterable[Rect]) -> None:
+        for r in rects:
+            axis = r.axis
+            if len(axis) == 1 and axis[0][0] == axis[0][1]:
+                self.by_port.setdefault(axis[0][0], []).append(r)
+            else:
+                self.wide.append(r)
+
+    def near(self, axis: ports.IntervalSet) -> list[Rect]:
+        lo, hi = axis[0][0], axis[-1][1]
+        if self.base is not None:
+            return [*self.base.near(axis), *self._near(lo, hi)]
+        return self._near(lo, hi)
+
+    def _near(self, lo: int, hi: int) -> list[Rect]:
+        if hi - lo < 64:
+            found = list(self.wide)
+            for port in range(lo, hi + 1):
+                found.extend(self.by_port.get(port, ()))
+            return found
+        return [*self.wide, *(r for rects in self.by_port.values() for r in rects)]
+
+    def copy(self) -> _Index:
+        """A continuation: this index's rects, shared, and room for more."""
+        return _Index(base=self)
+
+
+def _put(regions: dict[str, _Index], key: str, rects: Iterable[Rect]) -> None:
+    index = regions.get(key)
+    if index is None:
+        index = regions[key] = _Index()
+    index.extend(rects)
+
+
+def _near(a: dict[str, _Index], b: dict[str, _Index], key: str, axis: ports.IntervalSet) -> list[Rect]:
+    x, y = a.get(key), b.get(key)
+    return [*(x.near(axis) if x else ()), *(y.near(axis) if y else ())]
+
+
+def _rects(pieces: Iterable[Outside]) -> list[Rect]:
+    return [Rect(p.axis, Source(addrs=p.addrs, token=p.token)) for p in pieces]
+
+
+def _add(regions: Regions, key: str, pieces: Iterable[Outside]) -> None:
+    rects = [Rect(p.axis, Source(addrs=p.addrs, token=p.token)) for p in pieces]
+    if rects:
+        regions.setdefault(key, []).extend(rects)
+
+
+def _shrunk(pieces: Sequence[Outside], unit: Unit) -> bool:
+    """Whether ``pieces`` are less than the whole unit (something took part of it)."""
+    total = 0
+    for p in pieces:
+        total += _size(p.axis) * (_size(p.addrs) if p.token is None else 1)
+    whole = sum(_size(axis) for _, axis in unit.pieces) * (
+        _size(unit.src.addrs) if unit.src.token is None else 1)
+    return total < whole
+
+
+def _cut(remaining: Sequence[Outside], piece: Outside) -> bool:
+    total = sum(_size(p.axis) * (_size(p.addrs) if p.token is None else 1) for p in remaining)
+    return total < _size(piece.axis) * (_size(piece.addrs) if piece.token is None else 1)
+
+
+def _size(intervals: ports.IntervalSet) -> int:
+    return sum(hi - lo + 1 for lo, hi in intervals)

@@ -1,0 +1,162 @@
+"""A GCP target's effective ingress x its desired state -> findings and the rules shown. Pure.
+
+The envelope check is the differ's (``Differ.outside_envelope``) and so are the findings'
+shapes; this module only says which part of which rule is effective and which rule decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from sgaudit import ports
+from sgaudit.engine.diff import Differ, Rect, Source, describe_pieces, extra_severity
+from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, gaps, takers
+from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
+
+
+class Memo:
+    """Verdicts and texts that targets share (the exposures of the hierarchical policies' rules,
+    what a rule matches), keyed by the object's identity and checked to be that object."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[int, int], tuple[object, object, object]] = {}
+
+    def get(self, a: object, b: object, make: Callable[[], object]) -> object:
+        entry = self._store.get((id(a), id(b)))
+        if entry is not None and entry[0] is a and entry[1] is b:
+            return entry[2]
+        value = make()
+        self._store[(id(a), id(b))] = (a, b, value)
+        return value
+
+
+def judge(group: Group, desired: DesiredState, effective: Effective, differ: Differ,
+          memo: Memo | None = None) -> tuple[tuple[Finding, ...], tuple[AppliedRule, ...]]:
+    """Findings of one target, and its applicable rules in evaluation order."""
+    memo = memo or Memo()
+    env = differ.envelope(desired, group)
+    extras: list[tuple[Rule, str, Severity]] = []
+    for exposure in effective.exposures:
+        # an untouched unit of a rule that surely applies is judged alike for every target
+        shared = exposure.unit if exposure.whole and exposure.step.possibly is None else exposure
+        verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ))  # type: ignore[misc]
+        if verdict is not None:
+            extras.append(verdict)  # type: ignore[arg-type]
+    missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
+               if m is not None]
+    findings = differ.effective_findings(group, extras, [(g, reason) for g, reason, _ in missing])
+    return findings, applied_rules(effective, findings, missing, memo)
+
+
+def _extra(exposure: Exposure, env: dict[str, list[Rect]],
+           differ: Differ) -> tuple[Rule, str, Severity] | None:
+    if not exposure.pieces:
+        return None
+    outside = differ.outside_envelope(exposure.pieces, env)
+    if not outside:
+        return None
+    unit, step = exposure.unit, exposure.step
+    reason = "outside the envelope: " + describe_pieces(outside, unit.src)
+    if exposure.blocked_by:
+        reason += "; the rest is blocked by " + ", ".join(s.label for s in exposure.blocked_by)
+    if step.possibly:
+        reason += f"; this rule possibly applies: it {step.possibly}"
+    if step.level != "VPC firewall rules":
+        reason += f" ({step.level})"
+    rule = Rule(unit.protocol, unit.from_port, unit.to_port, unit.source, rule_id=step.rule.name,
+                description=step.rule.description or None)
+    return rule, reason, extra_severity(outside)
+
+
+def _missing(grant: Grant, group: Group, effective: Effective,
+             differ: Differ) -> tuple[Grant, str, list[Step]] | None:
+    axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
+    src = differ.source_of(grant.source, group)
+    left = gaps(effective.allowed, grant.protocol, axis, src, effective.keys)
+    if not left:
+        return None
+    wholly = len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
+    text = "not effectively allowed" if wholly else (
+        "only partly effectively allowed; not covered: " + describe_pieces(left, src))
+    by = takers(effective.taken, left)
+    if by:
+        text += "; taken away by " + ", ".join(s.label for s in by)
+    elif wholly:
+        text = "no rule allows it"
+    maybe = takers(_possible_allows(effective), left)
+    if maybe:
+        text += "; not counted (only possibly applies): " + ", ".join(s.label for s in maybe)
+    return grant, f"{text}; required because {grant.reason}", by
+
+
+def _possible_allows(effective: Effective) -> list[tuple[Step, Regions]]:
+    out: dict[int, tuple[Step, Regions]] = {}
+    for exposure in effective.exposures:
+        if exposure.step.possibly is None:
+            continue
+        _, regions = out.setdefault(id(exposure.step), (exposure.step, {}))
+        for piece in exposure.pieces:
+            regions.setdefault(piece.protocol, []).append(
+                Rect(piece.axis, Source(addrs=piece.addrs, token=piece.token)))
+    return list(out.values())
+
+
+def applied_rules(effective: Effective, findings: Sequence[Finding],
+                  missing: Sequence[tuple[Grant, str, list[Step]]],
+                  memo: Memo | None = None) -> tuple[AppliedRule, ...]:
+    """The target's rules in evaluation order, each with the findings it decides."""
+    by_rule: dict[str, list[str]] = {}
+    for f in findings:
+        if f.kind == "extra":
+            for rule_id in f.rule_ids:
+                by_rule.setdefault(rule_id, []).append(f.key)
+    missing_keys = [f.key for f in findings if f.kind == "missing"]
+    for (_, _, steps), key in zip(missing, missing_keys, strict=True):
+        for step in steps:
+            by_rule.setdefault(step.rule.name, []).append(key)
+    memo = memo or Memo()
+    out = []
+    for s in effective.steps:
+        shown = memo.get(s, s, lambda s=s: _applied(s))  # type: ignore[misc]
+        assert isinstance(shown, AppliedRule)
+        decides = by_rule.get(s.rule.name)
+        out.append(replace(shown, decides=tuple(dict.fromkeys(decides))) if decides else shown)
+    return tuple(out)
+
+
+def _applied(s: Step) -> AppliedRule:
+    """A step as reports show it, before knowing what it decides (shared by every target)."""
+    return AppliedRule(level=s.level, name=s.rule.name, priority=s.rule.priority,
+                       action=s.rule.action, applies=f"possibly: {s.possibly}" if s.possibly else "yes",
+                       matches=describe_step(s))
+
+
+def allow_rules(effective: Effective) -> tuple[Rule, ...]:
+    """The allow rules that grant the target something (one ``Rule`` per protocol, port range
+    and source), in evaluation order, for the views that list a group's ingress; a rule wholly
+    blocked by an earlier deny grants nothing and shows only in the evaluation order."""
+    return tuple(Rule(e.unit.protocol, e.unit.from_port, e.unit.to_port, e.unit.source,
+                      rule_id=e.step.rule.name, description=e.step.rule.description or None)
+                 for e in effective.exposures if e.pieces)
+
+
+def describe_step(step: Step, limit: int = 4) -> str:
+    """"tcp 22, 8786 from 0.0.0.0/0, tag:coiled-x" - what a rule matches, in one line."""
+    what = list(dict.fromkeys(
+        "all protocols" if u.protocol == ports.ALL else f"{u.protocol} {_ports(u.from_port, u.to_port)}"
+        for u in step.units))
+    sources = list(dict.fromkeys(u.source for u in step.units))
+    return f"{_cap(what, limit)} from {_cap(sources, limit)}" if what else "nothing"
+
+
+def _ports(from_port: int, to_port: int) -> str:
+    if from_port == -1:
+        return "all"
+    return str(from_port) if from_port == to_port else f"{from_port}-{to_port}"
+
+
+def _cap(items: list[str], limit: int) -> str:
+    text = ", ".join(items[:limit])
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
+

@@ -1,0 +1,424 @@
+"""Google Cloud: findings judged by what is effectively reachable, as GCP evaluates its rules.
+
+Every case builds the records a GCP source hands the engine (``GcpState``) and runs the real
+``audit``; each asserts the exact findings (kind, protocol, ports, source, rules, severity) and,
+where a rule decides, that the reason names it.  The default options require tcp 22, 8786 and
+8787 from 0.0.0.0/0; ``OK`` is a rule that grants exactly that to the cluster's tag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sgaudit.engine.audit import audit
+from sgaudit.model import (
+    FirewallMatch,
+    FirewallPolicy,
+    FirewallRule,
+    GcpInstance,
+    GcpNetwork,
+    GcpState,
+    Report,
+    Snapshot,
+)
+from sgaudit.policy.loader import parse_policy
+
+PROJECT = "proj-a"
+TAG = "coiled-c1"
+NET = GcpNetwork(PROJECT, "net", subnet_ranges=("10.0.0.0/16", "10.8.0.0/20", "fd20:1::/64"),
+                 policies=())
+
+
+def tcp(*ports: int | tuple[int, int]) -> FirewallMatch:
+    return FirewallMatch("tcp", tuple(p if isinstance(p, tuple) else (p, p) for p in ports))
+
+
+def fw(name: str, *matches: FirewallMatch, priority: int = 1000, action: str = "allow",
+       sources: tuple[str, ...] = ("0.0.0.0/0",), tags: tuple[str, ...] = (TAG,),
+       **kw: Any) -> FirewallRule:
+    return FirewallRule(name=name, project=kw.pop("project", PROJECT), network=kw.pop("network", "net"),
+                        priority=priority, action=action, matches=matches or (tcp(22),),
+                        source_ranges=sources, target_tags=tags, **kw)
+
+
+OK = fw("coiled-c1-ingress", tcp(22, 8786, 8787))
+SA = "worker@proj-a.iam.gserviceaccount.com"
+
+
+def run(*rules: FirewallRule, policy: str | None = None, network: GcpNetwork = NET,
+        instances: tuple[GcpInstance, ...] | None = None) -> Report:
+    state = GcpState(networks={(network.project, network.name): network}, firewalls=rules,
+                     instances={} if instances is None else {(network.project, network.name): instances})
+    import yaml
+    pol = parse_policy(yaml.safe_load(policy) if policy else None, "policy.yaml")
+    return audit(pol, Snapshot(groups=(), gcp=state), "2026-01-02T03:04:05Z")
+
+
+def found(report: Report) -> list[tuple[str, str, int, int, str, tuple[str, ...], str]]:
+    return sorted((f.kind, f.protocol, f.from_port, f.to_port, f.source, f.rule_ids, f.severity)
+                  for f in report.findings)
+
+
+def reason(report: Report, kind: str, from_port: int) -> str:
+    (f,) = [f for f in report.findings if f.kind == kind and f.from_port == from_port]
+    return f.reason
+
+
+def missing(port: int) -> tuple[str, str, int, int, str, tuple[str, ...], str]:
+    return ("missing", "tcp", port, port, "0.0.0.0/0", (), "medium")
+
+
+# -- VPC rules: priority, ties, disabled, targets ---------------------------------------------
+def test_the_exact_rule_is_no_drift() -> None:
+    report = run(OK)
+    assert found(report) == [] and report.complete
+    (result,) = report.results
+    g = result.group
+    assert (g.group_id, g.group_name, g.vpc_id, g.account, g.region, g.cloud) == (
+        TAG, TAG, "net", PROJECT, "global", "gcp")
+    assert result.status == "ok"
+
+
+def test_a_higher_priority_deny_takes_a_required_rule_away_and_is_named() -> None:
+    report = run(OK, fw("deny-ssh", tcp(22), priority=900, action="deny"))
+    assert found(report) == [missing(22)]
+    assert "taken away by deny-ssh (deny, priority 900)" in reason(report, "missing", 22)
+
+
+def test_a_lower_priority_deny_changes_nothing() -> None:
+    assert found(run(OK, fw("deny-ssh", tcp(22), priority=1100, action="deny"))) == []
+
+
+def test_at_equal_priority_deny_beats_allow() -> None:
+    report = run(OK, fw("deny-ssh", tcp(22), priority=1000, action="deny"))
+    assert found(report) == [missing(22)]
+
+
+def test_a_disabled_deny_does_not_exist() -> None:
+    assert found(run(OK, fw("deny-ssh", tcp(22), priority=1, action="deny", disabled=True))) == []
+
+
+def test_a_disabled_allow_does_not_exist_and_its_tag_is_still_audited() -> None:
+    report = run(fw("coiled-c1-ingress", tcp(22, 8786, 8787), disabled=True))
+    assert found(report) == [missing(22), missing(8786), missing(8787)]
+    assert reason(report, "missing", 22).startswith("no rule allows it")
+
+
+def test_egress_rules_are_ignored() -> None:
+    assert found(run(OK, fw("egress-deny", tcp(22), priority=1, action="deny",
+                            direction="EGRESS"))) == []
+
+
+def test_an_untargeted_rule_applies_to_every_tag_and_another_tag_s_rule_does_not() -> None:
+    report = run(OK, fw("mysql-all", tcp(3306), tags=()),
+                 fw("web-80", tcp(80), tags=("web",)))
+    assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("mysql-all",), "high")]
+    assert [r.group.group_id for r in report.results] == [TAG]  # "web" is not selected
+
+
+def test_a_world_open_rule_made_harmless_by_a_higher_priority_deny_is_not_reported() -> None:
+    report = run(OK, fw("open-9000", tcp(9000)), fw("block-9000", tcp(9000), priority=500,
+                                                     action="deny"))
+    assert found(report) == []
+    # the target's ingress lists what is reachable; the blocked rule shows only in the order
+    assert [(r.rule_id, r.from_port) for r in report.results[0].group.rules] == [
+        ("coiled-c1-ingress", 22), ("coiled-c1-ingress", 8786), ("coiled-c1-ingress", 8787)]
+    assert [a.name for a in report.results[0].applied] == ["block-9000", "coiled-c1-ingress",
+                                                           "open-9000"]
+
+
+def test_a_partly_denied_rule_reports_only_the_reachable_part_and_names_the_deny() -> None:
+    report = run(OK, fw("open-9000", tcp(9000)),
+                 fw("block-low-half", tcp(9000), priority=500, action="deny",
+                    sources=("0.0.0.0/1",)))
+    assert found(report) == [("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-9000",), "high")]
+    assert reason(report, "extra", 9000) == (
+        "outside the envelope: tcp 9000 from 128.0.0.0/1; the rest is blocked by "
+        "block-low-half (deny, priority 500)")
+
+
+def test_redundant_allows_are_each_reported() -> None:
+    report = run(OK, fw("open-9000-a", tcp(9000)), fw("open-9000-b", tcp(9000), priority=900))
+    assert found(report) == [
+        ("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-9000-a",), "high"),
+        ("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-9000-b",), "high")]
+    assert len({f.key for f in report.findings}) == 2
+
+
+def test_an_allow_after_an_allow_and_a_deny_is_not_exposure() -> None:
+    """open-a decides first; the deny then blocks open-b whatever happens to open-a."""
+    report = run(OK, fw("open-a", tcp(9000), priority=100), fw("deny", tcp(9000), priority=200,
+                                                               action="deny"),
+                 fw("open-b", tcp(9000), priority=300))
+    assert found(report) == [("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-a",), "high")]
+
+
+def test_rules_of_another_network_or_project_do_not_apply() -> None:
+    other = GcpNetwork("proj-b", "net", subnet_ranges=("10.0.0.0/16",), policies=())
+    state = GcpState(networks={(PROJECT, "net"): NET, ("proj-b", "net"): other},
+                     firewalls=(OK, fw("open-b", tcp(9000), project="proj-b")))
+    report = audit(parse_policy(None, "p.yaml"), Snapshot(groups=(), gcp=state), "t")
+    assert sorted((r.group.account, r.group.vpc_id, r.status) for r in report.results) == [
+        (PROJECT, "net", "ok"), ("proj-b", "net", "drift")]
+    assert found(report) == [("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-b",), "high"),
+                             missing(22), missing(8786), missing(8787)]
+    assert len({f.key for f in report.findings}) == 4
+
+
+# -- protocols, ports, IPv6 ---------------------------------------------------------------------
+@pytest.mark.parametrize(("match", "sources", "expected"), [
+    (FirewallMatch("tcp"), ("0.0.0.0/0",), ("tcp", 0, 65535, "0.0.0.0/0", "critical")),
+    (FirewallMatch("-1"), ("10.20.0.0/16",), ("-1", -1, -1, "10.20.0.0/16", "medium")),
+    (FirewallMatch("udp", ((53, 53),)), ("8.8.8.8/32",), ("udp", 53, 53, "8.8.8.8/32", "high")),
+    (FirewallMatch("icmp"), ("10.20.0.0/16",), ("icmp", -1, -1, "10.20.0.0/16", "low")),
+    (FirewallMatch("132", ((5000, 5000),)), ("0.0.0.0/0",), ("132", 5000, 5000, "0.0.0.0/0", "high")),
+    (tcp(22), ("::/0",), ("tcp", 22, 22, "::/0", "critical")),
+])
+def test_protocols_ports_and_ipv6(match: FirewallMatch, sources: tuple[str, ...],
+                                  expected: tuple[object, ...]) -> None:
+    report = run(OK, fw("extra-rule", match, sources=sources))
+    protocol, lo, hi, source, severity = expected
+    assert found(report) == [("extra", protocol, lo, hi, source, ("extra-rule",), severity)]
+
+
+def test_all_protocols_minus_a_denied_protocol() -> None:
+    report = run(OK, fw("all-in", FirewallMatch("-1"), sources=("10.20.0.0/16",)),
+                 fw("no-udp", FirewallMatch("udp"), sources=("10.20.0.0/16",), priority=10,
+                    action="deny"))
+    assert found(report) == [("extra", "-1", -1, -1, "10.20.0.0/16", ("all-in",), "medium")]
+    text = reason(report, "extra", -1)
+    assert text == ("outside the envelope: tcp 0-21, 23-8785, 8788-65535 from 10.20.0.0/16; icmp, "
+                    "icmpv6, all other protocols from 10.20.0.0/16; the rest is blocked by no-udp "
+                    "(deny, priority 10)")
+    assert "blocked by no-udp (deny, priority 10)" in text
+
+
+def test_inside_the_network_means_any_subnet_range_ipv4_or_ipv6() -> None:
+    policy = "backend_options: {enable_public_ssh: false}\n"
+    inside = [fw(f"ssh-{i}", tcp(22), sources=(c,)) for i, c in
+              enumerate(("10.0.3.0/24", "10.8.0.0/20", "fd20:1::/64"))]
+    outside = fw("ssh-out", tcp(22), sources=("10.9.0.0/16",))
+    http = fw("http", tcp(8786, 8787))
+    report = run(http, *inside, outside, policy=policy)
+    assert found(report) == [("extra", "tcp", 22, 22, "10.9.0.0/16", ("ssh-out",), "medium")]
+
+
+def test_required_from_the_network_uses_the_first_ipv4_subnet_range() -> None:
+    policy = "backend_options: {disable_public_ingress: true}\n"
+    report = run(fw("private", tcp(22, 8786, 8787), sources=("10.0.0.0/16",)), policy=policy)
+    assert found(report) == []
+    report = run(fw("private", tcp(22, 8786, 8787), sources=("10.8.0.0/20",)), policy=policy)
+    assert [f[:5] for f in found(report)] == [("missing", "tcp", p, p, "10.0.0.0/16")
+                                              for p in (22, 8786, 8787)]
+
+
+def test_subnets_not_read_leave_a_network_dependent_target_unresolved() -> None:
+    net = GcpNetwork(PROJECT, "net", subnet_ranges=None, policies=())
+    report = run(fw("http", tcp(8786, 8787)), fw("world-ssh", tcp(22)), network=net,
+                 policy="backend_options: {enable_public_ssh: false}\n")
+    assert not report.complete
+    (error,) = report.errors
+    assert error.code == "Unresolved" and "subnet ranges are needed" in error.message
+    assert report.results[0].status == "unresolved"
+    # ssh from the world is outside whatever the subnets are
+    assert ("extra", "tcp", 22, 22, "0.0.0.0/0", ("world-ssh",), "critical") in found(report)
+
+
+def test_policies_not_read_make_the_scan_incomplete() -> None:
+    net = GcpNetwork(PROJECT, "net", subnet_ranges=("10.0.0.0/16",), policies=None)
+    report = run(OK, network=net)
+    assert not report.complete and [e.code for e in report.errors] == ["PoliciesNotRead"]
+    assert found(report) == []
+
+
+# -- sources: tags, self, service accounts -----------------------------------------------------
+def test_source_tag_of_the_target_itself_is_self_and_another_tag_is_extra() -> None:
+    report = run(OK, fw("internal", FirewallMatch("-1"), sources=(), source_tags=(TAG,)),
+                 fw("from-web", tcp(9000), sources=(), source_tags=("web",)))
+    assert found(report) == [("extra", "tcp", 9000, 9000, "tag:web", ("from-web",), "medium")]
+
+
+def test_ranges_and_tags_combine_with_or() -> None:
+    report = run(OK, fw("mixed", tcp(9000), sources=("203.0.113.0/24",), source_tags=(TAG, "web")))
+    assert found(report) == [
+        ("extra", "tcp", 9000, 9000, "203.0.113.0/24", ("mixed",), "high"),
+        ("extra", "tcp", 9000, 9000, "tag:web", ("mixed",), "medium")]
+
+
+def test_service_account_allow_without_instances_is_exposure_but_never_satisfies() -> None:
+    sa_rule = fw("sa-ingress", tcp(22, 8786, 8787, 9000), tags=(), target_service_accounts=(SA,))
+    old = fw("old", tcp(22), disabled=True)  # only names the tag, so that it is a target
+    report = run(sa_rule, old)
+    assert found(report) == [("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("sa-ingress",), "high"),
+                             missing(22), missing(8786), missing(8787)]
+    assert "possibly applies" in reason(report, "extra", 9000)
+    assert "not counted (only possibly applies): sa-ingress" in reason(report, "missing", 22)
+
+
+def test_service_account_deny_without_instances_takes_required_away_but_blocks_no_exposure() -> None:
+    deny = fw("sa-deny", tcp(22, 9000), tags=(), priority=10, action="deny",
+              target_service_accounts=(SA,))
+    report = run(OK, fw("open-9000", tcp(9000)), deny)
+    assert found(report) == [("extra", "tcp", 9000, 9000, "0.0.0.0/0", ("open-9000",), "high"),
+                             missing(22)]
+    assert "taken away by sa-deny (deny, priority 10, possibly applies)" in reason(report, "missing", 22)
+
+
+@pytest.mark.parametrize(("accounts", "expected"), [
+    ((SA,), []),  # every instance with the tag runs as it: the rule applies
+    (("other@x.iam.gserviceaccount.com",), [missing(22), missing(8786), missing(8787)]),
+])
+def test_service_account_rules_are_decided_from_instances(accounts: tuple[str, ...],
+                                                          expected: list[object]) -> None:
+    sa_rule = fw("sa-ingress", tcp(22, 8786, 8787), tags=(), target_service_accounts=(SA,))
+    vm = GcpInstance(PROJECT, "vm-1", ("net",), (TAG,), accounts)
+    report = run(sa_rule, instances=(vm,))
+    assert found(report) == expected
+    assert [r.group.group_id for r in report.results] == [TAG]  # found through the instance
+
+
+# -- firewall policies --------------------------------------------------------------------------
+def policy_rule(policy: str, priority: int, action: str, *matches: FirewallMatch,
+                sources: tuple[str, ...] = ("0.0.0.0/0",), **kw: Any) -> FirewallRule:
+    return FirewallRule(name=f"{policy}/{priority}", project=PROJECT, network="net",
+                        priority=priority, action=action, matches=matches or (tcp(22),),
+                        source_ranges=sources, **kw)
+
+
+def with_policies(*policies: FirewallPolicy, order: str = "AFTER_CLASSIC_FIREWALL") -> GcpNetwork:
+    return GcpNetwork(PROJECT, "net", enforcement_order=order, subnet_ranges=("10.0.0.0/16",),
+                      policies=policies)
+
+
+def test_a_hierarchical_deny_takes_a_required_rule_away_and_the_reason_names_it() -> None:
+    org = FirewallPolicy("org-policy", "hierarchical", (policy_rule("org-policy", 100, "deny"),))
+    report = run(OK, network=with_policies(org))
+    assert found(report) == [missing(22)]
+    assert ("taken away by org-policy/100 (deny, priority 100 of hierarchical policy org-policy)"
+            in reason(report, "missing", 22))
+    (result,) = report.results
+    assert [(a.name, a.action, a.decides) for a in result.applied] == [
+        ("org-policy/100", "deny", tuple(f.key for f in report.findings)),
+        ("coiled-c1-ingress", "allow", ())]
+
+
+def test_goto_next_passes_traffic_past_the_rest_of_its_policy() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 10, "goto_next"),
+                                                 policy_rule("org", 20, "deny")))
+    assert found(run(OK, network=with_policies(org))) == []
+
+
+def test_goto_next_in_one_policy_does_not_skip_the_next_policy() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 10, "goto_next"),), order=0)
+    folder = FirewallPolicy("folder", "hierarchical", (policy_rule("folder", 5, "deny"),), order=1)
+    report = run(OK, network=with_policies(folder, org))
+    assert found(report) == [missing(22)]
+    assert "folder/5" in reason(report, "missing", 22)
+
+
+def test_a_hierarchical_allow_is_exposure_named_by_policy_and_priority() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 300, "allow", tcp(3306)),))
+    report = run(OK, network=with_policies(org))
+    assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("org/300",), "high")]
+    assert reason(report, "extra", 3306).endswith("(hierarchical policy org)")
+
+
+def test_a_hierarchical_allow_beats_a_vpc_deny() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 300, "allow", tcp(22)),))
+    report = run(OK, fw("deny-ssh", tcp(22), priority=0, action="deny"), network=with_policies(org))
+    assert found(report) == []
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    ("AFTER_CLASSIC_FIREWALL", []),
+    ("BEFORE_CLASSIC_FIREWALL", [missing(22)]),
+])
+def test_enforcement_order_of_network_policies(order: str, expected: list[object]) -> None:
+    net_policy = FirewallPolicy("net-fw", "network", (policy_rule("net-fw", 1, "deny"),))
+    report = run(OK, network=with_policies(net_policy, order=order))
+    assert found(report) == expected
+
+
+@pytest.mark.parametrize(("order", "vpc_deny", "expected"), [
+    ("AFTER_CLASSIC_FIREWALL", False, [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("reg/7",), "high")]),
+    ("AFTER_CLASSIC_FIREWALL", True, []),
+    ("BEFORE_CLASSIC_FIREWALL", True, [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("reg/7",), "high")]),
+])
+def test_network_policy_allow_reached_only_when_vpc_rules_do_not_decide(
+        order: str, vpc_deny: bool, expected: list[object]) -> None:
+    regional = FirewallPolicy("reg", "regional", (policy_rule("reg", 7, "allow", tcp(3306)),))
+    rules = [OK] + ([fw("deny-mysql", tcp(3306), tags=(), action="deny")] if vpc_deny else [])
+    assert found(run(*rules, network=with_policies(regional, order=order))) == expected
+
+
+def test_secure_tag_policy_rules_possibly_apply() -> None:
+    org = FirewallPolicy("org", "hierarchical", (
+        policy_rule("org", 1, "deny", target_secure_tags=("tagValues/1",)),
+        policy_rule("org", 2, "allow", tcp(3306), target_secure_tags=("tagValues/1",))))
+    report = run(OK, network=with_policies(org))
+    assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("org/2",), "high"),
+                             missing(22)]
+
+
+# -- selection ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("policy", "selected"), [
+    (None, ["coiled-c1", "coiled-c2"]),
+    ("select: {network_tags: ['*-c2']}\n", ["coiled-c2"]),
+    ("select: {tags: {owner: coiled}}\n", ["coiled-c1", "coiled-c2"]),  # GCP default kept
+    ("select: {names: [x], network_tags: [web]}\n", ["web"]),
+    ("select: {}\n", ["coiled-c1", "coiled-c2", "web"]),
+])
+def test_selection_by_network_tag_globs(policy: str | None, selected: list[str]) -> None:
+    rules = [fw("a", tags=("coiled-c1",)), fw("b", tags=("coiled-c2", "web"))]
+    report = run(*rules, policy=policy)
+    assert [r.group.group_id for r in report.results] == selected
+
+
+def test_cluster_entries_match_network_tags() -> None:
+    policy = ("clusters:\n  - match: {network_tags: [coiled-c2]}\n"
+              "    backend_options: {enable_public_ssh: false}\n")
+    report = run(fw("a", tcp(22, 8786, 8787), tags=("coiled-c1", "coiled-c2")), policy=policy)
+    assert found(report) == [("extra", "tcp", 22, 22, "0.0.0.0/0", ("a",), "critical")]
+    assert report.findings[0].group_id == "coiled-c2"
+
+
+def test_aws_only_cluster_entries_do_not_match_gcp_targets() -> None:
+    policy = ("clusters:\n  - match: {names: ['coiled-*']}\n"
+              "    backend_options: {enable_public_ssh: false}\n")
+    assert found(run(OK, policy=policy)) == []
+
+
+def test_targets_sharing_policies_do_not_share_their_own_rules() -> None:
+    """The policies' part of the sweep is done once per network: each tag's own rules must
+    still be judged apart, whichever tag comes first."""
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 100, "deny"),
+                                                 policy_rule("org", 200, "allow", tcp(3306)),
+                                                 policy_rule("org", 300, "goto_next", FirewallMatch("-1"))))
+    rules = (fw("c1", tcp(8786, 8787, 9000), tags=("coiled-c1",)),
+             fw("c2", tcp(8786, 8787), tags=("coiled-c2",)),
+             fw("c2-block", tcp(8787), tags=("coiled-c2",), priority=10, action="deny"))
+    report = run(*rules, network=with_policies(org))
+    by_tag = {r.group.group_id: sorted((f.kind, f.from_port, f.rule_ids) for f in r.findings)
+              for r in report.results}
+    assert by_tag == {
+        "coiled-c1": [("extra", 3306, ("org/200",)), ("extra", 9000, ("c1",)), ("missing", 22, ())],
+        "coiled-c2": [("extra", 3306, ("org/200",)), ("missing", 22, ()), ("missing", 8787, ())]}
+
+
+def test_a_service_account_rule_applies_to_one_tag_and_possibly_to_another() -> None:
+    sa_rule = fw("sa-ingress", tcp(22, 8786, 8787), tags=(), target_service_accounts=(SA,))
+    seen = fw("names-tags", tcp(9999), action="deny", tags=("coiled-c1", "coiled-c2", "coiled-c3"))
+    vms = (GcpInstance(PROJECT, "vm-1", ("net",), ("coiled-c1",), (SA,)),
+           GcpInstance(PROJECT, "vm-2", ("net",), ("coiled-c2",), (SA,)),
+           GcpInstance(PROJECT, "vm-3", ("net",), ("coiled-c2",), ("other@x",)))
+    report = run(sa_rule, seen, instances=vms)
+    applies = {r.group.group_id: [a.applies for a in r.applied if a.name == "sa-ingress"]
+               for r in report.results}
+    assert applies == {
+        "coiled-c1": ["yes"],
+        "coiled-c2": ["possibly: targets service account " + SA + " (1 of 2 instances run as it)"],
+        "coiled-c3": ["possibly: targets service account " + SA + " (no instance carries the tag)"]}
+    assert {r.group.group_id: r.status for r in report.results} == {
+        "coiled-c1": "ok", "coiled-c2": "drift", "coiled-c3": "drift"}
