@@ -49,7 +49,7 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     if snapshot.gcp is not None:
         results.extend(audit_gcp(policy, snapshot.gcp, differ, errors, warnings))
     if not results and not errors:  # with errors, those are the reason: the report lists them
-        described = describe_matcher(policy.select, gcp=snapshot.gcp is not None)
+        described = describe_matcher(policy.select, with_gcp=snapshot.gcp is not None)
         warnings[f"no security group matched the selection ({described}); nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
                   warnings=tuple(warnings), generated_at=generated_at,
@@ -119,13 +119,13 @@ def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None
     return find
 
 
-def describe_matcher(matcher: Matcher, gcp: bool = True) -> str:
-    """The selection in words; the GCP part only when Google Cloud was read (``gcp``)."""
+def describe_matcher(matcher: Matcher, with_gcp: bool = True) -> str:
+    """The selection in words; the GCP part only when Google Cloud was read (``with_gcp``)."""
     parts = [f"tag {k}={v}" for k, v in matcher.tags]
     parts += [f"name {n}" for n in matcher.names]
     parts += list(matcher.group_ids)
     text = " and ".join(parts)
-    if gcp and matcher.network_tags:  # the other cloud's criteria: a separate selection, not "and"
+    if with_gcp and matcher.network_tags:  # the other cloud's criteria: a separate selection, not "and"
         gcp = "GCP network tags " + ", ".join(matcher.network_tags)
         text = f"{text}; {gcp}" if text else gcp
     return text or "every group"

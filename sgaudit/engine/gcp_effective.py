@@ -170,7 +170,7 @@ def _num(protocol: str) -> int:
 
 def units_of(rule: FirewallRule, tag: str, keys: Sequence[str]) -> tuple[Unit, ...]:
     sources = _sources(rule, tag)
-    out = []
+    out: list[Unit] = []
     for match in rule.matches:
         for from_port, to_port, pieces in _port_pieces(match.protocol, match.ports, keys):
             out.extend(Unit(match.protocol, from_port, to_port, name, src, pieces)
