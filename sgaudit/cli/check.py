@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from sgaudit.cli.common import (
@@ -19,6 +21,7 @@ from sgaudit.cli.common import (
 )
 from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.live_options import LiveOptions, live_options
+from sgaudit.errors import UsageError
 from sgaudit.report import FORMATS
 from sgaudit.scheduled.accept import accept_and_record, read_baselines
 
@@ -55,6 +58,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
 
     fixing = fixing or FixOptions()
     fixing.refuse(snapshots, fmt, output)
+    if fixing.fix and live is not None and live.org_role is not None:
+        raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))
     fmt = choose_format(fmt, output)
@@ -64,6 +69,10 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live)
     report = audit(policy, snapshot, now)
+    if snapshot.accounts is not None:  # an organization scan (live or replayed) says what it covered
+        report = replace(report, accounts=snapshot.accounts)
+    if not snapshots:
+        report = (live or LiveOptions()).with_rule_ids(report, warn)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)

@@ -50,7 +50,8 @@ def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
 
         refuse_with_snapshots(live)
         return SnapshotSource(snapshots).read(policy.select)
-    return (live or LiveOptions()).read(policy.select, quiet)
+    return (live or LiveOptions()).read(policy.select, quiet,
+                                        (policy.accounts, policy.exclude_accounts))
 
 
 def write_output(text: str, output: str | None) -> None:

@@ -25,8 +25,8 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     policy = load_policy_with_warnings(policy_path)
     refuse_unwritable(output=(output, "snapshot"))
     live = live or LiveOptions()
-    scans = live.scan(policy.select, quiet)
-    write_snapshot(output, scans, now_utc(), policy.select)
+    scans = live.scan(policy.select, quiet, (policy.accounts, policy.exclude_accounts))
+    write_snapshot(output, scans, now_utc(), policy.select, live.accounts_read())
     errors = [e for s in scans for e in s.errors]
     for e in errors:
         warn(f"could not read {e.account}/{e.region} {e.operation}: "

@@ -54,6 +54,8 @@ def document(report: Report) -> dict[str, Any]:
         ],
         "findings": [finding_dict(f) for f in findings],
     }
+    if report.accounts is not None:  # additive: only organization scans have it
+        doc["accounts"] = report.accounts.as_dict()
     doc.update({k: v for k, v in report.notes.items() if k not in doc})
     return doc
 

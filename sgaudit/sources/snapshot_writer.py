@@ -15,7 +15,7 @@ from sgaudit import __version__
 from sgaudit.files import atomic_write
 
 if TYPE_CHECKING:
-    from sgaudit.model import Matcher
+    from sgaudit.model import AccountSummary, Matcher
     from sgaudit.sources.aws import RegionScan
 
 FORMAT_KEY = "sgaudit_snapshot"
@@ -23,8 +23,9 @@ FORMAT_VERSION = 1
 
 
 def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
-                      select: Matcher | None = None) -> dict[str, Any]:
-    return {
+                      select: Matcher | None = None,
+                      accounts: AccountSummary | None = None) -> dict[str, Any]:
+    doc = {
         FORMAT_KEY: FORMAT_VERSION,
         "taken_at": taken_at,
         "sgaudit_version": __version__,
@@ -42,14 +43,19 @@ def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
                         "code": e.code, "message": e.message} for e in scan.errors],
         } for scan in scans],
     }
+    if accounts is not None:  # an organization scan: what it covered, replayed with the rest
+        doc["organization"] = accounts.as_dict()
+    return doc
 
 
-def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None) -> str:
+def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None,
+                    accounts: AccountSummary | None = None) -> str:
     # default=str: a timestamp in an AWS answer must not abort the evidence file
-    return json.dumps(snapshot_document(scans, taken_at, select), indent=1, default=str) + "\n"
+    return json.dumps(snapshot_document(scans, taken_at, select, accounts), indent=1,
+                      default=str) + "\n"
 
 
 def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str,
-                   select: Matcher | None = None) -> None:
+                   select: Matcher | None = None, accounts: AccountSummary | None = None) -> None:
     """Write atomically: an archived snapshot is either whole or absent."""
-    atomic_write(path, render_snapshot(scans, taken_at, select), label="snapshot")
+    atomic_write(path, render_snapshot(scans, taken_at, select, accounts), label="snapshot")
