@@ -316,6 +316,8 @@ class Sessions:
         self._lock = threading.RLock()
         self._sessions: dict[str | None, boto3.Session] = {}
         self._assumed: dict[tuple[str | None, str, str | None], RefreshableCredentials] = {}
+        #: one STS client per base profile and region assumes (and renews) every role
+        self._sts: dict[tuple[str | None, str], BaseClient] = {}
         self._clients: dict[tuple[str, AwsTarget, str], BaseClient] = {}
         self._accounts: dict[AwsTarget, str] = {}
 
@@ -414,9 +416,13 @@ class Sessions:
         key = (target.profile, target.role_arn, target.external_id)
         with self._lock:
             found = self._assumed.get(key)
+            sts = self._sts.get((target.profile, region))
         if found is not None:
             return found
-        sts = self._make(target.profile, "sts", region, None, hook)
+        if sts is None:
+            sts = self._make(target.profile, "sts", region, None, hook)
+            with self._lock:
+                sts = self._sts.setdefault((target.profile, region), sts)
         params: dict[str, Any] = {"RoleArn": target.role_arn, "RoleSessionName": "sgaudit"}
         if target.external_id:
             params["ExternalId"] = target.external_id
@@ -428,10 +434,6 @@ class Sessions:
             self._assumed[key] = found
         return found
 
-    def forget(self, target: AwsTarget) -> None:
-        """Drop a target's assumed credentials (an organization scan, once the account is read)."""
-        with self._lock:
-            self._assumed.pop((target.profile, target.role_arn or "", target.external_id), None)
 
 
 def ec2_client(sessions: Sessions, target: AwsTarget, region: str) -> BaseClient:
@@ -911,30 +913,28 @@ class AwsSource:
         with such findings only (≤ 200 ids a call, one series per account/region), so
         compliant groups cost nothing more.  A failure leaves the ids empty and is a warning:
         the verdict does not depend on them."""
-        places: dict[tuple[str, str], list[str]] = {}
+        places: dict[str, dict[str, list[str]]] = {}  # account -> region -> group ids
         for result in results:
             if any(f.kind == "extra" and not f.rule_ids for f in result.findings):
                 group = result.group
-                places.setdefault((group.account, group.region), []).append(group.group_id)
+                places.setdefault(group.account, {}).setdefault(group.region, []).append(group.group_id)
         if not places:
             return tuple(results), []
         warnings: list[str] = []
         found: dict[tuple[str, str, str], tuple[Rule, ...]] = {}
 
-        def read(place: tuple[str, str]) -> None:
-            account, region = place
-            try:
-                target = self._target_of(account)
-                rules = read_ingress(self._client(target, region), places[place])
-            except (*AWS_FAILURES, ValueError) as exc:
-                error = error_of(exc, account, region, "DescribeSecurityGroupRules") \
-                    if isinstance(exc, AWS_FAILURES) else None
-                warnings.append(f"rule ids of {len(places[place])} drifted group(s) in "
-                                f"{account}/{region} could not be read: "
-                                f"{error.message if error else exc}")
-                return
-            for gid, group_rules in rules.items():
-                found[(account, region, gid)] = group_rules
+        def read(account: str) -> None:  # one account's regions in turn: paced as the scan
+            for region, group_ids in places[account].items():
+                try:
+                    rules = read_ingress(self._client(self._target_of(account), region), group_ids)
+                except (*AWS_FAILURES, ValueError) as exc:
+                    why = error_of(exc, account, region, "DescribeSecurityGroupRules").message \
+                        if isinstance(exc, AWS_FAILURES) else str(exc)
+                    warnings.append(f"rule ids of {len(group_ids)} drifted group(s) in "
+                                    f"{account}/{region} could not be read: {why}")
+                    continue
+                for gid, group_rules in rules.items():
+                    found[(account, region, gid)] = group_rules
 
         self.sessions.scan_deadline = time.monotonic() + self.timeout
         try:
@@ -1069,10 +1069,9 @@ class _Run:
     def _account_done(self, index: int) -> None:
         self.counts["accounts"] += 1
         self.ready.pop(index, None)
-        if self.source.org is not None:
-            # the account is read: its credentials and clients go (memory flat in accounts)
-            self.source.sessions.forget(self.targets[index])
-            self.account.pop(index, None)
+        # the account is read: its clients go (organization scans do not cache them); its
+        # credentials (a few hundred bytes) stay for reading the rule ids of drifted groups
+        self.account.pop(index, None)
 
     def _report(self) -> None:
         if self.source.progress is None:

@@ -94,12 +94,10 @@ def test_org_scan_reads_every_account_and_finds_exactly_the_seeded_drift(
     assert doc["accounts"] == {
         "discovered": 4, "read": 4, "failed": 0, "excluded": 0, "failed_accounts": [],
         "names": {ACCOUNT: "master", org["a"]: "team-a", org["b"]: "team-b", org["c"]: "team-c"}}
-    # each account's role is assumed once for the scan (its credentials are dropped when it is
-    # read), and once more in the two accounts with drift, whose rule ids are read after the
-    # audit: for the two drifted groups only
+    # each account's role is assumed once; rule ids are read for the two drifted groups only
     calls = counter.by_operation()
     assert calls["GetCallerIdentity"] == 1 and calls["ListAccounts"] == 1
-    assert calls["AssumeRole"] == 4 + 2
+    assert calls["AssumeRole"] == 4
     assert calls["DescribeSecurityGroups"] == 8 and calls["DescribeVpcs"] == 8
     assert calls["DescribeSecurityGroupRules"] == 2
     # ... and they are the ids AWS gives the drifted rule
