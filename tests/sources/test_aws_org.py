@@ -313,3 +313,20 @@ def test_per_account_and_total_concurrency_are_bounded(org: dict[str, str], sgau
     assert len(json.loads(run.out)["groups"]) == 16
     assert 3 <= peaks["total"] <= 6
     assert peaks["account"] == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("accounts: [12345670123]\n", "p.yaml:1: accounts[0]: expected a 12-digit AWS account id, got "
+                                 "12345670123 (quote it: YAML reads a number with a leading 0 "
+                                 "differently)"),
+    ("exclude_accounts: ['1111-2222-3333']\n", "p.yaml:1: exclude_accounts[0]: expected a 12-digit "
+                                               "AWS account id, got '1111-2222-3333'"),
+])
+def test_bad_account_keys_in_the_policy_are_one_line_and_exit_2(
+        aws_env: str, sgaudit: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+        message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text(text)
+    run = sgaudit("check", "--policy", "p.yaml", "--org-role", ROLE, "--regions", "us-east-1")
+    assert run.code == 2
+    assert run.err_lines == [f"sgaudit: error: {message}"]
