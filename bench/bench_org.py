@@ -10,11 +10,14 @@ extra rdp-from-the-world rule).  Then, each as a fresh process so that peak memo
     botocore's before-call event.
 Printed: wall time, API calls by operation, peak RSS, and the ratio to the floor.  With
 --also A2 the same at a second organization size (memory flat in the number of accounts?).
+moto answers in a few ms from one process, so concurrency barely matters against it; --latency MS
+adds that much wait to every call in both contenders (botocore's before-send event, sleeping in
+the calling thread), as AWS's round trips do, so a --workers sweep shows what threads buy.
 Nothing leaves 127.0.0.1: fake credentials, AWS_ENDPOINT_URL on moto, instance metadata off.
 
     python bench/bench_org.py                          # 200 accounts x 4 regions x 20 groups
     python bench/bench_org.py --accounts 50 --also 200
-    python bench/bench_org.py --workers 4,8,16,32      # a --max-workers sweep
+    python bench/bench_org.py --workers 4,8,16,32 --latency 100    # a --max-workers sweep
 """
 
 from __future__ import annotations
@@ -118,7 +121,13 @@ def seed(endpoint: str, accounts: int, regions: tuple[str, ...], groups: int) ->
 
 # -- the contenders, each run as a child process ---------------------------------------------
 
-def child_floor(workers: int, regions: tuple[str, ...]) -> dict[str, Any]:
+def add_latency(client: Any, seconds: float) -> None:
+    """Every request waits ``seconds`` before it goes out (a round trip to a distant region)."""
+    if seconds > 0:
+        client.meta.events.register("before-send.*.*", lambda **_: time.sleep(seconds))
+
+
+def child_floor(workers: int, regions: tuple[str, ...], latency: float) -> dict[str, Any]:
     """The bare calls, with the same pool size: AssumeRole per account, then DSG + DescribeVpcs
     per account and region (clients made under a lock: boto3 sessions are not thread-safe)."""
     import boto3
@@ -131,6 +140,7 @@ def child_floor(workers: int, regions: tuple[str, ...]) -> dict[str, Any]:
         with lock:
             made = session.client(service, region_name=region, **keys)
         made.meta.events.register("before-call.*.*", lambda model, **_: _count(calls, lock, model.name))
+        add_latency(made, latency)
         return made
 
     orgs = client("organizations", "us-east-1")
@@ -162,7 +172,7 @@ def _count(calls: Counter[str], lock: threading.Lock, name: str) -> None:
         calls[name] += 1
 
 
-def child_check(workers: int, regions: tuple[str, ...], out: str) -> dict[str, Any]:
+def child_check(workers: int, regions: tuple[str, ...], out: str, latency: float) -> dict[str, Any]:
     import functools
 
     from sgaudit.cli import main as sgaudit_main
@@ -173,6 +183,7 @@ def child_check(workers: int, regions: tuple[str, ...], out: str) -> dict[str, A
 
     def hook(client: Any) -> None:
         client.meta.events.register("before-call.*.*", lambda model, **_: _count(calls, lock, model.name))
+        add_latency(client, latency)
 
     aws.AwsSource = functools.partial(aws.AwsSource, client_hook=hook)  # type: ignore[misc]
     try:
@@ -186,10 +197,10 @@ def child_check(workers: int, regions: tuple[str, ...], out: str) -> dict[str, A
 
 
 def run_child(kind: str, env: dict[str, str], workers: int, regions: tuple[str, ...],
-              out: str) -> dict[str, Any]:
+              out: str, latency: float) -> dict[str, Any]:
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", kind, "--workers", str(workers),
-                           "--regions", str(len(regions)), "--out", out],
+                           "--regions", str(len(regions)), "--out", out, "--latency", str(latency)],
                           env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -202,9 +213,12 @@ def run_child(kind: str, env: dict[str, str], workers: int, regions: tuple[str, 
 def child_main(args: argparse.Namespace) -> None:
     regions = REGIONS[:args.regions]
     workers = int(args.workers)
-    result = (child_floor(workers, regions) if args.child == "floor"
-              else child_check(workers, regions, args.out))
-    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    latency = args.latency / 1000
+    result = (child_floor(workers, regions, latency) if args.child == "floor"
+              else child_check(workers, regions, args.out, latency))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["maxrss_mb"] = usage.ru_maxrss / 1024
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     print(json.dumps(result))
 
 
@@ -218,6 +232,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=20)
     parser.add_argument("--workers", default="16", help="--max-workers; a comma list sweeps")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--latency", type=float, default=0.0, help="ms added to every call")
     parser.add_argument("--child", choices=("floor", "check"))
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -236,10 +251,11 @@ def main() -> None:
                 started = time.perf_counter()
                 seed(endpoint, size, regions, args.groups)
                 print(f"\norganization of {size} accounts x {len(regions)} regions x {args.groups} "
-                      f"groups seeded on moto ({endpoint}) in {time.perf_counter() - started:.0f}s")
+                      f"groups seeded on moto ({endpoint}) in {time.perf_counter() - started:.0f}s"
+                      + (f"; {args.latency:g} ms added to every call" if args.latency else ""))
                 for workers in (int(w) for w in args.workers.split(",")):
-                    report(size, workers, [(run_child("floor", env, workers, regions, out),
-                                            run_child("check", env, workers, regions, out))
+                    report(size, workers, [(run_child("floor", env, workers, regions, out, args.latency),
+                                            run_child("check", env, workers, regions, out, args.latency))
                                            for _ in range(args.repeat)])
     finally:
         proc.terminate()
@@ -250,14 +266,16 @@ def report(size: int, workers: int, rounds: list[tuple[dict[str, Any], dict[str,
     floor = min((r[0] for r in rounds), key=lambda r: r["wall"])
     check = min((r[1] for r in rounds), key=lambda r: r["wall"])
     print(f"  --max-workers {workers}: best of {len(rounds)}")
-    print(f"    {'':10} {'wall s':>8} {'x floor':>8} {'peak MB':>8} {'calls':>6}  by operation")
+    print(f"    {'':10} {'wall s':>8} {'x floor':>8} {'peak MB':>8} {'CPU s':>6} {'calls':>6}  by operation")
     for name, r in (("floor", floor), ("sgaudit", check)):
         print(f"    {name:10} {r['wall']:8.2f} {r['wall'] / floor['wall']:8.2f} {r['maxrss_mb']:8.1f} "
-              f"{sum(r['calls'].values()):6}  {dict(sorted(r['calls'].items()))}")
+              f"{r['cpu_s']:6.1f} {sum(r['calls'].values()):6}  {dict(sorted(r['calls'].items()))}")
     print(f"    groups: floor {floor['groups']}, sgaudit {check['groups']} (exit {check['code']}, "
           f"{check['findings']} findings, {check['accounts']} accounts read)")
-    print(f"    per call: floor {floor['wall'] / sum(floor['calls'].values()) * 1000:.2f} ms, "
-          f"sgaudit {check['wall'] / sum(check['calls'].values()) * 1000:.2f} ms")
+    for name, r in (("floor", floor), ("sgaudit", check)):
+        n = sum(r["calls"].values())
+        print(f"    per call, {name}: {r['wall'] / n * 1000:.2f} ms wall, "
+              f"{r['cpu_s'] / n * 1000:.2f} ms of the client's CPU (imports included)")
 
 
 if __name__ == "__main__":

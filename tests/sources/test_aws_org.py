@@ -110,6 +110,9 @@ def test_org_scan_reads_every_account_and_finds_exactly_the_seeded_drift(
     gate = sgaudit("check", "--org-role", ROLE, "--regions", BOTH, "--fail-on-drift")
     assert gate.code == 1
     assert f"{org['a']}" in gate.out and f"{org['b']}" in gate.out
+    explained = sgaudit("explain", "--org-role", ROLE, "--regions", BOTH, "--format", "json")
+    assert explained.code == 0, explained.err
+    assert len(json.loads(explained.out)) == 16
 
 
 def moto_env_url() -> str:
