@@ -532,13 +532,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
     """Read one account/region with ``ec2``.  Never raises for an AWS failure: it is recorded."""
     scan = RegionScan(account, region)
     try:
-        paginator = ec2.get_paginator("describe_security_groups")
-        for filters in group_filters(select):
-            params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
-            if filters:
-                params["Filters"] = filters
-            for page in paginator.paginate(**params):
-                scan.security_groups.extend(answer_items(page, "SecurityGroups"))
+        _read_groups(ec2, scan, select)
     except AWS_FAILURES as exc:
         scan.security_groups.clear()  # a region is read whole or not at all
         scan.errors.append(error_of(exc, account, region, "DescribeSecurityGroups"))
@@ -554,15 +548,30 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
             scan.vpcs.clear()
             scan.errors.append(error_of(exc, account, region, "DescribeVpcs"))
     for list_id in list_ids:
-        try:
-            entries: list[dict[str, Any]] = []
-            paginator = ec2.get_paginator("get_managed_prefix_list_entries")
-            for page in paginator.paginate(PrefixListId=list_id):
-                entries.extend(answer_items(page, "Entries"))
-            scan.prefix_lists[list_id] = entries
-        except AWS_FAILURES as exc:
-            scan.errors.append(error_of(exc, account, region, f"GetManagedPrefixListEntries {list_id}"))
+        _read_prefix_list(ec2, scan, list_id)
     return scan
+
+
+def _read_groups(ec2: BaseClient, scan: RegionScan, select: Matcher) -> None:
+    paginator = ec2.get_paginator("describe_security_groups")
+    for filters in group_filters(select):
+        params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
+        if filters:
+            params["Filters"] = filters
+        for page in paginator.paginate(**params):
+            scan.security_groups.extend(answer_items(page, "SecurityGroups"))
+
+
+def _read_prefix_list(ec2: BaseClient, scan: RegionScan, list_id: str) -> None:
+    try:
+        entries: list[dict[str, Any]] = []
+        paginator = ec2.get_paginator("get_managed_prefix_list_entries")
+        for page in paginator.paginate(PrefixListId=list_id):
+            entries.extend(answer_items(page, "Entries"))
+        scan.prefix_lists[list_id] = entries
+    except AWS_FAILURES as exc:
+        scan.errors.append(error_of(exc, scan.account, scan.region,
+                                    f"GetManagedPrefixListEntries {list_id}"))
 
 
 def _references(raw_groups: Sequence[Mapping[str, Any]], select: Matcher) -> tuple[list[str], list[str]]:
