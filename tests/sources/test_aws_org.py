@@ -333,3 +333,25 @@ def test_bad_account_keys_in_the_policy_are_one_line_and_exit_2(
     run = sgaudit("check", "--policy", "p.yaml", "--org-role", ROLE, "--regions", "us-east-1")
     assert run.code == 2
     assert run.err_lines == [f"sgaudit: error: {message}"]
+
+
+def test_baselines_and_history_work_per_account(org: dict[str, str], sgaudit: Any,
+                                                tmp_path: Path) -> None:
+    baseline, history = tmp_path / "baseline.json", tmp_path / "history.db"
+    args = ("check", "--org-role", ROLE, "--regions", BOTH, "--format", "json")
+    first = sgaudit(*args, "--update-baseline", baseline, "--history", history)
+    assert first.code == 0, first.err
+    keys = {e["key"] for e in json.loads(baseline.read_text())["findings"]}
+    assert {k.split("|")[1] for k in keys} == {org["a"], org["b"]}
+    # new drift in account c only: the baseline covers a's and b's, c's is active
+    client = member_ec2(moto_env_url(), org["c"], "us-east-1")
+    group = client.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["coiled-c-ok"]}])["SecurityGroups"][0]["GroupId"]
+    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    second = sgaudit(*args, "--baseline", baseline, "--history", history, "--fail-on-drift")
+    assert second.code == 1
+    active = [f for f in json.loads(second.out)["findings"] if not f["baselined"]]
+    assert [(f["account"], f["group_name"], f["from_port"]) for f in active] == [
+        (org["c"], "coiled-c-ok", 3389)]
+    assert active[0]["first_seen"] is not None
