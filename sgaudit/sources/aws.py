@@ -834,7 +834,12 @@ class AwsSource:
         """Read and normalise as it goes: each account/region's raw answers are dropped once
         parsed, so memory holds the groups, not the AWS JSON."""
         parts = self._run(select, lambda scan: to_snapshot([scan], select))
-        return merge_snapshots(parts, self.accounts)
+        snapshot = merge_snapshots(parts, self.accounts)
+        if self.org is not None:  # one line for the report header, not one per account/region
+            places = len(snapshot.read)
+            snapshot = replace(snapshot, scanned=(
+                f"aws organization, role {self.org.role}: {places} account/region(s)",))
+        return snapshot
 
     def scan(self, select: Matcher) -> list[RegionScan]:
         """The raw shapes per account and region, in target order then region order."""

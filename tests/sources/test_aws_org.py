@@ -90,6 +90,7 @@ def test_org_scan_reads_every_account_and_finds_exactly_the_seeded_drift(
     assert extras(doc) == {(org["a"], "us-east-1", "coiled-a-x", 3389),
                            (org["b"], "eu-west-1", "coiled-b-x", 3389)}
     assert len(doc["groups"]) == 4 * 2 * 2
+    assert doc["scanned"] == [f"aws organization, role {ROLE}: 8 account/region(s)"]
     assert {g["account"] for g in doc["groups"]} == set(org.values())
     assert doc["accounts"] == {
         "discovered": 4, "read": 4, "failed": 0, "excluded": 0, "failed_accounts": [],
