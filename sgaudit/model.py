@@ -192,6 +192,31 @@ class ScanError:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """What an organization-wide scan (``--org-role``) covered: so a report can never read as
+    complete for accounts it did not look at."""
+
+    #: accounts ListAccounts returned (every status)
+    discovered: int
+    #: accounts in scope and read without an error
+    read: int
+    #: accounts in scope with at least one error (unassumable, suspended, not listed, a region
+    #: unreadable); their ids in ``failed_ids``
+    failed: int
+    #: accounts left out by --accounts / --exclude-accounts (or the policy's keys)
+    excluded: int
+    failed_ids: tuple[str, ...] = ()
+    #: account id -> name, as ListAccounts gave them (for readers of the report)
+    names: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        """As the JSON report (key ``accounts``) and an org snapshot (``organization``) hold it."""
+        return {"discovered": self.discovered, "read": self.read, "failed": self.failed,
+                "excluded": self.excluded, "failed_accounts": list(self.failed_ids),
+                "names": dict(self.names)}
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What a source read: groups, the VPCs and prefix lists they need, and what failed."""
 
@@ -208,6 +233,8 @@ class Snapshot:
     read: tuple[tuple[str, str], ...] = ()
     #: what a Google Cloud source read (firewall rules, policies, subnets, instances), if any
     gcp: GcpState | None = None
+    #: the accounts an organization-wide scan covered (None: not an org scan)
+    accounts: AccountSummary | None = None
 
 
 # -- Google Cloud ---------------------------------------------------------------------------
@@ -457,6 +484,10 @@ class Policy:
     client_ip: str | None = None
     #: the policy's ``roles:`` selectors (see RoleSelector)
     roles: tuple[RoleSelector, ...] = ()
+    #: organization scans: only these account ids (empty: every account) ...
+    accounts: tuple[str, ...] = ()
+    #: ... and never these
+    exclude_accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +507,8 @@ class Report:
     waivers: WaiverNotices | None = None
     #: open findings of the last scans, oldest first; None without a scan history
     trend: tuple[TrendPoint, ...] | None = None
+    #: the accounts an organization-wide scan covered (see Snapshot.accounts)
+    accounts: AccountSummary | None = None
 
     @property
     def findings(self) -> list[Finding]:

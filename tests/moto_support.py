@@ -9,6 +9,7 @@ instance metadata, so a bug cannot fall back to real AWS.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import socket
 import threading
@@ -200,15 +201,18 @@ class Fault:
     group: str | None = None
     #: answer with an HTML page instead of AWS's XML (a captive portal, a proxy's error page)
     html: bool = False
+    #: only AssumeRole requests for this role ARN
+    role_arn: str | None = None
 
     @classmethod
     def denied(cls, action: str, *, region: str | None = None, group: str | None = None) -> Fault:
         """UnauthorizedOperation (403), as IAM answers a call the caller may not make."""
         return cls(region, "UnauthorizedOperation", 403, action, DENIED_MESSAGE, group)
 
-    def matches(self, region: str, action: str, group: str) -> bool:
+    def matches(self, region: str, action: str, group: str, role_arn: str = "") -> bool:
         return all(want in (None, got) for want, got in
-                   ((self.region, region), (self.action, action), (self.group, group)))
+                   ((self.region, region), (self.action, action), (self.group, group),
+                    (self.role_arn, role_arn)))
 
 
 class FaultProxy:
@@ -253,9 +257,9 @@ class FaultProxy:
         with self.lock:
             return [entry for entry in self.log if entry[0] in CHANGES]
 
-    def fault_for(self, region: str, action: str, group: str = "") -> Fault | None:
+    def fault_for(self, region: str, action: str, group: str = "", role_arn: str = "") -> Fault | None:
         with self.lock:
-            return next((f for f in self.faults if f.matches(region, action, group)), None)
+            return next((f for f in self.faults if f.matches(region, action, group, role_arn)), None)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -270,17 +274,24 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 region = signed_region(self.headers.get("Authorization", ""))
                 form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-                action = form.get("Action", [""])[0]
+                # query protocol (EC2, STS): Action in the form; JSON protocol (Organizations):
+                # the operation in X-Amz-Target, and errors answered as JSON
+                target = self.headers.get("X-Amz-Target", "")
+                action = form.get("Action", [""])[0] or target.rpartition(".")[2]
                 group = form.get("GroupId", [""])[0]
                 with proxy.lock:
                     proxy.log.append((action, group))
                     proxy.requests[(region, action)] += 1
                 if action in CHANGES and proxy.on_change is not None:
                     proxy.on_change(action, group)
-                fault = proxy.fault_for(region, action, group)
+                fault = proxy.fault_for(region, action, group, form.get("RoleArn", [""])[0])
                 if fault is not None and fault.html:
                     page = f"<html><body><h1>{fault.code}</h1>\n<p>{fault.message}</p></body></html>"
                     self._answer(fault.status, page.encode(), {"Content-Type": "text/html"})
+                    return
+                if fault is not None and target:
+                    payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+                    self._answer(fault.status, payload, {"Content-Type": "application/x-amz-json-1.1"})
                     return
                 if fault is not None:
                     self._answer(fault.status, error_xml(fault.code, fault.message),

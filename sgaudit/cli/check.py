@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from sgaudit.cli.common import (
@@ -76,6 +78,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     if fixing.fix and gcp is not None and gcp.given:
         raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
     refuse_stdout_twice(output, update_baseline, fmt is not None)
+    if fixing.fix and live is not None and live.org_role is not None:
+        raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))
     fmt_given = fmt is not None
@@ -88,6 +92,10 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     fixing.refuse_gcp(snapshot)
     report = audit(policy, snapshot, now)
+    if snapshot.accounts is not None:  # an organization scan (live or replayed) says what it covered
+        report = replace(report, accounts=snapshot.accounts)
+    if not snapshots:
+        report = (live or LiveOptions()).with_rule_ids(report, warn)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)

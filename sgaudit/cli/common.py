@@ -83,8 +83,10 @@ def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
         raise UsageError(f"{'--region' if region else '--account'} labels --snapshot files; a live "
                          "scan names its own (use --regions to choose regions)")
     if gcp is not None and gcp.given:
-        return read_live(policy.select, live or LiveOptions(), gcp, quiet)
-    return (live or LiveOptions()).read(policy.select, quiet)
+        return read_live(policy.select, live or LiveOptions(), gcp, quiet,
+                         (policy.accounts, policy.exclude_accounts))
+    return (live or LiveOptions()).read(policy.select, quiet,
+                                        (policy.accounts, policy.exclude_accounts))
 
 
 def warn_unknown_keys(snapshot: Snapshot, *uses: str | None) -> None:

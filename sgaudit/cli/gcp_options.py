@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sgaudit.cli.live_options import NO_SCOPE, AccountScope
 from sgaudit.errors import UsageError
 from sgaudit.model import Matcher, Snapshot
 
@@ -57,14 +58,15 @@ def scan_gcp(live: LiveOptions, gcp: GcpOptions) -> list[ProjectData]:
     return GcpSource(gcp.projects, gcp_endpoint(live, gcp)).scan()
 
 
-def read_live(select: Matcher, live: LiveOptions, gcp: GcpOptions, quiet: bool = True) -> Snapshot:
+def read_live(select: Matcher, live: LiveOptions, gcp: GcpOptions, quiet: bool = True,
+              scope: AccountScope = NO_SCOPE) -> Snapshot:
     """The clouds the options name, read and merged into one snapshot."""
     from sgaudit.sources.gcp import to_snapshot
 
     gcp_part = to_snapshot(scan_gcp(live, gcp))
     if not wants_aws(live, gcp):
         return gcp_part
-    return merge(live.read(select, quiet), gcp_part)
+    return merge(live.read(select, quiet, scope), gcp_part)
 
 
 def merge(aws: Snapshot, gcp: Snapshot) -> Snapshot:

@@ -1,5 +1,6 @@
 """The command line's live-AWS options (--profile, --role-arn, --external-id, --regions,
---endpoint-url) and the scan they describe.
+--endpoint-url; --org-role, --accounts, --exclude-accounts; --max-workers, --timeout) and the
+scan they describe.
 
 Imports no boto3 itself: sgaudit.sources.aws is loaded only when a live scan really runs, so
 snapshot runs start fast.
@@ -15,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sgaudit.errors import UsageError
-from sgaudit.model import Matcher, Snapshot
+from sgaudit.model import AccountSummary, Matcher, Report, Snapshot
 
 if TYPE_CHECKING:
     from sgaudit.sources.aws import AwsSource, RegionScan, Sessions
+
+#: organization scans: the policy's ``accounts`` and ``exclude_accounts``
+AccountScope = tuple[tuple[str, ...], tuple[str, ...]]
+NO_SCOPE: AccountScope = ((), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +36,23 @@ class LiveOptions:
     external_id: str | None = None
     regions: str | None = None
     endpoint_url: str | None = None
+    org_role: str | None = None
+    accounts: str | None = None
+    exclude_accounts: str | None = None
+    max_workers: int | None = None
+    timeout: float | None = None
     _sessions: Sessions | None = field(default=None, init=False, repr=False, compare=False)
+    _source: AwsSource | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def given(self) -> list[str]:
         """The options given on the command line, as the user typed their names."""
         names = [("--profile", self.profiles), ("--role-arn", self.role_arns),
                  ("--external-id", self.external_id), ("--regions", self.regions),
-                 ("--endpoint-url", self.endpoint_url)]
-        return [name for name, value in names if value]
+                 ("--endpoint-url", self.endpoint_url), ("--org-role", self.org_role),
+                 ("--accounts", self.accounts), ("--exclude-accounts", self.exclude_accounts),
+                 ("--max-workers", self.max_workers), ("--timeout", self.timeout)]
+        return [name for name, value in names if value is not None and value != ()]
 
     def sessions(self) -> Sessions:
         """This command's AWS sessions, made on first use (from the main thread)."""
@@ -51,26 +64,66 @@ class LiveOptions:
         assert self._sessions is not None
         return self._sessions
 
-    def source(self, progress: Callable[[int, int, int], None] | None = None) -> AwsSource:
+    def source(self, progress: Callable[..., None] | None = None,
+               scope: AccountScope = NO_SCOPE) -> AwsSource:
+        """The scan these options describe (the policy's account keys narrow --org-role:
+        --accounts replaces its ``accounts``, --exclude-accounts adds to ``exclude_accounts``)."""
         from sgaudit.sources import aws
 
-        targets = aws.targets_from_options(self.profiles, self.role_arns, self.external_id)
+        org = None
+        if self.org_role is not None:
+            accounts = aws.parse_account_list(self.accounts, "--accounts") or scope[0]
+            exclude = (*scope[1], *aws.parse_account_list(self.exclude_accounts, "--exclude-accounts"))
+            org = aws.org_scope(self.org_role, self.external_id, accounts, exclude, self.profiles,
+                                self.role_arns)
+            targets: tuple[aws.AwsTarget, ...] = ()
+        else:
+            for name, value in (("--accounts", self.accounts), ("--exclude-accounts", self.exclude_accounts)):
+                if value is not None:
+                    raise UsageError(f"{name} needs --org-role (it narrows an organization's accounts)")
+            targets = aws.targets_from_options(self.profiles, self.role_arns, self.external_id)
+        if self.max_workers is not None and not 1 <= self.max_workers <= 256:
+            raise UsageError(f"--max-workers {self.max_workers}: expected 1 to 256")
+        if self.timeout is not None and not 1 <= self.timeout <= 7 * 86400:
+            raise UsageError(f"--timeout {self.timeout:g}: expected 1 to 604800 seconds")
         regions = aws.parse_regions(self.regions)
         sessions = self.sessions()
-        return aws.AwsSource(targets, regions, sessions.endpoint_url, progress=progress,
-                             sessions=sessions)
+        source = aws.AwsSource(targets, regions, sessions.endpoint_url, progress=progress,
+                               sessions=sessions, org=org,
+                               max_workers=self.max_workers or aws.MAX_WORKERS,
+                               timeout=self.timeout or aws.SCAN_TIMEOUT)
+        object.__setattr__(self, "_source", source)
+        return source
 
-    def scan(self, select: Matcher, quiet: bool = True) -> list[RegionScan]:
+    def scan(self, select: Matcher, quiet: bool = True,
+             scope: AccountScope = NO_SCOPE) -> list[RegionScan]:
         """Scan live; a progress line on stderr unless ``quiet`` or stderr is not a terminal."""
         from sgaudit.cli.progress import Progress
 
         with Progress("scanning AWS", enabled=None if not quiet else False) as progress:
-            return self.source(progress.update).scan(select)
+            return self.source(progress.update, scope).scan(select)
 
-    def read(self, select: Matcher, quiet: bool = True) -> Snapshot:
-        from sgaudit.sources.aws import to_snapshot
+    def read(self, select: Matcher, quiet: bool = True, scope: AccountScope = NO_SCOPE) -> Snapshot:
+        """Scan live and normalise as it goes (raw answers are dropped per account/region)."""
+        from sgaudit.cli.progress import Progress
 
-        return to_snapshot(self.scan(select, quiet), select)
+        with Progress("scanning AWS", enabled=None if not quiet else False) as progress:
+            return self.source(progress.update, scope).read(select)
+
+    def accounts_read(self) -> AccountSummary | None:
+        """After an organization scan: what it covered."""
+        return self._source.accounts if self._source is not None else None
+
+    def with_rule_ids(self, report: Report, warn: Callable[[str], None]) -> Report:
+        """After a live scan's audit: the rule ids of the drifted groups' extra findings."""
+        import dataclasses
+
+        if self._source is None:
+            return report
+        results, warnings = self._source.with_rule_ids(report.results)
+        for message in warnings:
+            warn(message)
+        return dataclasses.replace(report, results=results)
 
 
 def refuse_with_snapshots(live: LiveOptions | None) -> None:
@@ -93,6 +146,19 @@ _OPTIONS = (
     _REGIONS_OPTION,
     click.option("--endpoint-url", metavar="URL",
                  help="Send AWS API calls here (AWS_ENDPOINT_URL is honoured too)."),
+    click.option("--org-role", metavar="NAME",
+                 help="Scan every ACTIVE account of the AWS Organization (organizations:"
+                      "ListAccounts), assuming role NAME in each."),
+    click.option("--accounts", metavar="IDS",
+                 help="With --org-role: only these account ids (comma-separated)."),
+    click.option("--exclude-accounts", metavar="IDS",
+                 help="With --org-role: leave out these account ids (comma-separated)."),
+    click.option("--max-workers", type=int, metavar="N",
+                 help="Concurrent API calls across accounts x regions (default 16; at most 4 "
+                      "per account)."),
+    click.option("--timeout", type=float, metavar="SECONDS",
+                 help="Bound on the whole scan (default 3600); what is unread by then is an "
+                      "error of its account/region (exit 3). Every call also ends within 60 s."),
 )
 
 
@@ -105,8 +171,12 @@ def live_options(func: Callable[..., Any] | None = None, *,
         @functools.wraps(func)
         def wrapper(*args: Any, profiles: tuple[str, ...] = (), role_arns: tuple[str, ...] = (),
                     external_id: str | None = None, regions: str | None = None,
-                    endpoint_url: str | None = None, **kwargs: Any) -> Any:
-            live = LiveOptions(tuple(profiles), tuple(role_arns), external_id, regions, endpoint_url)
+                    endpoint_url: str | None = None, org_role: str | None = None,
+                    accounts: str | None = None, exclude_accounts: str | None = None,
+                    max_workers: int | None = None, timeout: float | None = None,
+                    **kwargs: Any) -> Any:
+            live = LiveOptions(tuple(profiles), tuple(role_arns), external_id, regions, endpoint_url,
+                               org_role, accounts, exclude_accounts, max_workers, timeout)
             return func(*args, live=live, **kwargs)
 
         for option in reversed(_OPTIONS):

@@ -18,7 +18,8 @@ _SPINNER = "|/-\\"
 
 
 class Progress:
-    """``update(done, total, groups)`` from any thread; drawn by a ticker thread.
+    """``update(done, total, groups)`` from any thread (organization scans add
+    ``accounts_done``, ``accounts_total`` and ``errors``); drawn by a ticker thread.
 
     Use as a context manager: the line is erased on exit, so the summary starts clean."""
 
@@ -30,14 +31,30 @@ class Progress:
         self.enabled = enabled
         self.label = label
         self._state = (0, 0, 0)
+        self._accounts: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drawn = False
 
-    def update(self, done: int, total: int, groups: int) -> None:
+    def update(self, done: int, total: int, groups: int, *, accounts_done: int | None = None,
+               accounts_total: int | None = None, errors: int = 0) -> None:
         with self._lock:
             self._state = (done, total, groups)
+            if accounts_done is not None and accounts_total is not None:
+                self._accounts = (accounts_done, accounts_total, errors)
+
+    def line(self, tick: int, elapsed: float) -> str:
+        """What is drawn: regions (and, for an organization, accounts and errors so far)."""
+        with self._lock:
+            done, total, groups = self._state
+            accounts = self._accounts
+        regions = f"{done}/{total} region(s)" if total else "starting"
+        if accounts is not None:
+            regions = (f"{accounts[0]}/{accounts[1]} account(s), {regions}, "
+                       f"{accounts[2]} error(s)")
+        return (f"sgaudit: {self.label} {_SPINNER[tick % len(_SPINNER)]} {regions}, "
+                f"{groups} group(s) read, {elapsed:.0f}s")
 
     def __enter__(self) -> Progress:
         if self.enabled:
@@ -59,11 +76,7 @@ class Progress:
         tick = 0
         started = time.monotonic() - DELAY
         while not self._stop.is_set():
-            with self._lock:
-                done, total, groups = self._state
-            regions = f"{done}/{total} region(s)" if total else "starting"
-            line = (f"sgaudit: {self.label} {_SPINNER[tick % len(_SPINNER)]} {regions}, "
-                    f"{groups} group(s) read, {time.monotonic() - started:.0f}s")
+            line = self.line(tick, time.monotonic() - started)
             self.stream.write("\r\x1b[K" + line)
             self.stream.flush()
             self._drawn = True

@@ -29,9 +29,11 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     live = live or LiveOptions()
     gcp = gcp or GcpOptions()
     projects = scan_gcp(live, gcp) if gcp.given else []
-    scans = live.scan(policy.select, quiet) if wants_aws(live, gcp) else []
+    scans = (live.scan(policy.select, quiet, (policy.accounts, policy.exclude_accounts))
+             if wants_aws(live, gcp) else [])
     # the saved selection is AWS's server-side filter: without an AWS scan nothing was filtered
-    write_snapshot(output, scans, now_utc(), policy.select if wants_aws(live, gcp) else None, projects)
+    write_snapshot(output, scans, now_utc(), policy.select if wants_aws(live, gcp) else None, projects,
+                   live.accounts_read())
     errors = [e for s in scans for e in s.errors] + [e for p in projects for e in p.errors]
     for e in errors:
         warn(f"could not read {e.account}/{e.region} {e.operation}: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -47,11 +48,12 @@ from sgaudit.policy.options import (
 from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
 
 TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
-                  "cluster_args", "client_ip", "roles")
+                  "cluster_args", "client_ip", "roles", "accounts", "exclude_accounts")
 MATCHER_KEYS = ("tags", "names", "group_ids", "network_tags")
 CLUSTER_KEYS = ("match", "backend_options", "cluster_args", "role")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
 WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 #: AWS: groups tagged owner=coiled; Google Cloud: network tags starting with "coiled"
 DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),), network_tags=("coiled*",))
 
@@ -139,11 +141,14 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         value, where = sections["waivers"]
         waivers = _parse_waivers(value if value is not None else [], where, warnings)
 
+    accounts = {key: parse_account_ids(*sections[key]) if key in sections else ()
+                for key in ("accounts", "exclude_accounts")}
     clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
     return Policy(path=name, sha256=sha256, account_options=account_options,
                   dask_options=dask_options, select=select, clusters=clusters, allow=allow,
                   warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
-                  client_ip=client_ip, roles=roles)
+                  client_ip=client_ip, roles=roles, accounts=accounts["accounts"],
+                  exclude_accounts=accounts["exclude_accounts"])
 
 
 def parse_matcher(value: object, where: Where) -> Matcher:
@@ -183,6 +188,22 @@ def _with_cloud_defaults(select: Matcher) -> Matcher:
     if select.aws_criteria and not select.network_tags:
         return replace(select, network_tags=DEFAULT_SELECT.network_tags)
     return select
+
+
+def parse_account_ids(value: object, where: Where) -> tuple[str, ...]:
+    """``accounts`` / ``exclude_accounts``: 12-digit AWS account ids.  An unquoted number is
+    refused when it cannot be an account id as written (YAML reads 012345670123 as octal)."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for i, item in enumerate(items):
+        place = where.item(i) if isinstance(value, list) else where
+        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if not isinstance(text, str) or not ACCOUNT_ID.fullmatch(text):
+            hint = " (quote it: YAML reads a number with a leading 0 differently)" \
+                if isinstance(item, int) and not isinstance(item, bool) else ""
+            raise place.fail(f"expected a 12-digit AWS account id, got {show(item)}{hint}")
+        out.append(text)
+    return tuple(dict.fromkeys(out))
 
 
 def _scalar_text(value: object, where: Where) -> str:

@@ -4,10 +4,10 @@ is recognised by ``exc.response["Error"]["Code"]``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from sgaudit import addresses, ports
+from sgaudit import ports
 from sgaudit.model import Rule
 from sgaudit.remediate.plan import (
     ALREADY_DONE,
@@ -22,68 +22,17 @@ from sgaudit.remediate.plan import (
     Ref,
     describe_difference,
 )
+from sgaudit.sources.awsjson import parse_sgr as parse_sgr  # re-exported (one parser, in sources)
+from sgaudit.sources.awsjson import read_ingress
 
 #: what AWS answers when the work is already done
 ALREADY_CODES = {
     "authorize": frozenset({"InvalidPermission.Duplicate"}),
     "revoke": frozenset({"InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound"}),
 }
-FILTER_VALUES_MAX = 200  # AWS's limit of values in one filter
 
 
 # -- reading rules ----------------------------------------------------------------------------
-def parse_sgr(raw: Mapping[str, Any]) -> Rule | None:
-    """One ``DescribeSecurityGroupRules`` entry -> a Rule (None for egress)."""
-    if raw.get("IsEgress"):
-        return None
-    protocol = ports.normalize_protocol(raw.get("IpProtocol", "-1")) or str(raw.get("IpProtocol"))
-    from_port = int(raw["FromPort"]) if raw.get("FromPort") is not None else -1
-    to_port = int(raw["ToPort"]) if raw.get("ToPort") is not None else -1
-    if protocol == ports.ALL:
-        from_port = to_port = -1
-    if raw.get("CidrIpv4"):
-        source = addresses.canonical_cidr(raw["CidrIpv4"])
-    elif raw.get("CidrIpv6"):
-        source = addresses.canonical_cidr(raw["CidrIpv6"])
-    elif raw.get("PrefixListId"):
-        source = raw["PrefixListId"]
-    elif (raw.get("ReferencedGroupInfo") or {}).get("GroupId"):
-        source = raw["ReferencedGroupInfo"]["GroupId"]
-    else:
-        source = "?"
-    referenced = raw.get("ReferencedGroupInfo") or {}
-    return Rule(protocol, from_port, to_port, source, raw.get("SecurityGroupRuleId"),
-                raw.get("Description") or None, referenced.get("UserId") or None,
-                referenced.get("VpcPeeringConnectionId") or None)
-
-
-def read_ingress(client: Any, group_ids: Sequence[str]) -> dict[str, tuple[Rule, ...]]:
-    """The ingress rules, with ids, of these groups: ``DescribeSecurityGroupRules`` filtered by
-    group id (≤ 200 ids a call), paginated.  Errors propagate to the caller."""
-    out: dict[str, list[Rule]] = {gid: [] for gid in group_ids}
-    ids = list(dict.fromkeys(group_ids))
-    for start in range(0, len(ids), FILTER_VALUES_MAX):
-        chunk = ids[start:start + FILTER_VALUES_MAX]
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"Filters": [{"Name": "group-id", "Values": chunk}],
-                                      "MaxResults": 1000}
-            if token:
-                kwargs["NextToken"] = token
-            page = client.describe_security_group_rules(**kwargs)
-            if not isinstance(page.get("SecurityGroupRules"), list):
-                raise ValueError("DescribeSecurityGroupRules answered without SecurityGroupRules: "
-                                 "not an AWS answer (a proxy in the way?)")
-            for raw in page["SecurityGroupRules"]:
-                rule = parse_sgr(raw)
-                if rule is not None and raw.get("GroupId") in out:
-                    out[raw["GroupId"]].append(rule)
-            token = page.get("NextToken")
-            if not token:
-                break
-    return {gid: tuple(rules) for gid, rules in out.items()}
-
-
 def read_groups(refs: Iterable[Ref], client_for: ClientFor) -> dict[Ref, tuple[Rule, ...] | str]:
     """Ingress of many groups, one batch per account and region; an unreadable batch maps
     each of its groups to the error text."""

@@ -55,6 +55,8 @@ def document(report: Report) -> dict[str, Any]:
         ],
         "findings": [finding_dict(f) for f in report.findings],
     }
+    if report.accounts is not None:  # additive: only organization scans have it
+        doc["accounts"] = report.accounts.as_dict()
     if report.waivers is not None:
         doc["waivers_expiring"] = [waiver_dict(n) for n in report.waivers.expiring]
         doc["waivers_expired"] = [waiver_dict(n) for n in report.waivers.expired]

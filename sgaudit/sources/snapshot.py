@@ -15,7 +15,7 @@ from typing import Any
 
 from sgaudit.errors import SnapshotError
 from sgaudit.files import check_regular, parse_problem
-from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
+from sgaudit.model import UNKNOWN, AccountSummary, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import (
     ShapeError,
@@ -100,6 +100,7 @@ class SnapshotSource:
                 if _gcp_input(data, path, gcp):
                     continue
                 reader.check_selection(data)
+                reader.organization(data)
                 for section in _sections(data, source):
                     reader.section(section, path, source)
             except ShapeError as exc:
@@ -114,7 +115,7 @@ class SnapshotSource:
         return Snapshot(groups=tuple(reader.groups.values()), vpcs=reader.vpcs,
                         prefix_lists=reader.prefix_lists, errors=tuple(reader.errors + gcp.errors),
                         scanned=tuple(self.paths), read=tuple(reader.read) + gcp.read_projects(),
-                        gcp=state)
+                        gcp=state, accounts=reader.accounts)
 
 
 def _gcp_input(data: Any, path: str, gcp: Any) -> bool:
@@ -178,6 +179,30 @@ class _Reader:
         self.saw_groups = False
         #: the (account, region) that sgaudit snapshot sections declare (AWS CLI files name none)
         self.read: dict[tuple[str, str], None] = {}
+        #: an organization snapshot's account summary (several files: added up)
+        self.accounts: AccountSummary | None = None
+
+    def organization(self, data: Any) -> None:
+        """The account summary an ``sgaudit snapshot --org-role`` file carries."""
+        if not isinstance(data, Mapping) or "organization" not in data:
+            return
+        raw = data["organization"]
+        counts = {k: raw.get(k) if isinstance(raw, Mapping) else None
+                  for k in ("discovered", "read", "failed", "excluded")}
+        failed = raw.get("failed_accounts", []) if isinstance(raw, Mapping) else None
+        names = raw.get("names", {}) if isinstance(raw, Mapping) else None
+        if (not all(type(v) is int and v >= 0 for v in counts.values())
+                or not isinstance(failed, list) or not all(isinstance(a, str) for a in failed)
+                or not isinstance(names, Mapping)
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items())):
+            raise ShapeError("$.organization: expected {discovered, read, failed, excluded: "
+                             "counts, failed_accounts: [ids], names: {id: name}}")
+        seen = self.accounts or AccountSummary(0, 0, 0, 0)
+        self.accounts = AccountSummary(
+            discovered=seen.discovered + counts["discovered"], read=seen.read + counts["read"],
+            failed=seen.failed + counts["failed"], excluded=seen.excluded + counts["excluded"],
+            failed_ids=tuple(sorted({*seen.failed_ids, *failed})),
+            names=tuple(sorted({**dict(seen.names), **names}.items())))
 
     def check_selection(self, data: Any) -> None:
         """An sgaudit snapshot holds only the groups its scan selected (tags and ids are

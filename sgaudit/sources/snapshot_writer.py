@@ -16,7 +16,7 @@ from sgaudit.files import atomic_write
 from sgaudit.sources.snapshot import AWS_ONLY_VERSION, FORMAT
 
 if TYPE_CHECKING:
-    from sgaudit.model import Matcher
+    from sgaudit.model import AccountSummary, Matcher
     from sgaudit.sources.aws import RegionScan
     from sgaudit.sources.gcpjson import ProjectData
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
                       select: Matcher | None = None,
-                      gcp: Sequence[ProjectData] = ()) -> dict[str, Any]:
+                      gcp: Sequence[ProjectData] = (),
+                      accounts: AccountSummary | None = None) -> dict[str, Any]:
     document = {
         FORMAT.key: FORMAT.version if gcp else AWS_ONLY_VERSION,
         "taken_at": taken_at,
@@ -45,6 +46,8 @@ def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
     }
     if gcp:
         document["gcp"] = [gcp_document(data) for data in gcp]
+    if accounts is not None:  # an organization scan: what it covered, replayed with the rest
+        document["organization"] = accounts.as_dict()
     return document
 
 
@@ -63,12 +66,14 @@ def gcp_document(data: ProjectData) -> dict[str, Any]:
 
 
 def render_snapshot(scans: Sequence[RegionScan], taken_at: str, select: Matcher | None = None,
-                    gcp: Sequence[ProjectData] = ()) -> str:
+                    gcp: Sequence[ProjectData] = (), accounts: AccountSummary | None = None) -> str:
     # default=str: a timestamp in an AWS answer must not abort the evidence file
-    return json.dumps(snapshot_document(scans, taken_at, select, gcp), indent=1, default=str) + "\n"
+    return json.dumps(snapshot_document(scans, taken_at, select, gcp, accounts), indent=1,
+                      default=str) + "\n"
 
 
 def write_snapshot(path: str, scans: Sequence[RegionScan], taken_at: str,
-                   select: Matcher | None = None, gcp: Sequence[ProjectData] = ()) -> None:
+                   select: Matcher | None = None, gcp: Sequence[ProjectData] = (),
+                   accounts: AccountSummary | None = None) -> None:
     """Write atomically: an archived snapshot is either whole or absent."""
-    atomic_write(path, render_snapshot(scans, taken_at, select, gcp), label="snapshot")
+    atomic_write(path, render_snapshot(scans, taken_at, select, gcp, accounts), label="snapshot")
