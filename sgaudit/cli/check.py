@@ -29,6 +29,7 @@ from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import UsageError
+from sgaudit.model import Report, Snapshot
 from sgaudit.report import FORMATS
 from sgaudit.scheduled.accept import accept_and_record, read_baselines
 
@@ -74,14 +75,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
 
     fixing = fixing or FixOptions()
     set_quiet(quiet)
-    fixing.refuse(snapshots, fmt, output)
-    if fixing.fix and gcp is not None and gcp.given:
-        raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
-    refuse_stdout_twice(output, update_baseline, fmt is not None)
-    if fixing.fix and live is not None and live.org_role is not None:
-        raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
-    refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
-                      history=(history_path, "history database"))
+    _refuse_before_reading(fixing, snapshots, fmt, output, update_baseline, history_path, live, gcp)
     fmt_given = fmt is not None
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
@@ -91,11 +85,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     fixing.refuse_gcp(snapshot)
-    report = audit(policy, snapshot, now)
-    if snapshot.accounts is not None:  # an organization scan (live or replayed) says what it covered
-        report = replace(report, accounts=snapshot.accounts)
-    if not snapshots:
-        report = (live or LiveOptions()).with_rule_ids(report, warn)
+    report = _with_scan_details(audit(policy, snapshot, now), snapshot,
+                                None if snapshots else (live or LiveOptions()))
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)
@@ -115,6 +106,28 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     if not quiet:
         click.echo(summary_line(report), err=True)
     raise SystemExit(exit_code(report, fail_on_drift, allow_partial))
+
+
+def _refuse_before_reading(fixing: FixOptions, snapshots: tuple[str, ...], fmt: str | None,
+                           output: str | None, update_baseline: str | None, history_path: str | None,
+                           live: LiveOptions | None, gcp: GcpOptions | None) -> None:
+    """Every combination that cannot work, refused before anything is read (exit 2)."""
+    fixing.refuse(snapshots, fmt, output)
+    if fixing.fix and gcp is not None and gcp.given:
+        raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
+    refuse_stdout_twice(output, update_baseline, fmt is not None)
+    if fixing.fix and live is not None and live.org_role is not None:
+        raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
+    refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
+                      history=(history_path, "history database"))
+
+
+def _with_scan_details(report: Report, snapshot: Snapshot, live: LiveOptions | None) -> Report:
+    """What the source knows beyond groups: an organization scan's account summary (live or
+    replayed), and for a live AWS scan the rule ids of the drifted groups."""
+    if snapshot.accounts is not None:
+        report = replace(report, accounts=snapshot.accounts)
+    return live.with_rule_ids(report, warn) if live is not None else report
 
 
 def write_report(text: str, output: str | None, fmt: str, quiet: bool) -> None:

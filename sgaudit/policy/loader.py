@@ -22,6 +22,7 @@ from sgaudit.model import (
     ClusterOverride,
     Grant,
     Matcher,
+    Options,
     Origin,
     Policy,
     RoleSelector,
@@ -81,33 +82,56 @@ def load_policy(path: str | Path | None) -> Policy:
 
 def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None = None) -> Policy:
     root = Where(name)
-    if data is None:
-        data = {}
-    body = expect_mapping(data, root)
+    body = expect_mapping({} if data is None else data, root)
     refuse_aliases(body, root, deep=False)
-    warnings: list[str] = []
     sections: dict[str, Any] = {}
     for key, value in body.items():
         norm = normalize_key(key)
         if norm not in TOP_LEVEL_KEYS:
             raise unknown_key(root.child(key, line_of(body, key)), key, TOP_LEVEL_KEYS)
         sections[norm] = (value, root.child(key, line_of(body, key)))
+    warnings: list[str] = []
+    account_options, dask_options, cluster_args, client_ip = _options(sections, base_dir, warnings)
 
-    account_options = {}
+    def section(key: str, parse: Any, empty: Any, default: Any = ()) -> Any:
+        """A list or mapping section parsed, ``default`` when absent; null counts as empty."""
+        if key not in sections:
+            return default
+        value, where = sections[key]
+        return parse(empty if value is None else value, where, warnings)
+
+    select = section("select", lambda v, w, _: _with_cloud_defaults(parse_matcher(v, w)), {},
+                     DEFAULT_SELECT)
+    clusters: tuple[ClusterOverride, ...] = section("clusters", _parse_clusters, [])
+    allow: tuple[Grant, ...] = section("allow", _parse_allow, [])
+    roles = _parse_roles(*sections["roles"]) if "roles" in sections else ()
+    waivers: tuple[Waiver, ...] = section("waivers", _parse_waivers, [])
+    accounts = {key: parse_account_ids(*sections[key]) if key in sections else ()
+                for key in ("accounts", "exclude_accounts")}
+    clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
+    return Policy(path=name, sha256=sha256, account_options=account_options,
+                  dask_options=dask_options, select=select, clusters=clusters, allow=allow,
+                  warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
+                  client_ip=client_ip, roles=roles, accounts=accounts["accounts"],
+                  exclude_accounts=accounts["exclude_accounts"])
+
+
+def _options(sections: dict[str, Any], base_dir: Path | None,
+             warnings: list[str]) -> tuple[Options, Options, Options, str | None]:
+    """Account-level options, the dask config's, the top-level cluster arguments, client_ip."""
+    account_options: Options = {}
     if "backend_options" in sections:
         value, where = sections["backend_options"]
         got = collect(value if value is not None else {}, where)
         account_options = got.options
         warnings.extend(got.warnings)
-
-    dask_options = {}
+    dask_options: Options = {}
     if "dask_config" in sections:
         value, where = sections["dask_config"]
         got = daskconfig.read_dask_options(value, where, base_dir or Path("."))
         dask_options = got.options
         warnings.extend(got.warnings)
-
-    cluster_args: dict[str, Origin] = {}
+    cluster_args: Options = {}
     if "cluster_args" in sections:
         value, where = sections["cluster_args"]
         got = clusterargs.collect_args(value, where)
@@ -118,37 +142,7 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
         value, where = sections["client_ip"]
         cluster_args[clusterargs.CLIENT_IP] = clusterargs.parse_client_ip(value, where)
         client_ip = str(cluster_args[clusterargs.CLIENT_IP].value)
-
-    select = DEFAULT_SELECT
-    if "select" in sections:
-        value, where = sections["select"]
-        select = _with_cloud_defaults(parse_matcher(value if value is not None else {}, where))
-
-    clusters: tuple[ClusterOverride, ...] = ()
-    if "clusters" in sections:
-        value, where = sections["clusters"]
-        clusters = _parse_clusters(value if value is not None else [], where, warnings)
-
-    allow: tuple[Grant, ...] = ()
-    if "allow" in sections:
-        value, where = sections["allow"]
-        allow = _parse_allow(value if value is not None else [], where, warnings)
-
-    roles = _parse_roles(*sections["roles"]) if "roles" in sections else ()
-
-    waivers: tuple[Waiver, ...] = ()
-    if "waivers" in sections:
-        value, where = sections["waivers"]
-        waivers = _parse_waivers(value if value is not None else [], where, warnings)
-
-    accounts = {key: parse_account_ids(*sections[key]) if key in sections else ()
-                for key in ("accounts", "exclude_accounts")}
-    clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
-    return Policy(path=name, sha256=sha256, account_options=account_options,
-                  dask_options=dask_options, select=select, clusters=clusters, allow=allow,
-                  warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
-                  client_ip=client_ip, roles=roles, accounts=accounts["accounts"],
-                  exclude_accounts=accounts["exclude_accounts"])
+    return account_options, dask_options, cluster_args, client_ip
 
 
 def parse_matcher(value: object, where: Where) -> Matcher:

@@ -187,7 +187,7 @@ class _Reader:
         if not isinstance(data, Mapping) or "organization" not in data:
             return
         raw = data["organization"]
-        counts = {k: raw.get(k) if isinstance(raw, Mapping) else None
+        counts: dict[str, Any] = {k: raw.get(k) if isinstance(raw, Mapping) else None
                   for k in ("discovered", "read", "failed", "excluded")}
         failed = raw.get("failed_accounts", []) if isinstance(raw, Mapping) else None
         names = raw.get("names", {}) if isinstance(raw, Mapping) else None
