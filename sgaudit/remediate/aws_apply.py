@@ -22,8 +22,7 @@ from sgaudit.remediate.plan import (
     Ref,
     describe_difference,
 )
-from sgaudit.sources.awsjson import parse_sgr as parse_sgr  # re-exported (one parser, in sources)
-from sgaudit.sources.awsjson import read_ingress
+from sgaudit.sources.awsjson import error_code, error_text, read_ingress
 
 #: what AWS answers when the work is already done
 ALREADY_CODES = {
@@ -157,20 +156,5 @@ def ip_permission(rule: Rule) -> dict[str, Any]:
     else:
         perm["IpRanges"] = [{"CidrIp": source, **entry}]
     return perm
-
-
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        return str((response.get("Error") or {}).get("Code") or "")
-    return ""
-
-
-def error_text(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping) and response.get("Error"):
-        err = response["Error"]
-        return f"{err.get('Code', '')}: {err.get('Message', '')}".strip(": ")
-    return f"{type(exc).__name__}: {exc}"
 
 

@@ -44,6 +44,8 @@ from sgaudit.errors import CredentialsError, UsageError
 from sgaudit.model import AccountSummary, Group, GroupResult, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources.awsjson import (
     ShapeError,
+    aws_error,
+    chunks,
     group_selected,
     parse_group,
     parse_vpc,
@@ -69,7 +71,6 @@ CALL_DEADLINE = 60.0
 SCAN_TIMEOUT = 3600.0
 PAGE_SIZE = 1000
 #: AWS accepts at most 200 values in one filter
-FILTER_VALUES = 200
 
 CREDENTIALS_HELP = ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or pass --profile NAME")
@@ -489,9 +490,8 @@ def error_of(exc: Exception, account: str, region: str, operation: str) -> ScanE
         why = str(exc) if isinstance(exc, DeadlineExceeded) else f"no complete answer within {limit}"
         return ScanError(account, region, operation, f"timed out: {why}", "Timeout")
     if isinstance(exc, ClientError):
-        info = exc.response.get("Error", {})
-        code = str(info.get("Code") or "ClientError")
-        message = str(info.get("Message") or exc)
+        code, message = aws_error(exc) or ("", "")
+        code, message = code or "ClientError", message or str(exc)
         attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts")
         if attempts:
             message += f" (after {attempts + 1} attempts)"
@@ -504,11 +504,6 @@ def _one_line(text: str, limit: int = 300) -> str:
     """Error texts may carry a whole HTML page; reports and terminals get one short line."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
-
-
-def _chunks(values: Sequence[str], size: int = FILTER_VALUES) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield list(values[start:start + size])
 
 
 def group_filters(select: Matcher) -> list[list[dict[str, Any]]]:
@@ -525,7 +520,7 @@ def group_filters(select: Matcher) -> list[list[dict[str, Any]]]:
     if not select.group_ids:
         return [base]
     return [[*base, {"Name": "group-id", "Values": chunk}]
-            for chunk in _chunks(sorted(set(select.group_ids)))]
+            for chunk in chunks(sorted(set(select.group_ids)))]
 
 
 def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> RegionScan:
@@ -541,7 +536,7 @@ def scan_region(ec2: BaseClient, account: str, region: str, select: Matcher) -> 
     if vpc_ids:
         try:
             paginator = ec2.get_paginator("describe_vpcs")
-            for chunk in _chunks(vpc_ids):
+            for chunk in chunks(vpc_ids):
                 for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": chunk}]):
                     scan.vpcs.extend(answer_items(page, "Vpcs"))
         except AWS_FAILURES as exc:

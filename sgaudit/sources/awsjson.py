@@ -7,7 +7,7 @@ error names the JSON path, so a snapshot's author can find it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -241,7 +241,37 @@ def prefix_list_cidrs(entries: Any, path: str) -> tuple[str, ...]:
 # -- DescribeSecurityGroupRules (rule ids): shared by the live scan and --fix --------------
 
 #: AWS accepts at most 200 values in one filter
-FILTER_VALUES_MAX = 200
+FILTER_VALUES = 200
+
+
+def chunks(values: Sequence[str], size: int = FILTER_VALUES) -> Iterator[list[str]]:
+    """Filter values in runs AWS accepts in one request."""
+    for start in range(0, len(values), size):
+        yield list(values[start:start + size])
+
+
+def aws_error(exc: BaseException) -> tuple[str, str] | None:
+    """(code, message) of an error AWS answered, recognised by its shape (botocore's ClientError
+    carries ``response["Error"]``), so that code without botocore can read it; None otherwise."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping) or not isinstance(response.get("Error"), Mapping):
+        return None
+    err = response["Error"]
+    return str(err.get("Code") or ""), str(err.get("Message") or "")
+
+
+def error_code(exc: BaseException) -> str:
+    """AWS's error code, or "" for a failure that is not an AWS answer."""
+    found = aws_error(exc)
+    return found[0] if found else ""
+
+
+def error_text(exc: BaseException) -> str:
+    """"Code: message" of an AWS answer, else the exception's name and text."""
+    found = aws_error(exc)
+    if found is not None:
+        return f"{found[0]}: {found[1]}".strip(": ")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def parse_sgr(raw: Mapping[str, Any]) -> Rule | None:
@@ -274,8 +304,7 @@ def read_ingress(client: Any, group_ids: Sequence[str]) -> dict[str, tuple[Rule,
     group id (≤ 200 ids a call), paginated.  Errors propagate to the caller."""
     out: dict[str, list[Rule]] = {gid: [] for gid in group_ids}
     ids = list(dict.fromkeys(group_ids))
-    for start in range(0, len(ids), FILTER_VALUES_MAX):
-        chunk = ids[start:start + FILTER_VALUES_MAX]
+    for chunk in chunks(ids):
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Filters": [{"Name": "group-id", "Values": chunk}],

@@ -12,6 +12,7 @@ from sgaudit.model import DesiredState, Group, GroupResult, Rule, Vpc
 from sgaudit.policy.options import Where, collect
 from sgaudit.remediate import aws_apply, plan_text
 from sgaudit.remediate import plan as fixplan
+from sgaudit.sources.awsjson import parse_sgr
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -180,23 +181,23 @@ def test_ip_permission_holds_exactly_one_source() -> None:
 
 def test_parse_sgr_reads_every_source_kind_and_drops_egress() -> None:
     base = {"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": False}
-    assert aws_apply.parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+    assert parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
                           "CidrIpv4": "10.1.0.2/16", "Description": "x"}) == Rule(
         "tcp", 22, 22, "10.1.0.0/16", "sgr-1", "x")
-    assert aws_apply.parse_sgr({**base, "IpProtocol": "-1", "CidrIpv6": "::/0"}) == Rule(
+    assert parse_sgr({**base, "IpProtocol": "-1", "CidrIpv6": "::/0"}) == Rule(
         "-1", -1, -1, "::/0", "sgr-1")
-    assert aws_apply.parse_sgr({**base, "IpProtocol": "6", "FromPort": 1, "ToPort": 2,
+    assert parse_sgr({**base, "IpProtocol": "6", "FromPort": 1, "ToPort": 2,
                           "ReferencedGroupInfo": {"GroupId": "sg-2", "UserId": ACCOUNT}}) == Rule(
         "tcp", 1, 2, "sg-2", "sgr-1", peer_account=ACCOUNT)
     # a reference across accounts and a peering connection: who owns the group is kept
-    assert aws_apply.parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+    assert parse_sgr({**base, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
                                 "ReferencedGroupInfo": {"GroupId": "sg-9", "UserId": "999999999999",
                                                         "VpcPeeringConnectionId": "pcx-1",
                                                         "PeeringStatus": "active"}}) == Rule(
         "tcp", 5432, 5432, "sg-9", "sgr-1", peer_account="999999999999", peering_id="pcx-1")
-    assert aws_apply.parse_sgr({**base, "IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+    assert parse_sgr({**base, "IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
                           "PrefixListId": "pl-1"}) == Rule("udp", 53, 53, "pl-1", "sgr-1")
-    assert aws_apply.parse_sgr({**base, "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": WORLD}) is None
+    assert parse_sgr({**base, "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": WORLD}) is None
 
 
 def test_the_plan_reads_as_a_reviewer_needs_it() -> None:
