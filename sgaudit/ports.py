@@ -74,6 +74,12 @@ def normalize(intervals: Iterable[Interval]) -> IntervalSet:
 
 def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
     """``base - minus`` for normalised interval sets."""
+    if len(base) == 1 and len(minus) == 1:  # the common case, without the loop
+        (lo, hi), (mlo, mhi) = base[0], minus[0]
+        if mhi < lo or mlo > hi:
+            return base
+        left = ((lo, mlo - 1),) if mlo > lo else ()
+        return (*left, (mhi + 1, hi)) if mhi < hi else left
     result: list[Interval] = []
     j = 0
     for lo, hi in base:
@@ -96,6 +102,9 @@ def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
 
 def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     """``a & b`` for normalised interval sets."""
+    if len(a) == 1 and len(b) == 1:  # the common case, without the loop
+        lo, hi = max(a[0][0], b[0][0]), min(a[0][1], b[0][1])
+        return ((lo, hi),) if lo <= hi else ()
     result: list[Interval] = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -111,6 +120,8 @@ def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
 
 
 def covers(outer: IntervalSet, inner: IntervalSet) -> bool:
+    if len(outer) == 1 and len(inner) == 1:
+        return outer[0][0] <= inner[0][0] and inner[0][1] <= outer[0][1]
     return not subtract(inner, outer)
 
 

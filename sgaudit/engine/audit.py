@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import effective_options, resolve
+from sgaudit.gcpause import pausing_collector
 from sgaudit.model import (
     DesiredState,
     GroupResult,
@@ -18,6 +19,7 @@ from sgaudit.model import (
 )
 
 
+@pausing_collector
 def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     differ = Differ(snapshot.prefix_lists)
     find_vpc = vpc_finder(snapshot.vpcs)

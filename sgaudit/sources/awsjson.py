@@ -54,11 +54,24 @@ def _brief(value: Any) -> str:
 
 def tags_of(raw: Mapping[str, Any], path: str) -> tuple[tuple[str, str], ...]:
     tags = _opt(raw, "Tags", list, path, [])
+    fast = _plain_tags(tags)
+    if fast is not None:
+        return fast
     out = []
     for i, tag in enumerate(tags):
         where = f"{path}.Tags[{i}]"
         out.append((_need(tag, "Key", str, where), str(_opt(tag, "Value", str, where, ""))))
     return tuple(out)
+
+
+def _plain_tags(tags: list[Any]) -> tuple[tuple[str, str], ...] | None:
+    """Tags that are all {Key: str, Value: str} objects, read without per-tag checks; None
+    when any is not (the checked loop then names the bad one)."""
+    out = tuple((t.get("Key"), t.get("Value")) if type(t) is dict else (None, None) for t in tags)
+    for key, value in out:
+        if type(key) is not str or type(value) is not str:
+            return None
+    return out
 
 
 def group_selected(raw: Any, select: Matcher, path: str) -> bool:
@@ -82,7 +95,7 @@ def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | N
     group_id = _need(raw, "GroupId", str, path)
     rules: list[Rule] = []
     for i, perm in enumerate(_opt(raw, "IpPermissions", list, path, [])):
-        rules.extend(permission_rules(perm, f"{path}.IpPermissions[{i}]"))
+        rules.extend(_permission_rules(perm, path, i))
     return Group(
         group_id=group_id,
         group_name=_opt(raw, "GroupName", str, path, ""),
@@ -101,20 +114,23 @@ _SOURCE_LISTS = (("IpRanges", "CidrIp", True), ("Ipv6Ranges", "CidrIpv6", True),
 
 
 def permission_rules(perm: Any, path: str) -> list[Rule]:
-    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many).
+    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many)."""
+    return _permission_rules(perm, path, None)
 
-    Hot path of large snapshots: plain type checks inline, the message built only on error.
-    """
+
+def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
+    """Hot path of large snapshots: plain type checks inline; the JSON path (``base``, or
+    ``base.IpPermissions[index]``) and the message are built only on error."""
     if type(perm) is not dict:
         if not isinstance(perm, Mapping):
-            raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
+            raise ShapeError(f"{_at(base, index)}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
     raw_protocol = perm.get("IpProtocol")
     protocol = ports.normalize_protocol(raw_protocol) if isinstance(raw_protocol, (str, int)) else None
     if protocol is None:
         if "IpProtocol" not in perm:
-            raise ShapeError(f"{path}: missing key 'IpProtocol'")
-        raise ShapeError(f"{path}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
+            raise ShapeError(f"{_at(base, index)}: missing key 'IpProtocol'")
+        raise ShapeError(f"{_at(base, index)}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
     from_port = perm.get("FromPort", -1)
     to_port = perm.get("ToPort", -1)
     if from_port is None:
@@ -123,30 +139,39 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         to_port = -1
     if type(from_port) is not int or type(to_port) is not int:
         bad, value = ("FromPort", from_port) if type(from_port) is not int else ("ToPort", to_port)
-        raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
+        raise ShapeError(f"{_at(base, index)}.{bad}: expected an integer, got {_brief(value)}")
     if protocol == ports.ALL:
         from_port = to_port = -1
     elif protocol in ports.PORTED and not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
-        raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
+        raise ShapeError(f"{_at(base, index)}: ports {from_port}-{to_port} outside 0-65535")
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
         if not entries:
             continue
         if type(entries) is not list:
-            raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
+            raise ShapeError(f"{_at(base, index)}.{list_key}: expected a list, got {_brief(entries)}")
         for i, entry in enumerate(entries):
             source = entry.get(source_key) if type(entry) is dict else None
             if type(source) is not str:
-                raise ShapeError(f"{path}.{list_key}[{i}]: missing key {source_key!r}"
+                raise ShapeError(f"{_at(base, index)}.{list_key}[{i}]: missing key {source_key!r}"
                                  if source is None else
-                                 f"{path}.{list_key}[{i}].{source_key}: expected a string, "
+                                 f"{_at(base, index)}.{list_key}[{i}].{source_key}: expected a string, "
                                  f"got {_brief(source)}")
             if is_cidr:
-                source = _canonical(source, f"{path}.{list_key}[{i}].{source_key}")
+                try:
+                    source = addresses.canonical_cidr(source)
+                except addresses.CidrError:
+                    raise ShapeError(f"{_at(base, index)}.{list_key}[{i}].{source_key}: invalid CIDR "
+                                     f"{_brief(source)}") from None
             rules.append(Rule(protocol, from_port, to_port, _intern(source),
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
+
+
+def _at(base: str, index: int | None) -> str:
+    """The JSON path of an IpPermission, for error messages."""
+    return base if index is None else f"{base}.IpPermissions[{index}]"
 
 
 def _canonical(text: str, path: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
+from sgaudit.gcpause import pausing_collector
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources.awsjson import (
     ShapeError,
@@ -26,6 +27,7 @@ class SnapshotSource:
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = list(paths)
 
+    @pausing_collector
     def read(self, select: Matcher) -> Snapshot:
         reader = _Reader(select)
         for path in self.paths:
