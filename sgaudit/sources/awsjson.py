@@ -113,6 +113,10 @@ _SOURCE_LISTS = (("IpRanges", "CidrIp", True), ("Ipv6Ranges", "CidrIpv6", True),
                  ("PrefixListIds", "PrefixListId", False), ("UserIdGroupPairs", "GroupId", False))
 
 
+#: AWS's usual spellings, looked up before the general normalisation
+_PROTOCOLS = {p: ports.normalize_protocol(p) for p in ("tcp", "udp", "icmp", "icmpv6", "-1")}
+
+
 def permission_rules(perm: Any, path: str) -> list[Rule]:
     """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many)."""
     return _permission_rules(perm, path, None)
@@ -126,7 +130,9 @@ def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
             raise ShapeError(f"{_at(base, index)}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
     raw_protocol = perm.get("IpProtocol")
-    protocol = ports.normalize_protocol(raw_protocol) if isinstance(raw_protocol, (str, int)) else None
+    protocol = _PROTOCOLS.get(raw_protocol) if type(raw_protocol) is str else None
+    if protocol is None and isinstance(raw_protocol, (str, int)):
+        protocol = ports.normalize_protocol(raw_protocol)
     if protocol is None:
         if "IpProtocol" not in perm:
             raise ShapeError(f"{_at(base, index)}: missing key 'IpProtocol'")
