@@ -74,12 +74,8 @@ def normalize(intervals: Iterable[Interval]) -> IntervalSet:
 
 def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
     """``base - minus`` for normalised interval sets."""
-    if len(base) == 1 and len(minus) == 1:  # the common case, without the loop
-        (lo, hi), (mlo, mhi) = base[0], minus[0]
-        if mhi < lo or mlo > hi:
-            return base
-        left = ((lo, mlo - 1),) if mlo > lo else ()
-        return (*left, (mhi + 1, hi)) if mhi < hi else left
+    if len(base) == 1:  # the common case: one range, fewer index operations
+        return _subtract_one(base[0], minus)
     result: list[Interval] = []
     j = 0
     for lo, hi in base:
@@ -98,6 +94,26 @@ def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
         if cur <= hi:
             result.append((cur, hi))
     return tuple(result)
+
+
+def _subtract_one(base: Interval, minus: IntervalSet) -> IntervalSet:
+    lo, hi = base
+    out: list[Interval] = []
+    cur = lo
+    for mlo, mhi in minus:
+        if mhi < cur:
+            continue
+        if mlo > hi:
+            break
+        if mlo > cur:
+            out.append((cur, mlo - 1))
+        cur = mhi + 1
+        if cur > hi:
+            return tuple(out)
+    if cur == lo:
+        return (base,)
+    out.append((cur, hi))
+    return tuple(out)
 
 
 def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:

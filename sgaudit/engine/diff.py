@@ -61,6 +61,8 @@ class _Span:
     ``vpc``: an unknown-VPC rect is among them (the general path handles those);
     ``touches``: a rule there may cover a required rule."""
 
+    axis: ports.IntervalSet
+    ports_text: str
     cover: ports.IntervalSet
     cover_starts: tuple[int, ...]
     near: ports.IntervalSet
@@ -93,8 +95,8 @@ class Differ:
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
         self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
-        self._spans: dict[tuple[int, str, ports.Interval], _Span] = {}
-        self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[Grant, Rect]]]] = {}
+        self._spans: dict[tuple[int, str, int, int], _Span] = {}
+        self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -188,72 +190,61 @@ class Differ:
         when the rule needs the general path (a partial overlap, a token, protocol -1, an
         unknown VPC nearby)."""
         protocol = rule.protocol
-        if protocol == ports.ALL or not _is_cidr(src):
+        if protocol == ports.ALL or not (src[:1].isdigit() or ":" in src):  # not a CIDR
             return None
-        axis = ports.axis_interval(protocol, rule.from_port, rule.to_port)
-        span = self._span(env, protocol, axis, reach)
+        key = (id(env), protocol, rule.from_port, rule.to_port)
+        span = self._spans.get(key) or self._span(key, env, reach)
         lo, hi = addresses.cidr_interval(src)
-        if _within(span.cover, span.cover_starts, lo, hi):
+        i = bisect_right(span.cover_starts, lo) - 1  # inside one merged permitted range?
+        if i >= 0 and span.cover[i][1] >= hi:
             return None, span.touches
         if span.vpc or _meets(span.near, span.near_starts, lo, hi):
             return None
-        piece = Outside(protocol, (axis,), addrs=((lo, hi),))
+        piece = Outside(protocol, span.axis, addrs=((lo, hi),))
         origin = addresses.interval_text(lo, hi) or addresses.describe(piece.addrs)
-        if piece.axis == _FULL:
-            text = f"{protocol} from {origin}"
-        else:
-            text = f"{protocol} {ports.format_axis(protocol, piece.axis)} from {origin}"
-        return ("outside the envelope: " + text, extra_severity((piece,))), span.touches
+        return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}",
+                 extra_severity((piece,))), span.touches)
 
-    def _span(self, env: Mapping[str, list[Rect]], protocol: str, axis: ports.Interval,
+    def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
               reach: Mapping[str, ports.IntervalSet]) -> _Span:
-        """The envelope on (protocol, axis) in addresses; few distinct axes occur."""
-        key = (id(env), protocol, axis)
-        span = self._spans.get(key)
-        if span is None:
-            rects = self._candidates(env, protocol, (axis,))
-            addr_rects = [r for r in rects if r.source.token is None]
-            cover = ports.normalize(iv for r in addr_rects if ports.covers(r.axis, (axis,))
-                                    for iv in r.source.addrs)
-            near = ports.normalize(iv for r in addr_rects for iv in r.source.addrs)
-            span = _Span(cover, tuple(lo for lo, _ in cover), near, tuple(lo for lo, _ in near),
-                         any(r.source.token == UNKNOWN_VPC for r in rects),
-                         _may_touch((protocol, axis[0], axis[1], ""), reach))
-            if len(self._spans) < CACHE_LIMIT:
-                self._spans[key] = span
+        """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
+        _, protocol, from_port, to_port = key
+        axis = ports.axis_interval(protocol, from_port, to_port)
+        rects = self._candidates(env, protocol, (axis,))
+        addr_rects = [r for r in rects if r.source.token is None]
+        cover = ports.normalize(iv for r in addr_rects if ports.covers(r.axis, (axis,))
+                                for iv in r.source.addrs)
+        near = ports.normalize(iv for r in addr_rects for iv in r.source.addrs)
+        # describe_pieces names a protocol wholly outside without its ports
+        text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
+        span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
+                     tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
+                     _may_touch((protocol, axis[0], axis[1], ""), reach))
+        if len(self._spans) < CACHE_LIMIT:
+            self._spans[key] = span
         return span
 
     def _missing_fast(self, group: Group, desired: DesiredState,
                       rules: Sequence[Rule]) -> tuple[()] | None:
         """No missing rule when each required rule is covered by one actual rule on its own
         (the common case); None when the general path must decide."""
-        for grant, want in self._required_rects(desired, group):
-            for rule in rules:
-                if self._rule_covers(rule, grant.protocol, want, group):
-                    break
-            else:
+        required = self._required_rects(desired, group)
+        if not required:
+            return ()
+        have = [(r.protocol, ports.axis_interval(r.protocol, r.from_port, r.to_port),
+                 self.source_of(r.source, group)) for r in rules]
+        for protocol, want in required:
+            if not any(_rect_covers(rule, protocol, want) for rule in have):
                 return None
         return ()
 
-    def _rule_covers(self, rule: Rule, protocol: str, want: Rect, group: Group) -> bool:
-        """Whether this one rule allows all of ``want`` (a required rule's rect)."""
-        if rule.protocol != protocol and rule.protocol != ports.ALL:
-            return False
-        if not ports.covers((ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),),
-                            want.axis):
-            return False
-        have = self.source_of(rule.source, group)
-        if want.source.token is not None:
-            return have.token == want.source.token
-        return have.token is None and ports.covers(have.addrs, want.source.addrs)
-
-    def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[Grant, Rect]]:
+    def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[str, Rect]]:
         key = (id(desired), group.region)
         cached = self._required.get(key)
         if cached is not None and cached[0] is desired:
             return cached[1]
-        rects = [(g, Rect((ports.axis_interval(g.protocol, g.from_port, g.to_port),),
-                          self.source_of(g.source, group))) for g in desired.required]
+        rects = [(g.protocol, Rect((ports.axis_interval(g.protocol, g.from_port, g.to_port),),
+                                   self.source_of(g.source, group))) for g in desired.required]
         self._required[key] = (desired, rects)
         return rects
 
@@ -453,21 +444,22 @@ def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.Interva
         ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
 
 
-def _is_cidr(source: str) -> bool:
-    """An IPv4 or IPv6 CIDR, as sources name them (tokens start with letters)."""
-    return source[:1].isdigit() or ":" in source
-
-
-def _within(merged: ports.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
-    """``lo..hi`` lies inside the merged interval set."""
-    i = bisect_right(starts, lo) - 1
-    return i >= 0 and merged[i][1] >= hi
-
-
 def _meets(merged: ports.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
     """``lo..hi`` shares an address with the merged interval set."""
     i = bisect_right(starts, hi) - 1
     return i >= 0 and merged[i][1] >= lo
+
+
+def _rect_covers(rule: tuple[str, ports.Interval, Source], protocol: str, want: Rect) -> bool:
+    """Whether one actual rule (protocol, port interval, source) allows all of ``want``."""
+    have_protocol, axis, have = rule
+    if have_protocol != protocol and have_protocol != ports.ALL:
+        return False
+    if not ports.covers((axis,), want.axis):
+        return False
+    if want.source.token is not None:
+        return have.token == want.source.token
+    return have.token is None and ports.covers(have.addrs, want.source.addrs)
 
 
 def _contains(intervals: ports.IntervalSet, point: int) -> bool:

@@ -29,21 +29,27 @@ def render(report: Report) -> str:
     """Indented at the top, one line per group and finding: readable, diffable, and fast
     (json's C encoder only runs without ``indent``)."""
     doc = document(report, rows=True)
-    lines = ["{"]
+    parts = ["{\n"]  # one join at the end: the report is held once, not once per level
     items = list(doc.items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
         if isinstance(value, _Rows):
-            body = ",\n    ".join(map(value.line, value.items)) if value.items else ""
-            lines.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}" if body
-                         else f"  {json.dumps(key)}: []{comma}")
+            if not value.items:
+                parts.append(f"  {json.dumps(key)}: []{comma}\n")
+                continue
+            parts.append(f"  {json.dumps(key)}: [\n    ")
+            for j, item in enumerate(value.items):
+                if j:
+                    parts.append(",\n    ")
+                parts.append(value.line(item))
+            parts.append(f"\n  ]{comma}\n")
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             body = ",\n    ".join(json.dumps(v) for v in value)
-            lines.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}")
+            parts.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}\n")
         else:
-            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            parts.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}\n")
+    parts.append("}\n")
+    return "".join(parts)
 
 
 def document(report: Report, rows: bool = False) -> dict[str, Any]:

@@ -170,7 +170,9 @@ def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
                 except addresses.CidrError:
                     raise ShapeError(f"{_at(base, index)}.{list_key}[{i}].{source_key}: invalid CIDR "
                                      f"{_brief(source)}") from None
-            rules.append(Rule(protocol, from_port, to_port, _intern(source),
+            else:  # CIDRs come shared from canonical_cidr's cache; tokens repeat too
+                source = _intern(source)
+            rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
 
