@@ -10,8 +10,10 @@ Generates a snapshot of N groups in one of two shapes:
 then runs, each in a fresh process of this interpreter:
   - `json.load` of the file alone (the floor), and
   - `sgaudit check --format json -o out.json` on it,
-and prints wall time and peak RSS of each, their ratios, and the growth of check's time from
-each size to the next (targets: <= 2x load time, <= 1.5x load memory, <= 5.5x for 5x groups).
+and prints wall time, CPU time (user + system) and peak RSS of each, their ratios (medians of
+``--repeat`` runs), and the growth of check's time from each size to the next (targets: <= 2x
+load time, <= 1.5x load memory, <= 5.5x for 5x groups).  On a shared machine the CPU columns
+are the steadier ones.
 
     python bench/bench_snapshot.py                 # pooled, N = 20,000 and 100,000
     python bench/bench_snapshot.py --unique -n 20000 -n 100000 --repeat 3
@@ -150,27 +152,32 @@ def make_snapshot(n: int, path: Path, seed: int = 7, unique: bool = False) -> No
         json.dump({"SecurityGroups": groups, "Vpcs": vpcs}, handle)
 
 
-def measure(code: str) -> tuple[float, int]:
-    """Run ``code`` in a fresh interpreter; its own wall time and peak RSS (KiB)."""
+def measure(code: str) -> tuple[float, float, int]:
+    """Run ``code`` in a fresh interpreter; its own wall time, CPU time (user + system: less
+    sensitive than wall time to other processes on a shared machine) and peak RSS (KiB)."""
     probe = (
         "import resource, time, sys\n"
-        "t0 = time.perf_counter()\n"
+        "def cpu():\n"
+        "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    return r.ru_utime + r.ru_stime\n"
+        "t0, c0 = time.perf_counter(), cpu()\n"
         f"{code}\n"
-        "t1 = time.perf_counter()\n"
-        "print(t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "t1, c1 = time.perf_counter(), cpu()\n"
+        "print(t1 - t0, c1 - c0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     last = done.stderr.strip().splitlines()[-1]
-    seconds, rss = last.split()
-    return float(seconds), int(rss)
+    seconds, cpu, rss = last.split()
+    return float(seconds), float(cpu), int(rss)
 
 
 def run_shape(unique: bool, sizes: list[int], repeat: int, policy: Path, tmp: str) -> None:
     """Print one row per size (medians of ``repeat`` runs) and the growth between sizes."""
     print(f"shape: {'unique' if unique else 'pooled'}")
-    print(f"{'groups':>8} {'file MB':>8} {'load s':>8} {'check s':>8} {'t ratio':>8} "
-          f"{'load MiB':>9} {'check MiB':>9} {'m ratio':>8} {'us/group':>9}")
-    times: list[tuple[int, float]] = []
+    print(f"{'groups':>8} {'file MB':>8} {'load s':>7} {'check s':>8} {'t ratio':>8} "
+          f"{'load cpu':>9} {'check cpu':>9} {'cpu ratio':>9} "
+          f"{'load MiB':>9} {'check MiB':>9} {'m ratio':>8}")
+    times: list[tuple[int, float, float]] = []
     for n in sizes:
         path = Path(tmp) / f"snap-{n}.json"
         out = Path(tmp) / "out.json"
@@ -187,19 +194,19 @@ def run_shape(unique: bool, sizes: list[int], repeat: int, policy: Path, tmp: st
                 "    pass\n"))
             if not out.read_bytes().startswith(b"{"):
                 raise SystemExit("check wrote no JSON report")
-        load_s = statistics.median(t for t, _ in loads)
-        load_rss = statistics.median(m for _, m in loads)
-        check_s = statistics.median(t for t, _ in checks)
-        check_rss = statistics.median(m for _, m in checks)
+        load_s, load_cpu, load_rss = (statistics.median(m[k] for m in loads) for k in range(3))
+        check_s, check_cpu, check_rss = (statistics.median(m[k] for m in checks) for k in range(3))
         size_mb = path.stat().st_size / 1e6
-        print(f"{n:>8} {size_mb:>8.1f} {load_s:>8.2f} {check_s:>8.2f} {check_s / load_s:>8.2f} "
-              f"{load_rss / 1024:>9.0f} {check_rss / 1024:>9.0f} {check_rss / load_rss:>8.2f} "
-              f"{check_s / n * 1e6:>9.1f}", flush=True)
-        times.append((n, check_s))
+        print(f"{n:>8} {size_mb:>8.1f} {load_s:>7.2f} {check_s:>8.2f} {check_s / load_s:>8.2f} "
+              f"{load_cpu:>9.2f} {check_cpu:>9.2f} {check_cpu / load_cpu:>9.2f} "
+              f"{load_rss / 1024:>9.0f} {check_rss / 1024:>9.0f} {check_rss / load_rss:>8.2f}",
+              flush=True)
+        times.append((n, check_s, check_cpu))
         path.unlink()
         out.unlink(missing_ok=True)
-    for (n0, t0), (n1, t1) in pairwise(times):
-        print(f"growth {n0} -> {n1} groups ({n1 / n0:.1f}x): check time {t1 / t0:.2f}x")
+    for (n0, t0, c0), (n1, t1, c1) in pairwise(times):
+        print(f"growth {n0} -> {n1} groups ({n1 / n0:.1f}x): check time {t1 / t0:.2f}x, "
+              f"cpu {c1 / c0:.2f}x")
 
 
 def main() -> None:
@@ -214,7 +221,7 @@ def main() -> None:
     tmpdir = tempfile.mkdtemp()
     policy = Path(tmpdir) / "policy.yaml"
     policy.write_text(POLICY)
-    idle = measure("pass")[1]
+    idle = measure("pass")[2]
     print(f"interpreter baseline RSS: {idle / 1024:.0f} MiB; resource limit: "
           f"{resource.getrlimit(resource.RLIMIT_AS)}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -56,6 +56,8 @@ class _Span:
     """What an envelope permits on one protocol and port interval, as addresses, so that a
     rule with one CIDR is judged by two binary searches (no cache of it needed).
 
+    ``axis``: the ports on the axis; ``ports_text``: how a reason names them ("22 ", or ""
+    when they are all of the protocol's);
     ``cover``: addresses for which every one of these ports is permitted (merged);
     ``near``: addresses that some permitted rect meets on any of these ports (merged);
     ``vpc``: an unknown-VPC rect is among them (the general path handles those);
@@ -83,8 +85,13 @@ def finding_key(kind: str, account: str, region: str, group_id: str, protocol: s
 
 
 class Differ:
-    """Diffs groups against desired states; caches per state, so a fleet costs little more
-    than its distinct rules."""
+    """Diffs groups against desired states.
+
+    A rule with one CIDR that the envelope covers whole or does not meet at all (most rules of
+    a real fleet) is judged from integers, without a cache, so the cost per rule does not
+    depend on rules repeating; the rest take the general path (set subtraction, summarised
+    reasons), cached per state.  ``fast_paths = False`` takes the general path alone: the tests
+    check that both report the same."""
 
     def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
         self._prefix_lists = prefix_lists or {}

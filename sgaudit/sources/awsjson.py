@@ -166,7 +166,7 @@ def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
                                  f"got {_brief(source)}")
             if is_cidr:
                 try:
-                    source = addresses.canonical_cidr(source)
+                    source = addresses.parse_cidr(source)[0]
                 except addresses.CidrError:
                     raise ShapeError(f"{_at(base, index)}.{list_key}[{i}].{source_key}: invalid CIDR "
                                      f"{_brief(source)}") from None
