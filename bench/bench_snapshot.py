@@ -171,6 +171,14 @@ def measure(code: str) -> tuple[float, float, int]:
     return float(seconds), float(cpu), int(rss)
 
 
+def generate(n: int, path: Path, unique: bool) -> None:
+    """Write the snapshot from a child process: Linux keeps a process's peak RSS across exec, so
+    a measuring child forked from a parent that had held the generated groups would report the
+    parent's peak instead of its own."""
+    args = [sys.executable, __file__, "--write", str(n), str(path)] + (["--unique"] if unique else [])
+    subprocess.run(args, check=True)
+
+
 def run_shape(unique: bool, sizes: list[int], repeat: int, policy: Path, tmp: str) -> None:
     """Print one row per size (medians of ``repeat`` runs) and the growth between sizes."""
     print(f"shape: {'unique' if unique else 'pooled'}")
@@ -181,7 +189,7 @@ def run_shape(unique: bool, sizes: list[int], repeat: int, policy: Path, tmp: st
     for n in sizes:
         path = Path(tmp) / f"snap-{n}.json"
         out = Path(tmp) / "out.json"
-        make_snapshot(n, path, unique=unique)
+        generate(n, path, unique)
         loads, checks = [], []
         for _ in range(repeat):
             loads.append(measure(f"import json; json.load(open({str(path)!r}, 'rb'))"))
@@ -215,7 +223,11 @@ def main() -> None:
     parser.add_argument("--unique", action="store_true", help="the unique shape (no repeated CIDRs)")
     parser.add_argument("--both", action="store_true", help="both shapes, pooled first")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; medians are printed")
+    parser.add_argument("--write", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        make_snapshot(int(args.write[0]), Path(args.write[1]), unique=args.unique)
+        return
     sizes = args.n or [20_000, 100_000]
     shapes = [False, True] if args.both else [args.unique]
     tmpdir = tempfile.mkdtemp()

@@ -95,7 +95,7 @@ def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | N
     group_id = _need(raw, "GroupId", str, path)
     rules: list[Rule] = []
     for i, perm in enumerate(_opt(raw, "IpPermissions", list, path, [])):
-        rules.extend(_permission_rules(perm, path, i))
+        rules.extend(permission_rules(perm, f"{path}.IpPermissions[{i}]"))
     return Group(
         group_id=group_id,
         group_name=_opt(raw, "GroupName", str, path, ""),
@@ -118,16 +118,13 @@ _PROTOCOLS = {p: ports.normalize_protocol(p) for p in ("tcp", "udp", "icmp", "ic
 
 
 def permission_rules(perm: Any, path: str) -> list[Rule]:
-    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many)."""
-    return _permission_rules(perm, path, None)
+    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many).
 
-
-def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
-    """Hot path of large snapshots: plain type checks inline; the JSON path (``base``, or
-    ``base.IpPermissions[index]``) and the message are built only on error."""
+    Hot path of large snapshots: plain type checks inline, the message built only on error.
+    """
     if type(perm) is not dict:
         if not isinstance(perm, Mapping):
-            raise ShapeError(f"{_at(base, index)}: expected an object, got {_brief(perm)}")
+            raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
     raw_protocol = perm.get("IpProtocol")
     protocol = _PROTOCOLS.get(raw_protocol) if type(raw_protocol) is str else None
@@ -135,8 +132,8 @@ def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
         protocol = ports.normalize_protocol(raw_protocol)
     if protocol is None:
         if "IpProtocol" not in perm:
-            raise ShapeError(f"{_at(base, index)}: missing key 'IpProtocol'")
-        raise ShapeError(f"{_at(base, index)}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
+            raise ShapeError(f"{path}: missing key 'IpProtocol'")
+        raise ShapeError(f"{path}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
     from_port = perm.get("FromPort", -1)
     to_port = perm.get("ToPort", -1)
     if from_port is None:
@@ -145,41 +142,37 @@ def _permission_rules(perm: Any, base: str, index: int | None) -> list[Rule]:
         to_port = -1
     if type(from_port) is not int or type(to_port) is not int:
         bad, value = ("FromPort", from_port) if type(from_port) is not int else ("ToPort", to_port)
-        raise ShapeError(f"{_at(base, index)}.{bad}: expected an integer, got {_brief(value)}")
+        raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
     if protocol == ports.ALL:
         from_port = to_port = -1
     elif protocol in ports.PORTED and not (-1 <= from_port <= 65535 and -1 <= to_port <= 65535):
-        raise ShapeError(f"{_at(base, index)}: ports {from_port}-{to_port} outside 0-65535")
+        raise ShapeError(f"{path}: ports {from_port}-{to_port} outside 0-65535")
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
         if not entries:
             continue
         if type(entries) is not list:
-            raise ShapeError(f"{_at(base, index)}.{list_key}: expected a list, got {_brief(entries)}")
+            raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
         for i, entry in enumerate(entries):
             source = entry.get(source_key) if type(entry) is dict else None
             if type(source) is not str:
-                raise ShapeError(f"{_at(base, index)}.{list_key}[{i}]: missing key {source_key!r}"
+                raise ShapeError(f"{path}.{list_key}[{i}]: missing key {source_key!r}"
                                  if source is None else
-                                 f"{_at(base, index)}.{list_key}[{i}].{source_key}: expected a string, "
+                                 f"{path}.{list_key}[{i}].{source_key}: expected a string, "
                                  f"got {_brief(source)}")
-            if is_cidr:
-                try:
-                    source = addresses.parse_cidr(source)[0]
-                except addresses.CidrError:
-                    raise ShapeError(f"{_at(base, index)}.{list_key}[{i}].{source_key}: invalid CIDR "
-                                     f"{_brief(source)}") from None
-            else:  # CIDRs come shared from canonical_cidr's cache; tokens repeat too
-                source = _intern(source)
+            # the JSON path is spelled out only on error; CIDRs come shared from parse_cidr's cache
+            source = _canonical_at(source, path, list_key, i, source_key) if is_cidr else _intern(source)
             rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
 
 
-def _at(base: str, index: int | None) -> str:
-    """The JSON path of an IpPermission, for error messages."""
-    return base if index is None else f"{base}.IpPermissions[{index}]"
+def _canonical_at(text: str, path: str, list_key: str, i: int, source_key: str) -> str:
+    try:
+        return addresses.parse_cidr(text)[0]
+    except addresses.CidrError:
+        raise ShapeError(f"{path}.{list_key}[{i}].{source_key}: invalid CIDR {_brief(text)}") from None
 
 
 def _canonical(text: str, path: str) -> str:
