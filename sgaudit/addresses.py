@@ -8,6 +8,7 @@ follow at ``2**32 + address``.  A set of CIDRs is then a normalised interval set
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -27,24 +28,19 @@ class CidrError(ValueError):
     """Not a CIDR."""
 
 
+#: a dotted-quad IPv4 address with an optional prefix, in canonical spelling only (no leading
+#: zeros, ASCII digits): anything else takes ipaddress's slow path, which is the reference
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
+
+
 def _fast_v4(text: str) -> tuple[int, int] | None:
     """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
-    addr, sep, plen = text.partition("/")
-    parts = addr.split(".")
-    if len(parts) != 4 or (sep and not (plen.isdigit() and plen == str(int(plen)))):
+    m = _V4_RE.fullmatch(text)
+    if m is None:
         return None
-    value = 0
-    for part in parts:
-        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
-            return None
-        octet = int(part)
-        if octet > 255:
-            return None
-        value = value << 8 | octet
-    prefix = int(plen) if sep else 32
-    if prefix > 32:
-        return None
-    return value, prefix
+    a, b, c, d, plen = m.groups()
+    return (int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)), (32 if plen is None else int(plen))
 
 
 @lru_cache(maxsize=65536)
@@ -61,7 +57,7 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     if fast is not None:
         value, prefix = fast
         network = value & ~((1 << (32 - prefix)) - 1) & 0xFFFFFFFF
-        canonical = f"{ipaddress.IPv4Address(network)}/{prefix}" if network != value else (
+        canonical = v4_text(network, prefix) if network != value else (
             raw if "/" in raw else f"{raw}/32")
         return canonical, canonical == raw
     try:
@@ -98,14 +94,45 @@ def cidr_set(cidrs: Iterable[str]) -> ports.IntervalSet:
 
 @lru_cache(maxsize=16384)
 def to_cidrs(intervals: ports.IntervalSet) -> tuple[str, ...]:
-    """The fewest CIDRs that cover exactly these intervals."""
+    """The fewest CIDRs that cover exactly these intervals (as ipaddress.summarize_address_range
+    gives them, computed on integers)."""
     out: list[str] = []
     for lo, hi in intervals:
-        for part in _split_family(lo, hi):
-            a, b, version = part
-            cls = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-            out.extend(str(n) for n in ipaddress.summarize_address_range(cls(a), cls(b)))
+        for a, b, version in _split_family(lo, hi):
+            out.extend(v4_text(n, p) if version == 4 else f"{ipaddress.IPv6Address(n)}/{p}"
+                       for n, p in _blocks(a, b, 32 if version == 4 else 128))
     return tuple(out)
+
+
+def _blocks(lo: int, hi: int, bits: int) -> list[tuple[int, int]]:
+    """(network, prefix) of the fewest aligned blocks covering ``lo..hi``, ascending."""
+    out = []
+    while lo <= hi:
+        size = (lo & -lo) if lo else 1 << bits
+        span = hi - lo + 1
+        while size > span:
+            size >>= 1
+        out.append((lo, bits + 1 - size.bit_length()))
+        lo += size
+    return out
+
+
+def v4_text(network: int, prefix: int) -> str:
+    """"10.0.0.0/16" from integers, as str(IPv4Network) spells it."""
+    return f"{network >> 24}.{network >> 16 & 255}.{network >> 8 & 255}.{network & 255}/{prefix}"
+
+
+def interval_text(lo: int, hi: int) -> str | None:
+    """The one CIDR that is exactly ``lo..hi`` on the shared line, or None when it is not one
+    aligned block (callers then take ``describe``)."""
+    size = hi - lo + 1
+    if size & (size - 1) or lo & (size - 1):
+        return None
+    if hi < V6_OFFSET:
+        return v4_text(lo, 33 - size.bit_length())
+    if lo >= V6_OFFSET:
+        return f"{ipaddress.IPv6Address(lo - V6_OFFSET)}/{129 - size.bit_length()}"
+    return None
 
 
 def _split_family(lo: int, hi: int) -> list[tuple[int, int, int]]:

@@ -74,6 +74,8 @@ def normalize(intervals: Iterable[Interval]) -> IntervalSet:
 
 def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
     """``base - minus`` for normalised interval sets."""
+    if len(base) == 1:  # the common case: one range, fewer index operations
+        return _subtract_one(base[0], minus)
     result: list[Interval] = []
     j = 0
     for lo, hi in base:
@@ -94,8 +96,31 @@ def subtract(base: IntervalSet, minus: IntervalSet) -> IntervalSet:
     return tuple(result)
 
 
+def _subtract_one(base: Interval, minus: IntervalSet) -> IntervalSet:
+    lo, hi = base
+    out: list[Interval] = []
+    cur = lo
+    for mlo, mhi in minus:
+        if mhi < cur:
+            continue
+        if mlo > hi:
+            break
+        if mlo > cur:
+            out.append((cur, mlo - 1))
+        cur = mhi + 1
+        if cur > hi:
+            return tuple(out)
+    if cur == lo:
+        return (base,)
+    out.append((cur, hi))
+    return tuple(out)
+
+
 def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     """``a & b`` for normalised interval sets."""
+    if len(a) == 1 and len(b) == 1:  # the common case, without the loop
+        lo, hi = max(a[0][0], b[0][0]), min(a[0][1], b[0][1])
+        return ((lo, hi),) if lo <= hi else ()
     result: list[Interval] = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -111,6 +136,8 @@ def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
 
 
 def covers(outer: IntervalSet, inner: IntervalSet) -> bool:
+    if len(outer) == 1 and len(inner) == 1:
+        return outer[0][0] <= inner[0][0] and inner[0][1] <= outer[0][1]
     return not subtract(inner, outer)
 
 

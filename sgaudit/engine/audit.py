@@ -8,6 +8,7 @@ from dataclasses import replace
 from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import effective_options, group_role, resolve, resolve_cluster
+from sgaudit.gcpause import pausing_collector
 from sgaudit.model import (
     DesiredState,
     GcpState,
@@ -22,6 +23,7 @@ from sgaudit.model import (
 )
 
 
+@pausing_collector
 def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     differ = Differ(snapshot.prefix_lists)
     find_vpc = vpc_finder(snapshot.vpcs)

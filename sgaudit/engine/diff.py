@@ -9,6 +9,7 @@ required rule outside the union of actual ones.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +51,33 @@ class Outside:
     token: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """What an envelope permits on one protocol and port interval, as addresses, so that a
+    rule with one CIDR is judged by two binary searches (no cache of it needed).
+
+    ``axis``: the ports on the axis; ``ports_text``: how a reason names them ("22 ", or ""
+    when they are all of the protocol's);
+    ``cover``: addresses for which every one of these ports is permitted (merged);
+    ``near``: addresses that some permitted rect meets on any of these ports (merged);
+    ``vpc``: an unknown-VPC rect is among them (the general path handles those);
+    ``touches``: a rule there may cover a required rule."""
+
+    axis: ports.IntervalSet
+    ports_text: str
+    cover: ports.IntervalSet
+    cover_starts: tuple[int, ...]
+    near: ports.IntervalSet
+    near_starts: tuple[int, ...]
+    vpc: bool
+    touches: bool
+
+
+#: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
+#: carried by the fast paths, which need no cache, and memory stays bounded
+CACHE_LIMIT = 65536
+
+
 def finding_key(kind: str, account: str, region: str, group_id: str, protocol: str,
                 from_port: int, to_port: int, source: str) -> str:
     """Stable across runs: no rule ids, descriptions or times."""
@@ -67,8 +95,13 @@ def _gcp_key(kind: str, group: Group, protocol: str, from_port: int, to_port: in
 
 
 class Differ:
-    """Diffs groups against desired states; caches per state, so a fleet costs little more
-    than its distinct rules."""
+    """Diffs groups against desired states.
+
+    A rule with one CIDR that the envelope covers whole or does not meet at all (most rules of
+    a real fleet) is judged from integers, without a cache, so the cost per rule does not
+    depend on rules repeating; the rest take the general path (set subtraction, summarised
+    reasons), cached per state.  ``fast_paths = False`` takes the general path alone: the tests
+    check that both report the same."""
 
     def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
         self._prefix_lists = prefix_lists or {}
@@ -79,6 +112,10 @@ class Differ:
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
         self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
+        self._spans: dict[tuple[int, str, int, int], _Span] = {}
+        self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
+        #: the fast paths; the general path alone gives the same findings (tests compare them)
+        self.fast_paths = True
 
     # -- sources -------------------------------------------------------------------------
     def source_of(self, source: str, group: Group) -> Source:
@@ -87,7 +124,9 @@ class Differ:
         key = (group.region, source)
         found = self._sources.get(key)
         if found is None:
-            found = self._sources[key] = self._resolve_source(source, group.region)
+            found = self._resolve_source(source, group.region)
+            if len(self._sources) < CACHE_LIMIT:
+                self._sources[key] = found
         return found
 
     def _resolve_source(self, source: str, region: str) -> Source:
@@ -120,29 +159,110 @@ class Differ:
     def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
         env = self._envelope(desired, group)
         reach = self._required_reach(desired)
+        fast = self.fast_paths
         findings: list[Finding] = []
         touching = []
+        touching_rules: list[Rule] = []
         for rule in group.rules:
             src = SELF if rule.source == group.group_id else rule.source
-            sig = (rule.protocol, rule.from_port, rule.to_port, src)
-            cache_key = (id(env), group.region, sig)
-            entry = self._rule_cache.get(cache_key)
+            entry = self._fast_classify(rule, src, env, reach) if fast else None
             if entry is None:
-                entry = self._classify(rule, group, env, _may_touch(sig, reach),
-                                       desired.unresolved is not None)
-                self._rule_cache[cache_key] = entry
+                entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
             if touches:
-                touching.append(sig)
+                touching.append((rule.protocol, rule.from_port, rule.to_port, src))
+                touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing_key = (id(env), group.region, frozenset(touching))
-        missing = self._missing_cache.get(missing_key)
+        missing = self._missing_fast(group, desired, touching_rules) if fast else None
         if missing is None:
-            missing = self._missing(group, desired)
-            self._missing_cache[missing_key] = missing
+            missing_key = (id(env), group.region, frozenset(touching))
+            missing = self._missing_cache.get(missing_key)
+            if missing is None:
+                missing = self._missing(group, desired)
+                if len(self._missing_cache) < CACHE_LIMIT:
+                    self._missing_cache[missing_key] = missing
         findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
         return tuple(findings)
+
+    def _cached_classify(self, rule: Rule, src: str, group: Group, env: Mapping[str, list[Rect]],
+                         reach: Mapping[str, ports.IntervalSet],
+                         desired: DesiredState) -> tuple[tuple[str, Severity] | None, bool]:
+        """The general path, remembered per (envelope, region, rule signature)."""
+        sig = (rule.protocol, rule.from_port, rule.to_port, src)
+        cache_key = (id(env), group.region, sig)
+        entry = self._rule_cache.get(cache_key)
+        if entry is None:
+            entry = self._classify(rule, group, env, _may_touch(sig, reach),
+                                   desired.unresolved is not None)
+            if len(self._rule_cache) < CACHE_LIMIT:
+                self._rule_cache[cache_key] = entry
+        return entry
+
+    def _fast_classify(self, rule: Rule, src: str, env: Mapping[str, list[Rect]],
+                       reach: Mapping[str, ports.IntervalSet]
+                       ) -> tuple[tuple[str, Severity] | None, bool] | None:
+        """A rule with one CIDR on one protocol that the envelope either covers whole or does
+        not meet at all: its verdict from integers, exactly as ``_classify`` gives it.  None
+        when the rule needs the general path (a partial overlap, a token, protocol -1, an
+        unknown VPC nearby)."""
+        protocol = rule.protocol
+        if protocol == ports.ALL or not (src[:1].isdigit() or ":" in src):  # not a CIDR
+            return None
+        key = (id(env), protocol, rule.from_port, rule.to_port)
+        span = self._spans.get(key) or self._span(key, env, reach)
+        lo, hi = addresses.cidr_interval(src)
+        i = bisect_right(span.cover_starts, lo) - 1  # inside one merged permitted range?
+        if i >= 0 and span.cover[i][1] >= hi:
+            return None, span.touches
+        if span.vpc or _meets(span.near, span.near_starts, lo, hi):
+            return None
+        origin = addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
+        return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}",
+                 rule_severity(rule, Source(addrs=((lo, hi),)))), span.touches)
+
+    def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
+              reach: Mapping[str, ports.IntervalSet]) -> _Span:
+        """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
+        _, protocol, from_port, to_port = key
+        axis = ports.axis_interval(protocol, from_port, to_port)
+        rects = self._candidates(env, protocol, (axis,))
+        addr_rects = [r for r in rects if r.source.token is None]
+        cover = ports.normalize(iv for r in addr_rects if ports.covers(r.axis, (axis,))
+                                for iv in r.source.addrs)
+        near = ports.normalize(iv for r in addr_rects for iv in r.source.addrs)
+        # describe_pieces names a protocol wholly outside without its ports
+        text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
+        span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
+                     tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
+                     _may_touch((protocol, axis[0], axis[1], ""), reach))
+        if len(self._spans) < CACHE_LIMIT:
+            self._spans[key] = span
+        return span
+
+    def _missing_fast(self, group: Group, desired: DesiredState,
+                      rules: Sequence[Rule]) -> tuple[()] | None:
+        """No missing rule when each required rule is covered by one actual rule on its own
+        (the common case); None when the general path must decide."""
+        required = self._required_rects(desired, group)
+        if not required:
+            return ()
+        have = [(r.protocol, ports.axis_interval(r.protocol, r.from_port, r.to_port),
+                 self.source_of(r.source, group)) for r in rules]
+        for protocol, want in required:
+            if not any(_rect_covers(rule, protocol, want) for rule in have):
+                return None
+        return ()
+
+    def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[str, Rect]]:
+        key = (id(desired), group.region)
+        cached = self._required.get(key)
+        if cached is not None and cached[0] is desired:
+            return cached[1]
+        rects = [(g.protocol, Rect((ports.axis_interval(g.protocol, g.from_port, g.to_port),),
+                                   self.source_of(g.source, group))) for g in desired.required]
+        self._required[key] = (desired, rects)
+        return rects
 
     def _classify(self, rule: Rule, group: Group, env: Mapping[str, list[Rect]],
                   touches: bool, vpc_unknown: bool) -> tuple[tuple[str, Severity] | None, bool]:
@@ -376,6 +496,24 @@ def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.Interva
     occupied = reach.get(protocol)
     return bool(occupied) and bool(
         ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
+
+
+def _meets(merged: ports.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
+    """``lo..hi`` shares an address with the merged interval set."""
+    i = bisect_right(starts, hi) - 1
+    return i >= 0 and merged[i][1] >= lo
+
+
+def _rect_covers(rule: tuple[str, ports.Interval, Source], protocol: str, want: Rect) -> bool:
+    """Whether one actual rule (protocol, port interval, source) allows all of ``want``."""
+    have_protocol, axis, have = rule
+    if have_protocol != protocol and have_protocol != ports.ALL:
+        return False
+    if not ports.covers((axis,), want.axis):
+        return False
+    if want.source.token is not None:
+        return have.token == want.source.token
+    return have.token is None and ports.covers(have.addrs, want.source.addrs)
 
 
 def _contains(intervals: ports.IntervalSet, point: int) -> bool:

@@ -66,7 +66,9 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]],
         reason += f" ({step.level})"
     rule = Rule(unit.protocol, unit.from_port, unit.to_port, unit.source, rule_id=step.rule.name,
                 description=step.rule.description or None)
-    return rule, reason, extra_severity(outside)
+    # like on AWS, the severity describes what the rule lets in (here: effectively), not the
+    # part the policy leaves outside the envelope
+    return rule, reason, extra_severity(exposure.pieces)
 
 
 def _missing(grant: Grant, group: Group, effective: Effective,

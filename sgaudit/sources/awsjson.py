@@ -54,11 +54,24 @@ def _brief(value: Any) -> str:
 
 def tags_of(raw: Mapping[str, Any], path: str) -> tuple[tuple[str, str], ...]:
     tags = _opt(raw, "Tags", list, path, [])
+    fast = _plain_tags(tags)
+    if fast is not None:
+        return fast
     out = []
     for i, tag in enumerate(tags):
         where = f"{path}.Tags[{i}]"
         out.append((_need(tag, "Key", str, where), str(_opt(tag, "Value", str, where, ""))))
     return tuple(out)
+
+
+def _plain_tags(tags: list[Any]) -> tuple[tuple[str, str], ...] | None:
+    """Tags that are all {Key: str, Value: str} objects, read without per-tag checks; None
+    when any is not (the checked loop then names the bad one)."""
+    out = tuple((t.get("Key"), t.get("Value")) if type(t) is dict else (None, None) for t in tags)
+    for key, value in out:
+        if type(key) is not str or type(value) is not str:
+            return None
+    return out
 
 
 def group_selected(raw: Any, select: Matcher, path: str) -> bool:
@@ -100,6 +113,10 @@ _SOURCE_LISTS = (("IpRanges", "CidrIp", True), ("Ipv6Ranges", "CidrIpv6", True),
                  ("PrefixListIds", "PrefixListId", False), ("UserIdGroupPairs", "GroupId", False))
 
 
+#: AWS's usual spellings, looked up before the general normalisation
+_PROTOCOLS = {p: ports.normalize_protocol(p) for p in ("tcp", "udp", "icmp", "icmpv6", "-1")}
+
+
 def permission_rules(perm: Any, path: str) -> list[Rule]:
     """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many).
 
@@ -110,7 +127,9 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
             raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
     raw_protocol = perm.get("IpProtocol")
-    protocol = ports.normalize_protocol(raw_protocol) if isinstance(raw_protocol, (str, int)) else None
+    protocol = _PROTOCOLS.get(raw_protocol) if type(raw_protocol) is str else None
+    if protocol is None and isinstance(raw_protocol, (str, int)):
+        protocol = ports.normalize_protocol(raw_protocol)
     if protocol is None:
         if "IpProtocol" not in perm:
             raise ShapeError(f"{path}: missing key 'IpProtocol'")
@@ -142,9 +161,9 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
                                  if source is None else
                                  f"{path}.{list_key}[{i}].{source_key}: expected a string, "
                                  f"got {_brief(source)}")
-            if is_cidr:
-                source = _canonical(source, f"{path}.{list_key}[{i}].{source_key}")
-            rules.append(Rule(protocol, from_port, to_port, _intern(source),
+            # the JSON path is spelled out only on error; CIDRs come shared from parse_cidr's cache
+            source = _canonical_at(source, path, list_key, i, source_key) if is_cidr else _intern(source)
+            rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
 
@@ -163,6 +182,13 @@ def _check_ports(protocol: str, from_port: int, to_port: int, path: str) -> None
                          "0-255 (-1: any)")
     elif from_port < 0 <= to_port:
         raise ShapeError(f"{path}: {protocol} code {to_port} without a type (FromPort -1)")
+
+
+def _canonical_at(text: str, path: str, list_key: str, i: int, source_key: str) -> str:
+    try:
+        return addresses.parse_cidr(text)[0]
+    except addresses.CidrError:
+        raise ShapeError(f"{path}.{list_key}[{i}].{source_key}: invalid CIDR {_brief(text)}") from None
 
 
 def _canonical(text: str, path: str) -> str:

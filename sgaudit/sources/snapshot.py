@@ -15,6 +15,7 @@ from typing import Any
 
 from sgaudit.errors import SnapshotError
 from sgaudit.files import check_regular, parse_problem
+from sgaudit.gcpause import pausing_collector
 from sgaudit.model import UNKNOWN, AccountSummary, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import (
@@ -88,6 +89,7 @@ class SnapshotSource:
         self.inputs = [p if isinstance(p, SnapshotInput) else parse_input(p) for p in paths]
         self.paths = [i.path for i in self.inputs]
 
+    @pausing_collector
     def read(self, select: Matcher) -> Snapshot:
         from sgaudit.sources.gcpstate import GcpCollector
 

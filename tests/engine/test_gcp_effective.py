@@ -422,3 +422,30 @@ def test_a_service_account_rule_applies_to_one_tag_and_possibly_to_another() -> 
         "coiled-c3": ["possibly: targets service account " + SA + " (no instance carries the tag)"]}
     assert {r.group.group_id: r.status for r in report.results} == {
         "coiled-c1": "ok", "coiled-c2": "drift", "coiled-c3": "drift"}
+
+
+# -- severity describes what the rule lets in, whatever the policy permits ---------------------
+@pytest.mark.parametrize("policy", [None, "backend_options: {enable_public_http: false}",
+                                    "backend_options: {disable_public_ingress: true}"])
+def test_severity_describes_the_rule_whatever_the_policy_permits(policy: str | None) -> None:
+    """tcp 0-65535 from a public /24 lets in every port from public addresses: critical under
+    every policy, even where the policy permits some of those ports (as on AWS)."""
+    every_port = fw("wide", FirewallMatch("tcp", ((0, 65535),)), sources=("203.0.113.0/24",))
+    report = run(OK, every_port, policy=policy)
+    (extra,) = [f for f in report.findings if f.kind == "extra" and f.rule_ids == ("wide",)]
+    assert extra.severity == "critical"
+
+
+def test_severity_of_a_partly_denied_rule_is_what_still_gets_through() -> None:
+    """A world-open ssh rule whose public part a higher-priority deny blocks lets in only the
+    private range: medium, not critical."""
+    ssh = fw("ssh-anywhere", tcp(22), sources=("0.0.0.0/0",), priority=1000)
+    deny = fw("deny-public-ssh", tcp(22), sources=("0.0.0.0/5", "8.0.0.0/7", "11.0.0.0/8",
+                                                   "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3",
+                                                   "64.0.0.0/2", "128.0.0.0/1"),
+              action="deny", priority=900)
+    report = run(fw("dask", tcp(8786, 8787)), ssh, deny,
+                 policy="backend_options: {enable_public_ssh: false, disable_public_ingress: true}")
+    (ssh_finding,) = [f for f in report.findings if f.rule_ids == ("ssh-anywhere",)]
+    assert ssh_finding.severity == "medium"
+    assert "the rest is blocked by deny-public-ssh (deny, priority 900)" in ssh_finding.reason
