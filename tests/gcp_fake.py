@@ -158,56 +158,58 @@ class ComputeFake:
         return answer
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+        return type("Handler", (_Handler,), {"fake": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
 
-            def do_GET(self) -> None:
-                auth = self.headers.get("Authorization", "")
-                with fake._lock:
-                    fake.requests.append((self.path, auth))
-                url = urlparse(self.path)
-                parts = url.path.split("/compute/v1/", 1)[-1].split("/")
-                project = parts[1] if len(parts) > 1 else ""
-                if auth != f"Bearer {TOKEN}":
-                    return self._send(401, _error(401, "UNAUTHENTICATED", "authError", "bad token"))
-                fault = fake._fault(project, url.path)
-                if fault is not None:
-                    return self._fault(fault, project)
-                status, body = fake.answer(url.path, parse_qs(url.query))
-                self._send(status, body)
+class _Handler(BaseHTTPRequestHandler):
+    """Answers as the compute API would; ``fake`` is set per server (see FakeCompute._handler)."""
 
-            def do_POST(self) -> None:
-                with fake._lock:
-                    fake.requests.append((self.path, "POST"))
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                if self.path != "/token":
-                    return self._send(404, _error(404, "NOT_FOUND", "notFound", self.path))
-                if fake.grant_tokens:
-                    return self._send(200, {"access_token": TOKEN, "expires_in": 3600,
-                                            "token_type": "Bearer"})
-                self._send(400, {"error": "invalid_grant",
-                                 "error_description": "Token has been expired or revoked."})
+    fake: Any
+    def log_message(self, *args: Any) -> None:
+        pass
 
-            def _fault(self, fault: Fault, project: str) -> None:
-                if fault.status == 200:
-                    return self._send(200, "<html>captive portal</html>", raw=True)
-                status, reason, message = ERRORS.get(fault.status, ("UNKNOWN", "unknown", "error"))
-                self._send(fault.status, _error(fault.status, status, reason,
-                                                (fault.message or message).format(project=project)))
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        with self.fake._lock:
+            self.fake.requests.append((self.path, auth))
+        url = urlparse(self.path)
+        parts = url.path.split("/compute/v1/", 1)[-1].split("/")
+        project = parts[1] if len(parts) > 1 else ""
+        if auth != f"Bearer {TOKEN}":
+            return self._send(401, _error(401, "UNAUTHENTICATED", "authError", "bad token"))
+        fault = self.fake._fault(project, url.path)
+        if fault is not None:
+            return self._fault(fault, project)
+        status, body = self.fake.answer(url.path, parse_qs(url.query))
+        self._send(status, body)
 
-            def _send(self, status: int, body: Any, raw: bool = False) -> None:
-                data = (body if raw else json.dumps(body)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html" if raw else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def do_POST(self) -> None:
+        with self.fake._lock:
+            self.fake.requests.append((self.path, "POST"))
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.path != "/token":
+            return self._send(404, _error(404, "NOT_FOUND", "notFound", self.path))
+        if self.fake.grant_tokens:
+            return self._send(200, {"access_token": TOKEN, "expires_in": 3600,
+                                    "token_type": "Bearer"})
+        self._send(400, {"error": "invalid_grant",
+                         "error_description": "Token has been expired or revoked."})
 
-        return Handler
+    def _fault(self, fault: Fault, project: str) -> None:
+        if fault.status == 200:
+            return self._send(200, "<html>captive portal</html>", raw=True)
+        status, reason, message = ERRORS.get(fault.status, ("UNKNOWN", "unknown", "error"))
+        self._send(fault.status, _error(fault.status, status, reason,
+                                        (fault.message or message).format(project=project)))
+
+    def _send(self, status: int, body: Any, raw: bool = False) -> None:
+        data = (body if raw else json.dumps(body)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html" if raw else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def _error(code: int, status: str, reason: str, message: str) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from itertools import pairwise
 
 from sgaudit import addresses, ports
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
-from sgaudit.model import DesiredState, Finding, Grant, Group, Rule, Severity
+from sgaudit.model import DesiredState, Finding, Grant, Group, Kind, Rule, Severity
+
+#: required grants not (wholly) allowed, each with the pieces missing
+MissingGaps = tuple[tuple[Grant, tuple["Outside", ...]], ...]
 
 ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
 OTHER = "other"  # every protocol but the named ones
@@ -111,7 +114,7 @@ class Differ:
         #: (envelope, region, rule signature) -> what _classify says of it
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
         self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
-        self._missing_cache: dict[tuple[object, ...], tuple[tuple[Grant, tuple[Outside, ...]], ...]] = {}
+        self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
@@ -174,7 +177,8 @@ class Differ:
                 touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing = self._missing_fast(group, desired, touching_rules) if fast else None
+        missing: MissingGaps | None = (self._missing_fast(group, desired, touching_rules)
+                                       if fast else None)
         if missing is None:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
@@ -241,7 +245,7 @@ class Differ:
         return span
 
     def _missing_fast(self, group: Group, desired: DesiredState,
-                      rules: Sequence[Rule]) -> tuple[()] | None:
+                      rules: Sequence[Rule]) -> MissingGaps | None:
         """No missing rule when each required rule is covered by one actual rule on its own
         (the common case); None when the general path must decide."""
         required = self._required_rects(desired, group)
@@ -293,7 +297,7 @@ class Differ:
             pieces = [(p, _FULL, self._candidates(env, p, _FULL)) for p in ports.NAMED]
             pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
         else:
-            axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            axis: ports.IntervalSet = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
             pieces = [(rule.protocol, axis, self._candidates(env, rule.protocol, axis))]
         out: list[Outside] = []
         for protocol, axis, rects in pieces:
@@ -326,7 +330,7 @@ class Differ:
             self._candidate_cache[key] = found
         return found
 
-    def _missing(self, group: Group, desired: DesiredState) -> tuple[tuple[Grant, tuple[Outside, ...]], ...]:
+    def _missing(self, group: Group, desired: DesiredState) -> MissingGaps:
         by_protocol = self.rule_rects(group.rules, group)
         out = []
         for grant in desired.required:
@@ -357,7 +361,7 @@ class Differ:
         return Finding(
             key=key or finding_key("extra", group.account, group.region, group.group_id,
                                    rule.protocol, rule.from_port, rule.to_port, rule.source),
-            kind="extra", severity=severity, account=group.account,
+            kind=Kind.EXTRA, severity=severity, account=group.account,
             region=group.region, group_id=group.group_id, group_name=group.group_name,
             protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
             source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
@@ -378,7 +382,7 @@ class Differ:
         return Finding(
             key=key or finding_key("missing", group.account, group.region, group.group_id,
                                    grant.protocol, grant.from_port, grant.to_port, source),
-            kind="missing", severity="medium", account=group.account, region=group.region,
+            kind=Kind.MISSING, severity=Severity.MEDIUM, account=group.account, region=group.region,
             group_id=group.group_id, group_name=group.group_name, protocol=grant.protocol,
             from_port=grant.from_port, to_port=grant.to_port, source=source, rule_ids=(),
             reason=reason)
@@ -462,31 +466,35 @@ def _uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
     addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
     if not addr_rects:  # an empty prefix list allows nothing, so nothing of it is outside
         return [Outside(protocol, axis, addrs=source.addrs)] if source.addrs else []
-    points = set()
-    for lo, hi in source.addrs:
+    by_axis: dict[ports.IntervalSet, list[ports.Interval]] = {}
+    for lo, hi, rest in _uncovered_runs(axis, source.addrs, addr_rects):
+        by_axis.setdefault(rest, []).append((lo, hi))
+    return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+
+
+def _uncovered_runs(axis: ports.IntervalSet, addrs: ports.IntervalSet,
+                    rects: Sequence[Rect]) -> list[tuple[int, int, ports.IntervalSet]]:
+    """(first, last address, ports not covered) over the source's addresses, cut where any
+    rect's addresses start or end; neighbouring runs with the same ports are merged."""
+    points: set[int] = set()
+    for lo, hi in addrs:
         points.update((lo, hi + 1))
-    for r in addr_rects:
+    for r in rects:
         for lo, hi in r.source.addrs:
             points.update((lo, hi + 1))
-    cuts = sorted(points)
-    pieces: list[tuple[int, int, ports.IntervalSet]] = []
-    for lo, nxt in pairwise(cuts):
-        hi = nxt - 1
-        if not _contains(source.addrs, lo):
+    runs: list[tuple[int, int, ports.IntervalSet]] = []
+    for lo, nxt in pairwise(sorted(points)):
+        if not _contains(addrs, lo):
             continue
-        covered = ports.normalize(iv for r in addr_rects if _contains(r.source.addrs, lo)
-                                  for iv in r.axis)
+        covered = ports.normalize(iv for r in rects if _contains(r.source.addrs, lo) for iv in r.axis)
         rest = ports.subtract(axis, covered)
         if not rest:
             continue
-        if pieces and pieces[-1][1] + 1 == lo and pieces[-1][2] == rest:
-            pieces[-1] = (pieces[-1][0], hi, rest)
+        if runs and runs[-1][1] + 1 == lo and runs[-1][2] == rest:
+            runs[-1] = (runs[-1][0], nxt - 1, rest)
         else:
-            pieces.append((lo, hi, rest))
-    by_axis: dict[ports.IntervalSet, list[ports.Interval]] = {}
-    for lo, hi, rest in pieces:
-        by_axis.setdefault(rest, []).append((lo, hi))
-    return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+            runs.append((lo, nxt - 1, rest))
+    return runs
 
 
 def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.IntervalSet]) -> bool:
@@ -494,7 +502,7 @@ def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.Interva
     if protocol == ports.ALL:
         return bool(reach)
     occupied = reach.get(protocol)
-    return bool(occupied) and bool(
+    return occupied is not None and bool(occupied) and bool(
         ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
 
 
@@ -563,16 +571,8 @@ def describe_addrs(part: ports.IntervalSet, whole: ports.IntervalSet) -> str:
 
 
 def extra_severity(outside: Sequence[Outside]) -> Severity:
-    """critical: all traffic from public addresses, or an admin port from a world-scale range;
-    high: anything else from public addresses; medium: private ranges, other groups and
-    prefix lists; low: icmp from private ranges."""
-    worst: Severity = "low"
-    rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-    for piece in outside:
-        level = _piece_severity(piece)
-        if rank[level] > rank[worst]:
-            worst = level
-    return worst
+    """The worst of the pieces' severities (low when there are none)."""
+    return Severity.worst(_piece_severity(piece) for piece in outside) or Severity.LOW
 
 
 def rule_severity(rule: Rule, source: Source) -> Severity:
@@ -585,17 +585,20 @@ def rule_severity(rule: Rule, source: Source) -> Severity:
 
 
 def _piece_severity(piece: Outside) -> Severity:
+    """critical: all traffic from public addresses, or an admin port from a world-scale range;
+    high: anything else from public addresses; medium: private ranges, other groups and
+    prefix lists; low: icmp from private ranges."""
     if piece.token is not None:
-        return "medium"
+        return Severity.MEDIUM
     public = ports.subtract(piece.addrs, addresses.private_space())
     if not public:
-        return "low" if piece.protocol in ports.ICMP else "medium"
+        return Severity.LOW if piece.protocol in ports.ICMP else Severity.MEDIUM
     all_traffic = piece.protocol == OTHER or ports.every_port(piece.protocol, piece.axis)
     if all_traffic:
-        return "critical"
+        return Severity.CRITICAL
     if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):
-        return "critical"
-    return "high"
+        return Severity.CRITICAL
+    return Severity.HIGH
 
 
 def _world_scale(public: ports.IntervalSet) -> bool:

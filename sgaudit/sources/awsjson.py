@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, cast
 
 from sgaudit import addresses, ports
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, Vpc
@@ -71,7 +71,7 @@ def _plain_tags(tags: list[Any]) -> tuple[tuple[str, str], ...] | None:
     for key, value in out:
         if type(key) is not str or type(value) is not str:
             return None
-    return out
+    return cast(tuple[tuple[str, str], ...], out)  # every key and value checked just above
 
 
 def group_selected(raw: Any, select: Matcher, path: str) -> bool:
@@ -126,27 +126,7 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         if not isinstance(perm, Mapping):
             raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
-    raw_protocol = perm.get("IpProtocol")
-    protocol = _PROTOCOLS.get(raw_protocol) if type(raw_protocol) is str else None
-    if protocol is None and isinstance(raw_protocol, (str, int)):
-        protocol = ports.normalize_protocol(raw_protocol)
-    if protocol is None:
-        if "IpProtocol" not in perm:
-            raise ShapeError(f"{path}: missing key 'IpProtocol'")
-        raise ShapeError(f"{path}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
-    from_port = perm.get("FromPort", -1)
-    to_port = perm.get("ToPort", -1)
-    if from_port is None:
-        from_port = -1
-    if to_port is None:
-        to_port = -1
-    if type(from_port) is not int or type(to_port) is not int:
-        bad, value = ("FromPort", from_port) if type(from_port) is not int else ("ToPort", to_port)
-        raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
-    if protocol == ports.ALL:
-        from_port = to_port = -1
-    elif protocol in ports.PORTED or protocol in ports.ICMP:
-        _check_ports(protocol, from_port, to_port, path)
+    protocol, from_port, to_port = _protocol_and_ports(perm, path)
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
@@ -157,15 +137,42 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         for i, entry in enumerate(entries):
             source = entry.get(source_key) if type(entry) is dict else None
             if type(source) is not str:
-                raise ShapeError(f"{path}.{list_key}[{i}]: missing key {source_key!r}"
-                                 if source is None else
-                                 f"{path}.{list_key}[{i}].{source_key}: expected a string, "
-                                 f"got {_brief(source)}")
+                raise _bad_source(path, list_key, i, source_key, source)
             # the JSON path is spelled out only on error; CIDRs come shared from parse_cidr's cache
             source = _canonical_at(source, path, list_key, i, source_key) if is_cidr else _intern(source)
             rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
+
+
+def _protocol_and_ports(perm: dict[str, Any], path: str) -> tuple[str, int, int]:
+    """The permission's canonical protocol and FromPort/ToPort (-1 -1 for all traffic)."""
+    raw_protocol = perm.get("IpProtocol")
+    protocol = _PROTOCOLS.get(raw_protocol) if type(raw_protocol) is str else None
+    if protocol is None and isinstance(raw_protocol, (str, int)):
+        protocol = ports.normalize_protocol(raw_protocol)
+    if protocol is None:
+        if "IpProtocol" not in perm:
+            raise ShapeError(f"{path}: missing key 'IpProtocol'")
+        raise ShapeError(f"{path}.IpProtocol: unknown protocol {_brief(raw_protocol)}")
+    from_port = perm.get("FromPort", -1)
+    to_port = perm.get("ToPort", -1)
+    from_port = -1 if from_port is None else from_port
+    to_port = -1 if to_port is None else to_port
+    if type(from_port) is not int or type(to_port) is not int:
+        bad, value = ("FromPort", from_port) if type(from_port) is not int else ("ToPort", to_port)
+        raise ShapeError(f"{path}.{bad}: expected an integer, got {_brief(value)}")
+    if protocol == ports.ALL:
+        return protocol, -1, -1
+    if protocol in ports.PORTED or protocol in ports.ICMP:
+        _check_ports(protocol, from_port, to_port, path)
+    return protocol, from_port, to_port
+
+
+def _bad_source(path: str, list_key: str, i: int, source_key: str, source: object) -> ShapeError:
+    if source is None:
+        return ShapeError(f"{path}.{list_key}[{i}]: missing key {source_key!r}")
+    return ShapeError(f"{path}.{list_key}[{i}].{source_key}: expected a string, got {_brief(source)}")
 
 
 def _check_ports(protocol: str, from_port: int, to_port: int, path: str) -> None:
