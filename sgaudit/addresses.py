@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sgaudit import ports
+from sgaudit.intervals import Interval, IntervalSet, covers, normalize
 
 V6_OFFSET = 1 << 32
-V4_ALL: ports.IntervalSet = ((0, V6_OFFSET - 1),)
-V6_ALL: ports.IntervalSet = ((V6_OFFSET, V6_OFFSET + (1 << 128) - 1),)
-INTERNET: ports.IntervalSet = ((0, V6_OFFSET + (1 << 128) - 1),)
+V4_ALL: IntervalSet = ((0, V6_OFFSET - 1),)
+V6_ALL: IntervalSet = ((V6_OFFSET, V6_OFFSET + (1 << 128) - 1),)
+INTERNET: IntervalSet = ((0, V6_OFFSET + (1 << 128) - 1),)
 
 _PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
                "169.254.0.0/16")
@@ -73,7 +73,7 @@ def canonical_cidr(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def cidr_interval(cidr: str) -> ports.Interval:
+def cidr_interval(cidr: str) -> Interval:
     fast = _fast_v4(cidr)
     if fast is not None:
         value, prefix = fast
@@ -88,12 +88,12 @@ def cidr_interval(cidr: str) -> ports.Interval:
     return (lo, hi)
 
 
-def cidr_set(cidrs: Iterable[str]) -> ports.IntervalSet:
-    return ports.normalize(cidr_interval(c) for c in cidrs)
+def cidr_set(cidrs: Iterable[str]) -> IntervalSet:
+    return normalize(cidr_interval(c) for c in cidrs)
 
 
 @lru_cache(maxsize=16384)
-def to_cidrs(intervals: ports.IntervalSet) -> tuple[str, ...]:
+def to_cidrs(intervals: IntervalSet) -> tuple[str, ...]:
     """The fewest CIDRs that cover exactly these intervals (as ipaddress.summarize_address_range
     gives them, computed on integers)."""
     out: list[str] = []
@@ -149,23 +149,23 @@ def is_cidr_source(source: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def private_space() -> ports.IntervalSet:
+def private_space() -> IntervalSet:
     return cidr_set(_PRIVATE_V4 + _PRIVATE_V6)
 
 
-def is_private(intervals: ports.IntervalSet) -> bool:
+def is_private(intervals: IntervalSet) -> bool:
     """True when every address lies in private, shared, loopback or link-local space."""
-    return ports.covers(private_space(), intervals)
+    return covers(private_space(), intervals)
 
 
-def is_world(intervals: ports.IntervalSet) -> bool:
+def is_world(intervals: IntervalSet) -> bool:
     """True when the set holds the whole IPv4 or the whole IPv6 internet."""
-    return ports.covers(intervals, V4_ALL) or ports.covers(intervals, V6_ALL)
+    return covers(intervals, V4_ALL) or covers(intervals, V6_ALL)
 
 
-def describe(intervals: ports.IntervalSet) -> str:
+def describe(intervals: IntervalSet) -> str:
     """Short human text for an address set: CIDRs, or "the whole internet"."""
-    if ports.covers(intervals, INTERNET):
+    if covers(intervals, INTERNET):
         return "0.0.0.0/0 and ::/0"
     cidrs = to_cidrs(intervals)
     if len(cidrs) > 6:

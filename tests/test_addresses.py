@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals
 
 V4_BASE = int(ipaddress.IPv4Address("192.0.2.0"))
 V6_BASE = int(ipaddress.IPv6Address("2001:db8::"))
@@ -44,7 +44,7 @@ def model(cidrs: list[str]) -> set[tuple[int, int]]:
     return out
 
 
-def members(intervals: ports.IntervalSet) -> set[tuple[int, int]]:
+def members(intervals: intervals.IntervalSet) -> set[tuple[int, int]]:
     """The addresses of an interval set on sgaudit's shared line, as (IP version, integer)."""
     out = set()
     for lo, hi in intervals:
@@ -62,9 +62,9 @@ def test_cidr_set_holds_exactly_the_addresses(cidrs: list[str]) -> None:
 @given(cidr_lists, cidr_lists)
 def test_set_operations_match_python_sets(a: list[str], b: list[str]) -> None:
     sa, sb = addresses.cidr_set(a), addresses.cidr_set(b)
-    assert members(ports.subtract(sa, sb)) == model(a) - model(b)
-    assert members(ports.intersect(sa, sb)) == model(a) & model(b)
-    assert ports.covers(sa, sb) == (model(a) >= model(b))
+    assert members(intervals.subtract(sa, sb)) == model(a) - model(b)
+    assert members(intervals.intersect(sa, sb)) == model(a) & model(b)
+    assert intervals.covers(sa, sb) == (model(a) >= model(b))
 
 
 @given(cidr_lists)
@@ -113,8 +113,8 @@ def test_invalid_cidrs_are_refused(text: str) -> None:
 def test_two_slash_17_cover_a_slash_16() -> None:
     halves = addresses.cidr_set(["10.0.0.0/17", "10.0.128.0/17"])
     assert halves == addresses.cidr_set(["10.0.0.0/16"])
-    assert ports.covers(halves, addresses.cidr_set(["10.0.0.0/16"]))
-    assert not ports.covers(addresses.cidr_set(["10.0.0.0/17"]), addresses.cidr_set(["10.0.0.0/16"]))
+    assert intervals.covers(halves, addresses.cidr_set(["10.0.0.0/16"]))
+    assert not intervals.covers(addresses.cidr_set(["10.0.0.0/17"]), addresses.cidr_set(["10.0.0.0/16"]))
 
 
 def test_two_halves_are_the_ipv4_internet() -> None:
@@ -127,12 +127,12 @@ def test_two_halves_are_the_ipv4_internet() -> None:
 def test_ipv4_and_ipv6_never_overlap() -> None:
     v4 = addresses.cidr_set(["0.0.0.0/0"])
     v6 = addresses.cidr_set(["::/0"])
-    assert ports.intersect(v4, v6) == ()
+    assert intervals.intersect(v4, v6) == ()
     assert v6 == addresses.V6_ALL
     # the IPv4-mapped IPv6 block is IPv6 space, not IPv4
     mapped = addresses.cidr_set(["::ffff:0:0/96"])
-    assert ports.intersect(mapped, v4) == ()
-    assert ports.normalize(v4 + v6) == addresses.INTERNET
+    assert intervals.intersect(mapped, v4) == ()
+    assert intervals.normalize(v4 + v6) == addresses.INTERNET
 
 
 @pytest.mark.parametrize(

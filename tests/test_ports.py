@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgaudit import ports
+from sgaudit import intervals, ports
 
 SMALL = 63  # the model's axis is 0..63: small enough to enumerate, big enough for gaps
 
 
 @st.composite
-def interval(draw: st.DrawFn, top: int = SMALL) -> ports.Interval:
+def interval(draw: st.DrawFn, top: int = SMALL) -> intervals.Interval:
     a = draw(st.integers(0, top))
     b = draw(st.integers(0, top))
     return (min(a, b), max(a, b))
@@ -23,11 +23,11 @@ def interval(draw: st.DrawFn, top: int = SMALL) -> ports.Interval:
 raw_sets = st.lists(interval(), max_size=8)
 
 
-def points(intervals: ports.IntervalSet | list[ports.Interval]) -> set[int]:
+def points(intervals: intervals.IntervalSet | list[intervals.Interval]) -> set[int]:
     return {p for lo, hi in intervals for p in range(lo, hi + 1)}
 
 
-def assert_normal(intervals: ports.IntervalSet) -> None:
+def assert_normal(intervals: intervals.IntervalSet) -> None:
     """Sorted, disjoint, non-adjacent, each lo <= hi."""
     for lo, hi in intervals:
         assert lo <= hi
@@ -36,71 +36,71 @@ def assert_normal(intervals: ports.IntervalSet) -> None:
 
 
 @given(raw_sets)
-def test_normalize_keeps_the_points_and_is_canonical(raw: list[ports.Interval]) -> None:
-    norm = ports.normalize(raw)
+def test_normalize_keeps_the_points_and_is_canonical(raw: list[intervals.Interval]) -> None:
+    norm = intervals.normalize(raw)
     assert points(norm) == points(raw)
     assert_normal(norm)
-    assert ports.normalize(norm) == norm
+    assert intervals.normalize(norm) == norm
 
 
 @given(raw_sets, raw_sets)
-def test_normal_form_is_unique(a: list[ports.Interval], b: list[ports.Interval]) -> None:
-    assert (ports.normalize(a) == ports.normalize(b)) == (points(a) == points(b))
+def test_normal_form_is_unique(a: list[intervals.Interval], b: list[intervals.Interval]) -> None:
+    assert (intervals.normalize(a) == intervals.normalize(b)) == (points(a) == points(b))
 
 
 @given(raw_sets, raw_sets)
-def test_subtract_is_set_difference(a: list[ports.Interval], b: list[ports.Interval]) -> None:
-    result = ports.subtract(ports.normalize(a), ports.normalize(b))
+def test_subtract_is_set_difference(a: list[intervals.Interval], b: list[intervals.Interval]) -> None:
+    result = intervals.subtract(intervals.normalize(a), intervals.normalize(b))
     assert points(result) == points(a) - points(b)
     assert_normal(result)
 
 
 @given(raw_sets, raw_sets)
-def test_intersect_is_set_intersection(a: list[ports.Interval], b: list[ports.Interval]) -> None:
-    result = ports.intersect(ports.normalize(a), ports.normalize(b))
+def test_intersect_is_set_intersection(a: list[intervals.Interval], b: list[intervals.Interval]) -> None:
+    result = intervals.intersect(intervals.normalize(a), intervals.normalize(b))
     assert points(result) == points(a) & points(b)
     assert_normal(result)
 
 
 @given(raw_sets, raw_sets)
-def test_covers_is_superset(a: list[ports.Interval], b: list[ports.Interval]) -> None:
-    assert ports.covers(ports.normalize(a), ports.normalize(b)) == (points(a) >= points(b))
+def test_covers_is_superset(a: list[intervals.Interval], b: list[intervals.Interval]) -> None:
+    assert intervals.covers(intervals.normalize(a), intervals.normalize(b)) == (points(a) >= points(b))
 
 
 @given(raw_sets, raw_sets, st.integers(0, 1 << 130))
 def test_arithmetic_does_not_depend_on_where_the_axis_sits(
-        a: list[ports.Interval], b: list[ports.Interval], shift: int) -> None:
+        a: list[intervals.Interval], b: list[intervals.Interval], shift: int) -> None:
     """The address line reuses this code with integers up to 2**160: shifting changes nothing."""
-    def moved(s: ports.IntervalSet) -> ports.IntervalSet:
+    def moved(s: intervals.IntervalSet) -> intervals.IntervalSet:
         return tuple((lo + shift, hi + shift) for lo, hi in s)
 
-    na, nb = ports.normalize(a), ports.normalize(b)
-    assert ports.normalize(moved(na)) == moved(na)
-    assert ports.subtract(moved(na), moved(nb)) == moved(ports.subtract(na, nb))
-    assert ports.intersect(moved(na), moved(nb)) == moved(ports.intersect(na, nb))
+    na, nb = intervals.normalize(a), intervals.normalize(b)
+    assert intervals.normalize(moved(na)) == moved(na)
+    assert intervals.subtract(moved(na), moved(nb)) == moved(intervals.subtract(na, nb))
+    assert intervals.intersect(moved(na), moved(nb)) == moved(intervals.intersect(na, nb))
 
 
 @given(st.lists(interval(ports.PORT_MAX), max_size=6), st.lists(interval(ports.PORT_MAX), max_size=6))
-def test_whole_axis_subtract_then_intersect_is_empty(a: list[ports.Interval],
-                                                     b: list[ports.Interval]) -> None:
-    na, nb = ports.normalize(a), ports.normalize(b)
-    rest = ports.subtract(na, nb)
-    assert ports.intersect(rest, nb) == ()
-    assert ports.normalize(rest + ports.intersect(na, nb)) == na
+def test_whole_axis_subtract_then_intersect_is_empty(a: list[intervals.Interval],
+                                                     b: list[intervals.Interval]) -> None:
+    na, nb = intervals.normalize(a), intervals.normalize(b)
+    rest = intervals.subtract(na, nb)
+    assert intervals.intersect(rest, nb) == ()
+    assert intervals.normalize(rest + intervals.intersect(na, nb)) == na
 
 
 def test_empty_sets() -> None:
-    assert ports.normalize([]) == ()
-    assert ports.subtract((), ((0, 5),)) == ()
-    assert ports.subtract(((0, 5),), ()) == ((0, 5),)
-    assert ports.intersect(((0, 5),), ()) == ()
-    assert ports.covers(((0, 5),), ())
-    assert not ports.covers((), ((1, 1),))
+    assert intervals.normalize([]) == ()
+    assert intervals.subtract((), ((0, 5),)) == ()
+    assert intervals.subtract(((0, 5),), ()) == ((0, 5),)
+    assert intervals.intersect(((0, 5),), ()) == ()
+    assert intervals.covers(((0, 5),), ())
+    assert not intervals.covers((), ((1, 1),))
 
 
 def test_adjacent_intervals_merge() -> None:
-    assert ports.normalize([(8787, 8787), (8786, 8786)]) == ((8786, 8787),)
-    assert ports.normalize([(1, 3), (5, 7)]) == ((1, 3), (5, 7))
+    assert intervals.normalize([(8787, 8787), (8786, 8786)]) == ((8786, 8787),)
+    assert intervals.normalize([(1, 3), (5, 7)]) == ((1, 3), (5, 7))
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_adjacent_intervals_merge() -> None:
         ("50", -1, -1, (0, 65535)),  # ESP: no ports, the whole axis
     ],
 )
-def test_axis_interval(protocol: str, from_port: int, to_port: int, expected: ports.Interval) -> None:
+def test_axis_interval(protocol: str, from_port: int, to_port: int, expected: intervals.Interval) -> None:
     assert ports.axis_interval(protocol, from_port, to_port) == expected
 
 
@@ -149,7 +149,7 @@ def test_normalize_protocol(raw: object, expected: str | None) -> None:
         ("0-10", None), ("a-b", None), (2.5, None), (None, None), ([22], None),
     ],
 )
-def test_parse_port_spec(raw: object, expected: ports.Interval | None) -> None:
+def test_parse_port_spec(raw: object, expected: intervals.Interval | None) -> None:
     assert ports.parse_port_spec(raw) == expected
 
 
@@ -164,5 +164,5 @@ def test_parse_port_spec(raw: object, expected: ports.Interval | None) -> None:
         ("icmp", ((0, 3 * 256 + 255),), "types 0-3"),
     ],
 )
-def test_format_axis(protocol: str, intervals: ports.IntervalSet, text: str) -> None:
+def test_format_axis(protocol: str, intervals: intervals.IntervalSet, text: str) -> None:
     assert ports.format_axis(protocol, intervals) == text

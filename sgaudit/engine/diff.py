@@ -15,23 +15,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import DesiredState, Finding, Grant, Group, Kind, Rule, Severity
 
 #: required grants not (wholly) allowed, each with the pieces missing
 MissingGaps = tuple[tuple[Grant, tuple["Outside", ...]], ...]
 
-ADMIN_PORTS: ports.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
+ADMIN_PORTS: intervals.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
 OTHER = "other"  # every protocol but the named ones
-_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+_FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
     """A rule source as something comparable: addresses, or a token (sg-…, pl-…, self)."""
 
-    addrs: ports.IntervalSet = ()
+    addrs: intervals.IntervalSet = ()
     token: str | None = None
 
 
@@ -40,7 +40,7 @@ _SELF_SOURCE = Source(token=SELF)
 
 @dataclass(frozen=True, slots=True)
 class Rect:
-    axis: ports.IntervalSet
+    axis: intervals.IntervalSet
     source: Source
 
 
@@ -49,8 +49,8 @@ class Outside:
     """A piece of a rule not covered: one protocol, some ports, some sources."""
 
     protocol: str
-    axis: ports.IntervalSet
-    addrs: ports.IntervalSet = ()
+    axis: intervals.IntervalSet
+    addrs: intervals.IntervalSet = ()
     token: str | None = None
 
 
@@ -66,11 +66,11 @@ class _Span:
     ``vpc``: an unknown-VPC rect is among them (the general path handles those);
     ``touches``: a rule there may cover a required rule."""
 
-    axis: ports.IntervalSet
+    axis: intervals.IntervalSet
     ports_text: str
-    cover: ports.IntervalSet
+    cover: intervals.IntervalSet
     cover_starts: tuple[int, ...]
-    near: ports.IntervalSet
+    near: intervals.IntervalSet
     near_starts: tuple[int, ...]
     vpc: bool
     touches: bool
@@ -113,7 +113,7 @@ class Differ:
         self._envelopes: dict[tuple[int, str], tuple[DesiredState, dict[str, list[Rect]]]] = {}
         #: (envelope, region, rule signature) -> what _classify says of it
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
-        self._reach: dict[int, tuple[DesiredState, dict[str, ports.IntervalSet]]] = {}
+        self._reach: dict[int, tuple[DesiredState, dict[str, intervals.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
@@ -190,7 +190,7 @@ class Differ:
         return tuple(findings)
 
     def _cached_classify(self, rule: Rule, src: str, group: Group, env: Mapping[str, list[Rect]],
-                         reach: Mapping[str, ports.IntervalSet],
+                         reach: Mapping[str, intervals.IntervalSet],
                          desired: DesiredState) -> tuple[tuple[str, Severity] | None, bool]:
         """The general path, remembered per (envelope, region, rule signature)."""
         sig = (rule.protocol, rule.from_port, rule.to_port, src)
@@ -204,7 +204,7 @@ class Differ:
         return entry
 
     def _fast_classify(self, rule: Rule, src: str, env: Mapping[str, list[Rect]],
-                       reach: Mapping[str, ports.IntervalSet]
+                       reach: Mapping[str, intervals.IntervalSet]
                        ) -> tuple[tuple[str, Severity] | None, bool] | None:
         """A rule with one CIDR on one protocol that the envelope either covers whole or does
         not meet at all: its verdict from integers, exactly as ``_classify`` gives it.  None
@@ -226,15 +226,15 @@ class Differ:
                  rule_severity(rule, Source(addrs=((lo, hi),)))), span.touches)
 
     def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
-              reach: Mapping[str, ports.IntervalSet]) -> _Span:
+              reach: Mapping[str, intervals.IntervalSet]) -> _Span:
         """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
         _, protocol, from_port, to_port = key
         axis = ports.axis_interval(protocol, from_port, to_port)
         rects = self._candidates(env, protocol, (axis,))
         addr_rects = [r for r in rects if r.source.token is None]
-        cover = ports.normalize(iv for r in addr_rects if ports.covers(r.axis, (axis,))
+        cover = intervals.normalize(iv for r in addr_rects if intervals.covers(r.axis, (axis,))
                                 for iv in r.source.addrs)
-        near = ports.normalize(iv for r in addr_rects for iv in r.source.addrs)
+        near = intervals.normalize(iv for r in addr_rects for iv in r.source.addrs)
         # describe_pieces names a protocol wholly outside without its ports
         text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
         span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
@@ -286,9 +286,9 @@ class Differ:
         """Whether "inside the VPC" permits any of these ports, so that the VPC's unknown CIDR
         could have changed the verdict (the reason then says why it did not)."""
         protocols = {rule.protocol, ports.ALL} if rule.protocol != ports.ALL else set(env)
-        vpc_axis = ports.normalize(iv for p in protocols for r in env.get(p, ())
+        vpc_axis = intervals.normalize(iv for p in protocols for r in env.get(p, ())
                                    if r.source.token == UNKNOWN_VPC for iv in r.axis)
-        return any(piece.token is None and ports.intersect(piece.axis, vpc_axis) for piece in outside)
+        return any(piece.token is None and intervals.intersect(piece.axis, vpc_axis) for piece in outside)
 
     def _outside_of_envelope(self, rule: Rule, group: Group,
                              env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
@@ -297,36 +297,36 @@ class Differ:
             pieces = [(p, _FULL, self._candidates(env, p, _FULL)) for p in ports.NAMED]
             pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
         else:
-            axis: ports.IntervalSet = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
+            axis: intervals.IntervalSet = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
             pieces = [(rule.protocol, axis, self._candidates(env, rule.protocol, axis))]
         out: list[Outside] = []
         for protocol, axis, rects in pieces:
             out.extend(uncovered(protocol, axis, source, rects))
         return tuple(out)
 
-    def _required_reach(self, desired: DesiredState) -> dict[str, ports.IntervalSet]:
+    def _required_reach(self, desired: DesiredState) -> dict[str, intervals.IntervalSet]:
         """Per protocol, the port axis that required grants occupy: rules elsewhere cannot
         cover them, so they are left out of the cache key of the missing-rule check."""
         cached = self._reach.get(id(desired))
         if cached is not None and cached[0] is desired:
             return cached[1]
-        reach: dict[str, list[ports.Interval]] = {}
+        reach: dict[str, list[intervals.Interval]] = {}
         for g in desired.required:
             reach.setdefault(g.protocol, []).append(
                 ports.axis_interval(g.protocol, g.from_port, g.to_port))
-        result = {p: ports.normalize(ivs) for p, ivs in reach.items()}
+        result = {p: intervals.normalize(ivs) for p, ivs in reach.items()}
         self._reach[id(desired)] = (desired, result)
         return result
 
     def _candidates(self, env: Mapping[str, list[Rect]], protocol: str,
-                    axis: ports.IntervalSet) -> list[Rect]:
+                    axis: intervals.IntervalSet) -> list[Rect]:
         """The envelope's rects of a protocol whose ports meet ``axis`` (few distinct axes
         occur, so this filter is computed once per envelope and axis)."""
         key = (id(env), protocol, axis)
         found = self._candidate_cache.get(key)
         if found is None:
             found = [r for r in (*env.get(protocol, ()), *env.get(ports.ALL, ()))
-                     if ports.intersect(r.axis, axis)]
+                     if intervals.intersect(r.axis, axis)]
             self._candidate_cache[key] = found
         return found
 
@@ -427,29 +427,29 @@ MAX_VPC_V4 = 50 * (1 << 16)
 MAX_VPC_V6 = 5 * (1 << 84)
 
 
-def could_be_inside_a_vpc(addrs: ports.IntervalSet) -> bool:
+def could_be_inside_a_vpc(addrs: intervals.IntervalSet) -> bool:
     """Whether these addresses could all lie inside some VPC whose CIDR is unknown."""
-    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V4_ALL))
-    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(addrs, addresses.V6_ALL))
+    v4 = sum(hi - lo + 1 for lo, hi in intervals.intersect(addrs, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in intervals.intersect(addrs, addresses.V6_ALL))
     return v4 <= MAX_VPC_V4 and v6 <= MAX_VPC_V6
 
 
-def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+def uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
               rects: Sequence[Rect]) -> list[Outside]:
     """The part of (axis x source) that no rect covers, as pieces with merged address ranges.
 
     A rect from UNKNOWN_VPC (a VPC whose CIDR is unknown) covers a piece's ports only when the
     piece's addresses could all lie inside some VPC: what is reported is then outside the
     envelope whatever the VPC's CIDR is."""
-    rects = [r for r in rects if ports.intersect(r.axis, axis)]
-    vpc_axis = ports.normalize(iv for r in rects if r.source.token == UNKNOWN_VPC for iv in r.axis)
+    rects = [r for r in rects if intervals.intersect(r.axis, axis)]
+    vpc_axis = intervals.normalize(iv for r in rects if r.source.token == UNKNOWN_VPC for iv in r.axis)
     pieces = _uncovered(protocol, axis, source, rects)
     if not vpc_axis or source.token is not None:
         return pieces
     out = []
     for piece in pieces:
         if could_be_inside_a_vpc(piece.addrs):
-            rest = ports.subtract(piece.axis, vpc_axis)
+            rest = intervals.subtract(piece.axis, vpc_axis)
             if rest:
                 out.append(Outside(protocol, rest, addrs=piece.addrs))
         else:
@@ -457,23 +457,23 @@ def uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
     return out
 
 
-def _uncovered(protocol: str, axis: ports.IntervalSet, source: Source,
+def _uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
                rects: Sequence[Rect]) -> list[Outside]:
     if source.token is not None:
-        covered = ports.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
-        rest = ports.subtract(axis, covered)
+        covered = intervals.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
+        rest = intervals.subtract(axis, covered)
         return [Outside(protocol, rest, token=source.token)] if rest else []
     addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
     if not addr_rects:  # an empty prefix list allows nothing, so nothing of it is outside
         return [Outside(protocol, axis, addrs=source.addrs)] if source.addrs else []
-    by_axis: dict[ports.IntervalSet, list[ports.Interval]] = {}
+    by_axis: dict[intervals.IntervalSet, list[intervals.Interval]] = {}
     for lo, hi, rest in _uncovered_runs(axis, source.addrs, addr_rects):
         by_axis.setdefault(rest, []).append((lo, hi))
-    return [Outside(protocol, rest, addrs=ports.normalize(ivs)) for rest, ivs in by_axis.items()]
+    return [Outside(protocol, rest, addrs=intervals.normalize(ivs)) for rest, ivs in by_axis.items()]
 
 
-def _uncovered_runs(axis: ports.IntervalSet, addrs: ports.IntervalSet,
-                    rects: Sequence[Rect]) -> list[tuple[int, int, ports.IntervalSet]]:
+def _uncovered_runs(axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
+                    rects: Sequence[Rect]) -> list[tuple[int, int, intervals.IntervalSet]]:
     """(first, last address, ports not covered) over the source's addresses, cut where any
     rect's addresses start or end; neighbouring runs with the same ports are merged."""
     points: set[int] = set()
@@ -482,12 +482,12 @@ def _uncovered_runs(axis: ports.IntervalSet, addrs: ports.IntervalSet,
     for r in rects:
         for lo, hi in r.source.addrs:
             points.update((lo, hi + 1))
-    runs: list[tuple[int, int, ports.IntervalSet]] = []
+    runs: list[tuple[int, int, intervals.IntervalSet]] = []
     for lo, nxt in pairwise(sorted(points)):
         if not _contains(addrs, lo):
             continue
-        covered = ports.normalize(iv for r in rects if _contains(r.source.addrs, lo) for iv in r.axis)
-        rest = ports.subtract(axis, covered)
+        covered = intervals.normalize(iv for r in rects if _contains(r.source.addrs, lo) for iv in r.axis)
+        rest = intervals.subtract(axis, covered)
         if not rest:
             continue
         if runs and runs[-1][1] + 1 == lo and runs[-1][2] == rest:
@@ -497,34 +497,34 @@ def _uncovered_runs(axis: ports.IntervalSet, addrs: ports.IntervalSet,
     return runs
 
 
-def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, ports.IntervalSet]) -> bool:
+def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, intervals.IntervalSet]) -> bool:
     protocol, from_port, to_port, _ = sig
     if protocol == ports.ALL:
         return bool(reach)
     occupied = reach.get(protocol)
     return occupied is not None and bool(occupied) and bool(
-        ports.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
+        intervals.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
 
 
-def _meets(merged: ports.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
+def _meets(merged: intervals.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
     """``lo..hi`` shares an address with the merged interval set."""
     i = bisect_right(starts, hi) - 1
     return i >= 0 and merged[i][1] >= lo
 
 
-def _rect_covers(rule: tuple[str, ports.Interval, Source], protocol: str, want: Rect) -> bool:
+def _rect_covers(rule: tuple[str, intervals.Interval, Source], protocol: str, want: Rect) -> bool:
     """Whether one actual rule (protocol, port interval, source) allows all of ``want``."""
     have_protocol, axis, have = rule
     if have_protocol != protocol and have_protocol != ports.ALL:
         return False
-    if not ports.covers((axis,), want.axis):
+    if not intervals.covers((axis,), want.axis):
         return False
     if want.source.token is not None:
         return have.token == want.source.token
-    return have.token is None and ports.covers(have.addrs, want.source.addrs)
+    return have.token is None and intervals.covers(have.addrs, want.source.addrs)
 
 
-def _contains(intervals: ports.IntervalSet, point: int) -> bool:
+def _contains(intervals: intervals.IntervalSet, point: int) -> bool:
     for lo, hi in intervals:
         if lo <= point <= hi:
             return True
@@ -561,10 +561,10 @@ def describe_outside(piece: Outside, whole: Source) -> str:
 
 
 @lru_cache(maxsize=16384)
-def describe_addrs(part: ports.IntervalSet, whole: ports.IntervalSet) -> str:
+def describe_addrs(part: intervals.IntervalSet, whole: intervals.IntervalSet) -> str:
     if part == whole:
         return addresses.describe(whole)
-    rest = ports.subtract(whole, part)
+    rest = intervals.subtract(whole, part)
     if len(addresses.to_cidrs(rest)) < len(addresses.to_cidrs(part)):
         return f"{addresses.describe(whole)} except {addresses.describe(rest)}"
     return addresses.describe(part)
@@ -590,19 +590,19 @@ def _piece_severity(piece: Outside) -> Severity:
     prefix lists; low: icmp from private ranges."""
     if piece.token is not None:
         return Severity.MEDIUM
-    public = ports.subtract(piece.addrs, addresses.private_space())
+    public = intervals.subtract(piece.addrs, addresses.private_space())
     if not public:
         return Severity.LOW if piece.protocol in ports.ICMP else Severity.MEDIUM
     all_traffic = piece.protocol == OTHER or ports.every_port(piece.protocol, piece.axis)
     if all_traffic:
         return Severity.CRITICAL
-    if _world_scale(public) and piece.protocol == "tcp" and ports.intersect(piece.axis, ADMIN_PORTS):
+    if _world_scale(public) and piece.protocol == "tcp" and intervals.intersect(piece.axis, ADMIN_PORTS):
         return Severity.CRITICAL
     return Severity.HIGH
 
 
-def _world_scale(public: ports.IntervalSet) -> bool:
+def _world_scale(public: intervals.IntervalSet) -> bool:
     """At least a /8 of public IPv4 space or a /32 of IPv6: reachable by "the world"."""
-    v4 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V4_ALL))
-    v6 = sum(hi - lo + 1 for lo, hi in ports.intersect(public, addresses.V6_ALL))
+    v4 = sum(hi - lo + 1 for lo, hi in intervals.intersect(public, addresses.V4_ALL))
+    v6 = sum(hi - lo + 1 for lo, hi in intervals.intersect(public, addresses.V6_ALL))
     return v4 >= 1 << 24 or v6 >= 1 << 96

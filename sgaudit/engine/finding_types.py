@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sgaudit import ports
+from sgaudit import intervals, ports
 from sgaudit.engine.diff import ADMIN_PORTS
 from sgaudit.model import Finding, Kind, Severity
 
@@ -57,7 +57,7 @@ def finding_type(f: Finding) -> FindingType:
     axis = (ports.axis_interval(f.protocol, f.from_port, f.to_port),)
     if f.protocol == ports.ALL or ports.every_port(f.protocol, axis):
         return ALL_TRAFFIC
-    if f.severity == Severity.CRITICAL and f.protocol == "tcp" and ports.intersect(axis, ADMIN_PORTS):
+    if f.severity == Severity.CRITICAL and f.protocol == "tcp" and intervals.intersect(axis, ADMIN_PORTS):
         return WORLD_OPEN_ADMIN_PORT
     if f.severity in (Severity.CRITICAL, Severity.HIGH):
         return PUBLIC_INGRESS

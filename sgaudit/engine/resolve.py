@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import DesiredState, Grant, Group, Options, Origin, Policy, Vpc
 from sgaudit.policy import clusterargs
@@ -234,7 +234,7 @@ class _Builder:
             self.firewall_rules(firewall, required=False)  # but whether it must is unknown
             return
         blocks = tuple(b for b in self.vpc_blocks() if ":" not in b)
-        if ports.covers(addresses.cidr_set(blocks), addresses.cidr_set([cidr])):
+        if intervals.covers(addresses.cidr_set(blocks), addresses.cidr_set([cidr])):
             self.firewall_rules(firewall)
         else:
             self.warnings.append(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import Options, Origin
 from sgaudit.policy.yamlsource import brief
@@ -217,7 +217,7 @@ def expect_port_list(value: object, where: Where) -> tuple[int, ...]:
     return tuple(expect_port(p, where.item(i)) for i, p in enumerate(value))
 
 
-def expect_port_ranges(value: object, where: Where) -> tuple[ports.Interval, ...]:
+def expect_port_ranges(value: object, where: Where) -> tuple[intervals.Interval, ...]:
     """A list of ports given as integers or "lo-hi" strings."""
     if not isinstance(value, list):
         raise where.fail(f"expected a list of ports (integers or \"lo-hi\"), got {show(value)}")
@@ -246,7 +246,7 @@ def expect_icmp_types(value: object, where: Where) -> tuple[int, ...]:
     return tuple(sorted(types))
 
 
-def _icmp_type_spec(value: object) -> ports.Interval | None:
+def _icmp_type_spec(value: object) -> intervals.Interval | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

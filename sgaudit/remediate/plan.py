@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import Differ, finding_key
 from sgaudit.engine.resolve import SELF
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
@@ -289,13 +289,13 @@ def _permitted_parts(revoked: Rule, result: GroupResult,
             continue
         protocol = revoked.protocol if revoked.protocol != ports.ALL else env_protocol
         for rect in rects:
-            axis = ports.intersect(rule_axis, rect.axis)
+            axis = intervals.intersect(rule_axis, rect.axis)
             if not axis or rect.source.token == SELF:
                 continue
             if source.token is not None:
                 sources = [source.token] if rect.source.token == source.token else []
             else:
-                sources = list(addresses.to_cidrs(ports.intersect(source.addrs, rect.source.addrs)))
+                sources = list(addresses.to_cidrs(intervals.intersect(source.addrs, rect.source.addrs)))
             for cidr in sources:
                 for from_port, to_port in _port_ranges(protocol, axis):
                     parts.setdefault((protocol, from_port, to_port, cidr), _PERMITTED_PART)
@@ -310,11 +310,11 @@ def _carried_own_traffic(revoked: Rule, group: Group, kept: Sequence[Rule], diff
     all_traffic = revoked.protocol == ports.ALL or (
         revoked.protocol == "tcp" and ports.every_port(revoked.protocol, rule_axis))
     return (all_traffic and source.token is None
-            and bool(ports.intersect(source.addrs, addresses.private_space()))
+            and bool(intervals.intersect(source.addrs, addresses.private_space()))
             and not any(r.source == group.group_id and r.protocol == ports.ALL for r in kept))
 
 
-def _port_ranges(protocol: str, axis: ports.IntervalSet) -> list[tuple[int, int]]:
+def _port_ranges(protocol: str, axis: intervals.IntervalSet) -> list[tuple[int, int]]:
     """Axis intervals back to AWS's FromPort/ToPort (icmp: type and code)."""
     if protocol == ports.ALL or axis == ((ports.PORT_MIN, ports.PORT_MAX),):
         return [(-1, -1)] if protocol not in ports.PORTED else [(0, 65535)]

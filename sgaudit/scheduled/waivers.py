@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.model import Finding, GroupResult, Report, Waiver, WaiverNotice, WaiverNotices
 
 #: waivers that expire within this many days are listed in the report
@@ -57,7 +57,7 @@ def covers(waiver: Waiver, finding: Finding) -> bool:
         outer = ports.axis_interval(waiver.protocol, waiver.from_port, waiver.to_port)
         inner = ports.axis_interval(finding.protocol, finding.from_port, finding.to_port)
         # 1-65535 waives every port: port 0 is not a real port (as "every port" in severity)
-        if not (ports.covers((outer,), (inner,)) or ports.every_port(waiver.protocol, (outer,))):
+        if not (intervals.covers((outer,), (inner,)) or ports.every_port(waiver.protocol, (outer,))):
             return False
     return source_inside(finding.source, waiver.source)
 
@@ -70,7 +70,7 @@ def source_inside(inner: str, outer: str) -> bool:
     if not inner_is_cidr:
         return inner == outer
     try:
-        return ports.covers((addresses.cidr_interval(outer),), (addresses.cidr_interval(inner),))
+        return intervals.covers((addresses.cidr_interval(outer),), (addresses.cidr_interval(inner),))
     except ValueError:
         return False
 

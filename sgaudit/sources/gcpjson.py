@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sgaudit import addresses, ports
+from sgaudit import addresses, intervals, ports
 from sgaudit.model import UNKNOWN, FirewallMatch, FirewallPolicy, FirewallRule, GcpInstance, ScanError
 from sgaudit.sources.awsjson import ShapeError, _brief
 
@@ -205,7 +205,7 @@ def _match(entry: Any, where: str, protocol_key: str) -> FirewallMatch:
         raise ShapeError(f"{where}.ports: ports are only allowed with tcp, udp and sctp, not "
                          f"{entry[protocol_key]!r}")
     spans = [port_range(p, f"{where}.ports[{i}]") for i, p in enumerate(raw_ports)]
-    return FirewallMatch(protocol, ports.normalize(spans))
+    return FirewallMatch(protocol, intervals.normalize(spans))
 
 
 def cidrs(values: Iterable[Any], where: str) -> tuple[str, ...]:
