@@ -12,9 +12,9 @@ from sgaudit.gcpause import pausing_collector
 from sgaudit.model import (
     DesiredState,
     GcpState,
+    Group,
     GroupResult,
     Matcher,
-    Options,
     Policy,
     Report,
     ScanError,
@@ -34,16 +34,7 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     for group in snapshot.groups:
         if not policy.select.matches(group):
             continue
-        vpc = find_vpc(group.region, group.vpc_id)
-        options, matched = effective_options(policy, group)
-        role, role_origin = group_role(policy, group, matched)
-        state_key = (matched, vpc, role, role_origin)
-        desired = states.get(state_key)
-        if desired is None:
-            desired = states[state_key] = (
-                resolve_cluster(policy, matched, role_origin) if role == "cluster"
-                else resolve(options, vpc, policy.allow))
-            warnings.update(dict.fromkeys(desired.warnings))
+        desired = desired_state(policy, group, find_vpc(group.region, group.vpc_id), states, warnings)
         if desired.unresolved:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
@@ -78,11 +69,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
         index = gcp_effective.NetworkIndex(network, net.rules)
         memo = gcp_findings.Memo()
         for group in groups:
-            options, matched = effective_options(policy, group)
-            desired = states.get((matched, vpc))
-            if desired is None:
-                desired = states[(matched, vpc)] = _gcp_desired(options, vpc, policy)
-                warnings.update(dict.fromkeys(desired.warnings))
+            desired = desired_state(policy, group, vpc, states, warnings)
             if desired.unresolved:
                 errors.append(ScanError(group.account, group.region, "resolve",
                                         f"{network.name}/{group.group_id}: {desired.unresolved}",
@@ -94,13 +81,27 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
     return results
 
 
-def _gcp_desired(options: Options, vpc: Vpc | None, policy: Policy) -> DesiredState:
-    desired = resolve(options, vpc, policy.allow)
-    if desired.unresolved and vpc is None:
-        desired = replace(desired, unresolved=(
-            "the network's subnet ranges are needed but unknown (add the output of `gcloud "
-            "compute networks subnets list --format=json` to the snapshot, or see why it could "
-            "not be read)"))
+def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
+                  states: dict[tuple[object, ...], DesiredState],
+                  warnings: dict[str, None]) -> DesiredState:
+    """A group's desired state, by its role (scheduler or cluster-wide), computed once per
+    distinct combination of matched entries, VPC and role; its warnings collected once."""
+    options, matched = effective_options(policy, group)
+    role, role_origin = group_role(policy, group, matched)
+    key = (matched, vpc, role, role_origin)
+    desired = states.get(key)
+    if desired is None:
+        if role == "cluster":
+            desired = resolve_cluster(policy, matched, role_origin)
+        else:
+            desired = resolve(options, vpc, policy.allow)
+        if desired.unresolved and vpc is None and group.cloud == "gcp":
+            desired = replace(desired, unresolved=(
+                "the network's subnet ranges are needed but unknown (add the output of `gcloud "
+                "compute networks subnets list --format=json` to the snapshot, or see why it could "
+                "not be read)"))
+        states[key] = desired
+        warnings.update(dict.fromkeys(desired.warnings))
     return desired
 
 

@@ -449,3 +449,32 @@ def test_severity_of_a_partly_denied_rule_is_what_still_gets_through() -> None:
     (ssh_finding,) = [f for f in report.findings if f.rule_ids == ("ssh-anywhere",)]
     assert ssh_finding.severity == "medium"
     assert "the rest is blocked by deny-public-ssh (deny, priority 900)" in ssh_finding.reason
+
+
+# -- cluster-wide tags (issue 15): only their own traffic ---------------------------------------
+CLUSTER_TAG = "coiled-c1-cluster"
+CLUSTER_POLICY = "roles: {cluster: {network_tags: ['coiled-*-cluster']}}"
+
+
+def _own_traffic(name: str = "c1-internal") -> FirewallRule:
+    """All traffic among the cluster's machines: from the cluster tag to the cluster tag."""
+    return fw(name, FirewallMatch("-1"), sources=(), source_tags=(CLUSTER_TAG,), tags=(CLUSTER_TAG,))
+
+
+def test_a_cluster_tag_with_only_its_own_traffic_is_clean() -> None:
+    report = run(OK, _own_traffic(), policy=CLUSTER_POLICY)
+    assert found(report) == []
+    assert {r.group.group_id: r.role for r in report.results} == {TAG: "scheduler", CLUSTER_TAG: "cluster"}
+
+
+def test_a_cluster_tag_opened_to_the_world_is_extra_and_judged_as_scheduler_otherwise() -> None:
+    opened = fw("c1-dask-world", tcp(8786), tags=(CLUSTER_TAG,))
+    report = run(OK, _own_traffic(), opened, policy=CLUSTER_POLICY)
+    assert found(report) == [("extra", "tcp", 8786, 8786, "0.0.0.0/0", ("c1-dask-world",), "high")]
+
+
+def test_a_cluster_tag_without_its_own_traffic_misses_it() -> None:
+    report = run(OK, fw("c1-ssh-vpc", tcp(22), sources=("10.0.0.0/16",), tags=(CLUSTER_TAG,)),
+                 policy=CLUSTER_POLICY)
+    kinds = sorted((f.kind, f.protocol, f.source) for f in report.findings)
+    assert kinds == [("extra", "tcp", "10.0.0.0/16"), ("missing", "-1", CLUSTER_TAG)]
