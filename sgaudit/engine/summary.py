@@ -31,6 +31,16 @@ class Summary:
     accounts: tuple[str, ...]
     regions: tuple[str, ...]
 
+    #: the clouds of the audited units ("aws", "gcp"), sorted
+    clouds: tuple[str, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        """What was audited, in words: AWS security groups, GCP network tags, or both."""
+        if self.clouds == ("gcp",):
+            return "network tag"
+        return "audited target" if len(self.clouds) > 1 else "security group"
+
     @property
     def verdict(self) -> str:
         """"incomplete", "drift" or "clean": an incomplete scan is never called clean."""
@@ -56,4 +66,5 @@ def summarize(report: Report) -> Summary:
         open_by_severity={s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
         by_kind={k: sum(1 for f in active if f.kind == k) for k in Kind},
         accounts=tuple(sorted(a for a in accounts if a)),
-        regions=tuple(sorted(r for r in regions if r)))
+        regions=tuple(sorted(r for r in regions if r)),
+        clouds=tuple(sorted({r.group.cloud for r in report.results})))
