@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -58,7 +59,22 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
 
 def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[ScanError],
               warnings: dict[str, None]) -> list[GroupResult]:
-    """Google Cloud targets: one per selected network tag and network, judged by effect."""
+    """Google Cloud targets: one per selected network tag and network, judged by effect.
+
+    The cyclic GC is paused meanwhile: the audit allocates hundreds of thousands of small
+    records and frees none of them until the report is written, so every collection would scan
+    them all for nothing (a quarter of the time at 50,000 rules)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _audit_gcp(policy, state, differ, errors, warnings)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[ScanError],
+               warnings: dict[str, None]) -> list[GroupResult]:
     results: list[GroupResult] = []
     states: dict[tuple[object, ...], DesiredState] = {}
     for net in gcp_targets.networks(state):
