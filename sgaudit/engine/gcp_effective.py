@@ -416,7 +416,37 @@ def _minus(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]
     """``uncovered``, after a cheap bounding-box filter: most rules of a target meet few others
     (other ports, other sources), and then the piece comes back whole without any arithmetic."""
     hits = _hits(axis, src, rects)
-    return uncovered(key, axis, src, hits) if hits else _whole(key, axis, src)
+    if not hits:
+        return _whole(key, axis, src)
+    if _one_covers(hits, axis, src):
+        return []
+    if src.token is None and all(r.source.token is None and ports.covers(r.axis, axis) for r in hits):
+        return _addrs_left(key, axis, src, hits)
+    return uncovered(key, axis, src, hits)
+
+
+def _addrs_left(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+    """``uncovered`` when every rect spans all of the axis: what is left is the source's
+    addresses that no rect names, on the whole axis - one subtraction instead of the cut-point
+    sweep (the usual case: a rule on some ports against rules on all ports or the same ports)."""
+    left = ports.subtract(src.addrs, ports.normalize(iv for r in rects for iv in r.source.addrs))
+    return [Outside(key, axis, addrs=left)] if left else []
+
+
+def _one_covers(rects: Sequence[Rect], axis: ports.IntervalSet, src: Source) -> bool:
+    """Whether a single rect covers all of (axis x src): the usual case of a required port
+    granted by its own rule, or of a deny wider than the rule it blocks; then nothing is left
+    and the cut-point sweep of ``uncovered`` is skipped."""
+    token = src.token
+    for r in rects:
+        if token is not None:
+            if r.source.token != token:
+                continue
+        elif r.source.token is not None or not ports.covers(r.source.addrs, src.addrs):
+            continue
+        if ports.covers(r.axis, axis):
+            return True
+    return False
 
 
 def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:

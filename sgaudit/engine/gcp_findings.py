@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from sgaudit import ports
-from sgaudit.engine.diff import Differ, Rect, Source, describe_pieces, extra_severity
+from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
 from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, gaps, takers
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
 
@@ -21,6 +21,19 @@ class Memo:
 
     def __init__(self) -> None:
         self._store: dict[tuple[int, int], tuple[object, object, object]] = {}
+        self._outside: dict[tuple[tuple[Outside, ...], int], tuple[object, tuple[Outside, ...]]] = {}
+
+    def outside(self, pieces: tuple[Outside, ...], env: dict[str, list[Rect]],
+                differ: Differ) -> tuple[Outside, ...]:
+        """``differ.outside_envelope``, once per distinct pieces (by value) and envelope: the
+        same rule text on thousands of tags (Coiled's own rules, 0.0.0.0/0 drift) is one check."""
+        key = (pieces, id(env))
+        entry = self._outside.get(key)
+        if entry is not None and entry[0] is env:
+            return entry[1]
+        found = differ.outside_envelope(pieces, env)
+        self._outside[key] = (env, found)
+        return found
 
     def get(self, a: object, b: object, make: Callable[[], object]) -> object:
         entry = self._store.get((id(a), id(b)))
@@ -40,7 +53,7 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
     for exposure in effective.exposures:
         # an untouched unit of a rule that surely applies is judged alike for every target
         shared = exposure.unit if exposure.whole and exposure.step.possibly is None else exposure
-        verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ))  # type: ignore[misc]
+        verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ, memo))  # type: ignore[misc]
         if verdict is not None:
             extras.append(verdict)  # type: ignore[arg-type]
     missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
@@ -49,11 +62,11 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
     return findings, applied_rules(effective, findings, missing, memo)
 
 
-def _extra(exposure: Exposure, env: dict[str, list[Rect]],
-           differ: Differ) -> tuple[Rule, str, Severity] | None:
+def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
+           memo: Memo) -> tuple[Rule, str, Severity] | None:
     if not exposure.pieces:
         return None
-    outside = differ.outside_envelope(exposure.pieces, env)
+    outside = memo.outside(exposure.pieces, env, differ)
     if not outside:
         return None
     unit, step = exposure.unit, exposure.step

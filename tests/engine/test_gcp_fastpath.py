@@ -146,8 +146,17 @@ def _norm(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
     return ports.normalize(ivs)
 
 
-@settings(max_examples=400, deadline=None)
-@given(rect_axis.map(_norm), src_st, st.lists(st.builds(Rect, rect_axis.map(_norm), src_st), max_size=6))
-def test_minus_equals_uncovered(axis: tuple[tuple[int, int], ...], src: Source, rects: list[Rect]) -> None:
-    """The pre-filtered subtraction of the sweep and of the required check is the differ's."""
+@settings(max_examples=600, deadline=None)
+@given(rect_axis.map(_norm), src_st, st.lists(st.builds(Rect, rect_axis.map(_norm), src_st), max_size=6),
+       st.lists(src_st, max_size=4), st.data())
+def test_minus_equals_uncovered(axis: tuple[tuple[int, int], ...], src: Source, rects: list[Rect],
+                                spanning: list[Source], data: st.DataObject) -> None:
+    """The pre-filtered subtraction of the sweep and of the required check is the differ's,
+    also when rects span the whole axis or more (the shortcuts' cases)."""
+    wide = data.draw(st.sampled_from((axis, ((0, 65535),), _norm((*axis, (50, 60))))))
+    if src.token is None and data.draw(st.booleans()):  # src in two halves: covered only together
+        lo, hi = src.addrs[0][0], src.addrs[-1][1]
+        cut = data.draw(st.integers(lo, hi))
+        spanning += [Source(addrs=((lo, cut),)), Source(addrs=((cut + 1, hi + 1),))]
+    rects = data.draw(st.permutations([*rects, *(Rect(wide, s) for s in spanning)]))
     assert gcp_effective._minus("tcp", axis, src, rects) == uncovered("tcp", axis, src, rects)
