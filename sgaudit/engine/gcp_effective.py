@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sgaudit import addresses, ports
-from sgaudit.engine.diff import OTHER, Outside, Rect, Source, uncovered
+from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
 
@@ -320,7 +320,7 @@ class _Sweep:
                 hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
                 untouched = untouched and not hits
                 exposed.extend(_whole(key, axis, unit.src) if not hits
-                               else uncovered(key, axis, unit.src, hits))
+                               else _cut(key, axis, unit.src, hits))
                 if step.possibly is None:
                     new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
                     _add(self.result.allowed, key, new)
@@ -372,7 +372,7 @@ class _Sweep:
         for step, regions in self.denials:
             for key, axis in unit.pieces:
                 hits = _hits(axis, unit.src, regions.get(key, ()))
-                if hits and _shrunk(uncovered(key, axis, unit.src, hits), unit):
+                if hits and _shrunk(_cut(key, axis, unit.src, hits), unit):
                     out.append(step)
                     break
         return tuple(out)
@@ -405,7 +405,7 @@ def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) ->
             key = piece.protocol if piece.protocol in regions else OTHER
             src = Source(addrs=piece.addrs, token=piece.token)
             hits = _hits(piece.axis, src, regions.get(key) or regions.get(piece.protocol) or ())
-            if hits and _cut(uncovered(piece.protocol, piece.axis, src, hits), piece):
+            if hits and _less(_cut(piece.protocol, piece.axis, src, hits), piece):
                 out.append(step)
                 break
     return out
@@ -416,37 +416,31 @@ def _minus(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]
     """``uncovered``, after a cheap bounding-box filter: most rules of a target meet few others
     (other ports, other sources), and then the piece comes back whole without any arithmetic."""
     hits = _hits(axis, src, rects)
-    if not hits:
-        return _whole(key, axis, src)
-    if _one_covers(hits, axis, src):
-        return []
-    if src.token is None and all(r.source.token is None and ports.covers(r.axis, axis) for r in hits):
-        return _addrs_left(key, axis, src, hits)
-    return uncovered(key, axis, src, hits)
+    return _cut(key, axis, src, hits) if hits else _whole(key, axis, src)
 
 
-def _addrs_left(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
-    """``uncovered`` when every rect spans all of the axis: what is left is the source's
-    addresses that no rect names, on the whole axis - one subtraction instead of the cut-point
-    sweep (the usual case: a rule on some ports against rules on all ports or the same ports)."""
-    left = ports.subtract(src.addrs, ports.normalize(iv for r in rects for iv in r.source.addrs))
-    return [Outside(key, axis, addrs=left)] if left else []
-
-
-def _one_covers(rects: Sequence[Rect], axis: ports.IntervalSet, src: Source) -> bool:
-    """Whether a single rect covers all of (axis x src): the usual case of a required port
-    granted by its own rule, or of a deny wider than the rule it blocks; then nothing is left
-    and the cut-point sweep of ``uncovered`` is skipped."""
-    token = src.token
+def _cut(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+    """``uncovered`` - and the same result - without its cut-point sweep in the usual case
+    that every rect of an address source either spans the piece's ports or misses them (a
+    rule on some ports against rules on all ports or on the same ports): what is left is then
+    the source's addresses that no spanning rect names, on the whole axis."""
+    if src.token is not None:
+        return uncovered(key, axis, src, rects)
+    spanning: list[ports.IntervalSet] = []
     for r in rects:
+        token = r.source.token
         if token is not None:
-            if r.source.token != token:
-                continue
-        elif r.source.token is not None or not ports.covers(r.source.addrs, src.addrs):
-            continue
+            if token == UNKNOWN_VPC:
+                return uncovered(key, axis, src, rects)
+            continue  # another kind of source: covers no address
         if ports.covers(r.axis, axis):
-            return True
-    return False
+            spanning.append(r.source.addrs)
+        elif ports.intersect(r.axis, axis):
+            return uncovered(key, axis, src, rects)
+    if not spanning:
+        return [Outside(key, axis, addrs=src.addrs)] if src.addrs else []
+    left = ports.subtract(src.addrs, ports.normalize(iv for addrs in spanning for iv in addrs))
+    return [Outside(key, axis, addrs=left)] if left else []
 
 
 def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:
@@ -538,7 +532,7 @@ def _shrunk(pieces: Sequence[Outside], unit: Unit) -> bool:
     return total < whole
 
 
-def _cut(remaining: Sequence[Outside], piece: Outside) -> bool:
+def _less(remaining: Sequence[Outside], piece: Outside) -> bool:
     total = sum(_size(p.axis) * (_size(p.addrs) if p.token is None else 1) for p in remaining)
     return total < _size(piece.axis) * (_size(piece.addrs) if piece.token is None else 1)
 
