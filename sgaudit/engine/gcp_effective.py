@@ -397,6 +397,40 @@ def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: ports.IntervalS
     return _minus(protocol, axis, src, allowed.get(key, ()))
 
 
+def allowed_by_port(allowed: Mapping[str, list[Rect]]) -> dict[str, PortView]:
+    """``allowed`` indexed by port, for checking many required rules against it (``gaps``
+    with the index compares a required port with the rects of its own port and the wide ones
+    only; the result does not depend on the order or number of rects that miss it)."""
+    out = {}
+    for key, rects in allowed.items():
+        index = _Index()
+        index.extend(rects)
+        out[key] = PortView(index, rects)
+    return out
+
+
+class PortView:
+    """One protocol key's allowed rects, all of them (``get``) or those near some ports."""
+
+    __slots__ = ("index", "rects")
+
+    def __init__(self, index: _Index, rects: list[Rect]) -> None:
+        self.index, self.rects = index, rects
+
+
+def gaps_indexed(allowed: Mapping[str, PortView], protocol: str, axis: ports.IntervalSet,
+                 src: Source, keys: Sequence[str]) -> list[Outside]:
+    """``gaps`` on ``allowed_by_port(allowed)``: the same result."""
+    if protocol == ports.ALL:
+        return [p for k in keys for p in _minus(k, _FULL, src, _all_of(allowed.get(k)))]
+    view = allowed.get(protocol if protocol in keys else OTHER)
+    return _minus(protocol, axis, src, view.index.near(axis) if view else ())
+
+
+def _all_of(view: PortView | None) -> list[Rect]:
+    return view.rects if view else []
+
+
 def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
     """The rules that took away some of these missing pieces."""
     out = []
@@ -427,15 +461,24 @@ def _cut(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) 
     if src.token is not None:
         return uncovered(key, axis, src, rects)
     spanning: list[ports.IntervalSet] = []
+    lo, hi = axis[0][0], axis[-1][1]
+    single = len(axis) == 1
     for r in rects:
         token = r.source.token
         if token is not None:
             if token == UNKNOWN_VPC:
                 return uncovered(key, axis, src, rects)
             continue  # another kind of source: covers no address
-        if ports.covers(r.axis, axis):
+        raxis = r.axis
+        if single and len(raxis) == 1:  # one interval each: compare the ends
+            rlo, rhi = raxis[0]
+            if rlo <= lo and hi <= rhi:
+                spanning.append(r.source.addrs)
+            elif rlo <= hi and lo <= rhi:
+                return uncovered(key, axis, src, rects)
+        elif ports.covers(raxis, axis):
             spanning.append(r.source.addrs)
-        elif ports.intersect(r.axis, axis):
+        elif ports.intersect(raxis, axis):
             return uncovered(key, axis, src, rects)
     if not spanning:
         return [Outside(key, axis, addrs=src.addrs)] if src.addrs else []

@@ -6,12 +6,22 @@ shapes; this module only says which part of which rule is effective and which ru
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from sgaudit import ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
-from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, gaps, takers
+from sgaudit.engine.gcp_effective import (
+    Effective,
+    Exposure,
+    PortView,
+    Regions,
+    Step,
+    allowed_by_port,
+    gaps,
+    gaps_indexed,
+    takers,
+)
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
 
 
@@ -56,8 +66,9 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
         verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ, memo))  # type: ignore[misc]
         if verdict is not None:
             extras.append(verdict)  # type: ignore[arg-type]
-    missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
-               if m is not None]
+    by_port = allowed_by_port(effective.allowed) if len(desired.required) > 1 else None
+    missing = [m for m in (_missing(grant, group, effective, differ, by_port)
+                           for grant in desired.required) if m is not None]
     findings = differ.effective_findings(group, extras, [(g, reason) for g, reason, _ in missing])
     return findings, applied_rules(effective, findings, missing, memo)
 
@@ -82,11 +93,12 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
     return rule, reason, extra_severity(outside)
 
 
-def _missing(grant: Grant, group: Group, effective: Effective,
-             differ: Differ) -> tuple[Grant, str, list[Step]] | None:
+def _missing(grant: Grant, group: Group, effective: Effective, differ: Differ,
+             by_port: Mapping[str, PortView] | None = None) -> tuple[Grant, str, list[Step]] | None:
     axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
     src = differ.source_of(grant.source, group)
-    left = gaps(effective.allowed, grant.protocol, axis, src, effective.keys)
+    left = (gaps(effective.allowed, grant.protocol, axis, src, effective.keys) if by_port is None
+            else gaps_indexed(by_port, grant.protocol, axis, src, effective.keys))
     if not left:
         return None
     wholly = len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
