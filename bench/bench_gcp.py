@@ -223,8 +223,9 @@ import gc, json, sys, time
 mode, repeat, policy_path, *files = sys.argv[1:]
 clock = time.process_time
 def run(fn):
-    out = []
+    out, result = [], None
     for _ in range(int(repeat)):
+        result = None  # one result alive at a time: the peak RSS is of one run
         gc.collect()
         start = clock()
         result = fn()
