@@ -27,12 +27,12 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sgaudit import addresses, ports
-from sgaudit.engine.diff import OTHER, Outside, Rect, Source, uncovered
+from sgaudit import addresses, intervals, ports
+from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
 
-_FULL: ports.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
+_FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 _SELF_SOURCE = Source(token=SELF)
 #: the source a rule without any source stands for (gcloud's own default for ``--source-ranges``)
 _DEFAULT_SOURCE = "0.0.0.0/0"
@@ -55,7 +55,7 @@ class Unit:
     source: str
     src: Source
     #: (protocol key, port axis) pieces; a "-1" unit has one per protocol key
-    pieces: tuple[tuple[str, ports.IntervalSet], ...]
+    pieces: tuple[tuple[str, intervals.IntervalSet], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,7 @@ def _sources(rule: FirewallRule, tag: str) -> list[tuple[str, Source]]:
 
 
 def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],
-                 keys: Sequence[str]) -> list[tuple[int, int, tuple[tuple[str, ports.IntervalSet], ...]]]:
+                 keys: Sequence[str]) -> list[tuple[int, int, tuple[tuple[str, intervals.IntervalSet], ...]]]:
     """(from_port, to_port, pieces) per port range; AWS's spelling of "all" (-1) where a
     protocol has no ports, 0-65535 for every port of a ported protocol."""
     if protocol == ports.ALL:
@@ -320,7 +320,7 @@ class _Sweep:
                 hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
                 untouched = untouched and not hits
                 exposed.extend(_whole(key, axis, unit.src) if not hits
-                               else uncovered(key, axis, unit.src, hits))
+                               else _cut(key, axis, unit.src, hits))
                 if step.possibly is None:
                     new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
                     _add(self.result.allowed, key, new)
@@ -372,7 +372,7 @@ class _Sweep:
         for step, regions in self.denials:
             for key, axis in unit.pieces:
                 hits = _hits(axis, unit.src, regions.get(key, ()))
-                if hits and _shrunk(uncovered(key, axis, unit.src, hits), unit):
+                if hits and _shrunk(_cut(key, axis, unit.src, hits), unit):
                     out.append(step)
                     break
         return tuple(out)
@@ -388,13 +388,47 @@ def effective_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRul
     return evaluate(*steps_for(tag, network, vpc_rules, instances))
 
 
-def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: ports.IntervalSet,
+def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: intervals.IntervalSet,
          src: Source, keys: Sequence[str]) -> list[Outside]:
     """The part of a required (protocol, axis, source) not allowed for certain."""
     if protocol == ports.ALL:
         return [p for k in keys for p in _minus(k, _FULL, src, allowed.get(k, ()))]
     key = protocol if protocol in keys else OTHER
     return _minus(protocol, axis, src, allowed.get(key, ()))
+
+
+def allowed_by_port(allowed: Mapping[str, list[Rect]]) -> dict[str, PortView]:
+    """``allowed`` indexed by port, for checking many required rules against it (``gaps``
+    with the index compares a required port with the rects of its own port and the wide ones
+    only; the result does not depend on the order or number of rects that miss it)."""
+    out = {}
+    for key, rects in allowed.items():
+        index = _Index()
+        index.extend(rects)
+        out[key] = PortView(index, rects)
+    return out
+
+
+class PortView:
+    """One protocol key's allowed rects, all of them (``get``) or those near some ports."""
+
+    __slots__ = ("index", "rects")
+
+    def __init__(self, index: _Index, rects: list[Rect]) -> None:
+        self.index, self.rects = index, rects
+
+
+def gaps_indexed(allowed: Mapping[str, PortView], protocol: str, axis: intervals.IntervalSet,
+                 src: Source, keys: Sequence[str]) -> list[Outside]:
+    """``gaps`` on ``allowed_by_port(allowed)``: the same result."""
+    if protocol == ports.ALL:
+        return [p for k in keys for p in _minus(k, _FULL, src, _all_of(allowed.get(k)))]
+    view = allowed.get(protocol if protocol in keys else OTHER)
+    return _minus(protocol, axis, src, view.index.near(axis) if view else ())
+
+
+def _all_of(view: PortView | None) -> list[Rect]:
+    return view.rects if view else []
 
 
 def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
@@ -405,21 +439,61 @@ def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) ->
             key = piece.protocol if piece.protocol in regions else OTHER
             src = Source(addrs=piece.addrs, token=piece.token)
             hits = _hits(piece.axis, src, regions.get(key) or regions.get(piece.protocol) or ())
-            if hits and _cut(uncovered(piece.protocol, piece.axis, src, hits), piece):
+            if hits and _less(_cut(piece.protocol, piece.axis, src, hits), piece):
                 out.append(step)
                 break
     return out
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _minus(key: str, axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+def _minus(key: str, axis: intervals.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
     """``uncovered``, after a cheap bounding-box filter: most rules of a target meet few others
     (other ports, other sources), and then the piece comes back whole without any arithmetic."""
     hits = _hits(axis, src, rects)
-    return uncovered(key, axis, src, hits) if hits else _whole(key, axis, src)
+    return _cut(key, axis, src, hits) if hits else _whole(key, axis, src)
 
 
-def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:
+def _cut(key: str, axis: intervals.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Outside]:
+    """``uncovered`` - and the same result - without its cut-point sweep in the usual case
+    that every rect of an address source either spans the piece's ports or misses them (a
+    rule on some ports against rules on all ports or on the same ports): what is left is then
+    the source's addresses that no spanning rect names, on the whole axis."""
+    spanning = None if src.token is not None else _spanning(axis, rects)
+    if spanning is None:
+        return uncovered(key, axis, src, rects)
+    if not spanning:
+        return [Outside(key, axis, addrs=src.addrs)] if src.addrs else []
+    left = intervals.subtract(src.addrs, intervals.normalize(iv for addrs in spanning for iv in addrs))
+    return [Outside(key, axis, addrs=left)] if left else []
+
+
+def _spanning(axis: intervals.IntervalSet, rects: Sequence[Rect]) -> list[intervals.IntervalSet] | None:
+    """The addresses of the rects that span the whole axis; None when some rect covers only part
+    of it (or comes from an unknown VPC), so that only the general sweep can tell."""
+    spanning: list[intervals.IntervalSet] = []
+    lo, hi = axis[0][0], axis[-1][1]
+    single = len(axis) == 1
+    for r in rects:
+        token = r.source.token
+        if token is not None:
+            if token == UNKNOWN_VPC:
+                return None
+            continue  # another kind of source: covers no address
+        raxis = r.axis
+        if single and len(raxis) == 1:  # one interval each: compare the ends
+            rlo, rhi = raxis[0]
+            if rlo <= lo and hi <= rhi:
+                spanning.append(r.source.addrs)
+            elif rlo <= hi and lo <= rhi:
+                return None
+        elif intervals.covers(raxis, axis):
+            spanning.append(r.source.addrs)
+        elif intervals.intersect(raxis, axis):
+            return None
+    return spanning
+
+
+def _hits(axis: intervals.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[Rect]:
     """The rects whose bounding box meets (axis x src): the only ones that can cut it."""
     if not rects:
         return []
@@ -433,7 +507,7 @@ def _hits(axis: ports.IntervalSet, src: Source, rects: Sequence[Rect]) -> list[R
             and r.source.addrs[0][0] <= ahi and alo <= r.source.addrs[-1][1]]
 
 
-def _whole(key: str, axis: ports.IntervalSet, src: Source) -> list[Outside]:
+def _whole(key: str, axis: intervals.IntervalSet, src: Source) -> list[Outside]:
     return [Outside(key, axis, addrs=src.addrs, token=src.token)]
 
 
@@ -457,7 +531,7 @@ class _Index:
             else:
                 self.wide.append(r)
 
-    def near(self, axis: ports.IntervalSet) -> list[Rect]:
+    def near(self, axis: intervals.IntervalSet) -> list[Rect]:
         lo, hi = axis[0][0], axis[-1][1]
         if self.base is not None:
             return [*self.base.near(axis), *self._near(lo, hi)]
@@ -483,7 +557,7 @@ def _put(regions: dict[str, _Index], key: str, rects: Iterable[Rect]) -> None:
     index.extend(rects)
 
 
-def _near(a: dict[str, _Index], b: dict[str, _Index], key: str, axis: ports.IntervalSet) -> list[Rect]:
+def _near(a: dict[str, _Index], b: dict[str, _Index], key: str, axis: intervals.IntervalSet) -> list[Rect]:
     x, y = a.get(key), b.get(key)
     return [*(x.near(axis) if x else ()), *(y.near(axis) if y else ())]
 
@@ -508,10 +582,10 @@ def _shrunk(pieces: Sequence[Outside], unit: Unit) -> bool:
     return total < whole
 
 
-def _cut(remaining: Sequence[Outside], piece: Outside) -> bool:
+def _less(remaining: Sequence[Outside], piece: Outside) -> bool:
     total = sum(_size(p.axis) * (_size(p.addrs) if p.token is None else 1) for p in remaining)
     return total < _size(piece.axis) * (_size(piece.addrs) if piece.token is None else 1)
 
 
-def _size(intervals: ports.IntervalSet) -> int:
+def _size(intervals: intervals.IntervalSet) -> int:
     return sum(hi - lo + 1 for lo, hi in intervals)
