@@ -160,3 +160,39 @@ def test_ipv4_parsing_agrees_with_ipaddress(text: str) -> None:
         lo, hi = addresses.cidr_interval(str(net))
         offset = addresses.V6_OFFSET if net.version == 6 else 0
         assert (lo - offset, hi - offset) == (int(net.network_address), int(net.broadcast_address))
+        if str(net) in addresses.PARSED:  # what parsing leaves for the differ is the same interval
+            assert addresses.PARSED[str(net)] == (lo, hi)
+
+
+@st.composite
+def any_cidr(draw: st.DrawFn) -> str:
+    """Any CIDR: random addresses (often near private ranges, so some straddle them)."""
+    if draw(st.booleans()):
+        base = draw(st.sampled_from((0, 10 << 24, 100 << 24 | 64 << 16, 127 << 24, 172 << 24 | 16 << 16,
+                                     192 << 24 | 168 << 16, 169 << 24 | 254 << 16)))
+        value = (base + draw(st.integers(-(1 << 20), 1 << 20))) % (1 << 32)
+        return str(ipaddress.IPv4Network((value, draw(st.integers(0, 32))), strict=False))
+    base = draw(st.sampled_from((0, 0xFC << 120, 0xFE80 << 112, 1, 0x2001_0DB8 << 96)))
+    value = (base + draw(st.integers(-(1 << 100), 1 << 100))) % (1 << 128)
+    return str(ipaddress.IPv6Network((value, draw(st.integers(0, 128))), strict=False))
+
+
+@settings(max_examples=600, deadline=None)
+@given(cidr=any_cidr(), protocol=st.sampled_from(("tcp", "tcp", "udp", "icmp", "icmpv6", "47")),
+       data=st.data())
+def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataObject) -> None:
+    """The severity spelled from integers is the general one; it declines only for a source that
+    straddles private space."""
+    from sgaudit import intervals, ports
+    from sgaudit.engine import diff
+
+    from_port, to_port = data.draw(ports_of(protocol))
+    axis = (ports.axis_interval(protocol, from_port, to_port),)
+    span = diff._Span(axis, "", (), (), (), (), False, False, diff._axis_severities(protocol, axis))
+    lo, hi = addresses.cidr_interval(cidr)
+    general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
+                                 diff.Source(addrs=((lo, hi),)))
+    fast = diff._span_severity(span, lo, hi)
+    public = intervals.subtract(((lo, hi),), addresses.private_space())
+    straddles = public not in ((), ((lo, hi),))
+    assert fast == (None if straddles else general)
