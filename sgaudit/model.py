@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 #: the two kinds of Coiled group: the scheduler's (opened by the firewall options) and the
 #: cluster-wide one (all traffic among the cluster's machines, nothing from outside)
@@ -373,8 +374,6 @@ class Matcher:
     network_tags: tuple[str, ...] = ()
 
     def matches(self, group: Group) -> bool:
-        from fnmatch import fnmatchcase
-
         if group.cloud == "gcp":
             return self._matches_gcp(group)
         if self.network_tags and not self.aws_criteria:
@@ -391,8 +390,6 @@ class Matcher:
 
     def _matches_gcp(self, group: Group) -> bool:
         """An empty matcher selects everything; AWS-only criteria select no GCP target."""
-        from fnmatch import fnmatchcase
-
         if not self.network_tags:
             return not self.aws_criteria
         return any(fnmatchcase(group.group_id, t) for t in self.network_tags)

@@ -196,3 +196,26 @@ def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataO
     public = intervals.subtract(((lo, hi),), addresses.private_space())
     straddles = public not in ((), ((lo, hi),))
     assert fast == (None if straddles else general)
+
+
+def test_remembered_protocol_and_ports_still_refuse_what_parsing_refuses() -> None:
+    """``true`` equals 1 as a dict key: after a (tcp, 1, 1) permission was parsed and remembered,
+    a ``"FromPort": true`` one must still be refused, and a spelling parsed once reads the same."""
+    import pytest
+
+    from sgaudit.sources.awsjson import ShapeError, permission_rules
+
+    def perm(from_port: object, to_port: object) -> dict[str, object]:
+        return {"IpProtocol": "tcp", "FromPort": from_port, "ToPort": to_port,
+                "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}
+
+    first = permission_rules(perm(1, 1), "p[0]")
+    assert permission_rules(perm(1, 1), "p[1]") == first == [Rule("tcp", 1, 1, "203.0.113.7/32")]
+    with pytest.raises(ShapeError, match=r"p\[2\]\.FromPort: expected an integer"):
+        permission_rules(perm(True, 1), "p[2]")
+    with pytest.raises(ShapeError, match=r"p\[3\]\.ToPort: expected an integer"):
+        permission_rules(perm(1, 1.0), "p[3]")
+    with pytest.raises(ShapeError, match=r"p\[4\]: FromPort 2 and ToPort 1 are not a port range"):
+        permission_rules(perm(2, 1), "p[4]")
+    with pytest.raises(ShapeError, match=r"p\[5\]: FromPort 2 and ToPort 1 are not a port range"):
+        permission_rules(perm(2, 1), "p[5]")  # a refusal is not remembered as an answer
