@@ -119,6 +119,8 @@ class Differ:
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
+        #: (envelope, region, touching rule signatures) -> (that envelope, _missing_fast's answer)
+        self._covered: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], MissingGaps | None]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -179,8 +181,8 @@ class Differ:
                 touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing: MissingGaps | None = (self._missing_fast(group, desired, touching_rules)
-                                       if fast else None)
+        missing: MissingGaps | None = (self._missing_fast_seen(group, desired, env, touching,
+                                                               touching_rules) if fast else None)
         if missing is None:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
@@ -247,6 +249,21 @@ class Differ:
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span
         return span
+
+    def _missing_fast_seen(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
+                           touching: list[tuple[str, int, int, str]],
+                           rules: Sequence[Rule]) -> MissingGaps | None:
+        """``_missing_fast``, remembered per (envelope, region, touching rules): most groups of
+        a fleet carry the same base rules, and the answer depends on nothing else.  The envelope
+        is kept with the answer, so a recycled ``id`` can never return another state's."""
+        key = (id(env), group.region, tuple(touching))
+        seen = self._covered.get(key)
+        if seen is not None and seen[0] is env:
+            return seen[1]
+        missing = self._missing_fast(group, desired, rules)
+        if len(self._covered) < CACHE_LIMIT:
+            self._covered[key] = (env, missing)
+        return missing
 
     def _missing_fast(self, group: Group, desired: DesiredState,
                       rules: Sequence[Rule]) -> MissingGaps | None:
