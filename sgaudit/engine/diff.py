@@ -225,7 +225,9 @@ class Differ:
             return None, span.touches
         if span.vpc or _meets(span.near, span.near_starts, lo, hi):
             return None
-        origin = addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
+        # a parsed IPv4 source is already its interval's canonical CIDR text
+        origin = (src if src in addresses.PARSED else
+                  addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),)))
         severity = _span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
         return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}", severity),
                 span.touches)
@@ -642,7 +644,14 @@ def _span_severity(span: _Span, lo: int, hi: int) -> Severity | None:
     if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
         return span.severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
     _, public, admin = span.severities
-    return Severity.CRITICAL if admin and _world_scale(((lo, hi),)) else public
+    return Severity.CRITICAL if admin and _world_scale_interval(lo, hi) else public
+
+
+def _world_scale_interval(lo: int, hi: int) -> bool:
+    """``_world_scale`` of the one interval ``lo..hi``, by arithmetic."""
+    v4 = min(hi, addresses.V6_OFFSET - 1) - lo + 1 if lo < addresses.V6_OFFSET else 0
+    v6 = hi - max(lo, addresses.V6_OFFSET) + 1 if hi >= addresses.V6_OFFSET else 0
+    return v4 >= 1 << 24 or v6 >= 1 << 96
 
 
 @lru_cache(maxsize=1)

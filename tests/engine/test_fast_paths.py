@@ -219,3 +219,12 @@ def test_remembered_protocol_and_ports_still_refuse_what_parsing_refuses() -> No
         permission_rules(perm(2, 1), "p[4]")
     with pytest.raises(ShapeError, match=r"p\[5\]: FromPort 2 and ToPort 1 are not a port range"):
         permission_rules(perm(2, 1), "p[5]")  # a refusal is not remembered as an answer
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=st.integers(0, (1 << 32) + (1 << 128) - 1), size=st.integers(0, 1 << 100))
+def test_world_scale_of_one_interval_by_arithmetic(lo: int, size: int) -> None:
+    from sgaudit.engine import diff
+
+    hi = min(lo + size, (1 << 32) + (1 << 128) - 1)
+    assert diff._world_scale_interval(lo, hi) == diff._world_scale(((lo, hi),))
