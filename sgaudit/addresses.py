@@ -47,7 +47,7 @@ def _fast_v4(text: str) -> tuple[int, int] | None:
 #: rule's source up here instead of parsing it a second time (``cidr_interval``), which matters
 #: when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like every cache.
 PARSED: dict[str, Interval] = {}
-PARSED_LIMIT = 1 << 21
+PARSED_LIMIT = 1 << 20  # about 150 MB at most
 
 
 @lru_cache(maxsize=65536)
