@@ -383,9 +383,10 @@ class Matcher:
         if self.names and not any(fnmatchcase(group.group_name, n) for n in self.names):
             return False
         if self.tags:
-            have = group.tag_map
-            if any(have.get(k) != v for k, v in self.tags):
-                return False
+            have = dict(group.tags)  # as tag_map, without the property call: a hot path
+            for k, v in self.tags:
+                if have.get(k) != v:
+                    return False
         return True
 
     def _matches_gcp(self, group: Group) -> bool:
