@@ -43,6 +43,13 @@ def _fast_v4(text: str) -> tuple[int, int] | None:
     return (int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)), (32 if plen is None else int(plen))
 
 
+#: canonical IPv4 CIDR text -> its interval, filled as ``parse_cidr`` parses: the differ looks a
+#: rule's source up here instead of parsing it a second time (``cidr_interval``), which matters
+#: when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like every cache.
+PARSED: dict[str, Interval] = {}
+PARSED_LIMIT = 1 << 20  # about 150 MB at most
+
+
 @lru_cache(maxsize=65536)
 def parse_cidr(text: str) -> tuple[str, bool]:
     """Canonical form of a CIDR and whether the input was already canonical.
@@ -56,9 +63,12 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     fast = _fast_v4(raw)
     if fast is not None:
         value, prefix = fast
-        network = value & ~((1 << (32 - prefix)) - 1) & 0xFFFFFFFF
+        size = 1 << (32 - prefix)
+        network = value & ~(size - 1) & 0xFFFFFFFF
         canonical = v4_text(network, prefix) if network != value else (
             raw if "/" in raw else f"{raw}/32")
+        if len(PARSED) < PARSED_LIMIT:
+            PARSED[canonical] = (network, network + size - 1)
         return canonical, canonical == raw
     try:
         net = ipaddress.ip_network(raw, strict=False)

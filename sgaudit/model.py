@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 #: the two kinds of Coiled group: the scheduler's (opened by the firewall options) and the
 #: cluster-wide one (all traffic among the cluster's machines, nothing from outside)
@@ -373,8 +374,6 @@ class Matcher:
     network_tags: tuple[str, ...] = ()
 
     def matches(self, group: Group) -> bool:
-        from fnmatch import fnmatchcase
-
         if group.cloud == "gcp":
             return self._matches_gcp(group)
         if self.network_tags and not self.aws_criteria:
@@ -384,15 +383,14 @@ class Matcher:
         if self.names and not any(fnmatchcase(group.group_name, n) for n in self.names):
             return False
         if self.tags:
-            have = group.tag_map
-            if any(have.get(k) != v for k, v in self.tags):
-                return False
+            have = dict(group.tags)  # as tag_map, without the property call: a hot path
+            for k, v in self.tags:
+                if have.get(k) != v:
+                    return False
         return True
 
     def _matches_gcp(self, group: Group) -> bool:
         """An empty matcher selects everything; AWS-only criteria select no GCP target."""
-        from fnmatch import fnmatchcase
-
         if not self.network_tags:
             return not self.aws_criteria
         return any(fnmatchcase(group.group_id, t) for t in self.network_tags)

@@ -74,6 +74,8 @@ class _Span:
     near_starts: tuple[int, ...]
     vpc: bool
     touches: bool
+    #: see ``_axis_severities``
+    severities: tuple[Severity, Severity, bool]
 
 
 #: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
@@ -117,6 +119,8 @@ class Differ:
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
+        #: (envelope, region, touching rule signatures) -> (that envelope, _missing_fast's answer)
+        self._covered: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], MissingGaps | None]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -177,8 +181,8 @@ class Differ:
                 touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing: MissingGaps | None = (self._missing_fast(group, desired, touching_rules)
-                                       if fast else None)
+        missing: MissingGaps | None = (self._missing_fast_seen(group, desired, env, touching,
+                                                               touching_rules) if fast else None)
         if missing is None:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
@@ -215,15 +219,18 @@ class Differ:
             return None
         key = (id(env), protocol, rule.from_port, rule.to_port)
         span = self._spans.get(key) or self._span(key, env, reach)
-        lo, hi = addresses.cidr_interval(src)
+        lo, hi = addresses.PARSED.get(src) or addresses.cidr_interval(src)
         i = bisect_right(span.cover_starts, lo) - 1  # inside one merged permitted range?
         if i >= 0 and span.cover[i][1] >= hi:
             return None, span.touches
         if span.vpc or _meets(span.near, span.near_starts, lo, hi):
             return None
-        origin = addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
-        return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}",
-                 rule_severity(rule, Source(addrs=((lo, hi),)))), span.touches)
+        # a parsed IPv4 source is already its interval's canonical CIDR text
+        origin = (src if src in addresses.PARSED else
+                  addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),)))
+        severity = _span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
+        return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}", severity),
+                span.touches)
 
     def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
               reach: Mapping[str, intervals.IntervalSet]) -> _Span:
@@ -239,10 +246,26 @@ class Differ:
         text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
         span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
                      tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
-                     _may_touch((protocol, axis[0], axis[1], ""), reach))
+                     _may_touch((protocol, axis[0], axis[1], ""), reach),
+                     _axis_severities(protocol, (axis,)))
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span
         return span
+
+    def _missing_fast_seen(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
+                           touching: list[tuple[str, int, int, str]],
+                           rules: Sequence[Rule]) -> MissingGaps | None:
+        """``_missing_fast``, remembered per (envelope, region, touching rules): most groups of
+        a fleet carry the same base rules, and the answer depends on nothing else.  The envelope
+        is kept with the answer, so a recycled ``id`` can never return another state's."""
+        key = (id(env), group.region, tuple(touching))
+        seen = self._covered.get(key)
+        if seen is not None and seen[0] is env:
+            return seen[1]
+        missing = self._missing_fast(group, desired, rules)
+        if len(self._covered) < CACHE_LIMIT:
+            self._covered[key] = (env, missing)
+        return missing
 
     def _missing_fast(self, group: Group, desired: DesiredState,
                       rules: Sequence[Rule]) -> MissingGaps | None:
@@ -599,6 +622,41 @@ def _piece_severity(piece: Outside) -> Severity:
     if _world_scale(public) and piece.protocol == "tcp" and intervals.intersect(piece.axis, ADMIN_PORTS):
         return Severity.CRITICAL
     return Severity.HIGH
+
+
+def _axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severity, Severity, bool]:
+    """What ``_piece_severity`` decides from the protocol and ports alone (a span's, computed
+    once): the severity from private addresses, from public ones, and whether a world-scale
+    public source raises the latter to critical (an admin port over tcp)."""
+    private = Severity.LOW if protocol in ports.ICMP else Severity.MEDIUM
+    if protocol == OTHER or ports.every_port(protocol, axis):
+        return private, Severity.CRITICAL, False
+    admin = protocol == "tcp" and bool(intervals.intersect(axis, ADMIN_PORTS))
+    return private, Severity.HIGH, admin
+
+
+def _span_severity(span: _Span, lo: int, hi: int) -> Severity | None:
+    """``rule_severity`` of one CIDR ``lo..hi`` on the span's protocol and ports, from integers:
+    a source wholly inside one private range or wholly outside all of them (the usual case);
+    None when it straddles private space (the caller takes ``rule_severity``)."""
+    private = addresses.private_space()
+    i = bisect_right(_private_starts(), hi) - 1  # the last private range starting at or below hi
+    if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
+        return span.severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
+    _, public, admin = span.severities
+    return Severity.CRITICAL if admin and _world_scale_interval(lo, hi) else public
+
+
+def _world_scale_interval(lo: int, hi: int) -> bool:
+    """``_world_scale`` of the one interval ``lo..hi``, by arithmetic."""
+    v4 = min(hi, addresses.V6_OFFSET - 1) - lo + 1 if lo < addresses.V6_OFFSET else 0
+    v6 = hi - max(lo, addresses.V6_OFFSET) + 1 if hi >= addresses.V6_OFFSET else 0
+    return v4 >= 1 << 24 or v6 >= 1 << 96
+
+
+@lru_cache(maxsize=1)
+def _private_starts() -> tuple[int, ...]:
+    return tuple(lo for lo, _ in addresses.private_space())
 
 
 def _world_scale(public: intervals.IntervalSet) -> bool:

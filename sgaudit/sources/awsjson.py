@@ -126,7 +126,7 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
         if not isinstance(perm, Mapping):
             raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
-    protocol, from_port, to_port = _protocol_and_ports(perm, path)
+    protocol, from_port, to_port = _checked_protocol_and_ports(perm, path)
     rules: list[Rule] = []
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
@@ -143,6 +143,27 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
             rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
     return rules
+
+
+#: (IpProtocol, FromPort, ToPort) as a snapshot spells them -> what ``_protocol_and_ports`` made
+#: of them: a fleet repeats few of these, and every group's permissions need them
+_CHECKED: dict[tuple[str, int, int], tuple[str, int, int]] = {}
+
+
+def _checked_protocol_and_ports(perm: dict[str, Any], path: str) -> tuple[str, int, int]:
+    """``_protocol_and_ports``, remembered for exact ``str``/``int``/``int`` spellings (so that a
+    ``true`` port, equal to 1 as a key, still takes the checks and is refused)."""
+    raw_protocol = perm.get("IpProtocol")
+    from_port, to_port = perm.get("FromPort", -1), perm.get("ToPort", -1)
+    if type(raw_protocol) is not str or type(from_port) is not int or type(to_port) is not int:
+        return _protocol_and_ports(perm, path)
+    key = (raw_protocol, from_port, to_port)
+    known = _CHECKED.get(key)
+    if known is None:
+        known = _protocol_and_ports(perm, path)
+        if len(_CHECKED) < 4096:
+            _CHECKED[key] = known
+    return known
 
 
 def _protocol_and_ports(perm: dict[str, Any], path: str) -> tuple[str, int, int]:

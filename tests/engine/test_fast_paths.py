@@ -160,3 +160,71 @@ def test_ipv4_parsing_agrees_with_ipaddress(text: str) -> None:
         lo, hi = addresses.cidr_interval(str(net))
         offset = addresses.V6_OFFSET if net.version == 6 else 0
         assert (lo - offset, hi - offset) == (int(net.network_address), int(net.broadcast_address))
+        if str(net) in addresses.PARSED:  # what parsing leaves for the differ is the same interval
+            assert addresses.PARSED[str(net)] == (lo, hi)
+
+
+@st.composite
+def any_cidr(draw: st.DrawFn) -> str:
+    """Any CIDR: random addresses (often near private ranges, so some straddle them)."""
+    if draw(st.booleans()):
+        base = draw(st.sampled_from((0, 10 << 24, 100 << 24 | 64 << 16, 127 << 24, 172 << 24 | 16 << 16,
+                                     192 << 24 | 168 << 16, 169 << 24 | 254 << 16)))
+        value = (base + draw(st.integers(-(1 << 20), 1 << 20))) % (1 << 32)
+        return str(ipaddress.IPv4Network((value, draw(st.integers(0, 32))), strict=False))
+    base = draw(st.sampled_from((0, 0xFC << 120, 0xFE80 << 112, 1, 0x2001_0DB8 << 96)))
+    value = (base + draw(st.integers(-(1 << 100), 1 << 100))) % (1 << 128)
+    return str(ipaddress.IPv6Network((value, draw(st.integers(0, 128))), strict=False))
+
+
+@settings(max_examples=600, deadline=None)
+@given(cidr=any_cidr(), protocol=st.sampled_from(("tcp", "tcp", "udp", "icmp", "icmpv6", "47")),
+       data=st.data())
+def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataObject) -> None:
+    """The severity spelled from integers is the general one; it declines only for a source that
+    straddles private space."""
+    from sgaudit import intervals, ports
+    from sgaudit.engine import diff
+
+    from_port, to_port = data.draw(ports_of(protocol))
+    axis = (ports.axis_interval(protocol, from_port, to_port),)
+    span = diff._Span(axis, "", (), (), (), (), False, False, diff._axis_severities(protocol, axis))
+    lo, hi = addresses.cidr_interval(cidr)
+    general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
+                                 diff.Source(addrs=((lo, hi),)))
+    fast = diff._span_severity(span, lo, hi)
+    public = intervals.subtract(((lo, hi),), addresses.private_space())
+    straddles = public not in ((), ((lo, hi),))
+    assert fast == (None if straddles else general)
+
+
+def test_remembered_protocol_and_ports_still_refuse_what_parsing_refuses() -> None:
+    """``true`` equals 1 as a dict key: after a (tcp, 1, 1) permission was parsed and remembered,
+    a ``"FromPort": true`` one must still be refused, and a spelling parsed once reads the same."""
+    import pytest
+
+    from sgaudit.sources.awsjson import ShapeError, permission_rules
+
+    def perm(from_port: object, to_port: object) -> dict[str, object]:
+        return {"IpProtocol": "tcp", "FromPort": from_port, "ToPort": to_port,
+                "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}
+
+    first = permission_rules(perm(1, 1), "p[0]")
+    assert permission_rules(perm(1, 1), "p[1]") == first == [Rule("tcp", 1, 1, "203.0.113.7/32")]
+    with pytest.raises(ShapeError, match=r"p\[2\]\.FromPort: expected an integer"):
+        permission_rules(perm(True, 1), "p[2]")
+    with pytest.raises(ShapeError, match=r"p\[3\]\.ToPort: expected an integer"):
+        permission_rules(perm(1, 1.0), "p[3]")
+    with pytest.raises(ShapeError, match=r"p\[4\]: FromPort 2 and ToPort 1 are not a port range"):
+        permission_rules(perm(2, 1), "p[4]")
+    with pytest.raises(ShapeError, match=r"p\[5\]: FromPort 2 and ToPort 1 are not a port range"):
+        permission_rules(perm(2, 1), "p[5]")  # a refusal is not remembered as an answer
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=st.integers(0, (1 << 32) + (1 << 128) - 1), size=st.integers(0, 1 << 100))
+def test_world_scale_of_one_interval_by_arithmetic(lo: int, size: int) -> None:
+    from sgaudit.engine import diff
+
+    hi = min(lo + size, (1 << 32) + (1 << 128) - 1)
+    assert diff._world_scale_interval(lo, hi) == diff._world_scale(((lo, hi),))
