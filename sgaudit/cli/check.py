@@ -84,7 +84,6 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
-    fixing.refuse_gcp(snapshot)
     report = _with_scan_details(audit(policy, snapshot, now), snapshot,
                                 None if snapshots else (live or LiveOptions()))
     shown = set(policy.warnings)
@@ -113,11 +112,8 @@ def _refuse_before_reading(fixing: FixOptions, snapshots: tuple[str, ...], fmt: 
                            live: LiveOptions | None, gcp: GcpOptions | None) -> None:
     """Every combination that cannot work, refused before anything is read (exit 2)."""
     fixing.refuse(snapshots, fmt, output)
-    if fixing.fix and gcp is not None and gcp.given:
-        raise UsageError("--fix repairs AWS security groups only; it cannot be used with --gcp-project")
+    fixing.refuse_clouds(gcp is not None and gcp.given, live.org_role if live is not None else None)
     refuse_stdout_twice(output, update_baseline, fmt is not None)
-    if fixing.fix and live is not None and live.org_role is not None:
-        raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))
 

@@ -66,12 +66,15 @@ class FixOptions:
 
             check_target(self.backup)
 
-    def refuse_gcp(self, snapshot: Snapshot) -> None:
-        """--fix repairs AWS security groups only; a scan that read Google Cloud is refused
-        before anything is planned (fixing GCP firewall rules is a later step)."""
-        if self.fix and snapshot.gcp is not None:
-            raise UsageError("--fix changes AWS security groups only; it cannot fix Google Cloud "
-                             "firewall rules yet: run the GCP scan without --fix")
+    def refuse_clouds(self, gcp_given: bool, org_role: str | None) -> None:
+        """--fix repairs the security groups of one AWS account at a time: a Google Cloud scan
+        (fixing GCP firewall rules is a later step) or a whole organization is refused before
+        anything is read."""
+        if self.fix and gcp_given:
+            raise UsageError("--fix repairs AWS security groups only; it cannot be used with "
+                             "--gcp-project")
+        if self.fix and org_role is not None:
+            raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
 
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
             policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False) -> int:
