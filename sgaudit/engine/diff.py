@@ -219,14 +219,15 @@ class Differ:
             return None
         key = (id(env), protocol, rule.from_port, rule.to_port)
         span = self._spans.get(key) or self._span(key, env, reach)
-        lo, hi = addresses.PARSED.get(src) or addresses.cidr_interval(src)
+        parsed = addresses.PARSED.get(src)
+        lo, hi = parsed or addresses.cidr_interval(src)
         i = bisect_right(span.cover_starts, lo) - 1  # inside one merged permitted range?
         if i >= 0 and span.cover[i][1] >= hi:
             return None, span.touches
         if span.vpc or _meets(span.near, span.near_starts, lo, hi):
             return None
         # a parsed IPv4 source is already its interval's canonical CIDR text
-        origin = (src if src in addresses.PARSED else
+        origin = (src if parsed is not None else
                   addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),)))
         severity = _span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
         return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}", severity),
