@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from sgaudit.cli.gcp_options import GcpOptions, read_live, refuse_gcp_with_snapshots
+from sgaudit.cli.gcp_options import GcpOptions, read_live
 from sgaudit.cli.live_options import LiveOptions, refuse_with_snapshots
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.model import Policy, Report, Snapshot
@@ -75,8 +75,8 @@ def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
     if snapshots:
         from sgaudit.sources.snapshot import SnapshotSource, check_label, parse_input
 
-        refuse_with_snapshots(live)
-        refuse_gcp_with_snapshots(gcp)
+        refuse_with_snapshots([*(live.given if live is not None else ()),
+                               *(["--gcp-project"] if gcp is not None and gcp.given else [])])
         check_label(region, account)
         return SnapshotSource([parse_input(p, region, account) for p in snapshots]).read(policy.select)
     if region or account:

@@ -47,11 +47,6 @@ def gcp_endpoint(live: LiveOptions, gcp: GcpOptions) -> str | None:
     return live.endpoint_url
 
 
-def refuse_gcp_with_snapshots(gcp: GcpOptions | None) -> None:
-    if gcp is not None and gcp.given:
-        raise UsageError("--gcp-project applies to live scans; not with --snapshot")
-
-
 def scan_gcp(live: LiveOptions, gcp: GcpOptions) -> list[ProjectData]:
     from sgaudit.sources.gcp import GcpSource
 

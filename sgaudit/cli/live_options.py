@@ -126,9 +126,10 @@ class LiveOptions:
         return dataclasses.replace(report, results=results)
 
 
-def refuse_with_snapshots(live: LiveOptions | None) -> None:
-    if live is not None and live.given:
-        raise UsageError(f"{', '.join(live.given)} appl{'ies' if len(live.given) == 1 else 'y'} "
+def refuse_with_snapshots(given: list[str]) -> None:
+    """Options of live scans (either cloud's, as the user typed their names) with --snapshot."""
+    if given:
+        raise UsageError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} "
                          "to live scans; not with --snapshot")
 
 
