@@ -18,7 +18,10 @@ differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
   they deny (or might pass it on).
 
 Each part taken away from a required rule remembers the rule that took it, so a missing finding
-can name it.
+can name it.  The assurance view is asked only of the required rules: ``shortfall`` walks, for
+one required rule, just the rules that meet it, clipped to it (set operations commute with
+clipping, so this is the full view restricted to the required rule).  The full view over every
+rule (``evaluate(..., full=True)``) remains as the reference the tests compare it with.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered
@@ -94,11 +98,14 @@ class Effective:
 
     steps: tuple[Step, ...]
     exposures: list[Exposure] = field(default_factory=list)
-    #: assurance view: what is allowed for certain, per protocol key
+    #: assurance view over every rule (only when swept with ``full``): what is allowed for
+    #: certain, per protocol key, and the rules that took ingress away, with what they took
     allowed: Regions = field(default_factory=dict)
-    #: the rules that took ingress away in the assurance view, with what they took
     taken: list[tuple[Step, Regions]] = field(default_factory=list)
     keys: tuple[str, ...] = ()
+    full: bool = False
+    #: the steps' units by protocol key and port, for ``shortfall`` (made when first asked)
+    reach: dict[str, _Index[_Entry]] | None = None
 
 
 # -- which rules apply -------------------------------------------------------------------------
@@ -273,16 +280,17 @@ def steps_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
 class _Sweep:
     """State of one target's sweep; see the module docstring for the two views."""
 
-    def __init__(self, steps: tuple[Step, ...], keys: tuple[str, ...]) -> None:
-        self.result = Effective(steps, keys=keys)
+    def __init__(self, steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False) -> None:
+        self.full = full
+        self.result = Effective(steps, keys=keys, full=full)
         #: exposure view: what certain denies took (across levels), with the rule per part
-        self.denied: dict[str, _Index] = {}
+        self.denied: dict[str, _Index[Rect]] = {}
         self.denials: list[tuple[Step, Regions]] = []
         #: assurance view: traffic decided (allowed or denied) by an earlier rule
-        self.decided: dict[str, _Index] = {}
+        self.decided: dict[str, _Index[Rect]] = {}
         #: within the current level: traffic passed on by goto_next, certainly / possibly
-        self.passed: dict[str, _Index] = {}
-        self.maybe_passed: dict[str, _Index] = {}
+        self.passed: dict[str, _Index[Rect]] = {}
+        self.maybe_passed: dict[str, _Index[Rect]] = {}
 
     def run(self, start: int = 0) -> Effective:
         """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
@@ -303,7 +311,7 @@ class _Sweep:
     def copy(self, steps: tuple[Step, ...]) -> _Sweep:
         """A sweep of ``steps`` that starts in this one's state (their common prefix is done);
         the level's goto_next state is left behind, as the next step opens another level."""
-        other = _Sweep(steps, self.result.keys)
+        other = _Sweep(steps, self.result.keys, self.full)
         other.denied = {k: v.copy() for k, v in self.denied.items()}
         other.denials = list(self.denials)
         other.decided = {k: v.copy() for k, v in self.decided.items()}
@@ -321,7 +329,7 @@ class _Sweep:
                 untouched = untouched and not hits
                 exposed.extend(_whole(key, axis, unit.src) if not hits
                                else _cut(key, axis, unit.src, hits))
-                if step.possibly is None:
+                if self.full and step.possibly is None:
                     new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
                     _add(self.result.allowed, key, new)
                     _put(self.decided, key, _rects(new))
@@ -337,8 +345,8 @@ class _Sweep:
                 if step.possibly is None:
                     _add(mine, key, _minus(key, axis, unit.src,
                                               _near(self.passed, self.maybe_passed, key, axis)))
-                taken = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
-                _add(took, key, taken)
+                if self.full:
+                    _add(took, key, _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis)))
         for key, rects in mine.items():
             _put(self.denied, key, rects)
         if mine:
@@ -356,8 +364,9 @@ class _Sweep:
                     _put(self.passed, key, rect)
                 else:
                     _put(self.maybe_passed, key, rect)
-                    _add(took, key, _minus(key, axis, unit.src,
-                                              _near(self.decided, self.passed, key, axis)))
+                    if self.full:
+                        _add(took, key, _minus(key, axis, unit.src,
+                                                  _near(self.decided, self.passed, key, axis)))
         self._take(step, took)
 
     def _take(self, step: Step, took: Regions) -> None:
@@ -378,14 +387,153 @@ class _Sweep:
         return tuple(out)
 
 
-def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...]) -> Effective:
-    return _Sweep(steps, keys).run()
+def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False) -> Effective:
+    """The sweep of a target's steps; ``full`` also sweeps the assurance view over every rule
+    (the reference ``shortfall`` is checked against)."""
+    return _Sweep(steps, keys, full).run()
 
 
 def effective_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
                   instances: Sequence[GcpInstance] | None) -> Effective:
     """Effective ingress of one network tag in one network."""
     return evaluate(*steps_for(tag, network, vpc_rules, instances))
+
+
+# -- the assurance view, one required rule at a time -------------------------------------------
+class _Entry(NamedTuple):
+    """One (protocol key) piece of one unit of a target's steps, with its place in the sweep."""
+
+    order: int
+    step: Step
+    axis: intervals.IntervalSet
+    src: Source
+
+
+def shortfall(effective: Effective, protocol: str, axis: intervals.IntervalSet,
+              src: Source) -> tuple[list[Outside], list[Step]]:
+    """The part of a required (protocol, axis, source) not allowed for certain, and the rules
+    that took some of it away (in evaluation order)."""
+    if effective.full:
+        left = gaps(effective.allowed, protocol, axis, src, effective.keys)
+        return left, takers(effective.taken, left, effective.keys)
+    reach = effective.reach
+    if reach is None:
+        reach = effective.reach = _reach(effective.steps)
+    took: set[int] = set()
+    if protocol == ports.ALL:
+        left = [p for k in effective.keys for p in _walk(reach.get(k), k, _FULL, src, took)]
+    else:
+        key = protocol if protocol in effective.keys else OTHER
+        left = _walk(reach.get(key), protocol, axis, src, took)
+    return left, [s for s in effective.steps if id(s) in took] if took else []
+
+
+def _reach(steps: Sequence[Step]) -> dict[str, _Index[_Entry]]:
+    out: dict[str, _Index[_Entry]] = {}
+    order = 0
+    for step in steps:
+        for unit in step.units:
+            order += 1
+            for key, axis in unit.pieces:
+                index = out.get(key)
+                if index is None:
+                    index = out[key] = _Index()
+                index.add(_Entry(order, step, axis, unit.src))
+    return out
+
+
+def _walk(index: _Index[_Entry] | None, protocol: str, axis: intervals.IntervalSet, src: Source,
+          took: set[int]) -> list[Outside]:
+    """The assurance sweep of ``_Sweep`` over the entries that meet one required piece, each
+    clipped to it; adds to ``took`` the ids of the steps that took some of it away."""
+    if index is None:
+        return _whole(protocol, axis, src)
+    entries = sorted(index.near(axis))
+    if _allowed_at_once(entries, axis, src):
+        return []
+    clipped = [(entry.step, rect) for entry in entries
+               if (rect := _clip(entry, axis, src)) is not None]
+    return _minus(protocol, axis, src, _assured(clipped, protocol, Rect(axis, src), took))
+
+
+def _assured(clipped: Sequence[tuple[Step, Rect]], protocol: str, whole: Rect,
+             took: set[int]) -> list[Rect]:
+    """What of ``whole`` is allowed for certain, from the steps' rects clipped to it."""
+    decided: list[Rect] = []
+    passed: list[Rect] = []
+    allowed: list[Rect] = []
+    level = None
+    for step, rect in clipped:
+        if step.level != level:  # levels are contiguous in the sweep: the first entry of one opens it
+            level, passed = step.level, []
+        action, certain = step.rule.action, step.possibly is None
+        if action == "goto_next" and certain:
+            passed.append(rect)
+            continue
+        if action not in ("deny", "goto_next") and not certain:
+            continue  # an allow that only possibly applies satisfies nothing
+        new = _rects(_minus(protocol, rect.axis, rect.source, [*decided, *passed]))
+        if not new:
+            continue
+        decided.extend(new)
+        if action in ("deny", "goto_next"):
+            took.add(id(step))
+        else:
+            allowed.extend(new)
+        if new[0] == whole:  # all of it is decided: no later rule changes anything
+            break
+    return allowed
+
+
+def _allowed_at_once(entries: Sequence[_Entry], axis: intervals.IntervalSet, src: Source) -> bool:
+    """Whether an allow that certainly applies covers the whole piece before any rule that
+    could take part of it away (a deny, a goto_next that possibly applies, a goto_next of the
+    same level): the usual case, decided without arithmetic.  False sends it to the walk."""
+    level = None
+    passing = False
+    for entry in entries:
+        if not _meets(entry, axis, src):
+            continue
+        step = entry.step
+        if step.level != level:
+            level, passing = step.level, False
+        action, certain = step.rule.action, step.possibly is None
+        if action == "goto_next" and certain:
+            passing = True
+        elif action in ("deny", "goto_next"):
+            return False
+        elif certain and not passing and _covers(entry, axis, src):
+            return True
+    return False
+
+
+def _meets(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> bool:
+    if src.token is not None:
+        if entry.src.token != src.token:
+            return False
+    elif entry.src.token is not None or not intervals.intersect(entry.src.addrs, src.addrs):
+        return False
+    return bool(intervals.intersect(entry.axis, axis))
+
+
+def _covers(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> bool:
+    if not intervals.covers(entry.axis, axis):
+        return False
+    return src.token is not None or intervals.covers(entry.src.addrs, src.addrs)
+
+
+def _clip(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> Rect | None:
+    """The entry's rect within (axis x src), None when they do not meet (as ``_hits`` sees it:
+    a token meets the same token, addresses meet addresses)."""
+    within = intervals.intersect(entry.axis, axis)
+    if not within:
+        return None
+    if src.token is not None:
+        return Rect(within, entry.src) if entry.src.token == src.token else None
+    if entry.src.token is not None or not entry.src.addrs:
+        return None
+    addrs = intervals.intersect(entry.src.addrs, src.addrs)
+    return Rect(within, Source(addrs=addrs)) if addrs else None
 
 
 def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: intervals.IntervalSet,
@@ -397,48 +545,16 @@ def gaps(allowed: Mapping[str, list[Rect]], protocol: str, axis: intervals.Inter
     return _minus(protocol, axis, src, allowed.get(key, ()))
 
 
-def allowed_by_port(allowed: Mapping[str, list[Rect]]) -> dict[str, PortView]:
-    """``allowed`` indexed by port, for checking many required rules against it (``gaps``
-    with the index compares a required port with the rects of its own port and the wide ones
-    only; the result does not depend on the order or number of rects that miss it)."""
-    out = {}
-    for key, rects in allowed.items():
-        index = _Index()
-        index.extend(rects)
-        out[key] = PortView(index, rects)
-    return out
-
-
-class PortView:
-    """One protocol key's allowed rects, all of them (``get``) or those near some ports."""
-
-    __slots__ = ("index", "rects")
-
-    def __init__(self, index: _Index, rects: list[Rect]) -> None:
-        self.index, self.rects = index, rects
-
-
-def gaps_indexed(allowed: Mapping[str, PortView], protocol: str, axis: intervals.IntervalSet,
-                 src: Source, keys: Sequence[str]) -> list[Outside]:
-    """``gaps`` on ``allowed_by_port(allowed)``: the same result."""
-    if protocol == ports.ALL:
-        return [p for k in keys for p in _minus(k, _FULL, src, _all_of(allowed.get(k)))]
-    view = allowed.get(protocol if protocol in keys else OTHER)
-    return _minus(protocol, axis, src, view.index.near(axis) if view else ())
-
-
-def _all_of(view: PortView | None) -> list[Rect]:
-    return view.rects if view else []
-
-
-def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside]) -> list[Step]:
-    """The rules that took away some of these missing pieces."""
+def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside],
+           keys: Sequence[str]) -> list[Step]:
+    """The rules that took away some of these missing pieces (a piece of a protocol no rule
+    names is "all other protocols")."""
     out = []
     for step, regions in taken:
         for piece in missing:
-            key = piece.protocol if piece.protocol in regions else OTHER
+            key = piece.protocol if piece.protocol in keys else OTHER
             src = Source(addrs=piece.addrs, token=piece.token)
-            hits = _hits(piece.axis, src, regions.get(key) or regions.get(piece.protocol) or ())
+            hits = _hits(piece.axis, src, regions.get(key, ()))
             if hits and _less(_cut(piece.protocol, piece.axis, src, hits), piece):
                 out.append(step)
                 break
@@ -511,53 +627,70 @@ def _whole(key: str, axis: intervals.IntervalSet, src: Source) -> list[Outside]:
     return [Outside(key, axis, addrs=src.addrs, token=src.token)]
 
 
-class _Index:
-    """The rects of one protocol key, those of a single port apart by port: most rules name a
-    few ports, so a piece is compared with the rects of its own ports and the wide ones only."""
+class _OnPorts(Protocol):
+    @property
+    def axis(self) -> intervals.IntervalSet: ...
+
+
+_T = TypeVar("_T", bound=_OnPorts)
+
+
+class _Index(Generic[_T]):
+    """Things on the port axis (rects, entries) of one protocol key, those of a single port
+    apart by port: most rules name a few ports, so a piece is compared with the things of its
+    own ports and the wide ones only."""
 
     __slots__ = ("base", "by_port", "wide")
 
-    def __init__(self, base: _Index | None = None) -> None:
-        #: the rects of a finished sweep this one continues (never changed again), shared
+    def __init__(self, base: _Index[_T] | None = None) -> None:
+        #: the things of a finished sweep this one continues (never changed again), shared
         self.base = base
-        self.wide: list[Rect] = []
-        self.by_port: dict[int, list[Rect]] = {}
+        self.wide: list[_T] = []
+        self.by_port: dict[int, list[_T]] = {}
 
-    def extend(self, rects: Iterable[Rect]) -> None:
-        for r in rects:
-            axis = r.axis
-            if len(axis) == 1 and axis[0][0] == axis[0][1]:
-                self.by_port.setdefault(axis[0][0], []).append(r)
+    def extend(self, things: Iterable[_T]) -> None:
+        for thing in things:
+            self.add(thing)
+
+    def add(self, thing: _T) -> None:
+        axis = thing.axis
+        if len(axis) == 1 and axis[0][0] == axis[0][1]:
+            found = self.by_port.get(axis[0][0])
+            if found is None:
+                self.by_port[axis[0][0]] = [thing]
             else:
-                self.wide.append(r)
+                found.append(thing)
+        else:
+            self.wide.append(thing)
 
-    def near(self, axis: intervals.IntervalSet) -> list[Rect]:
+    def near(self, axis: intervals.IntervalSet) -> list[_T]:
         lo, hi = axis[0][0], axis[-1][1]
         if self.base is not None:
             return [*self.base.near(axis), *self._near(lo, hi)]
         return self._near(lo, hi)
 
-    def _near(self, lo: int, hi: int) -> list[Rect]:
+    def _near(self, lo: int, hi: int) -> list[_T]:
         if hi - lo < 64:
             found = list(self.wide)
             for port in range(lo, hi + 1):
                 found.extend(self.by_port.get(port, ()))
             return found
-        return [*self.wide, *(r for rects in self.by_port.values() for r in rects)]
+        return [*self.wide, *(r for things in self.by_port.values() for r in things)]
 
-    def copy(self) -> _Index:
-        """A continuation: this index's rects, shared, and room for more."""
+    def copy(self) -> _Index[_T]:
+        """A continuation: this index's things, shared, and room for more."""
         return _Index(base=self)
 
 
-def _put(regions: dict[str, _Index], key: str, rects: Iterable[Rect]) -> None:
+def _put(regions: dict[str, _Index[Rect]], key: str, rects: Iterable[Rect]) -> None:
     index = regions.get(key)
     if index is None:
         index = regions[key] = _Index()
     index.extend(rects)
 
 
-def _near(a: dict[str, _Index], b: dict[str, _Index], key: str, axis: intervals.IntervalSet) -> list[Rect]:
+def _near(a: dict[str, _Index[Rect]], b: dict[str, _Index[Rect]], key: str,
+          axis: intervals.IntervalSet) -> list[Rect]:
     x, y = a.get(key), b.get(key)
     return [*(x.near(axis) if x else ()), *(y.near(axis) if y else ())]
 

@@ -6,21 +6,11 @@ shapes; this module only says which part of which rule is effective and which ru
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from sgaudit import ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
-from sgaudit.engine.gcp_effective import (
-    Effective,
-    Exposure,
-    PortView,
-    Regions,
-    Step,
-    allowed_by_port,
-    gaps,
-    gaps_indexed,
-    takers,
-)
+from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, Unit, shortfall, takers
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
 
 
@@ -31,6 +21,30 @@ class Memo:
     def __init__(self) -> None:
         self._store: dict[tuple[int, int], tuple[object, object, object]] = {}
         self._outside: dict[tuple[tuple[Outside, ...], int], tuple[object, tuple[Outside, ...]]] = {}
+        self._whole: dict[tuple[object, ...], tuple[object, bool]] = {}
+        self._shown: dict[int, tuple[Step, AppliedRule]] = {}
+
+    def whole_inside(self, exposure: Exposure, env: dict[str, list[Rect]], differ: Differ) -> bool:
+        """Whether a whole unit that surely applies lies inside the envelope: decided once per
+        unit text (protocol key and ports, source) and envelope - Coiled's own rules are the
+        same text on every tag - without building the unit's verdict."""
+        unit = exposure.unit
+        key = (unit.pieces, unit.source, id(env))
+        entry = self._whole.get(key)
+        if entry is not None and entry[0] is env:
+            return entry[1]
+        inside = not self.outside(exposure.pieces, env, differ)
+        self._whole[key] = (env, inside)
+        return inside
+
+    def shown(self, step: Step) -> AppliedRule:
+        """A step as reports show it, made once per step (shared steps serve every tag)."""
+        entry = self._shown.get(id(step))
+        if entry is not None and entry[0] is step:
+            return entry[1]
+        shown = _applied(step)
+        self._shown[id(step)] = (step, shown)
+        return shown
 
     def outside(self, pieces: tuple[Outside, ...], env: dict[str, list[Rect]],
                 differ: Differ) -> tuple[Outside, ...]:
@@ -61,13 +75,15 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
     extras: list[tuple[Rule, str, Severity]] = []
     for exposure in effective.exposures:
         # an untouched unit of a rule that surely applies is judged alike for every target
-        shared = exposure.unit if exposure.whole and exposure.step.possibly is None else exposure
+        whole = exposure.whole and exposure.step.possibly is None
+        if whole and memo.whole_inside(exposure, env, differ):
+            continue
+        shared = exposure.unit if whole else exposure
         verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ, memo))  # type: ignore[misc]
         if verdict is not None:
             extras.append(verdict)  # type: ignore[arg-type]
-    by_port = allowed_by_port(effective.allowed) if len(desired.required) > 1 else None
-    missing = [m for m in (_missing(grant, group, effective, differ, by_port)
-                           for grant in desired.required) if m is not None]
+    missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
+               if m is not None]
     findings = differ.effective_findings(group, extras, [(g, reason) for g, reason, _ in missing])
     return findings, applied_rules(effective, findings, missing, memo)
 
@@ -94,23 +110,21 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
     return rule, reason, extra_severity(exposure.pieces)
 
 
-def _missing(grant: Grant, group: Group, effective: Effective, differ: Differ,
-             by_port: Mapping[str, PortView] | None = None) -> tuple[Grant, str, list[Step]] | None:
+def _missing(grant: Grant, group: Group, effective: Effective,
+             differ: Differ) -> tuple[Grant, str, list[Step]] | None:
     axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
     src = differ.source_of(grant.source, group)
-    left = (gaps(effective.allowed, grant.protocol, axis, src, effective.keys) if by_port is None
-            else gaps_indexed(by_port, grant.protocol, axis, src, effective.keys))
+    left, by = shortfall(effective, grant.protocol, axis, src)
     if not left:
         return None
     wholly = len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
     text = "not effectively allowed" if wholly else (
         "only partly effectively allowed; not covered: " + describe_pieces(left, src))
-    by = takers(effective.taken, left)
     if by:
         text += "; taken away by " + ", ".join(s.label for s in by)
     elif wholly:
         text = "no rule allows it"
-    maybe = takers(_possible_allows(effective), left)
+    maybe = takers(_possible_allows(effective), left, effective.keys)
     if maybe:
         text += "; not counted (only possibly applies): " + ", ".join(s.label for s in maybe)
     return grant, f"{text}; required because {grant.reason}", by
@@ -144,8 +158,7 @@ def applied_rules(effective: Effective, findings: Sequence[Finding],
     memo = memo or Memo()
     out = []
     for s in effective.steps:
-        shown = memo.get(s, s, lambda s=s: _applied(s))  # type: ignore[misc]
-        assert isinstance(shown, AppliedRule)
+        shown = memo.shown(s)
         decides = by_rule.get(s.rule.name)
         out.append(_deciding(shown, tuple(dict.fromkeys(decides))) if decides else shown)
     return tuple(out)
@@ -176,11 +189,17 @@ def allow_rules(effective: Effective) -> tuple[Rule, ...]:
 
 def describe_step(step: Step, limit: int = 4) -> str:
     """"tcp 22, 8786 from 0.0.0.0/0, tag:coiled-x" - what a rule matches, in one line."""
-    what = list(dict.fromkeys(
-        "all protocols" if u.protocol == ports.ALL else f"{u.protocol} {_ports(u.from_port, u.to_port)}"
-        for u in step.units))
+    if len(step.units) == 1:  # most rules: one protocol, port range and source
+        return f"{_what(step.units[0])} from {step.units[0].source}"
+    what = list(dict.fromkeys(_what(u) for u in step.units))
     sources = list(dict.fromkeys(u.source for u in step.units))
     return f"{_cap(what, limit)} from {_cap(sources, limit)}" if what else "nothing"
+
+
+def _what(unit: Unit) -> str:
+    if unit.protocol == ports.ALL:
+        return "all protocols"
+    return f"{unit.protocol} {_ports(unit.from_port, unit.to_port)}"
 
 
 def _ports(from_port: int, to_port: int) -> str:

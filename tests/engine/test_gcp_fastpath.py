@@ -112,7 +112,7 @@ def straightforward(policy: Policy, state: GcpState) -> list[GroupResult]:
                 if applies:
                     steps.append(gcp_effective.Step(rule, level, possibly,
                                                     gcp_effective.units_of(rule, tag, keys)))
-            effective = gcp_effective.evaluate(tuple(steps), keys)
+            effective = gcp_effective.evaluate(tuple(steps), keys, full=True)
             desired = desired_state(policy, group, gcp_targets.network_vpc(net.network), {}, {})
             findings, applied = gcp_findings.judge(group, desired, effective, Differ({}),
                                                    gcp_findings.Memo())
@@ -161,16 +161,3 @@ def test_minus_equals_uncovered(axis: tuple[tuple[int, int], ...], src: Source, 
     assert gcp_effective._cut("tcp", axis, src, rects) == want
     if all(r.source.token != UNKNOWN_VPC for r in rects):  # AWS's token: no GCP rule makes it
         assert gcp_effective._minus("tcp", axis, src, rects) == want
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(("tcp", "udp", "-1", "50")), rect_axis.map(_norm), src_st,
-       st.dictionaries(st.sampled_from(("tcp", "udp", "50", "other")),
-                       st.lists(st.builds(Rect, rect_axis.map(_norm), src_st), max_size=5), max_size=4))
-def test_gaps_by_port_equals_gaps(protocol: str, axis: tuple[tuple[int, int], ...], src: Source,
-                                  allowed: dict[str, list[Rect]]) -> None:
-    """The required check against allowed rects indexed by port is the plain one."""
-    keys = ("tcp", "udp", "icmp", "icmpv6", "50", "other")
-    by_port = gcp_effective.allowed_by_port(allowed)
-    assert gcp_effective.gaps_indexed(by_port, protocol, axis, src, keys) == gcp_effective.gaps(
-        allowed, protocol, axis, src, keys)
