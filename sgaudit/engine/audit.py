@@ -79,7 +79,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
                                         "Unresolved"))
             effective = index.effective(group.group_id, net.instances)
             findings, applied = gcp_findings.judge(group, desired, effective, differ, memo)
-            group = replace(group, rules=gcp_findings.allow_rules(effective))
+            group = replace(group, rules=gcp_findings.allow_rules(effective, memo))
             results.append(GroupResult(group, desired, findings, applied))
     return results
 

@@ -26,7 +26,6 @@ rule (``evaluate(..., full=True)``) remains as the reference the tests compare i
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, Protocol, TypeVar
@@ -60,6 +59,14 @@ class Unit:
     src: Source
     #: (protocol key, port axis) pieces; a "-1" unit has one per protocol key
     pieces: tuple[tuple[str, intervals.IntervalSet], ...]
+    #: the pieces with the source: what is exposed when nothing earlier touched the unit
+    whole: tuple[Outside, ...] = ()
+
+    @staticmethod
+    def of(protocol: str, from_port: int, to_port: int, source: str, src: Source,
+           pieces: tuple[tuple[str, intervals.IntervalSet], ...]) -> Unit:
+        whole = tuple(Outside(key, axis, addrs=src.addrs, token=src.token) for key, axis in pieces)
+        return Unit(protocol, from_port, to_port, source, src, pieces, whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +187,7 @@ def units_of(rule: FirewallRule, tag: str, keys: Sequence[str]) -> tuple[Unit, .
     out: list[Unit] = []
     for match in rule.matches:
         for from_port, to_port, pieces in _port_pieces(match.protocol, match.ports, keys):
-            out.extend(Unit(match.protocol, from_port, to_port, name, src, pieces)
+            out.extend(Unit.of(match.protocol, from_port, to_port, name, src, pieces)
                        for name, src in sources)
     return tuple(out)
 
@@ -233,8 +240,12 @@ class NetworkIndex:
     def steps(self, tag: str, instances: Sequence[GcpInstance] | None) -> tuple[Step, ...]:
         """The rules that apply to the tag, in evaluation order."""
         out = []
-        for i in heapq.merge(self.by_tag.get(tag, ()), self.general):
+        own = self.by_tag.get(tag)
+        for i in sorted((*own, *self.general)) if own else self.general:
             level, rule = self.flat[i]
+            if rule.target_tags and not rule.target_secure_tags:  # indexed under this tag: it applies
+                out.append(self._step(i, level, rule, None, tag))
+                continue
             applies, possibly = applicability(rule, tag, instances)
             if applies:
                 out.append(self._step(i, level, rule, possibly, tag))
@@ -284,13 +295,13 @@ class _Sweep:
         self.full = full
         self.result = Effective(steps, keys=keys, full=full)
         #: exposure view: what certain denies took (across levels), with the rule per part
-        self.denied: dict[str, _Index[Rect]] = {}
+        self.denied: dict[str, _RectIndex] = {}
         self.denials: list[tuple[Step, Regions]] = []
         #: assurance view: traffic decided (allowed or denied) by an earlier rule
-        self.decided: dict[str, _Index[Rect]] = {}
+        self.decided: dict[str, _RectIndex] = {}
         #: within the current level: traffic passed on by goto_next, certainly / possibly
-        self.passed: dict[str, _Index[Rect]] = {}
-        self.maybe_passed: dict[str, _Index[Rect]] = {}
+        self.passed: dict[str, _RectIndex] = {}
+        self.maybe_passed: dict[str, _RectIndex] = {}
 
     def run(self, start: int = 0) -> Effective:
         """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
@@ -322,20 +333,43 @@ class _Sweep:
 
     def _allow(self, step: Step) -> None:
         for unit in step.units:
-            exposed: list[Outside] = []
-            untouched = True
-            for key, axis in unit.pieces:
-                hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
-                untouched = untouched and not hits
-                exposed.extend(_whole(key, axis, unit.src) if not hits
-                               else _cut(key, axis, unit.src, hits))
-                if self.full and step.possibly is None:
-                    new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
-                    _add(self.result.allowed, key, new)
-                    _put(self.decided, key, _rects(new))
-            blocked = self._blockers(unit) if not untouched and _shrunk(exposed, unit) else ()
-            if exposed or blocked:
-                self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, untouched))
+            if self._touched(unit):
+                self._expose_rest(step, unit)
+            else:  # the usual case: nothing before it took any of it
+                self.result.exposures.append(Exposure(step, unit, unit.whole, (), True))
+            if self.full and step.possibly is None:
+                self._assure(unit)
+
+    def _touched(self, unit: Unit) -> bool:
+        """Whether some certain deny or goto_next before it meets the unit's bounding box."""
+        for key, axis in unit.pieces:
+            denied, passed = self.denied.get(key), self.passed.get(key)
+            if denied is not None and denied.touches(axis, unit.src):
+                return True
+            if passed is not None and passed.touches(axis, unit.src):
+                return True
+        return False
+
+    def _assure(self, unit: Unit) -> None:
+        for key, axis in unit.pieces:
+            new = _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis))
+            _add(self.result.allowed, key, new)
+            _put(self.decided, key, _rects(new))
+
+    def _expose_rest(self, step: Step, unit: Unit) -> None:
+        """The exposure of a unit that earlier denies or goto_next may have cut."""
+        exposed: list[Outside] = []
+        cut = False
+        for key, axis in unit.pieces:
+            hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
+            if any(_overlaps(r, axis, unit.src) for r in hits):  # (bounding boxes may meet in vain)
+                cut = True
+                exposed.extend(_cut(key, axis, unit.src, hits))
+            else:
+                exposed.extend(_whole(key, axis, unit.src))
+        blocked = self._blockers(unit) if cut else ()
+        if exposed or blocked:
+            self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, not cut))
 
     def _deny(self, step: Step) -> None:
         took: Regions = {}
@@ -377,14 +411,9 @@ class _Sweep:
 
     def _blockers(self, unit: Unit) -> tuple[Step, ...]:
         """The earlier certain denies that took part of this unit."""
-        out = []
-        for step, regions in self.denials:
-            for key, axis in unit.pieces:
-                hits = _hits(axis, unit.src, regions.get(key, ()))
-                if hits and _shrunk(_cut(key, axis, unit.src, hits), unit):
-                    out.append(step)
-                    break
-        return tuple(out)
+        return tuple(step for step, regions in self.denials
+                     if any(_overlaps(r, axis, unit.src)
+                            for key, axis in unit.pieces for r in regions.get(key, ())))
 
 
 def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False) -> Effective:
@@ -407,6 +436,13 @@ class _Entry(NamedTuple):
     step: Step
     axis: intervals.IntervalSet
     src: Source
+    #: bounding box: first and last port, first and last address (an empty box for a token)
+    box: tuple[int, int, int, int]
+
+
+def _entry(order: int, step: Step, axis: intervals.IntervalSet, src: Source) -> _Entry:
+    addrs = src.addrs if src.token is None and src.addrs else ((1, 0),)
+    return _Entry(order, step, axis, src, (axis[0][0], axis[-1][1], addrs[0][0], addrs[-1][1]))
 
 
 def shortfall(effective: Effective, protocol: str, axis: intervals.IntervalSet,
@@ -432,13 +468,15 @@ def _reach(steps: Sequence[Step]) -> dict[str, _Index[_Entry]]:
     out: dict[str, _Index[_Entry]] = {}
     order = 0
     for step in steps:
+        if step.possibly is not None and step.rule.action not in ("deny", "goto_next"):
+            continue  # an allow that only possibly applies is never counted on
         for unit in step.units:
             order += 1
             for key, axis in unit.pieces:
                 index = out.get(key)
                 if index is None:
                     index = out[key] = _Index()
-                index.add(_Entry(order, step, axis, unit.src))
+                index.add(_entry(order, step, axis, unit.src))
     return out
 
 
@@ -491,8 +529,13 @@ def _allowed_at_once(entries: Sequence[_Entry], axis: intervals.IntervalSet, src
     same level): the usual case, decided without arithmetic.  False sends it to the walk."""
     level = None
     passing = False
+    lo, hi = axis[0][0], axis[-1][1]
+    token = src.token
+    alo, ahi = (src.addrs[0][0], src.addrs[-1][1]) if token is None else (-1, 1 << 128)
     for entry in entries:
-        if not _meets(entry, axis, src):
+        # where the bounding boxes meet (a rule met in vain only sends the piece to the walk)
+        plo, phi, elo, ehi = entry.box
+        if entry.src.token != token or plo > hi or phi < lo or elo > ahi or ehi < alo:
             continue
         step = entry.step
         if step.level != level:
@@ -505,15 +548,6 @@ def _allowed_at_once(entries: Sequence[_Entry], axis: intervals.IntervalSet, src
         elif certain and not passing and _covers(entry, axis, src):
             return True
     return False
-
-
-def _meets(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> bool:
-    if src.token is not None:
-        if entry.src.token != src.token:
-            return False
-    elif entry.src.token is not None or not intervals.intersect(entry.src.addrs, src.addrs):
-        return False
-    return bool(intervals.intersect(entry.axis, axis))
 
 
 def _covers(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> bool:
@@ -554,8 +588,7 @@ def takers(taken: Sequence[tuple[Step, Regions]], missing: Sequence[Outside],
         for piece in missing:
             key = piece.protocol if piece.protocol in keys else OTHER
             src = Source(addrs=piece.addrs, token=piece.token)
-            hits = _hits(piece.axis, src, regions.get(key, ()))
-            if hits and _less(_cut(piece.protocol, piece.axis, src, hits), piece):
+            if any(_overlaps(r, piece.axis, src) for r in regions.get(key, ())):
                 out.append(step)
                 break
     return out
@@ -623,6 +656,23 @@ def _hits(axis: intervals.IntervalSet, src: Source, rects: Sequence[Rect]) -> li
             and r.source.addrs[0][0] <= ahi and alo <= r.source.addrs[-1][1]]
 
 
+def _overlaps(rect: Rect, axis: intervals.IntervalSet, src: Source) -> bool:
+    """Whether the rect and (axis x src) share a point: then subtracting it leaves less (a
+    token meets the same token, addresses meet addresses)."""
+    if src.token is not None:
+        if rect.source.token != src.token:
+            return False
+    elif rect.source.token is not None or not _meet(rect.source.addrs, src.addrs):
+        return False
+    return _meet(rect.axis, axis)
+
+
+def _meet(a: intervals.IntervalSet, b: intervals.IntervalSet) -> bool:
+    if len(a) == 1 and len(b) == 1:
+        return a[0][0] <= b[0][1] and b[0][0] <= a[0][1]
+    return bool(intervals.intersect(a, b))
+
+
 def _whole(key: str, axis: intervals.IntervalSet, src: Source) -> list[Outside]:
     return [Outside(key, axis, addrs=src.addrs, token=src.token)]
 
@@ -640,11 +690,9 @@ class _Index(Generic[_T]):
     apart by port: most rules name a few ports, so a piece is compared with the things of its
     own ports and the wide ones only."""
 
-    __slots__ = ("base", "by_port", "wide")
+    __slots__ = ("by_port", "wide")
 
-    def __init__(self, base: _Index[_T] | None = None) -> None:
-        #: the things of a finished sweep this one continues (never changed again), shared
-        self.base = base
+    def __init__(self) -> None:
         self.wide: list[_T] = []
         self.by_port: dict[int, list[_T]] = {}
 
@@ -665,11 +713,6 @@ class _Index(Generic[_T]):
 
     def near(self, axis: intervals.IntervalSet) -> list[_T]:
         lo, hi = axis[0][0], axis[-1][1]
-        if self.base is not None:
-            return [*self.base.near(axis), *self._near(lo, hi)]
-        return self._near(lo, hi)
-
-    def _near(self, lo: int, hi: int) -> list[_T]:
         if hi - lo < 64:
             found = list(self.wide)
             for port in range(lo, hi + 1):
@@ -677,19 +720,57 @@ class _Index(Generic[_T]):
             return found
         return [*self.wide, *(r for things in self.by_port.values() for r in things)]
 
-    def copy(self) -> _Index[_T]:
-        """A continuation: this index's things, shared, and room for more."""
-        return _Index(base=self)
+    def fill(self, other: _Index[_T]) -> None:
+        """Start with another index's things (a sweep resumed from a shared prefix)."""
+        self.wide = list(other.wide)
+        self.by_port = {port: list(things) for port, things in other.by_port.items()}
 
 
-def _put(regions: dict[str, _Index[Rect]], key: str, rects: Iterable[Rect]) -> None:
+class _RectIndex(_Index[Rect]):
+    """An index of rects, which can also say whether any of them meets a piece's bounding box
+    (what ``_hits`` finds) without listing them."""
+
+    __slots__ = ()
+
+    def touches(self, axis: intervals.IntervalSet, src: Source) -> bool:
+        lo, hi = axis[0][0], axis[-1][1]
+        if self.wide and _hits_any(self.wide, lo, hi, src):
+            return True
+        if lo == hi:  # most rules: one port
+            return _hits_any(self.by_port.get(lo, ()), lo, hi, src)
+        if hi - lo < 64:
+            get = self.by_port.get
+            return any(_hits_any(get(port, ()), lo, hi, src) for port in range(lo, hi + 1))
+        return any(_hits_any(rects, lo, hi, src) for rects in self.by_port.values())
+
+    def copy(self) -> _RectIndex:
+        """A sweep resumed from a shared prefix starts with the prefix's rects (few: a level's
+        denies and goto_next), copied so the prefix stays as it was."""
+        other = _RectIndex()
+        other.fill(self)
+        return other
+
+
+def _hits_any(rects: Sequence[Rect], lo: int, hi: int, src: Source) -> bool:
+    """``bool(_hits(...))`` for ports ``lo``-``hi``."""
+    if not rects:
+        return False
+    token = src.token
+    if token is not None:
+        return any(r.source.token == token and r.axis[0][0] <= hi and lo <= r.axis[-1][1] for r in rects)
+    alo, ahi = src.addrs[0][0], src.addrs[-1][1]
+    return any(r.axis[0][0] <= hi and lo <= r.axis[-1][1] and r.source.token is None and r.source.addrs
+               and r.source.addrs[0][0] <= ahi and alo <= r.source.addrs[-1][1] for r in rects)
+
+
+def _put(regions: dict[str, _RectIndex], key: str, rects: Iterable[Rect]) -> None:
     index = regions.get(key)
     if index is None:
-        index = regions[key] = _Index()
+        index = regions[key] = _RectIndex()
     index.extend(rects)
 
 
-def _near(a: dict[str, _Index[Rect]], b: dict[str, _Index[Rect]], key: str,
+def _near(a: dict[str, _RectIndex], b: dict[str, _RectIndex], key: str,
           axis: intervals.IntervalSet) -> list[Rect]:
     x, y = a.get(key), b.get(key)
     return [*(x.near(axis) if x else ()), *(y.near(axis) if y else ())]
@@ -703,22 +784,3 @@ def _add(regions: Regions, key: str, pieces: Iterable[Outside]) -> None:
     rects = [Rect(p.axis, Source(addrs=p.addrs, token=p.token)) for p in pieces]
     if rects:
         regions.setdefault(key, []).extend(rects)
-
-
-def _shrunk(pieces: Sequence[Outside], unit: Unit) -> bool:
-    """Whether ``pieces`` are less than the whole unit (something took part of it)."""
-    total = 0
-    for p in pieces:
-        total += _size(p.axis) * (_size(p.addrs) if p.token is None else 1)
-    whole = sum(_size(axis) for _, axis in unit.pieces) * (
-        _size(unit.src.addrs) if unit.src.token is None else 1)
-    return total < whole
-
-
-def _less(remaining: Sequence[Outside], piece: Outside) -> bool:
-    total = sum(_size(p.axis) * (_size(p.addrs) if p.token is None else 1) for p in remaining)
-    return total < _size(piece.axis) * (_size(piece.addrs) if piece.token is None else 1)
-
-
-def _size(intervals: intervals.IntervalSet) -> int:
-    return sum(hi - lo + 1 for lo, hi in intervals)

@@ -23,6 +23,7 @@ class Memo:
         self._outside: dict[tuple[tuple[Outside, ...], int], tuple[object, tuple[Outside, ...]]] = {}
         self._whole: dict[tuple[object, ...], tuple[object, bool]] = {}
         self._shown: dict[int, tuple[Step, AppliedRule]] = {}
+        self._listed: dict[int, tuple[Unit, Rule]] = {}
 
     def whole_inside(self, exposure: Exposure, env: dict[str, list[Rect]], differ: Differ) -> bool:
         """Whether a whole unit that surely applies lies inside the envelope: decided once per
@@ -36,6 +37,16 @@ class Memo:
         inside = not self.outside(exposure.pieces, env, differ)
         self._whole[key] = (env, inside)
         return inside
+
+    def listed(self, unit: Unit, step: Step) -> Rule:
+        """A unit as the views that list a group's ingress show it (shared units serve every tag)."""
+        entry = self._listed.get(id(unit))
+        if entry is not None and entry[0] is unit:
+            return entry[1]
+        rule = Rule(unit.protocol, unit.from_port, unit.to_port, unit.source, rule_id=step.rule.name,
+                    description=step.rule.description or None)
+        self._listed[id(unit)] = (unit, rule)
+        return rule
 
     def shown(self, step: Step) -> AppliedRule:
         """A step as reports show it, made once per step (shared steps serve every tag)."""
@@ -178,13 +189,12 @@ def _applied(s: Step) -> AppliedRule:
                        matches=describe_step(s))
 
 
-def allow_rules(effective: Effective) -> tuple[Rule, ...]:
+def allow_rules(effective: Effective, memo: Memo | None = None) -> tuple[Rule, ...]:
     """The allow rules that grant the target something (one ``Rule`` per protocol, port range
     and source), in evaluation order, for the views that list a group's ingress; a rule wholly
     blocked by an earlier deny grants nothing and shows only in the evaluation order."""
-    return tuple(Rule(e.unit.protocol, e.unit.from_port, e.unit.to_port, e.unit.source,
-                      rule_id=e.step.rule.name, description=e.step.rule.description or None)
-                 for e in effective.exposures if e.pieces)
+    memo = memo or Memo()
+    return tuple(memo.listed(e.unit, e.step) for e in effective.exposures if e.pieces)
 
 
 def describe_step(step: Step, limit: int = 4) -> str:
