@@ -78,6 +78,10 @@ class _Span:
     severities: tuple[Severity, Severity, bool]
 
 
+#: what an envelope permits on one protocol and port axis: (cover, its starts, near, its
+#: starts, an unknown VPC among them) - see ``_Span``
+_AddrSpan = tuple[intervals.IntervalSet, tuple[int, ...], intervals.IntervalSet, tuple[int, ...], bool]
+
 #: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
 #: carried by the fast paths, which need no cache, and memory stays bounded
 CACHE_LIMIT = 65536
@@ -118,6 +122,8 @@ class Differ:
         self._reach: dict[int, tuple[DesiredState, dict[str, intervals.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
+        self._piece_spans: dict[tuple[int, str, intervals.IntervalSet],
+                                tuple[Mapping[str, list[Rect]], _AddrSpan]] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
         #: (envelope, region, touching rule signatures) -> (that envelope, _missing_fast's answer)
         self._covered: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], MissingGaps | None]] = {}
@@ -420,6 +426,10 @@ class Differ:
         already cut by the rules evaluated before them."""
         out: list[Outside] = []
         for piece in pieces:
+            verdict = self._piece_fast(piece, env)
+            if verdict is not None:  # wholly inside (empty) or wholly outside (the piece)
+                out.extend(verdict)
+                continue
             src = Source(addrs=piece.addrs, token=piece.token)
             if piece.protocol == OTHER:
                 rects = list(env.get(ports.ALL, ()))
@@ -427,6 +437,38 @@ class Differ:
                 rects = self._candidates(env, piece.protocol, piece.axis)
             out.extend(uncovered(piece.protocol, piece.axis, src, rects))
         return tuple(out)
+
+    def _piece_fast(self, piece: Outside, env: Mapping[str, list[Rect]]) -> tuple[Outside, ...] | None:
+        """A piece of one protocol, one port range and one address range that the envelope
+        covers whole or does not meet: the answer of ``uncovered`` from two binary searches
+        (None when only the general path can tell)."""
+        if piece.token is not None or piece.protocol == OTHER or len(piece.axis) != 1 \
+                or len(piece.addrs) != 1:
+            return None
+        key = (id(env), piece.protocol, piece.axis)
+        entry = self._piece_spans.get(key)
+        if entry is None or entry[0] is not env:
+            entry = self._piece_spans[key] = (env, self._addr_span(env, piece.protocol, piece.axis))
+        cover, cover_starts, near, near_starts, vpc = entry[1]
+        lo, hi = piece.addrs[0]
+        i = bisect_right(cover_starts, lo) - 1
+        if i >= 0 and cover[i][1] >= hi:
+            return ()
+        if vpc or _meets(near, near_starts, lo, hi):
+            return None
+        return (piece,)
+
+    def _addr_span(self, env: Mapping[str, list[Rect]], protocol: str,
+                   axis: intervals.IntervalSet) -> _AddrSpan:
+        """The envelope on (protocol, ports) in addresses, as ``_Span`` holds it: what covers
+        all the ports, what meets any, and whether an unknown VPC is among them."""
+        rects = self._candidates(env, protocol, axis)
+        addr_rects = [r for r in rects if r.source.token is None]
+        cover = intervals.normalize(iv for r in addr_rects if intervals.covers(r.axis, axis)
+                                    for iv in r.source.addrs)
+        near = intervals.normalize(iv for r in addr_rects for iv in r.source.addrs)
+        return (cover, tuple(lo for lo, _ in cover), near, tuple(lo for lo, _ in near),
+                any(r.source.token == UNKNOWN_VPC for r in rects))
 
     def effective_findings(self, group: Group, extras: Iterable[tuple[Rule, str, Severity]],
                            missing: Iterable[tuple[Grant, str]]) -> tuple[Finding, ...]:

@@ -39,6 +39,7 @@ _FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 _SELF_SOURCE = Source(token=SELF)
 #: the source a rule without any source stands for (gcloud's own default for ``--source-ranges``)
 _DEFAULT_SOURCE = "0.0.0.0/0"
+_DEFAULT = (_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))
 VPC_LEVEL = "VPC firewall rules"
 BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
 #: policy protocols with ports in GCP beyond tcp/udp (sctp)
@@ -47,9 +48,9 @@ _PORTED_NUMBERS = frozenset({"132"})
 Regions = dict[str, list[Rect]]
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One rule x protocol x port range x source: what one extra finding names."""
+class Unit(NamedTuple):
+    """One rule x protocol x port range x source: what one extra finding names.  (A named
+    tuple: tens of thousands are made per network, one per rule and source.)"""
 
     protocol: str
     from_port: int
@@ -59,14 +60,9 @@ class Unit:
     src: Source
     #: (protocol key, port axis) pieces; a "-1" unit has one per protocol key
     pieces: tuple[tuple[str, intervals.IntervalSet], ...]
-    #: the pieces with the source: what is exposed when nothing earlier touched the unit
+    #: the pieces with the source: what an allow exposes when nothing earlier touched it
+    #: (made for allows only)
     whole: tuple[Outside, ...] = ()
-
-    @staticmethod
-    def of(protocol: str, from_port: int, to_port: int, source: str, src: Source,
-           pieces: tuple[tuple[str, intervals.IntervalSet], ...]) -> Unit:
-        whole = tuple(Outside(key, axis, addrs=src.addrs, token=src.token) for key, axis in pieces)
-        return Unit(protocol, from_port, to_port, source, src, pieces, whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +180,14 @@ def _num(protocol: str) -> int:
 
 def units_of(rule: FirewallRule, tag: str, keys: Sequence[str]) -> tuple[Unit, ...]:
     sources = _sources(rule, tag)
+    allows = rule.action not in ("deny", "goto_next")
     out: list[Unit] = []
     for match in rule.matches:
         for from_port, to_port, pieces in _port_pieces(match.protocol, match.ports, keys):
-            out.extend(Unit.of(match.protocol, from_port, to_port, name, src, pieces)
-                       for name, src in sources)
+            for name, src in sources:
+                whole = tuple(Outside(k, axis, addrs=src.addrs, token=src.token)
+                              for k, axis in pieces) if allows else ()
+                out.append(Unit(match.protocol, from_port, to_port, name, src, pieces, whole))
     return tuple(out)
 
 
@@ -196,11 +195,13 @@ def _sources(rule: FirewallRule, tag: str) -> list[tuple[str, Source]]:
     """Each source of a rule (ranges, tags, service accounts, other policy sources: any of them
     matches).  A source tag equal to the target's own tag is the target itself (self)."""
     out = [(r, Source(addrs=(addresses.cidr_interval(r),))) for r in rule.source_ranges]
+    if not (rule.source_tags or rule.source_service_accounts or rule.source_other):
+        return out or [_DEFAULT]
     out += [(t, _SELF_SOURCE) if t == tag else (f"tag:{t}", Source(token=f"tag:{t}"))
             for t in rule.source_tags]
     out += [(f"sa:{a}", Source(token=f"sa:{a}")) for a in rule.source_service_accounts]
     out += [(o, Source(token=o)) for o in rule.source_other]
-    return out or [(_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))]
+    return out or [_DEFAULT]
 
 
 def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],

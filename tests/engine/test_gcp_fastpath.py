@@ -18,10 +18,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgaudit import intervals
+from sgaudit import addresses, intervals
 from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.audit import audit, desired_state
-from sgaudit.engine.diff import UNKNOWN_VPC, Differ, Rect, Source, uncovered
+from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Differ, Outside, Rect, Source, uncovered
 from sgaudit.model import (
     FirewallMatch,
     FirewallPolicy,
@@ -161,3 +161,68 @@ def test_minus_equals_uncovered(axis: tuple[tuple[int, int], ...], src: Source, 
     assert gcp_effective._cut("tcp", axis, src, rects) == want
     if all(r.source.token != UNKNOWN_VPC for r in rects):  # AWS's token: no GCP rule makes it
         assert gcp_effective._minus("tcp", axis, src, rects) == want
+
+
+piece_st = st.builds(
+    lambda protocol, axis, src: Outside(protocol, axis, addrs=src.addrs, token=src.token),
+    st.sampled_from(("tcp", "udp", "other")), rect_axis.map(_norm),
+    st.one_of(addrs_st.map(lambda a: Source(addrs=_norm(a))),
+              st.sampled_from(("self", "tag:x")).map(lambda t: Source(token=t))))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(piece_st, max_size=4),
+       st.dictionaries(st.sampled_from(("tcp", "udp", "-1")),
+                       st.lists(st.builds(Rect, rect_axis.map(_norm), src_st), max_size=5), max_size=3))
+def test_outside_envelope_equals_uncovered(pieces: list[Outside], env: dict[str, list[Rect]]) -> None:
+    """The envelope check of effective pieces (with its shortcut for one port range and one
+    address range the envelope covers or misses whole) is the plain rect arithmetic, also when
+    asked again (its per-envelope memory)."""
+    want: list[Outside] = []
+    for piece in pieces:
+        src = Source(addrs=piece.addrs, token=piece.token)
+        if piece.protocol == OTHER:
+            rects = list(env.get("-1", ()))
+        else:
+            rects = [r for r in (*env.get(piece.protocol, ()), *env.get("-1", ()))
+                     if intervals.intersect(r.axis, piece.axis)]
+        want.extend(uncovered(piece.protocol, piece.axis, src, rects))
+    differ = Differ({})
+    assert differ.outside_envelope(pieces, env) == tuple(want)
+    assert differ.outside_envelope(pieces, env) == tuple(want)
+
+
+LEVELS = ("hierarchical policy h", gcp_effective.VPC_LEVEL, "network policy n")
+
+
+@st.composite
+def sweeps(draw: st.DrawFn) -> tuple[tuple[gcp_effective.Step, ...], tuple[str, ...]]:
+    """Steps of one target in evaluation order: levels in order, each with rules that certainly
+    or possibly apply (goto_next in policies only)."""
+    rules = []
+    for level in LEVELS:
+        for i in range(draw(st.integers(0, 4))):
+            rule = draw(rules_st(f"{level[:3]}{i}", policy=level != gcp_effective.VPC_LEVEL))
+            possibly = draw(st.sampled_from((None, None, "targets secure tags t")))
+            rules.append((level, replace(rule, direction="INGRESS", disabled=False), possibly))
+    keys = gcp_effective.protocol_keys(r for _, r, _ in rules)
+    steps = tuple(gcp_effective.Step(rule, level, possibly, gcp_effective.units_of(rule, "coiled-a", keys))
+                  for level, rule, possibly in rules)
+    return steps, keys
+
+
+@settings(max_examples=800, deadline=None)
+@given(sweeps(), st.sampled_from(("tcp", "udp", "-1", "50", "47")), st.sampled_from(PORTS),
+       st.one_of(st.sampled_from(CIDRS).map(lambda c: Source(addrs=(addresses.cidr_interval(c),))),
+                 st.just(Source(token="self"))))
+def test_shortfall_equals_the_full_assurance_sweep(
+        sweep: tuple[tuple[gcp_effective.Step, ...], tuple[str, ...]], protocol: str, port: int,
+        src: Source) -> None:
+    """A required rule's shortfall - walked over the rules that meet it, with its shortcut for
+    an allow that covers it first - is what the assurance view over every rule gives: the same
+    pieces left, the same rules named as taking them away."""
+    steps, keys = sweep
+    axis = ((port, port),)
+    fast = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys), protocol, axis, src)
+    full = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys, full=True), protocol, axis, src)
+    assert fast == full
