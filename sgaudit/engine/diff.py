@@ -628,8 +628,8 @@ def describe_outside(piece: Outside, whole: Source) -> str:
 
 @lru_cache(maxsize=16384)
 def describe_addrs(part: intervals.IntervalSet, whole: intervals.IntervalSet) -> str:
-    if part == whole:
-        return addresses.describe(whole)
+    if part == whole:  # one aligned block (a rule's one CIDR) is spelled from integers
+        return (len(whole) == 1 and addresses.interval_text(*whole[0])) or addresses.describe(whole)
     rest = intervals.subtract(whole, part)
     if len(addresses.to_cidrs(rest)) < len(addresses.to_cidrs(part)):
         return f"{addresses.describe(whole)} except {addresses.describe(rest)}"
@@ -638,7 +638,25 @@ def describe_addrs(part: intervals.IntervalSet, whole: intervals.IntervalSet) ->
 
 def extra_severity(outside: Sequence[Outside]) -> Severity:
     """The worst of the pieces' severities (low when there are none)."""
-    return Severity.worst(_piece_severity(piece) for piece in outside) or Severity.LOW
+    if len(outside) == 1:
+        return _one_piece_severity(outside[0])
+    return Severity.worst(_one_piece_severity(piece) for piece in outside) or Severity.LOW
+
+
+def _one_piece_severity(piece: Outside) -> Severity:
+    """``_piece_severity``, from integers when the piece is one address range on one port
+    axis (its protocol and ports decided once per axis, as for a ``_Span``)."""
+    if piece.token is None and len(piece.addrs) == 1:
+        lo, hi = piece.addrs[0]
+        found = _severity_from(_cached_axis_severities(piece.protocol, piece.axis), lo, hi)
+        if found is not None:
+            return found
+    return _piece_severity(piece)
+
+
+@lru_cache(maxsize=4096)
+def _cached_axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severity, Severity, bool]:
+    return _axis_severities(protocol, axis)
 
 
 def rule_severity(rule: Rule, source: Source) -> Severity:
@@ -682,11 +700,16 @@ def _span_severity(span: _Span, lo: int, hi: int) -> Severity | None:
     """``rule_severity`` of one CIDR ``lo..hi`` on the span's protocol and ports, from integers:
     a source wholly inside one private range or wholly outside all of them (the usual case);
     None when it straddles private space (the caller takes ``rule_severity``)."""
+    return _severity_from(span.severities, lo, hi)
+
+
+def _severity_from(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
+    """``_span_severity`` from a protocol and port axis's ``_axis_severities``."""
     private = addresses.private_space()
     i = bisect_right(_private_starts(), hi) - 1  # the last private range starting at or below hi
     if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
-        return span.severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
-    _, public, admin = span.severities
+        return severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
+    _, public, admin = severities
     return Severity.CRITICAL if admin and _world_scale_interval(lo, hi) else public
 
 

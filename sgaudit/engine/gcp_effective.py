@@ -107,8 +107,9 @@ class Effective:
     taken: list[tuple[Step, Regions]] = field(default_factory=list)
     keys: tuple[str, ...] = ()
     full: bool = False
-    #: the steps' units by protocol key and port, for ``shortfall`` (made when first asked)
-    reach: dict[str, _Index[_Entry]] | None = None
+    #: the steps' units by protocol key and port, for ``shortfall`` (each key's made when first
+    #: asked: required rules name few protocols)
+    reach: dict[str, _Index[_Entry] | None] = field(default_factory=dict)
 
 
 # -- which rules apply -------------------------------------------------------------------------
@@ -298,6 +299,8 @@ class _Sweep:
         #: exposure view: what certain denies took (across levels), with the rule per part
         self.denied: dict[str, _RectIndex] = {}
         self.denials: list[tuple[Step, Regions]] = []
+        #: each denied rect's deny, by the rect's id: (its place among the denials, the step)
+        self.owner: dict[int, tuple[int, Step]] = {}
         #: assurance view: traffic decided (allowed or denied) by an earlier rule
         self.decided: dict[str, _RectIndex] = {}
         #: within the current level: traffic passed on by goto_next, certainly / possibly
@@ -326,6 +329,7 @@ class _Sweep:
         other = _Sweep(steps, self.result.keys, self.full)
         other.denied = {k: v.copy() for k, v in self.denied.items()}
         other.denials = list(self.denials)
+        other.owner = dict(self.owner)
         other.decided = {k: v.copy() for k, v in self.decided.items()}
         other.result.exposures = list(self.result.exposures)
         other.result.allowed = {k: list(v) for k, v in self.result.allowed.items()}
@@ -360,15 +364,21 @@ class _Sweep:
     def _expose_rest(self, step: Step, unit: Unit) -> None:
         """The exposure of a unit that earlier denies or goto_next may have cut."""
         exposed: list[Outside] = []
+        blockers: dict[int, Step] = {}
         cut = False
         for key, axis in unit.pieces:
             hits = _hits(axis, unit.src, _near(self.denied, self.passed, key, axis))
-            if any(_overlaps(r, axis, unit.src) for r in hits):  # (bounding boxes may meet in vain)
+            overlapping = [r for r in hits if _overlaps(r, axis, unit.src)]  # boxes may meet in vain
+            if overlapping:
                 cut = True
                 exposed.extend(_cut(key, axis, unit.src, hits))
+                for r in overlapping:  # the denies (not goto_next) that took part of it
+                    owner = self.owner.get(id(r))
+                    if owner is not None:
+                        blockers[owner[0]] = owner[1]
             else:
                 exposed.extend(_whole(key, axis, unit.src))
-        blocked = self._blockers(unit) if cut else ()
+        blocked = tuple(blockers[n] for n in sorted(blockers))
         if exposed or blocked:
             self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, not cut))
 
@@ -384,6 +394,8 @@ class _Sweep:
                     _add(took, key, _minus(key, axis, unit.src, _near(self.decided, self.passed, key, axis)))
         for key, rects in mine.items():
             _put(self.denied, key, rects)
+            for r in rects:
+                self.owner[id(r)] = (len(self.denials), step)
         if mine:
             self.denials.append((step, mine))
         self._take(step, took)
@@ -409,12 +421,6 @@ class _Sweep:
             for key, rects in took.items():
                 _put(self.decided, key, rects)
             self.result.taken.append((step, took))
-
-    def _blockers(self, unit: Unit) -> tuple[Step, ...]:
-        """The earlier certain denies that took part of this unit."""
-        return tuple(step for step, regions in self.denials
-                     if any(_overlaps(r, axis, unit.src)
-                            for key, axis in unit.pieces for r in regions.get(key, ())))
 
 
 def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False) -> Effective:
@@ -453,32 +459,31 @@ def shortfall(effective: Effective, protocol: str, axis: intervals.IntervalSet,
     if effective.full:
         left = gaps(effective.allowed, protocol, axis, src, effective.keys)
         return left, takers(effective.taken, left, effective.keys)
-    reach = effective.reach
-    if reach is None:
-        reach = effective.reach = _reach(effective.steps)
     took: set[int] = set()
     if protocol == ports.ALL:
-        left = [p for k in effective.keys for p in _walk(reach.get(k), k, _FULL, src, took)]
+        left = [p for k in effective.keys for p in _walk(_reach(effective, k), k, _FULL, src, took)]
     else:
         key = protocol if protocol in effective.keys else OTHER
-        left = _walk(reach.get(key), protocol, axis, src, took)
+        left = _walk(_reach(effective, key), protocol, axis, src, took)
     return left, [s for s in effective.steps if id(s) in took] if took else []
 
 
-def _reach(steps: Sequence[Step]) -> dict[str, _Index[_Entry]]:
-    out: dict[str, _Index[_Entry]] = {}
+def _reach(effective: Effective, key: str) -> _Index[_Entry] | None:
+    """The target's units on one protocol key, by port, in sweep order (None: there are none)."""
+    if key in effective.reach:
+        return effective.reach[key]
+    index: _Index[_Entry] = _Index()
     order = 0
-    for step in steps:
+    for step in effective.steps:
         if step.possibly is not None and step.rule.action not in ("deny", "goto_next"):
             continue  # an allow that only possibly applies is never counted on
         for unit in step.units:
             order += 1
-            for key, axis in unit.pieces:
-                index = out.get(key)
-                if index is None:
-                    index = out[key] = _Index()
-                index.add(_entry(order, step, axis, unit.src))
-    return out
+            for k, axis in unit.pieces:
+                if k == key:
+                    index.add(_entry(order, step, axis, unit.src))
+    found = effective.reach[key] = index if index.wide or index.by_port else None
+    return found
 
 
 def _walk(index: _Index[_Entry] | None, protocol: str, axis: intervals.IntervalSet, src: Source,

@@ -226,3 +226,23 @@ def test_shortfall_equals_the_full_assurance_sweep(
     fast = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys), protocol, axis, src)
     full = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys, full=True), protocol, axis, src)
     assert fast == full
+
+
+real_piece_st = st.builds(
+    lambda protocol, axis, cidrs: Outside(protocol, axis, addrs=addresses.cidr_set(cidrs)),
+    st.sampled_from(("tcp", "udp", "icmp", "50", "other")),
+    st.sampled_from((((22, 22),), ((0, 65535),), ((80, 90),), ((3389, 3389), (8786, 8787)))),
+    st.lists(st.sampled_from((*CIDRS, "8.8.8.0/24", "172.16.0.0/12", "100.64.0.0/10", "0.0.0.0/5")),
+             min_size=1, max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(real_piece_st, min_size=1, max_size=3))
+def test_severity_and_text_shortcuts_equal_the_general_ones(pieces: list[Outside]) -> None:
+    """A piece's severity and its addresses' text, from integers for one address range, are
+    what the general computations give."""
+    from sgaudit.engine import diff
+    from sgaudit.model import Severity
+    assert diff.extra_severity(pieces) == Severity.worst(diff._piece_severity(p) for p in pieces)
+    for p in pieces:
+        assert diff.describe_addrs.__wrapped__(p.addrs, p.addrs) == addresses.describe(p.addrs)
