@@ -430,12 +430,16 @@ class Differ:
             if verdict is not None:  # wholly inside (empty) or wholly outside (the piece)
                 out.extend(verdict)
                 continue
-            src = Source(addrs=piece.addrs, token=piece.token)
             if piece.protocol == OTHER:
                 rects = list(env.get(ports.ALL, ()))
             else:
                 rects = self._candidates(env, piece.protocol, piece.axis)
-            out.extend(uncovered(piece.protocol, piece.axis, src, rects))
+            found = uncovered_contained(piece.protocol, piece.axis, piece.addrs, rects) \
+                if piece.token is None and len(piece.addrs) == 1 else None
+            if found is None:
+                found = uncovered(piece.protocol, piece.axis, Source(addrs=piece.addrs, token=piece.token),
+                                  rects)
+            out.extend(found)
         return tuple(out)
 
     def _piece_fast(self, piece: Outside, env: Mapping[str, list[Rect]]) -> tuple[Outside, ...] | None:
@@ -521,6 +525,33 @@ def uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
         else:
             out.append(piece)
     return out
+
+
+def uncovered_contained(protocol: str, axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
+                        rects: Sequence[Rect]) -> list[Outside] | None:
+    """``uncovered`` of one address range, without its cut-point sweep, when every rect's
+    addresses either contain the range or miss it (a CIDR against rules from 0.0.0.0/0 or from
+    other CIDRs): what is left is then the axis less the ports of the containing rects, for
+    all of the range.  None when some rect covers only part of the range, or comes from an
+    unknown VPC."""
+    (lo, hi), = addrs
+    ports_covered: list[intervals.Interval] = []
+    for r in rects:
+        token = r.source.token
+        if token is not None:
+            if token == UNKNOWN_VPC:
+                return None
+            continue  # another kind of source: covers no address
+        have = r.source.addrs
+        if not have:
+            continue
+        i = bisect_right([a for a, _ in have], lo) - 1 if len(have) > 1 else 0
+        if i >= 0 and have[i][0] <= lo and hi <= have[i][1]:
+            ports_covered.extend(r.axis)
+        elif _meets(have, tuple(a for a, _ in have), lo, hi):
+            return None
+    rest = intervals.subtract(axis, intervals.normalize(ports_covered))
+    return [Outside(protocol, rest, addrs=addrs)] if rest else []
 
 
 def _uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,

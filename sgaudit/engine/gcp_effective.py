@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from sgaudit import addresses, intervals, ports
-from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered
+from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered, uncovered_contained
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
 
@@ -615,7 +615,9 @@ def _cut(key: str, axis: intervals.IntervalSet, src: Source, rects: Sequence[Rec
     the source's addresses that no spanning rect names, on the whole axis."""
     spanning = None if src.token is not None else _spanning(axis, rects)
     if spanning is None:
-        return uncovered(key, axis, src, rects)
+        found = uncovered_contained(key, axis, src.addrs, rects) if len(src.addrs) == 1 and \
+            src.token is None else None
+        return uncovered(key, axis, src, rects) if found is None else found
     if not spanning:
         return [Outside(key, axis, addrs=src.addrs)] if src.addrs else []
     left = intervals.subtract(src.addrs, intervals.normalize(iv for addrs in spanning for iv in addrs))
