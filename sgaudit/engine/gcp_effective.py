@@ -282,13 +282,6 @@ class NetworkIndex:
         return done.copy(steps).run(start=n)
 
 
-def steps_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
-              instances: Sequence[GcpInstance] | None) -> tuple[tuple[Step, ...], tuple[str, ...]]:
-    """The rules that apply to the tag, in evaluation order, and the protocol keys."""
-    index = NetworkIndex(network, vpc_rules)
-    return index.steps(tag, instances), index.keys
-
-
 # -- the sweep ---------------------------------------------------------------------------------
 class _Sweep:
     """State of one target's sweep; see the module docstring for the two views."""
@@ -427,12 +420,6 @@ def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False)
     """The sweep of a target's steps; ``full`` also sweeps the assurance view over every rule
     (the reference ``shortfall`` is checked against)."""
     return _Sweep(steps, keys, full).run()
-
-
-def effective_for(tag: str, network: GcpNetwork, vpc_rules: Sequence[FirewallRule],
-                  instances: Sequence[GcpInstance] | None) -> Effective:
-    """Effective ingress of one network tag in one network."""
-    return evaluate(*steps_for(tag, network, vpc_rules, instances))
 
 
 # -- the assurance view, one required rule at a time -------------------------------------------

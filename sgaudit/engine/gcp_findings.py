@@ -169,24 +169,16 @@ def applied_rules(effective: Effective, findings: Sequence[Finding],
     memo = memo or Memo()
     out = []
     for s in effective.steps:
-        shown = memo.shown(s)
         decides = by_rule.get(s.rule.name)
-        out.append(_deciding(shown, tuple(dict.fromkeys(decides))) if decides else shown)
+        out.append(_applied(s, tuple(dict.fromkeys(decides))) if decides else memo.shown(s))
     return tuple(out)
 
 
-def _deciding(shown: AppliedRule, decides: tuple[str, ...]) -> AppliedRule:
-    """``replace(shown, decides=decides)``, without ``replace``'s cost on every target."""
-    return AppliedRule(level=shown.level, name=shown.name, priority=shown.priority,
-                       action=shown.action, applies=shown.applies, matches=shown.matches,
-                       decides=decides)
-
-
-def _applied(s: Step) -> AppliedRule:
-    """A step as reports show it, before knowing what it decides (shared by every target)."""
+def _applied(s: Step, decides: tuple[str, ...] = ()) -> AppliedRule:
+    """A step as reports show it; one that decides nothing is shared by every target."""
     return AppliedRule(level=s.level, name=s.rule.name, priority=s.rule.priority,
                        action=s.rule.action, applies=f"possibly: {s.possibly}" if s.possibly else "yes",
-                       matches=describe_step(s))
+                       matches=describe_step(s), decides=decides)
 
 
 def allow_rules(effective: Effective, memo: Memo | None = None) -> tuple[Rule, ...]:
