@@ -78,6 +78,26 @@ class _Span:
     severities: tuple[Severity, Severity, bool]
 
 
+class _Touching:
+    """A group's rules that may cover a required rule: signatures and rules, all of them and
+    those inside the envelope (no extra finding)."""
+
+    __slots__ = ("inside", "inside_rules", "rules", "sigs")
+
+    def __init__(self) -> None:
+        self.sigs: list[tuple[str, int, int, str]] = []
+        self.rules: list[Rule] = []
+        self.inside: list[tuple[str, int, int, str]] = []
+        self.inside_rules: list[Rule] = []
+
+    def add(self, sig: tuple[str, int, int, str], rule: Rule, inside: bool) -> None:
+        self.sigs.append(sig)
+        self.rules.append(rule)
+        if inside:
+            self.inside.append(sig)
+            self.inside_rules.append(rule)
+
+
 #: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
 #: carried by the fast paths, which need no cache, and memory stays bounded
 CACHE_LIMIT = 65536
@@ -168,8 +188,7 @@ class Differ:
         reach = self._required_reach(desired)
         fast = self.fast_paths
         findings: list[Finding] = []
-        touching = []
-        touching_rules: list[Rule] = []
+        touching = _Touching()
         for rule in group.rules:
             src = SELF if rule.source == group.group_id else rule.source
             entry = self._fast_classify(rule, src, env, reach) if fast else None
@@ -177,14 +196,14 @@ class Differ:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
             if touches:
-                touching.append((rule.protocol, rule.from_port, rule.to_port, src))
-                touching_rules.append(rule)
+                touching.add((rule.protocol, rule.from_port, rule.to_port, src), rule,
+                             verdict is None)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing: MissingGaps | None = (self._missing_fast_seen(group, desired, env, touching,
-                                                               touching_rules) if fast else None)
+        missing: MissingGaps | None = (self._missing_fast_either(group, desired, env, touching)
+                                       if fast else None)
         if missing is None:
-            missing_key = (id(env), group.region, frozenset(touching))
+            missing_key = (id(env), group.region, frozenset(touching.sigs))
             missing = self._missing_cache.get(missing_key)
             if missing is None:
                 missing = self._missing(group, desired)
@@ -252,6 +271,18 @@ class Differ:
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span
         return span
+
+    def _missing_fast_either(self, group: Group, desired: DesiredState,
+                             env: Mapping[str, list[Rect]], touching: _Touching) -> MissingGaps | None:
+        """``_missing_fast`` of the touching rules, tried first on those inside the envelope:
+        covering is monotone (more rules cover at least as much), so when they alone cover
+        every required rule all of them do.  Those are a fleet's base rules, the same in many
+        groups, while the drifted rules beside them are each group's own (a cache key with
+        them in it would never hit)."""
+        if len(touching.inside) < len(touching.sigs) and self._missing_fast_seen(
+                group, desired, env, touching.inside, touching.inside_rules) == ():
+            return ()
+        return self._missing_fast_seen(group, desired, env, touching.sigs, touching.rules)
 
     def _missing_fast_seen(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
                            touching: list[tuple[str, int, int, str]],
