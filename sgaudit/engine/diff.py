@@ -266,7 +266,7 @@ class Differ:
         text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
         span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
                      tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
-                     _may_touch((protocol, axis[0], axis[1], ""), reach),
+                     _may_touch((protocol, from_port, to_port, ""), reach),
                      _axis_severities(protocol, (axis,)))
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span

@@ -124,6 +124,20 @@ def test_shared_base_rules_with_each_groups_own_drift_agree_with_the_general_pat
     assert run(Differ(PREFIX_LISTS), cases) == run(general, cases)
 
 
+def test_an_icmp_type_rule_inside_the_envelope_is_seen_by_the_missing_rule_check() -> None:
+    """An icmp rule of one type, covered by the envelope, takes part in the missing-rule check
+    (the fast path once read its ports as already mapped to the port axis, so icmp rules never
+    "touched" a required one, and the answer of a group without them was reused)."""
+    state = DesiredState((Grant("icmp", -1, -1, "0.0.0.0/0", "model"),), (SELF_GRANT,))
+    cases = [(state, [], "eu-west-1"), (state, [Rule("icmp", 8, -1, "0.0.0.0/0")], "eu-west-1")]
+    general = Differ(PREFIX_LISTS)
+    general.fast_paths = False
+    found = run(Differ(PREFIX_LISTS), cases)
+    assert found == run(general, cases)
+    assert found[1][0].reason == ("only partly allowed; not covered: icmp types 0-7, types 9-255 "
+                                  "from 0.0.0.0/0; required because model")
+
+
 def test_drifted_rules_beside_covering_base_rules_share_one_missing_check() -> None:
     """Each group's own drifted rule on a required port does not make the missing-rule check
     run again: the base rules alone cover every required rule."""
