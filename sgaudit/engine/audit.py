@@ -15,6 +15,8 @@ from sgaudit.model import (
     Group,
     GroupResult,
     Matcher,
+    Options,
+    Origin,
     Policy,
     Report,
     ScanError,
@@ -28,13 +30,15 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     differ = Differ(snapshot.prefix_lists)
     find_vpc = vpc_finder(snapshot.vpcs)
     states: dict[tuple[object, ...], DesiredState] = {}
+    selector = Selector(policy)
     results: list[GroupResult] = []
     errors = list(snapshot.errors)
     warnings: dict[str, None] = dict.fromkeys(policy.warnings)
     for group in snapshot.groups:
         if not policy.select.matches(group):
             continue
-        desired = desired_state(policy, group, find_vpc(group.region, group.vpc_id), states, warnings)
+        desired = desired_state(policy, group, find_vpc(group.region, group.vpc_id), states, warnings,
+                                selector)
         if desired.unresolved:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
@@ -57,6 +61,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
     live until the report is written, so collections would scan them all for nothing.)"""
     results: list[GroupResult] = []
     states: dict[tuple[object, ...], DesiredState] = {}
+    selector = Selector(policy)
     for net in gcp_targets.networks(state):
         groups = gcp_targets.targets(net, policy.select)
         if not groups:
@@ -72,7 +77,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
         index = gcp_effective.NetworkIndex(network, net.rules)
         memo = gcp_findings.Memo()
         for group in groups:
-            desired = desired_state(policy, group, vpc, states, warnings)
+            desired = desired_state(policy, group, vpc, states, warnings, selector)
             if desired.unresolved:
                 errors.append(ScanError(group.account, group.region, "resolve",
                                         f"{network.name}/{group.group_id}: {desired.unresolved}",
@@ -84,13 +89,39 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
     return results
 
 
+class Selector:
+    """A group's options, matched ``clusters`` entries and role, computed once per distinct
+    value of what the policy's matchers read (``Matcher.matches``: the cloud, and the tags, name
+    or id when some ``clusters`` or ``roles`` entry selects by them): a fleet's groups share a
+    few tag sets, and a group's id and name are its own."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        matchers = [c.matcher for c in policy.clusters] + [r.matcher for r in policy.roles]
+        self._tags = any(m.tags for m in matchers)
+        self._names = any(m.names for m in matchers)
+        self._ids = any(m.group_ids or m.network_tags for m in matchers)
+        self._seen: dict[tuple[object, ...], tuple[Options, tuple[int, ...], str, Origin | None]] = {}
+
+    def options_and_role(self, group: Group) -> tuple[Options, tuple[int, ...], str, Origin | None]:
+        """``effective_options`` and ``group_role`` (a refusal is not remembered: the group
+        that meets it first is the one named, as without the memo)."""
+        key = (group.cloud, group.tags if self._tags else None,
+               group.group_name if self._names else None, group.group_id if self._ids else None)
+        found = self._seen.get(key)
+        if found is None:
+            options, matched = effective_options(self.policy, group)
+            found = (options, matched, *group_role(self.policy, group, matched))
+            self._seen[key] = found
+        return found
+
+
 def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
                   states: dict[tuple[object, ...], DesiredState],
-                  warnings: dict[str, None]) -> DesiredState:
+                  warnings: dict[str, None], selector: Selector | None = None) -> DesiredState:
     """A group's desired state, by its role (scheduler or cluster-wide), computed once per
     distinct combination of matched entries, VPC and role; its warnings collected once."""
-    options, matched = effective_options(policy, group)
-    role, role_origin = group_role(policy, group, matched)
+    options, matched, role, role_origin = (selector or Selector(policy)).options_and_role(group)
     key = (matched, vpc, role, role_origin)
     desired = states.get(key)
     if desired is None:
