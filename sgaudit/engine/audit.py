@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import effective_options, group_role, resolve, resolve_cluster
 from sgaudit.gcpause import pausing_collector
@@ -58,7 +57,10 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
               warnings: dict[str, None]) -> list[GroupResult]:
     """Google Cloud targets: one per selected network tag and network, judged by effect.
     (The cyclic GC is paused, as for the whole audit: hundreds of thousands of small records
-    live until the report is written, so collections would scan them all for nothing.)"""
+    live until the report is written, so collections would scan them all for nothing.)
+    Its modules are imported here: an AWS-only audit does not need them."""
+    from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
+
     results: list[GroupResult] = []
     states: dict[tuple[object, ...], DesiredState] = {}
     selector = Selector(policy)
