@@ -78,26 +78,6 @@ class _Span:
     severities: tuple[Severity, Severity, bool]
 
 
-class _Touching:
-    """A group's rules that may cover a required rule: signatures and rules, all of them and
-    those inside the envelope (no extra finding)."""
-
-    __slots__ = ("inside", "inside_rules", "rules", "sigs")
-
-    def __init__(self) -> None:
-        self.sigs: list[tuple[str, int, int, str]] = []
-        self.rules: list[Rule] = []
-        self.inside: list[tuple[str, int, int, str]] = []
-        self.inside_rules: list[Rule] = []
-
-    def add(self, sig: tuple[str, int, int, str], rule: Rule, inside: bool) -> None:
-        self.sigs.append(sig)
-        self.rules.append(rule)
-        if inside:
-            self.inside.append(sig)
-            self.inside_rules.append(rule)
-
-
 #: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
 #: carried by the fast paths, which need no cache, and memory stays bounded
 CACHE_LIMIT = 65536
@@ -139,8 +119,8 @@ class Differ:
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
         self._spans: dict[tuple[int, str, int, int], _Span] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
-        #: (envelope, region, touching rule signatures) -> (that envelope, _missing_fast's answer)
-        self._covered: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], MissingGaps | None]] = {}
+        #: (envelope, region, rule signature) -> (that envelope, which required rules it covers)
+        self._covers: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], frozenset[int]]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -188,7 +168,8 @@ class Differ:
         reach = self._required_reach(desired)
         fast = self.fast_paths
         findings: list[Finding] = []
-        touching = _Touching()
+        touching = []
+        touching_rules: list[Rule] = []
         for rule in group.rules:
             src = SELF if rule.source == group.group_id else rule.source
             entry = self._fast_classify(rule, src, env, reach) if fast else None
@@ -196,14 +177,14 @@ class Differ:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
             if touches:
-                touching.add((rule.protocol, rule.from_port, rule.to_port, src), rule,
-                             verdict is None)
+                touching.append((rule.protocol, rule.from_port, rule.to_port, src))
+                touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing: MissingGaps | None = (self._missing_fast_either(group, desired, env, touching)
-                                       if fast else None)
+        missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
+                                                          touching_rules) if fast else None)
         if missing is None:
-            missing_key = (id(env), group.region, frozenset(touching.sigs))
+            missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
             if missing is None:
                 missing = self._missing(group, desired)
@@ -272,46 +253,41 @@ class Differ:
             self._spans[key] = span
         return span
 
-    def _missing_fast_either(self, group: Group, desired: DesiredState,
-                             env: Mapping[str, list[Rect]], touching: _Touching) -> MissingGaps | None:
-        """``_missing_fast`` of the touching rules, tried first on those inside the envelope:
-        covering is monotone (more rules cover at least as much), so when they alone cover
-        every required rule all of them do.  Those are a fleet's base rules, the same in many
-        groups, while the drifted rules beside them are each group's own (a cache key with
-        them in it would never hit)."""
-        if len(touching.inside) < len(touching.sigs) and self._missing_fast_seen(
-                group, desired, env, touching.inside, touching.inside_rules) == ():
-            return ()
-        return self._missing_fast_seen(group, desired, env, touching.sigs, touching.rules)
-
-    def _missing_fast_seen(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
-                           touching: list[tuple[str, int, int, str]],
-                           rules: Sequence[Rule]) -> MissingGaps | None:
-        """``_missing_fast``, remembered per (envelope, region, touching rules): most groups of
-        a fleet carry the same base rules, and the answer depends on nothing else.  The envelope
-        is kept with the answer, so a recycled ``id`` can never return another state's."""
-        key = (id(env), group.region, tuple(touching))
-        seen = self._covered.get(key)
-        if seen is not None and seen[0] is env:
-            return seen[1]
-        missing = self._missing_fast(group, desired, rules)
-        if len(self._covered) < CACHE_LIMIT:
-            self._covered[key] = (env, missing)
-        return missing
-
-    def _missing_fast(self, group: Group, desired: DesiredState,
+    def _missing_fast(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
+                      touching: list[tuple[str, int, int, str]],
                       rules: Sequence[Rule]) -> MissingGaps | None:
         """No missing rule when each required rule is covered by one actual rule on its own
-        (the common case); None when the general path must decide."""
+        (the common case); None when the general path must decide.  What each rule covers is
+        remembered per rule, and the rules are asked in turn until all are covered: a fleet's
+        base rules, the same in every group, usually cover them before the group's own drifted
+        rules (distinct everywhere: no cache of whole groups could hit) are reached."""
         required = self._required_rects(desired, group)
         if not required:
             return ()
-        have = [(r.protocol, ports.axis_interval(r.protocol, r.from_port, r.to_port),
-                 self.source_of(r.source, group)) for r in rules]
-        for protocol, want in required:
-            if not any(_rect_covers(rule, protocol, want) for rule in have):
-                return None
-        return ()
+        covered: set[int] = set()
+        for sig, rule in zip(touching, rules, strict=True):
+            covered.update(self._rule_covers(group, env, required, sig, rule))
+            if len(covered) == len(required):
+                return ()
+        return None
+
+    def _rule_covers(self, group: Group, env: Mapping[str, list[Rect]],
+                     required: Sequence[tuple[str, Rect]], sig: tuple[str, int, int, str],
+                     rule: Rule) -> frozenset[int]:
+        """The indices of the required rules that ``rule`` alone covers, remembered per
+        (envelope, region, signature); the envelope is kept with the answer (it stands for the
+        desired state), so a recycled ``id`` can never return another state's."""
+        key = (id(env), group.region, sig)
+        seen = self._covers.get(key)
+        if seen is not None and seen[0] is env:
+            return seen[1]
+        have = (rule.protocol, ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),
+                self.source_of(rule.source, group))
+        found = frozenset(i for i, (protocol, want) in enumerate(required)
+                          if _rect_covers(have, protocol, want))
+        if len(self._covers) < CACHE_LIMIT:
+            self._covers[key] = (env, found)
+        return found
 
     def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[str, Rect]]:
         key = (id(desired), group.region)

@@ -115,8 +115,8 @@ def test_a_fresh_differ_agrees_with_the_general_path_on_each_group(
 def test_shared_base_rules_with_each_groups_own_drift_agree_with_the_general_path(
         state: DesiredState, base: list[Rule], own: list[list[Rule]], region: str) -> None:
     """A fleet's shape: the same base rules in every group, drifted rules of its own beside
-    them (the missing-rule check first tries the rules inside the envelope alone, and that
-    answer is shared between groups)."""
+    them, before or after (the missing-rule check remembers what each rule covers, and stops
+    asking once every required rule is covered)."""
     general = Differ(PREFIX_LISTS)
     general.fast_paths = False
     cases = [(state, [*base, *extra] if i % 2 else [*extra, *base], region)
@@ -139,15 +139,15 @@ def test_an_icmp_type_rule_inside_the_envelope_is_seen_by_the_missing_rule_check
 
 
 def test_drifted_rules_beside_covering_base_rules_share_one_missing_check() -> None:
-    """Each group's own drifted rule on a required port does not make the missing-rule check
-    run again: the base rules alone cover every required rule."""
+    """Each group's own drifted rule on a required port is not even asked by the missing-rule
+    check: the base rule before it covers every required rule."""
     state = DesiredState((Grant("tcp", 8786, 8787, "10.0.0.0/16", "dask"),), (SELF_GRANT,))
     differ = Differ()
     for i in range(20):
         rules = (Rule("tcp", 8786, 8787, "10.0.0.0/16"), Rule("tcp", 8786, 8786, f"11.0.{i}.0/24"))
         findings = differ.diff(Group(f"sg-{i}", "a", "vpc-1", "eu-west-1", ACCOUNT, rules=rules), state)
         assert [f.reason for f in findings] == [f"outside the envelope: tcp 8786 from 11.0.{i}.0/24"]
-    assert len(differ._covered) == 1
+    assert len(differ._covers) == 1  # the base rule's: it covers all, the drifted rule is not asked
 
 
 def test_distinct_cidrs_take_the_fast_path_and_fill_no_cache() -> None:
