@@ -93,14 +93,15 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
 
 class Selector:
     """A group's options, matched ``clusters`` entries and role, computed once per distinct
-    value of what the policy's matchers read (``Matcher.matches``: the cloud, and the tags, name
-    or id when some ``clusters`` or ``roles`` entry selects by them): a fleet's groups share a
-    few tag sets, and a group's id and name are its own."""
+    value of what the policy's matchers read (``Matcher.matches``: the cloud, the values of the
+    tag keys they name, and the name or id when some ``clusters`` or ``roles`` entry selects by
+    them): a fleet's groups share a few such values, while their ids, names and Name tags are
+    their own."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         matchers = [c.matcher for c in policy.clusters] + [r.matcher for r in policy.roles]
-        self._tags = any(m.tags for m in matchers)
+        self._tag_keys = tuple(dict.fromkeys(k for m in matchers for k, _ in m.tags))
         self._names = any(m.names for m in matchers)
         self._ids = any(m.group_ids or m.network_tags for m in matchers)
         self._seen: dict[tuple[object, ...], tuple[Options, tuple[int, ...], str, Origin | None]] = {}
@@ -108,7 +109,8 @@ class Selector:
     def options_and_role(self, group: Group) -> tuple[Options, tuple[int, ...], str, Origin | None]:
         """``effective_options`` and ``group_role`` (a refusal is not remembered: the group
         that meets it first is the one named, as without the memo)."""
-        key = (group.cloud, group.tags if self._tags else None,
+        have = dict(group.tags) if self._tag_keys else {}  # as Matcher.matches reads them
+        key = (group.cloud, tuple(have.get(k) for k in self._tag_keys),
                group.group_name if self._names else None, group.group_id if self._ids else None)
         found = self._seen.get(key)
         if found is None:

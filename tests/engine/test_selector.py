@@ -64,3 +64,13 @@ def test_selector_answers_as_effective_options_and_group_role(which: int, fleet:
         except PolicyError as exc:
             got = str(exc)
         assert got == direct(policy, group)
+
+
+def test_groups_differing_only_in_what_no_matcher_reads_share_one_answer() -> None:
+    policy = parse_policy(load_yaml(POLICIES[0]), "policy.yaml")
+    selector = Selector(policy)
+    for i in range(50):
+        group = Group(f"sg-{i}", f"coiled-{i}", "vpc-1", "eu-west-1", "1",
+                      tags=(("coiled-cluster", "etl"), ("Name", f"coiled-etl-{i}")))
+        assert selector.options_and_role(group) == direct(policy, group)
+    assert len(selector._seen) == 1
