@@ -104,6 +104,7 @@ class Rule:
     peering_id: str | None = None
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Group:
     """An audited unit: an AWS security group, or a GCP network tag in one network (then
@@ -371,6 +372,7 @@ class AppliedRule:
     decides: tuple[str, ...] = ()
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class GroupResult:
     group: Group

@@ -1,6 +1,6 @@
-"""Rule and Finding take a faster ``__init__`` (model._quick_init): it must behave exactly as
-the one ``dataclass`` generates - the same parameters and defaults, frozen, equal and hashed
-by value, and ``replace`` still works."""
+"""Rule, Finding, Group and GroupResult take a faster ``__init__`` (model._quick_init): it must
+behave exactly as the one ``dataclass`` generates - the same parameters and defaults, frozen,
+equal and hashed by value, and ``replace`` still works."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import inspect
 
 import pytest
 
-from sgaudit.model import Finding, Kind, Rule, Severity
+from sgaudit.model import DesiredState, Finding, Group, GroupResult, Kind, Rule, Severity
 
 
 def _generated(cls: type) -> type:
@@ -20,7 +20,7 @@ def _generated(cls: type) -> type:
     return dataclasses.make_dataclass(cls.__name__, spec, frozen=True, slots=True)
 
 
-@pytest.mark.parametrize("cls", [Rule, Finding])
+@pytest.mark.parametrize("cls", [Rule, Finding, Group, GroupResult])
 def test_same_parameters_and_defaults(cls: type) -> None:
     assert inspect.signature(cls) == inspect.signature(_generated(cls))
 
@@ -54,3 +54,14 @@ def test_finding_values_and_defaults() -> None:
     assert finding.active
     assert dataclasses.replace(finding, waived=True) == Finding(*args, waived=True)
     assert hash(finding) == hash(Finding(*args))
+
+
+def test_group_and_result_values_and_defaults() -> None:
+    group = Group("sg-1", "n", None, "eu-west-1", "1")
+    assert (group.description, group.tags, group.rules, group.cloud) == ("", (), (), "aws")
+    assert group == Group(group_id="sg-1", group_name="n", vpc_id=None, region="eu-west-1",
+                          account="1", description="", tags=(), rules=(), cloud="aws")
+    assert dataclasses.replace(group, cloud="gcp").cloud == "gcp"
+    result = GroupResult(group, DesiredState((), ()), ())
+    assert result.applied == () and result.status == "ok"
+    assert hash(result) == hash(GroupResult(group, DesiredState((), ()), ()))

@@ -283,10 +283,11 @@ class _Reader:
         reported = {e.operation for e in self.errors}
         for group in self.groups.values():
             for rule in group.rules:
+                if not rule.source.startswith("pl-"):
+                    continue
                 key = (group.region, rule.source)
                 operation = f"GetManagedPrefixListEntries {rule.source}"
-                if (not rule.source.startswith("pl-") or key in self.prefix_lists
-                        or operation in reported):
+                if key in self.prefix_lists or operation in reported:
                     continue
                 reported.add(operation)
                 name = self.prefix_list_names.get(key)
