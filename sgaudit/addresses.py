@@ -34,13 +34,19 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
 
 
+#: every octet and prefix length as the regex accepts it (canonical decimal) -> its value: a
+#: lookup, where ``int`` would parse (the regex has already checked the spelling)
+_DECIMAL = {str(i): i for i in range(256)}
+
+
 def _fast_v4(text: str) -> tuple[int, int] | None:
     """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
     m = _V4_RE.fullmatch(text)
     if m is None:
         return None
     a, b, c, d, plen = m.groups()
-    return (int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)), (32 if plen is None else int(plen))
+    value = _DECIMAL[a] << 24 | _DECIMAL[b] << 16 | _DECIMAL[c] << 8 | _DECIMAL[d]
+    return value, (32 if plen is None else _DECIMAL[plen])
 
 
 #: canonical IPv4 CIDR text -> its interval, filled as ``parse_cidr`` parses: the differ looks a
@@ -57,9 +63,9 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     ``10.1.0.2/16`` is accepted (host bits set) and becomes ``10.1.0.0/16``.  A bare address
     is a single host.
     """
-    if not isinstance(text, str) or not text.strip():
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
         raise CidrError(f"not a CIDR: {text!r}")
-    raw = text.strip()
     fast = _fast_v4(raw)
     if fast is not None:
         value, prefix = fast

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from typing import Any, TypeVar
+
+_R = TypeVar("_R")
+
+
+def _quick_init(cls: type[_R]) -> type[_R]:
+    """Give a frozen, slotted dataclass an ``__init__`` that fills its slots through their
+    descriptors: the same parameters, defaults and values as the generated one, about half the
+    cost (that one goes through ``object.__setattr__`` by name for every field).  For the
+    records a large snapshot makes by the hundred thousand (rules, findings)."""
+    params, lines = [], []
+    namespace: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]  # a dataclass, by the decorator order
+        if f.default_factory is not MISSING or not f.init:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields and defaults")
+        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        lines.append(f"    _set_{f.name}(self, {f.name})\n")
+    source = f"def __init__(self, {', '.join(params)}):\n{''.join(lines)}"
+    exec(source, namespace)  # built from the class's own field names only
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__, init.__annotations__ = cls.__init__.__doc__, cls.__init__.__annotations__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
 
 #: the two kinds of Coiled group: the scheduler's (opened by the firewall options) and the
 #: cluster-wide one (all traffic among the cluster's machines, nothing from outside)
@@ -54,6 +83,7 @@ class Status(StrEnum):
     UNRESOLVED = "unresolved"
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One actual ingress grant with exactly one source, as it stands in the cloud.
@@ -74,6 +104,7 @@ class Rule:
     peering_id: str | None = None
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Group:
     """An audited unit: an AWS security group, or a GCP network tag in one network (then
@@ -155,6 +186,7 @@ class DesiredState:
     role: str = SCHEDULER
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     key: str
@@ -340,6 +372,7 @@ class AppliedRule:
     decides: tuple[str, ...] = ()
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class GroupResult:
     group: Group

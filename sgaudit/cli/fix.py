@@ -20,15 +20,16 @@ import click
 
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from sgaudit.model import Report, Snapshot
-from sgaudit.remediate import aws_apply, plan_text, verify
-from sgaudit.remediate import plan as fixplan
 from sgaudit.text import clean
 
 if TYPE_CHECKING:
     from sgaudit.cli.live_options import LiveOptions
+    from sgaudit.remediate import plan as fixplan
     from sgaudit.remediate.backup import BackupWriter
     from sgaudit.remediate.fix_json import FixRecord
 
+#: The plan and its application (``sgaudit.remediate``) are imported by the functions that fix or
+#: roll back: every ``check`` defines the --fix options, few run them.
 DEFAULT_MAX_CHANGES = 50
 
 
@@ -144,6 +145,8 @@ def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str,
 
 
 def _progress(outcome: fixplan.Outcome) -> None:
+    from sgaudit.remediate import plan as fixplan
+
     c = outcome.change
     rule = fixplan.describe_rule(c.rule, with_id=True)
     _err(clean(f"  #{c.seq} {c.action} {rule} on {c.group_id}: {outcome.text}"))
@@ -178,7 +181,8 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
                dry_run: bool, yes: bool, max_changes: int, backup_path: str | None,
                allow_partial: bool, now: str, policy_path: str | None, quiet: bool) -> int:
     """The fix itself; what it plans and does goes into ``record`` as well as to ``echo``."""
-    from sgaudit.remediate import backup
+    from sgaudit.remediate import aws_apply, backup, plan_text, verify
+    from sgaudit.remediate import plan as fixplan
 
     if backup_path and not dry_run:
         backup.check_target(backup_path)
@@ -237,6 +241,8 @@ def _apply_or_interrupted(plan: fixplan.Plan, client_for: fixplan.ClientFor, wri
                           path: str, quiet: bool) -> list[fixplan.Outcome]:
     """Apply the plan; on Ctrl-C, say what was applied, what was in flight and what was not
     attempted, where the backup is and how to roll back, and exit 130."""
+    from sgaudit.remediate import aws_apply
+
     seen: list[fixplan.Outcome] = []
 
     def on_outcome(outcome: fixplan.Outcome) -> None:
@@ -279,7 +285,8 @@ def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], write
 
 def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool) -> int:
     """Undo exactly what a fix did, by its backup file; returns the exit code."""
-    from sgaudit.remediate import backup
+    from sgaudit.remediate import aws_apply, backup, plan_text, verify
+    from sgaudit.remediate import plan as fixplan
 
     record = backup.load_backup(path)
     refs = list(dict.fromkeys(r.change.ref for r in record.changes))

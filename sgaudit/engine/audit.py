@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import effective_options, group_role, resolve, resolve_cluster
 from sgaudit.gcpause import pausing_collector
@@ -15,6 +14,8 @@ from sgaudit.model import (
     Group,
     GroupResult,
     Matcher,
+    Options,
+    Origin,
     Policy,
     Report,
     ScanError,
@@ -28,13 +29,15 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
     differ = Differ(snapshot.prefix_lists)
     find_vpc = vpc_finder(snapshot.vpcs)
     states: dict[tuple[object, ...], DesiredState] = {}
+    selector = Selector(policy)
     results: list[GroupResult] = []
     errors = list(snapshot.errors)
     warnings: dict[str, None] = dict.fromkeys(policy.warnings)
     for group in snapshot.groups:
         if not policy.select.matches(group):
             continue
-        desired = desired_state(policy, group, find_vpc(group.region, group.vpc_id), states, warnings)
+        desired = desired_state(policy, group, find_vpc(group.region, group.vpc_id), states, warnings,
+                                selector)
         if desired.unresolved:
             errors.append(ScanError(group.account, group.region, "resolve",
                                     f"{group.group_id}: {desired.unresolved}", "Unresolved"))
@@ -54,9 +57,13 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
               warnings: dict[str, None]) -> list[GroupResult]:
     """Google Cloud targets: one per selected network tag and network, judged by effect.
     (The cyclic GC is paused, as for the whole audit: hundreds of thousands of small records
-    live until the report is written, so collections would scan them all for nothing.)"""
+    live until the report is written, so collections would scan them all for nothing.)
+    Its modules are imported here: an AWS-only audit does not need them."""
+    from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
+
     results: list[GroupResult] = []
     states: dict[tuple[object, ...], DesiredState] = {}
+    selector = Selector(policy)
     for net in gcp_targets.networks(state):
         groups = gcp_targets.targets(net, policy.select)
         if not groups:
@@ -72,7 +79,7 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
         index = gcp_effective.NetworkIndex(network, net.rules)
         memo = gcp_findings.Memo()
         for group in groups:
-            desired = desired_state(policy, group, vpc, states, warnings)
+            desired = desired_state(policy, group, vpc, states, warnings, selector)
             if desired.unresolved:
                 errors.append(ScanError(group.account, group.region, "resolve",
                                         f"{network.name}/{group.group_id}: {desired.unresolved}",
@@ -84,13 +91,41 @@ def audit_gcp(policy: Policy, state: GcpState, differ: Differ, errors: list[Scan
     return results
 
 
+class Selector:
+    """A group's options, matched ``clusters`` entries and role, computed once per distinct
+    value of what the policy's matchers read (``Matcher.matches``: the cloud, the values of the
+    tag keys they name, and the name or id when some ``clusters`` or ``roles`` entry selects by
+    them): a fleet's groups share a few such values, while their ids, names and Name tags are
+    their own."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        matchers = [c.matcher for c in policy.clusters] + [r.matcher for r in policy.roles]
+        self._tag_keys = tuple(dict.fromkeys(k for m in matchers for k, _ in m.tags))
+        self._names = any(m.names for m in matchers)
+        self._ids = any(m.group_ids or m.network_tags for m in matchers)
+        self._seen: dict[tuple[object, ...], tuple[Options, tuple[int, ...], str, Origin | None]] = {}
+
+    def options_and_role(self, group: Group) -> tuple[Options, tuple[int, ...], str, Origin | None]:
+        """``effective_options`` and ``group_role`` (a refusal is not remembered: the group
+        that meets it first is the one named, as without the memo)."""
+        have = dict(group.tags) if self._tag_keys else {}  # as Matcher.matches reads them
+        key = (group.cloud, tuple(have.get(k) for k in self._tag_keys),
+               group.group_name if self._names else None, group.group_id if self._ids else None)
+        found = self._seen.get(key)
+        if found is None:
+            options, matched = effective_options(self.policy, group)
+            found = (options, matched, *group_role(self.policy, group, matched))
+            self._seen[key] = found
+        return found
+
+
 def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
                   states: dict[tuple[object, ...], DesiredState],
-                  warnings: dict[str, None]) -> DesiredState:
+                  warnings: dict[str, None], selector: Selector | None = None) -> DesiredState:
     """A group's desired state, by its role (scheduler or cluster-wide), computed once per
     distinct combination of matched entries, VPC and role; its warnings collected once."""
-    options, matched = effective_options(policy, group)
-    role, role_origin = group_role(policy, group, matched)
+    options, matched, role, role_origin = (selector or Selector(policy)).options_and_role(group)
     key = (matched, vpc, role, role_origin)
     desired = states.get(key)
     if desired is None:

@@ -125,8 +125,8 @@ class Differ:
         self._piece_spans: dict[tuple[int, str, intervals.IntervalSet],
                                 tuple[Mapping[str, list[Rect]], _AddrSpan]] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
-        #: (envelope, region, touching rule signatures) -> (that envelope, _missing_fast's answer)
-        self._covered: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], MissingGaps | None]] = {}
+        #: (envelope, region, rule signature) -> (that envelope, which required rules it covers)
+        self._covers: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], frozenset[int]]] = {}
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -187,8 +187,8 @@ class Differ:
                 touching_rules.append(rule)
             if verdict is not None:
                 findings.append(self._extra_finding(group, rule, *verdict))
-        missing: MissingGaps | None = (self._missing_fast_seen(group, desired, env, touching,
-                                                               touching_rules) if fast else None)
+        missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
+                                                          touching_rules) if fast else None)
         if missing is None:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
@@ -253,40 +253,47 @@ class Differ:
         text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
         span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
                      tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
-                     _may_touch((protocol, axis[0], axis[1], ""), reach),
+                     _may_touch((protocol, from_port, to_port, ""), reach),
                      _axis_severities(protocol, (axis,)))
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span
         return span
 
-    def _missing_fast_seen(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
-                           touching: list[tuple[str, int, int, str]],
-                           rules: Sequence[Rule]) -> MissingGaps | None:
-        """``_missing_fast``, remembered per (envelope, region, touching rules): most groups of
-        a fleet carry the same base rules, and the answer depends on nothing else.  The envelope
-        is kept with the answer, so a recycled ``id`` can never return another state's."""
-        key = (id(env), group.region, tuple(touching))
-        seen = self._covered.get(key)
-        if seen is not None and seen[0] is env:
-            return seen[1]
-        missing = self._missing_fast(group, desired, rules)
-        if len(self._covered) < CACHE_LIMIT:
-            self._covered[key] = (env, missing)
-        return missing
-
-    def _missing_fast(self, group: Group, desired: DesiredState,
+    def _missing_fast(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
+                      touching: list[tuple[str, int, int, str]],
                       rules: Sequence[Rule]) -> MissingGaps | None:
         """No missing rule when each required rule is covered by one actual rule on its own
-        (the common case); None when the general path must decide."""
+        (the common case); None when the general path must decide.  What each rule covers is
+        remembered per rule, and the rules are asked in turn until all are covered: a fleet's
+        base rules, the same in every group, usually cover them before the group's own drifted
+        rules (distinct everywhere: no cache of whole groups could hit) are reached."""
         required = self._required_rects(desired, group)
         if not required:
             return ()
-        have = [(r.protocol, ports.axis_interval(r.protocol, r.from_port, r.to_port),
-                 self.source_of(r.source, group)) for r in rules]
-        for protocol, want in required:
-            if not any(_rect_covers(rule, protocol, want) for rule in have):
-                return None
-        return ()
+        covered: set[int] = set()
+        for sig, rule in zip(touching, rules, strict=True):
+            covered.update(self._rule_covers(group, env, required, sig, rule))
+            if len(covered) == len(required):
+                return ()
+        return None
+
+    def _rule_covers(self, group: Group, env: Mapping[str, list[Rect]],
+                     required: Sequence[tuple[str, Rect]], sig: tuple[str, int, int, str],
+                     rule: Rule) -> frozenset[int]:
+        """The indices of the required rules that ``rule`` alone covers, remembered per
+        (envelope, region, signature); the envelope is kept with the answer (it stands for the
+        desired state), so a recycled ``id`` can never return another state's."""
+        key = (id(env), group.region, sig)
+        seen = self._covers.get(key)
+        if seen is not None and seen[0] is env:
+            return seen[1]
+        have = (rule.protocol, ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),
+                self.source_of(rule.source, group))
+        found = frozenset(i for i, (protocol, want) in enumerate(required)
+                          if _rect_covers(have, protocol, want))
+        if len(self._covers) < CACHE_LIMIT:
+            self._covers[key] = (env, found)
+        return found
 
     def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[str, Rect]]:
         key = (id(desired), group.region)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sgaudit.model import SEVERITIES, Kind, Report, Status
@@ -62,9 +63,15 @@ def summarize(report: Report) -> Summary:
         findings=len(findings), active=len(active), accepted=len(findings) - len(active),
         waived=sum(1 for f in findings if f.waived),
         baselined=sum(1 for f in findings if f.baselined and not f.waived),
-        by_severity={s: sum(1 for f in active if f.severity == s) for s in SEVERITIES},
-        open_by_severity={s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
-        by_kind={k: sum(1 for f in active if f.kind == k) for k in Kind},
+        by_severity=_per(Counter(f.severity for f in active), SEVERITIES),
+        open_by_severity=_per(Counter(f.severity for f in findings), SEVERITIES),
+        by_kind=_per(Counter(f.kind for f in active), tuple(Kind)),
         accounts=tuple(sorted(a for a in accounts if a)),
         regions=tuple(sorted(r for r in regions if r)),
         clouds=tuple(sorted({r.group.cloud for r in report.results})))
+
+
+def _per(counts: Counter[str], keys: tuple[str, ...]) -> dict[str, int]:
+    """Every key, in order, with its count (0 when absent): one pass over the findings, not
+    one per key."""
+    return {k: counts.get(k, 0) for k in keys}

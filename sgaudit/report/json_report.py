@@ -9,7 +9,7 @@ from typing import Any
 
 from sgaudit.engine.summary import summarize
 from sgaudit.gcpause import pausing_collector
-from sgaudit.model import Finding, GroupResult, Report, ScanError, WaiverNotice
+from sgaudit.model import Finding, GroupResult, Kind, Report, ScanError, Severity, Status, WaiverNotice
 from sgaudit.scheduled.waivers import waiver_ports
 
 SCHEMA = "sgaudit.report/v1"
@@ -116,8 +116,9 @@ def group_dict(r: GroupResult) -> dict[str, Any]:
 
 
 def _v(value: Any) -> str:
-    """One JSON value as ``json.dumps`` spells it (strings and ints directly)."""
-    if type(value) is str:
+    """One JSON value as ``json.dumps`` spells it (strings, enums of strings and ints
+    directly: json.dumps encodes a str subclass as its text, by the same function)."""
+    if isinstance(value, str):
         return _s(value)
     if value is None:
         return "null"
@@ -126,6 +127,12 @@ def _v(value: Any) -> str:
     if type(value) is int:
         return int.__repr__(value)
     return json.dumps(value)
+
+
+#: the words of the report's enums as json.dumps spells them, looked up on every finding
+_ENUMS: dict[Any, str] = {m: _s(m.value) for e in (Kind, Severity, Status) for m in e}
+#: a finding's last four fields when it is neither waived, nor baselined, nor seen before
+_UNACCEPTED = '"waived": false, "waiver_reason": null, "baselined": false, "first_seen": null}'
 
 
 def _group_line(r: GroupResult) -> str:
@@ -140,12 +147,20 @@ def _finding_line(f: Finding) -> str:
     """``json.dumps(finding_dict(f))``, built directly (the hot path of a large report)."""
     return (f'{{"key": {_s(f.key)}, "account": {_s(f.account)}, "region": {_s(f.region)}, '
             f'"group_id": {_s(f.group_id)}, "group_name": {_s(f.group_name)}, '
-            f'"kind": {_v(f.kind)}, "severity": {_v(f.severity)}, '
+            f'"kind": {_ENUMS.get(f.kind) or _v(f.kind)}, '
+            f'"severity": {_ENUMS.get(f.severity) or _v(f.severity)}, '
             f'"protocol": {_s(f.protocol)}, "from_port": {_v(f.from_port)}, '
             f'"to_port": {_v(f.to_port)}, "source": {_s(f.source)}, '
             f'"rule_ids": {_v(list(f.rule_ids)) if f.rule_ids else "[]"}, '
-            f'"description": {_v(f.description)}, "reason": {_s(f.reason)}, '
-            f'"waived": {_v(f.waived)}, "waiver_reason": {_v(f.waiver_reason)}, '
+            f'"description": {"null" if f.description is None else _v(f.description)}, '
+            f'"reason": {_s(f.reason)}, {_accepted(f)}')
+
+
+def _accepted(f: Finding) -> str:
+    """The last four fields of a finding's line (the same text for most findings)."""
+    if f.waived is False and f.waiver_reason is None and f.baselined is False and f.first_seen is None:
+        return _UNACCEPTED
+    return (f'"waived": {_v(f.waived)}, "waiver_reason": {_v(f.waiver_reason)}, '
             f'"baselined": {_v(f.baselined)}, "first_seen": {_v(f.first_seen)}}}')
 
 

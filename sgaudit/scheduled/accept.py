@@ -10,17 +10,23 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sgaudit.model import Policy, Report
-from sgaudit.scheduled import baseline as bl
-from sgaudit.scheduled import history, waivers
-from sgaudit.scheduled.baseline import Baseline
+from sgaudit.scheduled import waivers
+
+if TYPE_CHECKING:  # the baseline and the history (sqlite3) are imported when a run uses them
+    from sgaudit.scheduled.baseline import Baseline
 
 
 def read_baselines(baseline_path: str | None, update_baseline: str | None,
                    policy: Policy, warn: Callable[[str], None]) -> tuple[Baseline | None, Baseline | None]:
     """--baseline, and the baseline that --update-baseline extends, read before the scan: a
     corrupt file stops the run (exit 2) before any time is spent."""
+    if not (baseline_path or update_baseline):
+        return None, None
+    from sgaudit.scheduled import baseline as bl
+
     known = bl.read_baseline(baseline_path) if baseline_path else None
     if known is not None and known.policy_sha256 != policy.sha256:
         warn(f"{baseline_path}: written with a different policy file; findings whose keys the "
@@ -50,6 +56,8 @@ def accept_and_record(report: Report, policy: Policy, now: str,
         warn(message)
     known, previous = baselines
     if known is not None:
+        from sgaudit.scheduled import baseline as bl
+
         report = bl.mark_baselined(report, known)
         fixed = bl.gone(report, known)
         if fixed:
@@ -59,12 +67,16 @@ def accept_and_record(report: Report, policy: Policy, now: str,
         warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {history_path} "
              "(--record-what-if records it)")
     elif history_path:
+        from sgaudit.scheduled import history
+
         with history.open_history(history_path, create=True) as conn:
             _, first_seen = history.record_scan(conn, report, now, policy.sha256,
                                                 what_if=what_if, warn=warn)
             report = history.with_first_seen(report, first_seen)
             report = replace(report, trend=history.trend(conn))
     if update_baseline:
+        from sgaudit.scheduled import baseline as bl
+
         written = bl.updated_baseline(report, previous, written_at=now, policy_sha256=policy.sha256)
         bl.write_baseline(update_baseline, written)
         if info is not None and update_baseline != "-":

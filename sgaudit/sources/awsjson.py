@@ -76,36 +76,50 @@ def _plain_tags(tags: list[Any]) -> tuple[tuple[str, str], ...] | None:
 
 def group_selected(raw: Any, select: Matcher, path: str) -> bool:
     """Cheap pre-check on the raw dict, so unselected groups are never normalised."""
+    return selection(raw, select, path)[0]
+
+
+def selection(raw: Any, select: Matcher, path: str) -> tuple[bool, tuple[tuple[str, str], ...] | None]:
+    """``group_selected``, and the group's tags when deciding it read them (for ``parse_group``,
+    so that they are read once)."""
     if not isinstance(raw, Mapping):
         raise ShapeError(f"{path}: expected an object, got {_brief(raw)}")
     if type(raw.get("GroupId")) is not str:
         _need(raw, "GroupId", str, path)
     if select.group_ids and raw.get("GroupId") not in select.group_ids:
-        return False
+        return False, None
     if select.names and not any(fnmatchcase(str(raw.get("GroupName", "")), n) for n in select.names):
-        return False
-    if select.tags:
-        have = dict(tags_of(raw, path))
-        if any(have.get(k) != v for k, v in select.tags):
-            return False
-    return True
+        return False, None
+    if not select.tags:
+        return True, None
+    tags = tags_of(raw, path)
+    have = dict(tags)
+    return not any(have.get(k) != v for k, v in select.tags), tags
 
 
-def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | None) -> Group:
+def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | None,
+                tags: tuple[tuple[str, str], ...] | None = None) -> Group:
+    """``tags``: what ``selection`` read of this same ``raw`` (not read again)."""
     group_id = _need(raw, "GroupId", str, path)
     rules: list[Rule] = []
     for i, perm in enumerate(_opt(raw, "IpPermissions", list, path, [])):
-        rules.extend(permission_rules(perm, f"{path}.IpPermissions[{i}]"))
+        _add_permission_rules(rules, perm, path, i)
     return Group(
         group_id=group_id,
-        group_name=_opt(raw, "GroupName", str, path, ""),
-        vpc_id=_opt(raw, "VpcId", str, path, None),
+        group_name=_text(raw, "GroupName", path, ""),
+        vpc_id=_text(raw, "VpcId", path, None),
         region=region,
-        account=account or _opt(raw, "OwnerId", str, path, UNKNOWN),
-        description=_opt(raw, "Description", str, path, ""),
-        tags=tags_of(raw, path),
+        account=account or _text(raw, "OwnerId", path, UNKNOWN),
+        description=_text(raw, "Description", path, ""),
+        tags=tags_of(raw, path) if tags is None else tags,
         rules=tuple(rules),
     )
+
+
+def _text(raw: Mapping[str, Any], key: str, path: str, default: str | None) -> Any:
+    """``_opt(raw, key, str, path, default)``, a plain string taken without its general checks."""
+    value = raw.get(key)
+    return value if type(value) is str else _opt(raw, key, str, path, default)
 
 
 #: (list key, source key, parser) for the four kinds of source an IpPermission holds
@@ -118,31 +132,58 @@ _PROTOCOLS = {p: ports.normalize_protocol(p) for p in ("tcp", "udp", "icmp", "ic
 
 
 def permission_rules(perm: Any, path: str) -> list[Rule]:
-    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many).
+    """One ``IpPermission`` -> one Rule per source (an IpPermission can hold many)."""
+    rules: list[Rule] = []
+    _add_permission_rules(rules, perm, path)
+    return rules
 
-    Hot path of large snapshots: plain type checks inline, the message built only on error.
-    """
+
+def _add_permission_rules(rules: list[Rule], perm: Any, path: str, index: int | None = None) -> None:
+    """``permission_rules``, appended to ``rules``.  The hot path of large snapshots: plain type
+    checks inline; the permission's JSON path (``path``, then ``.IpPermissions[index]`` when an
+    index is given) and every message are spelled only when needed."""
     if type(perm) is not dict:
         if not isinstance(perm, Mapping):
-            raise ShapeError(f"{path}: expected an object, got {_brief(perm)}")
+            raise ShapeError(f"{_perm_path(path, index)}: expected an object, got {_brief(perm)}")
         perm = dict(perm)
-    protocol, from_port, to_port = _checked_protocol_and_ports(perm, path)
-    rules: list[Rule] = []
+    raw_protocol = perm.get("IpProtocol")
+    from_port, to_port = perm.get("FromPort", -1), perm.get("ToPort", -1)
+    exact = type(raw_protocol) is str and type(from_port) is int and type(to_port) is int
+    known = _CHECKED.get((raw_protocol, from_port, to_port)) if exact else None
+    if known is None:
+        known = _checked_protocol_and_ports(perm, _perm_path(path, index))
     for list_key, source_key, is_cidr in _SOURCE_LISTS:
         entries = perm.get(list_key)
-        if not entries and (entries is None or type(entries) is list):
-            continue
-        if type(entries) is not list:
-            raise ShapeError(f"{path}.{list_key}: expected a list, got {_brief(entries)}")
+        if entries and type(entries) is list:
+            _add_source_rules(rules, known, entries, is_cidr, source_key, (path, index, list_key))
+        elif entries is not None and type(entries) is not list:
+            raise ShapeError(f"{_perm_path(path, index)}.{list_key}: expected a list, got "
+                             f"{_brief(entries)}")
+
+
+def _perm_path(path: str, index: int | None) -> str:
+    return path if index is None else f"{path}.IpPermissions[{index}]"
+
+
+def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: list[Any],
+                      is_cidr: bool, source_key: str, where: tuple[str, int | None, str]) -> None:
+    """One Rule per entry of a source list; CIDRs canonical (and shared from parse_cidr's
+    cache), other sources interned.  ``where``: the permission's path, index and list key,
+    spelled out on error only."""
+    protocol, from_port, to_port = known
+    parse = addresses.parse_cidr
+    i, source = 0, None
+    try:
         for i, entry in enumerate(entries):
             source = entry.get(source_key) if type(entry) is dict else None
             if type(source) is not str:
-                raise _bad_source(path, list_key, i, source_key, source)
-            # the JSON path is spelled out only on error; CIDRs come shared from parse_cidr's cache
-            source = _canonical_at(source, path, list_key, i, source_key) if is_cidr else _intern(source)
+                raise _bad_source(_perm_path(*where[:2]), where[2], i, source_key, source)
+            source = parse(source)[0] if is_cidr else _intern(source)
             rules.append(Rule(protocol, from_port, to_port, source,
                               entry.get("SecurityGroupRuleId"), entry.get("Description")))
-    return rules
+    except addresses.CidrError:
+        raise ShapeError(f"{_perm_path(*where[:2])}.{where[2]}[{i}].{source_key}: invalid CIDR "
+                         f"{_brief(source)}") from None
 
 
 #: (IpProtocol, FromPort, ToPort) as a snapshot spells them -> what ``_protocol_and_ports`` made
@@ -210,13 +251,6 @@ def _check_ports(protocol: str, from_port: int, to_port: int, path: str) -> None
                          "0-255 (-1: any)")
     elif from_port < 0 <= to_port:
         raise ShapeError(f"{path}: {protocol} code {to_port} without a type (FromPort -1)")
-
-
-def _canonical_at(text: str, path: str, list_key: str, i: int, source_key: str) -> str:
-    try:
-        return addresses.parse_cidr(text)[0]
-    except addresses.CidrError:
-        raise ShapeError(f"{path}.{list_key}[{i}].{source_key}: invalid CIDR {_brief(text)}") from None
 
 
 def _canonical(text: str, path: str) -> str:

@@ -20,10 +20,10 @@ from sgaudit.model import UNKNOWN, AccountSummary, Group, Matcher, Rule, ScanErr
 from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import (
     ShapeError,
-    group_selected,
     parse_group,
     parse_vpc,
     prefix_list_cidrs,
+    selection,
 )
 from sgaudit.versioned import DocumentFormat, VersionError
 
@@ -283,10 +283,11 @@ class _Reader:
         reported = {e.operation for e in self.errors}
         for group in self.groups.values():
             for rule in group.rules:
+                if not rule.source.startswith("pl-"):
+                    continue
                 key = (group.region, rule.source)
                 operation = f"GetManagedPrefixListEntries {rule.source}"
-                if (not rule.source.startswith("pl-") or key in self.prefix_lists
-                        or operation in reported):
+                if key in self.prefix_lists or operation in reported:
                     continue
                 reported.add(operation)
                 name = self.prefix_list_names.get(key)
@@ -307,8 +308,9 @@ class _Reader:
             raise ShapeError(f"{path}.SecurityGroups: expected a list")
         for i, raw in enumerate(raw_groups):
             where = f"{path}.SecurityGroups[{i}]"
-            if group_selected(raw, self.select, where):
-                group = parse_group(raw, where, region, account)
+            selected, tags = selection(raw, self.select, where)
+            if selected:
+                group = parse_group(raw, where, region, account, tags)
                 if self.select.matches(group):
                     self._add(group, file)
             raw_groups[i] = None  # free the parsed JSON as we go: peak memory stays near the file's

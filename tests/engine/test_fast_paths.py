@@ -109,6 +109,47 @@ def test_a_fresh_differ_agrees_with_the_general_path_on_each_group(
     assert run(Differ(PREFIX_LISTS), cases) == run(general, cases)
 
 
+@settings(max_examples=300, deadline=None)
+@given(state=states, base=st.lists(rule(), max_size=5),
+       own=st.lists(st.lists(rule(), max_size=4), min_size=2, max_size=5), region=st.sampled_from(REGIONS))
+def test_shared_base_rules_with_each_groups_own_drift_agree_with_the_general_path(
+        state: DesiredState, base: list[Rule], own: list[list[Rule]], region: str) -> None:
+    """A fleet's shape: the same base rules in every group, drifted rules of its own beside
+    them, before or after (the missing-rule check remembers what each rule covers, and stops
+    asking once every required rule is covered)."""
+    general = Differ(PREFIX_LISTS)
+    general.fast_paths = False
+    cases = [(state, [*base, *extra] if i % 2 else [*extra, *base], region)
+             for i, extra in enumerate(own)]
+    assert run(Differ(PREFIX_LISTS), cases) == run(general, cases)
+
+
+def test_an_icmp_type_rule_inside_the_envelope_is_seen_by_the_missing_rule_check() -> None:
+    """An icmp rule of one type, covered by the envelope, takes part in the missing-rule check
+    (the fast path once read its ports as already mapped to the port axis, so icmp rules never
+    "touched" a required one, and the answer of a group without them was reused)."""
+    state = DesiredState((Grant("icmp", -1, -1, "0.0.0.0/0", "model"),), (SELF_GRANT,))
+    cases = [(state, [], "eu-west-1"), (state, [Rule("icmp", 8, -1, "0.0.0.0/0")], "eu-west-1")]
+    general = Differ(PREFIX_LISTS)
+    general.fast_paths = False
+    found = run(Differ(PREFIX_LISTS), cases)
+    assert found == run(general, cases)
+    assert found[1][0].reason == ("only partly allowed; not covered: icmp types 0-7, types 9-255 "
+                                  "from 0.0.0.0/0; required because model")
+
+
+def test_drifted_rules_beside_covering_base_rules_share_one_missing_check() -> None:
+    """Each group's own drifted rule on a required port is not even asked by the missing-rule
+    check: the base rule before it covers every required rule."""
+    state = DesiredState((Grant("tcp", 8786, 8787, "10.0.0.0/16", "dask"),), (SELF_GRANT,))
+    differ = Differ()
+    for i in range(20):
+        rules = (Rule("tcp", 8786, 8787, "10.0.0.0/16"), Rule("tcp", 8786, 8786, f"11.0.{i}.0/24"))
+        findings = differ.diff(Group(f"sg-{i}", "a", "vpc-1", "eu-west-1", ACCOUNT, rules=rules), state)
+        assert [f.reason for f in findings] == [f"outside the envelope: tcp 8786 from 11.0.{i}.0/24"]
+    assert len(differ._covers) == 1  # the base rule's: it covers all, the drifted rule is not asked
+
+
 def test_distinct_cidrs_take_the_fast_path_and_fill_no_cache() -> None:
     """Rules from their own CIDRs, wholly outside or wholly inside the envelope, are judged
     without the general path, so nothing is remembered per rule (memory stays flat)."""

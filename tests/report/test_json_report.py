@@ -9,7 +9,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report
+from sgaudit.model import DesiredState, Finding, Group, GroupResult, Kind, Report, Severity
 from sgaudit.report import json_report
 from tests.report_samples import clean_report, edge_report, fixture_report
 
@@ -55,5 +55,23 @@ def test_any_text_encodes_as_json_dumps_does(name: str, vpc: str | None, source:
                       from_port=ports[0], to_port=ports[1], source=source, rule_ids=tuple(rule_ids),
                       reason=reason, description=description, waived=waived, waiver_reason=waiver,
                       baselined=baselined, first_seen=first_seen)
+    report = replace(clean_report(), results=(GroupResult(group, DesiredState((), ()), (finding,)),))
+    assert json_report.render(report) == reference(report)
+
+
+@settings(max_examples=100, deadline=None)
+@given(kind=st.sampled_from([*Kind, "extra", "other"]), severity=st.sampled_from([*Severity, "high", "x"]),
+       accepted=st.tuples(st.sampled_from([False, True, 0, 1]), maybe_texts,
+                          st.sampled_from([False, True, 0]), maybe_texts))
+def test_enums_and_acceptance_encode_as_json_dumps_does(
+        kind: str, severity: str, accepted: tuple[bool, str | None, bool, str | None]) -> None:
+    """Kinds, severities and statuses (str enums) and the acceptance fields, whatever their
+    values, are spelled as json.dumps spells them (the fast line has shortcuts for both)."""
+    waived, waiver, baselined, first_seen = accepted
+    group = Group("sg-1", "n", "vpc-1", "eu-west-1", "1111")
+    finding = Finding(key="k", kind=kind, severity=severity, account="1111",  # type: ignore[arg-type]
+                      region="eu-west-1", group_id="sg-1", group_name="n", protocol="tcp",
+                      from_port=22, to_port=22, source="0.0.0.0/0", rule_ids=(), reason="r",
+                      waived=waived, waiver_reason=waiver, baselined=baselined, first_seen=first_seen)
     report = replace(clean_report(), results=(GroupResult(group, DesiredState((), ()), (finding,)),))
     assert json_report.render(report) == reference(report)

@@ -1,0 +1,67 @@
+"""Rule, Finding, Group and GroupResult take a faster ``__init__`` (model._quick_init): it must
+behave exactly as the one ``dataclass`` generates - the same parameters and defaults, frozen,
+equal and hashed by value, and ``replace`` still works."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from sgaudit.model import DesiredState, Finding, Group, GroupResult, Kind, Rule, Severity
+
+
+def _generated(cls: type) -> type:
+    """The same fields as a plain frozen slotted dataclass (the generated ``__init__``)."""
+    spec = [(f.name, f.type, dataclasses.field(default=f.default))
+            if f.default is not dataclasses.MISSING else (f.name, f.type)
+            for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(cls.__name__, spec, frozen=True, slots=True)
+
+
+@pytest.mark.parametrize("cls", [Rule, Finding, Group, GroupResult])
+def test_same_parameters_and_defaults(cls: type) -> None:
+    assert inspect.signature(cls) == inspect.signature(_generated(cls))
+
+
+def test_rule_values_defaults_and_keywords() -> None:
+    rule = Rule("tcp", 22, 22, "10.0.0.0/8", description="ssh")
+    plain = _generated(Rule)("tcp", 22, 22, "10.0.0.0/8", description="ssh")
+    assert dataclasses.astuple(rule) == dataclasses.astuple(plain)
+    assert rule == Rule(protocol="tcp", from_port=22, to_port=22, source="10.0.0.0/8",
+                        rule_id=None, description="ssh", peer_account=None, peering_id=None)
+    assert hash(rule) == hash(Rule("tcp", 22, 22, "10.0.0.0/8", None, "ssh"))
+    assert rule != Rule("tcp", 22, 22, "10.0.0.0/8")
+    assert dataclasses.replace(rule, source="sg-1").source == "sg-1"
+    assert repr(rule) == ("Rule(protocol='tcp', from_port=22, to_port=22, source='10.0.0.0/8', "
+                          "rule_id=None, description='ssh', peer_account=None, peering_id=None)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.source = "0.0.0.0/0"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Rule("tcp", 22, 22)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Rule("tcp", 22, 22, "x", colour="red")  # type: ignore[call-arg]
+
+
+def test_finding_values_and_defaults() -> None:
+    args = ("k", Kind.EXTRA, Severity.HIGH, "1", "r", "sg-1", "n", "tcp", 22, 22, "1.2.3.0/24",
+            ("sgr-1",), "why")
+    finding = Finding(*args)
+    assert dataclasses.astuple(finding) == dataclasses.astuple(_generated(Finding)(*args))
+    assert (finding.description, finding.waived, finding.waiver_reason, finding.baselined,
+            finding.first_seen) == (None, False, None, False, None)
+    assert finding.active
+    assert dataclasses.replace(finding, waived=True) == Finding(*args, waived=True)
+    assert hash(finding) == hash(Finding(*args))
+
+
+def test_group_and_result_values_and_defaults() -> None:
+    group = Group("sg-1", "n", None, "eu-west-1", "1")
+    assert (group.description, group.tags, group.rules, group.cloud) == ("", (), (), "aws")
+    assert group == Group(group_id="sg-1", group_name="n", vpc_id=None, region="eu-west-1",
+                          account="1", description="", tags=(), rules=(), cloud="aws")
+    assert dataclasses.replace(group, cloud="gcp").cloud == "gcp"
+    result = GroupResult(group, DesiredState((), ()), ())
+    assert result.applied == () and result.status == "ok"
+    assert hash(result) == hash(GroupResult(group, DesiredState((), ()), ()))
