@@ -244,15 +244,10 @@ class Differ:
         """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
         _, protocol, from_port, to_port = key
         axis = ports.axis_interval(protocol, from_port, to_port)
-        rects = self._candidates(env, protocol, (axis,))
-        addr_rects = [r for r in rects if r.source.token is None]
-        cover = intervals.normalize(iv for r in addr_rects if intervals.covers(r.axis, (axis,))
-                                for iv in r.source.addrs)
-        near = intervals.normalize(iv for r in addr_rects for iv in r.source.addrs)
+        cover, cover_starts, near, near_starts, vpc = self._addr_span(env, protocol, (axis,))
         # describe_pieces names a protocol wholly outside without its ports
         text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
-        span = _Span((axis,), text, cover, tuple(lo for lo, _ in cover), near,
-                     tuple(lo for lo, _ in near), any(r.source.token == UNKNOWN_VPC for r in rects),
+        span = _Span((axis,), text, cover, cover_starts, near, near_starts, vpc,
                      _may_touch((protocol, from_port, to_port, ""), reach),
                      _axis_severities(protocol, (axis,)))
         if len(self._spans) < CACHE_LIMIT:
