@@ -154,12 +154,12 @@ def _in_region(rule: FirewallRule, region: str, tag: str, instances: Sequence[Gc
     in its region (and the targets were certain); possible while an instance in the region (or
     of an unknown zone) may be one it targets; not at all when none can be."""
     if region == UNKNOWN:
-        return True, _also(why, "regional policy of an unknown region")
+        return True, _also(why, "belongs to a regional policy of an unknown region")
     if instances is None:
-        return True, _also(why, f"regional policy of {region}; instances not read")
+        return True, _also(why, f"belongs to a regional policy of {region}; instances not read")
     carriers = [i for i in instances if tag in i.tags]
     if not carriers:
-        return True, _also(why, f"regional policy of {region}; no instance carries the tag")
+        return True, _also(why, f"belongs to a regional policy of {region}; no instance carries the tag")
     accounts = set(rule.target_service_accounts)
     targeted = [i for i in carriers if not accounts or accounts & set(i.service_accounts)]
     inside = sum(i.region == region for i in targeted)
@@ -171,7 +171,7 @@ def _in_region(rule: FirewallRule, region: str, tag: str, instances: Sequence[Gc
     where = f"{inside} of {len(carriers)} instances are in {region}"
     if unknown:
         where += f", {unknown} in an unknown zone"
-    return True, _also(why, f"regional policy of {region}: {where}")
+    return True, _also(why, f"belongs to a regional policy of {region}: {where}")
 
 
 def _also(why: str | None, more: str) -> str:
@@ -197,7 +197,7 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
 def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
     kind = {"hierarchical": "hierarchical policy", "network": "network policy",
             "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
-    region = f" ({policy.region})" if policy.region else ""
+    region = {None: "", UNKNOWN: " (region unknown)"}.get(policy.region, f" ({policy.region})")
     return f"{kind} {policy.name}{region}", sorted(_live(policy.rules), key=lambda r: r.priority)
 
 

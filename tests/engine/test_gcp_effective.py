@@ -507,10 +507,11 @@ ORDER = "BEFORE_CLASSIC_FIREWALL"  # policies before the VPC rules: a regional d
     (("europe-west4-a",), [], None),
     # mixed: possibly - a possible deny still takes a required rule away
     (("us-east1-b", "europe-west4-a"), [missing(22)],
-     "possibly: regional policy of us-east1: 1 of 2 instances are in us-east1"),
+     "possibly: belongs to a regional policy of us-east1: 1 of 2 instances are in us-east1"),
     # a zone that was not given: possibly
     (("",), [missing(22)],
-     "possibly: regional policy of us-east1: 0 of 1 instances are in us-east1, 1 in an unknown zone"),
+     "possibly: belongs to a regional policy of us-east1: 0 of 1 instances are in us-east1, "
+     "1 in an unknown zone"),
 ])
 def test_a_regional_deny_applies_by_the_region_of_the_tag_s_instances(
         zones: tuple[str, ...], expected: list[object], applies: str | None) -> None:
@@ -539,7 +540,7 @@ def test_regional_rules_without_instances_possibly_apply() -> None:
     assert found(report) == [missing(22), missing(8786), missing(8787)]
     (result,) = report.results
     assert [a.applies for a in result.applied] == [
-        "possibly: regional policy of us-east1; instances not read"]
+        "possibly: belongs to a regional policy of us-east1; instances not read"]
     deny_3306 = policy_rule("reg-fw", 1, "deny", tcp(3306), target_tags=(TAG,))
     report = run(OK, fw("open-mysql", tcp(3306)), network=with_policies(regional(deny_3306), order=ORDER))
     assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("open-mysql",), "high")]
@@ -571,7 +572,7 @@ def test_regional_service_account_reasons_combine() -> None:
     (result,) = report.results
     assert [a.applies for a in result.applied if a.name == "reg-fw/9"] == [
         "possibly: targets service account worker@proj-a.iam.gserviceaccount.com (2 of 3 instances "
-        "run as it); regional policy of us-east1: 1 of 3 instances are in us-east1"]
+        "run as it); belongs to a regional policy of us-east1: 1 of 3 instances are in us-east1"]
     # the one instance in the region that runs as the account is gone: nothing it can reach
     report = run(OK, network=with_policies(regional(sa_allow)), instances=instances[1:])
     assert [a.name for a in report.results[0].applied] == ["coiled-c1-ingress"]
@@ -582,4 +583,4 @@ def test_a_regional_policy_of_an_unknown_region_possibly_applies() -> None:
                  instances=vms("us-east1-b"))
     assert found(report) == [missing(22)]
     assert [a.applies for a in report.results[0].applied if a.name == "reg-fw/5"] == [
-        "possibly: regional policy of an unknown region"]
+        "possibly: belongs to a regional policy of an unknown region"]

@@ -382,8 +382,8 @@ def test_two_different_effective_answers_for_one_network_are_refused(sgaudit: Ca
 
 
 def test_a_gcloud_regional_answer_adds_its_regional_policies_of_an_unknown_region(tmp_path: Path) -> None:
-    """`gcloud compute network-firewall-policies get-effective-firewalls --region R` prints the
-    network's policies and R's regional ones, without naming R: they possibly apply."""
+    """A regional get-effective-firewalls answer holds the network's policies and R's regional
+    ones, without naming R: they are kept, of an unknown region (they possibly apply)."""
     hierarchy = {"name": "h", "type": "HIERARCHY", "rules": [_policy_rule(3)]}
     regional = {"name": "r", "type": "NETWORK_REGIONAL", "rules": [_policy_rule(7, "deny")]}
     networks = write(tmp_path, [{"kind": "compute#network", "name": "net-a", "selfLink": NET}], "n.json")
