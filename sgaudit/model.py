@@ -307,6 +307,9 @@ class FirewallRule:
     target_service_accounts: tuple[str, ...] = ()
     target_secure_tags: tuple[str, ...] = ()
     description: str = ""
+    #: set on the rules of a regional network firewall policy: the rule applies only to
+    #: instances in this region (``UNKNOWN`` when the answer did not say which region)
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +321,8 @@ class FirewallPolicy:
     kind: str  # "hierarchical", "network" or "regional"
     rules: tuple[FirewallRule, ...]
     order: int = 0
+    #: the region of a regional policy (``UNKNOWN`` when its answer did not say); None otherwise
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +345,13 @@ class GcpInstance:
     networks: tuple[str, ...]
     tags: tuple[str, ...]
     service_accounts: tuple[str, ...]
+    #: the zone's name ("us-east1-b"); "" when not known
+    zone: str = ""
+
+    @property
+    def region(self) -> str:
+        """The zone's region ("us-east1"): regional firewall policies apply by it; "" unknown."""
+        return self.zone.rpartition("-")[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""A small fake of the compute REST API (the five read calls sgaudit makes), on 127.0.0.1.
+"""A small fake of the compute REST API (the six read calls sgaudit makes), on 127.0.0.1.
 
 It serves the API's own JSON shapes, pages list answers with ``nextPageToken``, checks the
 bearer token, records every request, and answers 403/429/500 (or a non-JSON page) on demand per
@@ -56,6 +56,10 @@ class ProjectState:
     effective: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: zone -> instances
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: (network, region) -> regionNetworkFirewallPolicies.getEffectiveFirewalls answer; a pair
+    #: not given answers as the API does for a region without regional policies (the network's
+    #: own answer: hierarchical and global policies, VPC rules)
+    regional: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class ComputeFake:
@@ -136,7 +140,18 @@ class ComputeFake:
             if rest[2] not in state.effective:
                 return 404, _error(404, "NOT_FOUND", "notFound", f"network {rest[2]} not found")
             return 200, state.effective[rest[2]]
+        if len(rest) == 4 and rest[0] == "regions" and rest[2:] == ["firewallPolicies",
+                                                                    "getEffectiveFirewalls"]:
+            return self._regional(state, rest[1], query.get("network", [""])[0])
         return 404, _error(404, "NOT_FOUND", "notFound", f"unknown path {path}")
+
+    def _regional(self, state: ProjectState, region: str, network: str) -> tuple[int, Any]:
+        """The network is a reference (its URL, or its name); an unknown one is 404 as on GCP."""
+        name = network.rstrip("/").rpartition("/")[2]
+        if not network or name not in state.effective:
+            return 404, _error(404, "NOT_FOUND", "notFound", f"network {network!r} not found")
+        answer = state.regional.get((name, region))
+        return 200, state.effective[name] if answer is None else answer
 
     def _page(self, items: list[Any], start: int, kind: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"kind": kind, "items": items[start:start + self.page_size]}

@@ -33,7 +33,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered, uncovered_contained
 from sgaudit.engine.resolve import SELF
-from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
+from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
 
 _FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 _SELF_SOURCE = Source(token=SELF)
@@ -117,7 +117,16 @@ def applicability(rule: FirewallRule, tag: str,
                   instances: Sequence[GcpInstance] | None) -> tuple[bool, str | None]:
     """(applies at all, why only possibly).  A rule applies to the tag when its target tags hold
     it or it names no target; service-account targets are decided from the instances that carry
-    the tag when they were read; secure tags cannot be checked, so they possibly apply."""
+    the tag when they were read; secure tags cannot be checked, so they possibly apply.  A rule
+    of a regional policy applies only to the tag's instances in its region."""
+    applies, why = _targets(rule, tag, instances)
+    if not applies or rule.region is None:
+        return applies, why
+    return _in_region(rule, rule.region, tag, instances, why)
+
+
+def _targets(rule: FirewallRule, tag: str,
+             instances: Sequence[GcpInstance] | None) -> tuple[bool, str | None]:
     if rule.target_secure_tags:
         return True, "targets secure tags " + ", ".join(rule.target_secure_tags)
     if rule.target_tags:
@@ -139,6 +148,36 @@ def applicability(rule: FirewallRule, tag: str,
     return True, None
 
 
+def _in_region(rule: FirewallRule, region: str, tag: str, instances: Sequence[GcpInstance] | None,
+               why: str | None) -> tuple[bool, str | None]:
+    """A regional rule, after its targets: certain only when every instance carrying the tag is
+    in its region (and the targets were certain); possible while an instance in the region (or
+    of an unknown zone) may be one it targets; not at all when none can be."""
+    if region == UNKNOWN:
+        return True, _also(why, "belongs to a regional policy of an unknown region")
+    if instances is None:
+        return True, _also(why, f"belongs to a regional policy of {region}; instances not read")
+    carriers = [i for i in instances if tag in i.tags]
+    if not carriers:
+        return True, _also(why, f"belongs to a regional policy of {region}; no instance carries the tag")
+    accounts = set(rule.target_service_accounts)
+    targeted = [i for i in carriers if not accounts or accounts & set(i.service_accounts)]
+    inside = sum(i.region == region for i in targeted)
+    unknown = sum(not i.region for i in targeted)
+    if inside + unknown == 0:
+        return False, None
+    if inside == len(carriers):
+        return True, why
+    where = f"{inside} of {len(carriers)} instances are in {region}"
+    if unknown:
+        where += f", {unknown} in an unknown zone"
+    return True, _also(why, f"belongs to a regional policy of {region}: {where}")
+
+
+def _also(why: str | None, more: str) -> str:
+    return f"{why}; {more}" if why else more
+
+
 def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple[str, list[FirewallRule]]]:
     """The levels of evaluation, in order, each with its ingress rules by priority."""
     policies = list(network.policies or ())
@@ -158,7 +197,8 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
 def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
     kind = {"hierarchical": "hierarchical policy", "network": "network policy",
             "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
-    return f"{kind} {policy.name}", sorted(_live(policy.rules), key=lambda r: r.priority)
+    region = {None: "", UNKNOWN: " (region unknown)"}.get(policy.region, f" ({policy.region})")
+    return f"{kind} {policy.name}{region}", sorted(_live(policy.rules), key=lambda r: r.priority)
 
 
 def _live(rules: Iterable[FirewallRule]) -> Iterable[FirewallRule]:
@@ -231,7 +271,7 @@ class NetworkIndex:
         self.by_tag: dict[str, list[int]] = {}
         self.general: list[int] = []
         for i, (_, rule) in enumerate(self.flat):
-            if rule.target_tags and not rule.target_secure_tags:
+            if rule.target_tags and not rule.target_secure_tags and rule.region is None:
                 for t in dict.fromkeys(rule.target_tags):
                     self.by_tag.setdefault(t, []).append(i)
             else:
@@ -245,7 +285,7 @@ class NetworkIndex:
         own = self.by_tag.get(tag)
         for i in sorted((*own, *self.general)) if own else self.general:
             level, rule = self.flat[i]
-            if rule.target_tags and not rule.target_secure_tags:  # indexed under this tag: it applies
+            if rule.target_tags and not rule.target_secure_tags and rule.region is None:  # indexed: applies
                 out.append(self._step(i, level, rule, None, tag))
                 continue
             applies, possibly = applicability(rule, tag, instances)

@@ -5,8 +5,9 @@ Client: google-api-python-client (pure Python, builds the compute API from its b
 document, answers in the API's own JSON shapes, which ``sgaudit snapshot`` saves as they are)
 with google-auth.  Calls per project: ``networks.list`` (enforcement order),
 ``firewalls.list``, ``subnetworks.aggregatedList``, ``networks.getEffectiveFirewalls`` once per
-network that has rules, and ``instances.aggregatedList`` only when a rule targets service
-accounts.  Nothing per rule.
+network that has rules, ``regionNetworkFirewallPolicies.getEffectiveFirewalls`` once per such
+network and region where it has subnets, and ``instances.aggregatedList`` only when a rule
+targets service accounts or a regional policy has rules.  Nothing per rule.
 
 Fails closed as the AWS source does: permission denied, an API not enabled, quota exhausted
 after bounded retries, an unreachable endpoint, a non-JSON or malformed answer each become a
@@ -127,7 +128,9 @@ def reasons_say_disabled(message: str) -> bool:
     return "has not been used" in message or "is disabled" in message
 
 
-_COLLECTIONS = ("networks", "firewalls", "subnetworks", "instances")
+_COLLECTIONS = ("networks", "firewalls", "subnetworks", "instances", "regionNetworkFirewallPolicies")
+#: how the compute API names a network when another resource refers to it
+_NETWORK_LINK = "https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{network}"
 _DOCUMENT: dict[str, Any] = {}
 _DOCUMENT_LOCK = threading.Lock()
 
@@ -222,6 +225,14 @@ class ProjectScanner:
         request = self.collections["networks"].getEffectiveFirewalls(project=project, network=network)
         return self.execute(request, "compute.networks.getEffectiveFirewalls")
 
+    def regional(self, project: str, region: str, network: str) -> dict[str, Any]:
+        """One region's effective firewalls of a network (its regional policies are what the
+        network's answer lacks)."""
+        link = _NETWORK_LINK.format(project=project, network=network)
+        request = self.collections["regionNetworkFirewallPolicies"].getEffectiveFirewalls(
+            project=project, region=region, network=link)
+        return self.execute(request, "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls")
+
     def scan(self, project: str) -> gj.ProjectData:
         data = gj.ProjectData(project)
         try:
@@ -230,13 +241,38 @@ class ProjectScanner:
             rules = _parse_rules(firewalls)
             data.firewalls = firewalls
             data.subnetworks = self.aggregated("subnetworks", project)
-            for network in sorted({r.network for r in rules if r.project == project}):
-                data.effective[network] = self.effective(project, network)
-            if gj.needs_instances(rules) or _policies_target_accounts(data):
+            self.policies(data, sorted({r.network for r in rules if r.project == project}))
+            if gj.needs_instances(rules) or _policies_target_accounts(data) or _regional_rules(data):
                 data.instances = self.aggregated("instances", project)
         except Failure as exc:
             data.errors.append(gj.scan_error(project, exc.operation, exc.message, exc.code))
         return _validated(data)
+
+
+    def policies(self, data: gj.ProjectData, networks: Sequence[str]) -> None:
+        """The effective firewalls of each network in use, and of each region where it has
+        subnets (a regional policy applies only to instances there; no subnet, no instance)."""
+        regions = _regions(data.subnetworks or [], data.project)
+        data.regional = {}
+        for network in networks:
+            data.effective[network] = self.effective(data.project, network)
+            for region in regions.get(network, ()):
+                data.regional.setdefault(network, {})[region] = self.regional(data.project, region, network)
+
+
+def _regions(subnets: list[Any], project: str) -> dict[str, list[str]]:
+    """network name -> the regions (sorted) where it has subnets, of this project's networks."""
+    out: dict[str, set[str]] = {}
+    try:
+        for i, raw in enumerate(subnets):
+            where = f"subnetworks[{i}]"
+            owner, network, _ranges = gj.subnet_ranges(raw, where)
+            region = gj.subnet_region(raw, where)
+            if owner == project and region:
+                out.setdefault(network, set()).add(region)
+    except ShapeError as exc:
+        raise Failure("compute.subnetworks.aggregatedList", "MalformedAnswer", str(exc)[:300]) from None
+    return {network: sorted(found) for network, found in out.items()}
 
 
 def _list_of(answer: dict[str, Any], key: str, operation: str) -> list[Any]:
@@ -253,10 +289,25 @@ def _parse_rules(raw: list[Any]) -> list[Any]:
         raise Failure("compute.firewalls.list", "MalformedAnswer", str(exc)[:300]) from None
 
 
+def _answers(data: gj.ProjectData) -> list[Any]:
+    regional = [a for by_region in (data.regional or {}).values() for a in by_region.values()]
+    return [*data.effective.values(), *regional]
+
+
+def _policy_rules(data: gj.ProjectData, regional_only: bool = False) -> list[dict[str, Any]]:
+    """The rules of every policy the answers hold (of the regional policies only, if asked)."""
+    return [rule for answer in _answers(data) for policy in answer.get("firewallPolicys") or []
+            if isinstance(policy, dict) and (not regional_only or policy.get("type") == "NETWORK_REGIONAL")
+            for rule in policy.get("rules") or [] if isinstance(rule, dict)]
+
+
 def _policies_target_accounts(data: gj.ProjectData) -> bool:
-    return any(rule.get("targetServiceAccounts") for answer in data.effective.values()
-               for policy in answer.get("firewallPolicys") or [] if isinstance(policy, dict)
-               for rule in policy.get("rules") or [] if isinstance(rule, dict))
+    return any(rule.get("targetServiceAccounts") for rule in _policy_rules(data))
+
+
+def _regional_rules(data: gj.ProjectData) -> bool:
+    """Whether a regional policy has rules: which apply depends on the instances' zones."""
+    return bool(_policy_rules(data, regional_only=True))
 
 
 def _validated(data: gj.ProjectData) -> gj.ProjectData:

@@ -15,7 +15,7 @@ left out: the API documents it as "for internal use" and it repeats one of the p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -330,10 +330,12 @@ def parse_policy_rule(raw: Any, where: str, policy: str, project: str, network: 
         description=_text(raw, "description", where))
 
 
-def parse_policies(raw_policies: Sequence[Any], where: str, project: str,
-                   network: str) -> tuple[FirewallPolicy, ...]:
+def parse_policies(raw_policies: Sequence[Any], where: str, project: str, network: str,
+                   region: str = UNKNOWN) -> tuple[FirewallPolicy, ...]:
     """The ``firewallPolicys`` of get-effective-firewalls, in evaluation order: hierarchical
-    policies as listed (organization first), then network policies by association priority."""
+    policies as listed (organization first), then network policies by association priority.
+    Regional policies (and their rules) get ``region``: the answer does not name it, the call
+    does (``UNKNOWN`` for a file that does not say)."""
     parsed: list[tuple[int, int, int, FirewallPolicy]] = []
     hierarchy = 0
     for i, raw in enumerate(raw_policies):
@@ -347,12 +349,14 @@ def parse_policies(raw_policies: Sequence[Any], where: str, project: str,
                 or _text(raw, "name", at) or f"policy-{i}")
         rules = [parse_policy_rule(r, f"{at}.rules[{j}]", name, project, network)
                  for j, r in enumerate(_list(raw, "rules", at))]
+        scope = region if kind == "regional" else None
+        kept = tuple(replace(r, region=scope) if scope else r for r in rules if r is not None)
         order = hierarchy if kind == "hierarchical" else 0
         hierarchy += kind == "hierarchical"
         rank = {"hierarchical": 0, "system": 1, "network": 2, "regional": 3}[kind]
         association = raw.get("priority", 0) if isinstance(raw.get("priority"), int) else 0
         parsed.append((rank, association, i, FirewallPolicy(
-            name=name, kind=kind, rules=tuple(r for r in rules if r is not None), order=order)))
+            name=name, kind=kind, rules=kept, order=order, region=scope)))
     return tuple(p for *_, p in sorted(parsed, key=lambda t: t[:3]))
 
 
@@ -406,8 +410,19 @@ def parse_instance(raw: Any, where: str) -> tuple[GcpInstance, tuple[tuple[str, 
     accounts = tuple(_text(_object(sa, f"{where}.serviceAccounts[{i}]"), "email",
                            f"{where}.serviceAccounts[{i}]")
                      for i, sa in enumerate(_list(raw, "serviceAccounts", where)))
+    zone = _text(raw, "zone", where).rstrip("/").rpartition("/")[2] or url_part(link, "zones") or ""
     return GcpInstance(project=project, name=name, networks=tuple(n for _, n in nets), tags=tags,
-                       service_accounts=accounts), nets
+                       service_accounts=accounts, zone=zone), nets
+
+
+def subnet_region(raw: Any, where: str) -> str | None:
+    """The region of one subnet (its ``region`` URL, else its ``selfLink``); None when neither
+    says (gcloud prints both)."""
+    raw = _object(raw, where)
+    region = _text(raw, "region", where)
+    if region:
+        return region.rstrip("/").rpartition("/")[2]
+    return url_part(_text(raw, "selfLink", where), "regions")
 
 
 # -- assembling a GcpState ------------------------------------------------------------------
@@ -421,6 +436,9 @@ class ProjectData:
     subnetworks: list[Any] | None = None
     #: network name -> the networks.getEffectiveFirewalls answer
     effective: dict[str, Any] = field(default_factory=dict)
+    #: network name -> region -> the regionNetworkFirewallPolicies.getEffectiveFirewalls answer,
+    #: for each region where the network has subnets; None: not read (an older snapshot)
+    regional: dict[str, dict[str, Any]] | None = None
     instances: list[Any] | None = None
     errors: list[ScanError] = field(default_factory=list)
 

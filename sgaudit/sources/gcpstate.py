@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sgaudit.errors import SnapshotError
-from sgaudit.model import FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, GcpState, ScanError
+from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, GcpState, ScanError
 from sgaudit.sources import gcpjson as gj
 from sgaudit.sources.awsjson import ShapeError
 
 Key = tuple[str, str]
+#: the read-kind of a project whose regional effective firewalls were read (or saved)
+REGIONAL = "regional"
 
 
 class GcpCollector:
@@ -25,6 +27,11 @@ class GcpCollector:
         self.orders: dict[Key, str] = {}
         self.policies: dict[Key, tuple[FirewallPolicy, ...]] = {}
         self.instances: dict[Key, list[GcpInstance]] = {}
+        #: the regional network policies of each network (all regions), and the regions it has
+        #: subnets in and whose regional answer was read
+        self.regional: dict[Key, dict[FirewallPolicy, None]] = {}
+        self.subnet_regions: dict[Key, set[str]] = {}
+        self.regions_read: dict[Key, set[str]] = {}
         self.read_kinds: dict[str, set[str]] = {}  # kind -> projects whose list was read
         self.pending: list[tuple[Mapping[str, Any], str]] = []
         self.errors: list[ScanError] = []
@@ -63,6 +70,9 @@ class GcpCollector:
             project, network, ranges = gj.subnet_ranges(item, where)
             self._mark(kind, project)
             self.subnets.setdefault((project, network), {}).update(dict.fromkeys(ranges))
+            region = gj.subnet_region(item, where)
+            if region:
+                self.subnet_regions.setdefault((project, network), set()).add(region)
         elif kind == gj.NETWORKS:
             project, name, order = gj.network_order(item, where)
             self._mark(kind, project)
@@ -99,21 +109,35 @@ class GcpCollector:
         self.audit_input = True
         for network, answer in data.effective.items():
             self._add_effective(answer, f"{project}.effective[{network}]", (project, network))
+        if data.regional is not None:
+            self._mark(REGIONAL, project)
+            for network, by_region in data.regional.items():
+                for region, answer in by_region.items():
+                    self._add_effective(answer, f"{project}.regional[{network}][{region}]",
+                                        (project, network), region)
 
-    def _add_effective(self, data: Any, where: str, key: Key) -> None:
+    def _add_effective(self, data: Any, where: str, key: Key, region: str | None = None) -> None:
+        """A get-effective-firewalls answer: the network's (``region`` None) or one region's.
+        Regional policies are kept with their region (``UNKNOWN`` when a gcloud file does not
+        say it); the rest of a regional answer repeats the network's and is left to it."""
         data = gj._object(data, where)
+        policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
+                                     f"{where}.firewallPolicys", *key, region or UNKNOWN)
+        self.regional.setdefault(key, {}).update(dict.fromkeys(p for p in policies if p.kind == "regional"))
+        if region is not None:
+            self.regions_read.setdefault(key, set()).add(region)
+            return
         raw_rules = gj._list(data, "firewalls", where)
         if not self._read(gj.FIREWALLS, key[0]):  # else the firewall-rules list has them all
             for i, raw in enumerate(raw_rules):
                 self._add_rule(gj.parse_firewall(raw, f"{where}.firewalls[{i}]"), where)
-        policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
-                                     f"{where}.firewallPolicys", *key)
+        rest = tuple(p for p in policies if p.kind != "regional")
         seen = self.policies.get(key)
-        if seen is not None and seen != policies:
+        if seen is not None and seen != rest:
             raise ShapeError(f"{where}: a second get-effective-firewalls answer for network {key[1]} "
-                             f"of project {key[0]}, with other policies; pass one per network "
-                             "(regional answers are not supported yet)")
-        self.policies[key] = policies
+                             f"of project {key[0]} whose hierarchical or global network policies "
+                             "differ from the first's; pass answers taken at the same time")
+        self.policies[key] = rest
 
     def _resolve_pending(self) -> None:
         """get-effective-firewalls output does not name its network: take it from its VPC rules,
@@ -146,6 +170,7 @@ class GcpCollector:
         keys = sorted(self._keys())
         networks = {key: self._network(key) for key in keys}
         self._check_orders(networks)
+        self._check_regional()
         instances = {key: tuple(self.instances.get(key, ())) for key in keys
                      if self._read(gj.INSTANCES, key[0])}
         rules = tuple(r for _, (r, _f) in sorted(self.rules.items()))
@@ -154,9 +179,12 @@ class GcpCollector:
     def _network(self, key: Key) -> GcpNetwork:
         project, name = key
         ranges = tuple(self.subnets.get(key, {})) if self._read(gj.SUBNETS, project) else None
+        policies = self.policies.get(key)
+        if policies is not None:
+            policies += tuple(sorted(self.regional.get(key, {}), key=lambda p: p.region or ""))
         return GcpNetwork(project=project, name=name,
                           enforcement_order=self.orders.get(key, gj.ENFORCEMENT_ORDERS[0]),
-                          subnet_ranges=ranges, policies=self.policies.get(key))
+                          subnet_ranges=ranges, policies=policies)
 
     def _check_orders(self, networks: Mapping[Key, GcpNetwork]) -> None:
         """Network firewall policies go before or after the VPC rules by the network's
@@ -170,6 +198,27 @@ class GcpCollector:
                     "EnforcementOrderUnknown")
                 if error not in self.errors:
                     self.errors.append(error)
+
+    def _check_regional(self) -> None:
+        """A scanned project's network with rules and subnets in a region whose regional
+        policies were not read (a snapshot by an older sgaudit, or one edited): those policies
+        could allow or deny anything there, so the project is incomplete.  (gcloud files cannot
+        say which regions they cover: they are not checked, see the README.)"""
+        scanned = self.read_kinds.get("project", set()) & self.read_kinds.get(gj.SUBNETS, set())
+        scanned -= {e.account for e in self.errors}  # already incomplete, with the reason
+        for project, network in sorted({(r.project, r.network) for r, _ in self.rules.values()}):
+            regions = self.subnet_regions.get((project, network), set())
+            unread = sorted(regions - self.regions_read.get((project, network), set()))
+            if project not in scanned or not unread:
+                continue
+            error = gj.scan_error(
+                project, "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls",
+                f"network {network} has subnets in {', '.join(unread)} but the regional network "
+                "firewall policies there were not read" + ("" if self._read(REGIONAL, project) else
+                                                           " (a snapshot by an older sgaudit?)"),
+                "RegionalPoliciesNotRead")
+            if error not in self.errors:
+                self.errors.append(error)
 
     def read_projects(self) -> tuple[tuple[str, str], ...]:
         """(project, "global") of each project read completely: its firewall rules, subnets

@@ -155,14 +155,28 @@ def project_data(entry: Any, where: str) -> gcpjson.ProjectData:
     effective = entry.get("EffectiveFirewalls") or {}
     if not isinstance(effective, Mapping):
         raise ShapeError(f"{where}.EffectiveFirewalls: expected an object (network -> answer)")
+    regional = _regional_answers(entry.get("RegionalEffectiveFirewalls"), where)
     errors = [ScanError(account=str(e.get("account", project)), region=str(e.get("region", "global")),
                         operation=str(e.get("operation", "")), message=str(e.get("message", "")),
                         code=str(e.get("code", "")))
               for e in listed("Errors") or [] if isinstance(e, Mapping)]
     return gcpjson.ProjectData(project=project, networks=listed("Networks"),
                                firewalls=listed("Firewalls"), subnetworks=listed("Subnetworks"),
-                               effective=dict(effective), instances=listed("Instances"),
-                               errors=errors)
+                               effective=dict(effective), regional=regional,
+                               instances=listed("Instances"), errors=errors)
+
+
+def _regional_answers(value: Any, where: str) -> dict[str, dict[str, Any]] | None:
+    """network -> region -> answer; absent or null: not read (a snapshot by an older sgaudit)."""
+    if value is None:
+        return None
+    where = f"{where}.RegionalEffectiveFirewalls"
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{where}: expected an object (network -> region -> answer)")
+    for network, by_region in value.items():
+        if not isinstance(by_region, Mapping):
+            raise ShapeError(f"{where}.{network}: expected an object (region -> answer)")
+    return {network: dict(by_region) for network, by_region in value.items()}
 
 
 class _Reader:

@@ -59,6 +59,7 @@ def gcp_document(data: ProjectData) -> dict[str, Any]:
         "Firewalls": data.firewalls,
         "Subnetworks": data.subnetworks,
         "EffectiveFirewalls": data.effective,
+        "RegionalEffectiveFirewalls": data.regional,
         "Instances": data.instances,
         "Errors": [{"account": e.account, "region": e.region, "operation": e.operation,
                     "code": e.code, "message": e.message} for e in data.errors],

@@ -8,6 +8,7 @@ where a rule decides, that the reason names it.  The default options require tcp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -478,3 +479,108 @@ def test_a_cluster_tag_without_its_own_traffic_misses_it() -> None:
                  policy=CLUSTER_POLICY)
     kinds = sorted((f.kind, f.protocol, f.source) for f in report.findings)
     assert kinds == [("extra", "tcp", "10.0.0.0/16"), ("missing", "-1", CLUSTER_TAG)]
+
+
+# -- regional network policies: a policy of region R applies only to instances in R ------------
+REGION = "us-east1"
+
+
+def regional(*rules: FirewallRule, region: str = REGION) -> FirewallPolicy:
+    return FirewallPolicy("reg-fw", "regional", tuple(replace(r, region=region) for r in rules),
+                          region=region)
+
+
+def vms(*zones: str, tag: str = TAG) -> tuple[GcpInstance, ...]:
+    return tuple(GcpInstance(PROJECT, f"vm-{i}", ("net",), (tag,), (), zone=z)
+                 for i, z in enumerate(zones))
+
+
+REG_DENY = policy_rule("reg-fw", 5, "deny", tcp(22), target_tags=(TAG,))
+REG_ALLOW = policy_rule("reg-fw", 9, "allow", tcp(3306), target_tags=(TAG,))
+ORDER = "BEFORE_CLASSIC_FIREWALL"  # policies before the VPC rules: a regional deny decides
+
+
+@pytest.mark.parametrize(("zones", "expected", "applies"), [
+    # every carrier in the region: the deny certainly applies and takes 22 away
+    (("us-east1-b", "us-east1-c"), [missing(22)], "yes"),
+    # carriers elsewhere only: the policy does not apply at all
+    (("europe-west4-a",), [], None),
+    # mixed: possibly - a possible deny still takes a required rule away
+    (("us-east1-b", "europe-west4-a"), [missing(22)],
+     "possibly: belongs to a regional policy of us-east1: 1 of 2 instances are in us-east1"),
+    # a zone that was not given: possibly
+    (("",), [missing(22)],
+     "possibly: belongs to a regional policy of us-east1: 0 of 1 instances are in us-east1, "
+     "1 in an unknown zone"),
+])
+def test_a_regional_deny_applies_by_the_region_of_the_tag_s_instances(
+        zones: tuple[str, ...], expected: list[object], applies: str | None) -> None:
+    report = run(OK, network=with_policies(regional(REG_DENY), order=ORDER), instances=vms(*zones))
+    assert found(report) == expected
+    (result,) = report.results
+    assert [a.applies for a in result.applied if a.name == "reg-fw/5"] == ([applies] if applies else [])
+    if expected:
+        assert ("taken away by reg-fw/5 (deny, priority 5 of regional network policy reg-fw "
+                "(us-east1)") in reason(report, "missing", 22)
+
+
+def test_a_regional_deny_takes_away_a_required_rule_by_name_when_all_carriers_are_in_its_region() -> None:
+    report = run(OK, network=with_policies(regional(REG_DENY), order=ORDER),
+                 instances=vms("us-east1-b"))
+    assert found(report) == [missing(22)]
+    assert reason(report, "missing", 22).count("reg-fw/5") == 1
+    assert "possibly" not in reason(report, "missing", 22)
+
+
+def test_regional_rules_without_instances_possibly_apply() -> None:
+    """An allow in it does not satisfy a required rule; a deny in it blocks no exposure."""
+    allow_22 = policy_rule("reg-fw", 9, "allow", tcp(22, 8786, 8787), target_tags=(TAG,))
+    names_tag = fw("coiled-c1-old", disabled=True)  # a disabled rule still makes the tag a target
+    report = run(names_tag, network=with_policies(regional(allow_22)))
+    assert found(report) == [missing(22), missing(8786), missing(8787)]
+    (result,) = report.results
+    assert [a.applies for a in result.applied] == [
+        "possibly: belongs to a regional policy of us-east1; instances not read"]
+    deny_3306 = policy_rule("reg-fw", 1, "deny", tcp(3306), target_tags=(TAG,))
+    report = run(OK, fw("open-mysql", tcp(3306)), network=with_policies(regional(deny_3306), order=ORDER))
+    assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("open-mysql",), "high")]
+
+
+def test_a_regional_allow_is_exposure_only_where_it_can_reach_an_instance() -> None:
+    network = with_policies(regional(REG_ALLOW))
+    extra = ("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("reg-fw/9",), "high")
+    assert found(run(OK, network=network, instances=vms("us-east1-d"))) == [extra]
+    assert found(run(OK, network=network, instances=vms("us-west1-a"))) == []
+    assert found(run(OK, network=network, instances=vms("us-west1-a", "us-east1-b"))) == [extra]
+    assert found(run(OK, network=network)) == [extra]  # instances not read: possibly, counted
+
+
+def test_a_regional_rule_targeting_another_tag_does_not_apply() -> None:
+    other = policy_rule("reg-fw", 5, "deny", tcp(22), target_tags=("coiled-other",))
+    report = run(OK, network=with_policies(regional(other), order=ORDER), instances=vms("us-east1-b"))
+    assert found(report) == []
+    (result,) = report.results
+    assert [a.name for a in result.applied] == ["coiled-c1-ingress"]
+
+
+def test_regional_service_account_reasons_combine() -> None:
+    sa_allow = policy_rule("reg-fw", 9, "allow", tcp(3306), target_service_accounts=(SA,))
+    instances = (GcpInstance(PROJECT, "a", ("net",), (TAG,), (SA,), zone="us-east1-b"),
+                 GcpInstance(PROJECT, "b", ("net",), (TAG,), ("other@x",), zone="us-east1-b"),
+                 GcpInstance(PROJECT, "c", ("net",), (TAG,), (SA,), zone="europe-west4-a"))
+    report = run(OK, network=with_policies(regional(sa_allow)), instances=instances)
+    (result,) = report.results
+    assert [a.applies for a in result.applied if a.name == "reg-fw/9"] == [
+        "possibly: targets service account worker@proj-a.iam.gserviceaccount.com (2 of 3 instances "
+        "run as it); belongs to a regional policy of us-east1: 1 of 3 instances are in us-east1"]
+    # the one instance in the region that runs as the account is gone: nothing it can reach
+    report = run(OK, network=with_policies(regional(sa_allow)), instances=instances[1:])
+    assert [a.name for a in report.results[0].applied] == ["coiled-c1-ingress"]
+
+
+def test_a_regional_policy_of_an_unknown_region_possibly_applies() -> None:
+    report = run(OK, network=with_policies(regional(REG_DENY, region="unknown"), order=ORDER),
+                 instances=vms("us-east1-b"))
+    assert found(report) == [missing(22)]
+    assert [a.applies for a in report.results[0].applied if a.name == "reg-fw/5"] == [
+        "possibly: belongs to a regional policy of an unknown region"]

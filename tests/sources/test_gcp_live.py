@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import FIXTURES, Run
@@ -49,10 +50,12 @@ def test_live_scan_reads_what_the_gcloud_files_say(fake: ComputeFake) -> None:
 
 def test_calls_per_project_pages_followed_nothing_per_rule(fake: ComputeFake) -> None:
     """14 rules at 2 per page: 7 firewall pages; one effective-firewalls call for the one network
-    with rules; instances because a rule targets a service account; the token on every call."""
+    with rules, and one for the one region it has subnets in; instances because a rule targets a
+    service account; the token on every call."""
     gcp.GcpSource([PROJECT]).read()
     assert paths(fake) == (["global/networks"] + ["global/firewalls"] * 7 + ["aggregated/subnetworks"]
-                           + ["global/networks/coiled-net/getEffectiveFirewalls"]
+                           + ["global/networks/coiled-net/getEffectiveFirewalls",
+                              "regions/us-central1/firewallPolicies/getEffectiveFirewalls"]
                            + ["aggregated/instances"] * 3)
     assert [c for c in fake.calls() if "firewalls" in c and "pageToken" in c][-1].endswith("pageToken=12")
     assert {auth for _path, auth in fake.requests} == {f"Bearer {TOKEN}"}
@@ -235,7 +238,7 @@ def test_incomplete_snapshot_replays_incomplete(sgaudit: Callable[..., Run], fak
 def test_explain_reads_gcp_live(sgaudit: Callable[..., Run], fake: ComputeFake) -> None:
     run = sgaudit("explain", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT)
     assert run.code == 0, run.err
-    assert paths(fake)[0] == "global/networks" and len(paths(fake)) == 13
+    assert paths(fake)[0] == "global/networks" and len(paths(fake)) == 14
     fake.faults.append(Fault(PROJECT, 403, "firewalls"))
     run = sgaudit("explain", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT)
     assert run.code == 3
@@ -368,3 +371,192 @@ def test_aws_and_gcp_options_scan_both(sgaudit: Callable[..., Run], fake: Comput
     assert [g.group_id for g in replay.groups] == [group]
     assert replay.gcp == from_files()
     assert sorted(replay.read) == sorted([(PROJECT, "global"), (ACCOUNT, "us-east-1")])
+
+
+# -- regional network firewall policies --------------------------------------------------------
+REGIONAL_OP = "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls"
+TARGETS = ["coiled-batch", "coiled-etl", "coiled-gpu", "coiled-ml", "coiled-ok"]
+BASELINE = [("coiled-batch", "missing", 8786, "0.0.0.0/0", []),
+            ("coiled-etl", "extra", 22, "0.0.0.0/0", ["coiled-etl-ssh-world"]),
+            ("coiled-gpu", "extra", 8786, "::/0", ["coiled-gpu-dask-v6"]),
+            ("coiled-gpu", "extra", 8888, "0.0.0.0/0", ["notebook-sa-world"])]
+
+
+def _subnet(project: str, network: str, region: str, cidr: str) -> dict[str, object]:
+    base = "https://www.googleapis.com/compute/v1/projects/" + project
+    return {"kind": "compute#subnetwork", "name": f"{network}-{region}", "ipCidrRange": cidr,
+            "network": network_url(project, network), "region": f"{base}/regions/{region}",
+            "selfLink": f"{base}/regions/{region}/subnetworks/{network}-{region}"}
+
+
+def _regional_policy(fake: ComputeFake, region: str = "us-central1") -> None:
+    """Region's answer: the network's own (hierarchical policy, VPC rules) plus a regional policy
+    that denies 8787 and allows 3306 from anywhere to every instance in the region; the network
+    enforces policies before its VPC rules, so the deny decides."""
+    state = fake.projects[PROJECT]
+    state.networks[0]["networkFirewallPolicyEnforcementOrder"] = "BEFORE_CLASSIC_FIREWALL"
+    answer = json.loads(json.dumps(state.effective["coiled-net"]))
+    def rule(priority: int, action: str, port: str) -> dict[str, object]:
+        return {"priority": priority, "action": action, "direction": "INGRESS",
+                "match": {"srcIpRanges": ["0.0.0.0/0"],
+                          "layer4Configs": [{"ipProtocol": "tcp", "ports": [port]}]}}
+
+    answer["firewallPolicys"].append({"name": "regional-fw", "type": "NETWORK_REGIONAL", "priority": 1000,
+                                      "rules": [rule(10, "deny", "8787"), rule(20, "allow", "3306")]})
+    state.regional[("coiled-net", region)] = answer
+
+
+def _findings(run: Run) -> list[tuple[str, str, int, str, list[str]]]:
+    report = json.loads(run.out)
+    return sorted((f["group_id"], f["kind"], f["from_port"], f["source"], f["rule_ids"])
+                  for f in report["findings"])
+
+
+def test_regional_call_per_region_with_subnets_and_only_then(fake: ComputeFake) -> None:
+    """coiled-net has subnets in two regions: one regional call each (in region order), naming
+    the network by its URL; a network without rules is not asked, whatever its subnets."""
+    state = fake.projects[PROJECT]
+    state.subnetworks["europe-west4"] = [_subnet(PROJECT, "coiled-net", "europe-west4", "10.164.0.0/20"),
+                                         _subnet(PROJECT, "unused-net", "europe-west4", "10.200.0.0/20")]
+    state.subnetworks["asia-east1"] = [_subnet(PROJECT, "unused-net", "asia-east1", "10.210.0.0/20")]
+    snap = gcp.GcpSource([PROJECT]).read()
+    assert snap.errors == () and snap.read == ((PROJECT, "global"),)
+    regional = [c for c in fake.calls(PROJECT) if "/regions/" in c]
+    link = quote(network_url(PROJECT, "coiled-net"), safe="")
+    assert [c.split("&")[0] for c in regional] == [
+        f"projects/{PROJECT}/regions/europe-west4/firewallPolicies/getEffectiveFirewalls?network={link}",
+        f"projects/{PROJECT}/regions/us-central1/firewallPolicies/getEffectiveFirewalls?network={link}"]
+    assert len(paths(fake)) == 1 + 7 + 2 + 1 + 2 + 3  # networks, firewalls, subnets, effective x3, instances
+
+
+def test_no_subnets_no_regional_call(fake: ComputeFake) -> None:
+    fake.projects[PROJECT].subnetworks = {}
+    gcp.GcpSource([PROJECT]).read()
+    assert not [p for p in paths(fake) if p.startswith("regions/")]
+
+
+def test_a_regional_policy_s_deny_and_allow_show_in_the_findings(sgaudit: Callable[..., Run],
+                                                                   fake: ComputeFake) -> None:
+    run = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
+    assert run.code == 0 and _findings(run) == BASELINE
+    _regional_policy(fake)
+    run = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
+    assert run.code == 0, run.err
+    assert _findings(run) == sorted(BASELINE + [(t, "extra", 3306, "0.0.0.0/0", ["regional-fw/20"])
+                                                for t in TARGETS]
+                                    + [(t, "missing", 8787, "0.0.0.0/0", []) for t in TARGETS])
+    report = json.loads(run.out)
+    why = [f["reason"] for f in report["findings"] if f["kind"] == "missing" and f["from_port"] == 8787]
+    assert all("regional-fw/10 (deny, priority 10 of regional network policy regional-fw "
+               "(us-central1))" in w for w in why), why[0]
+
+
+def test_a_regional_policy_of_another_region_leaves_the_findings_alone(
+        sgaudit: Callable[..., Run], fake: ComputeFake) -> None:
+    """Every instance is in us-central1; the policy is europe-west4's."""
+    fake.projects[PROJECT].subnetworks["europe-west4"] = [
+        _subnet(PROJECT, "coiled-net", "europe-west4", "10.164.0.0/20")]
+    _regional_policy(fake, "europe-west4")
+    run = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
+    assert run.code == 0, run.err
+    assert _findings(run) == BASELINE
+
+
+def test_instances_are_read_when_a_regional_policy_has_rules(fake: ComputeFake) -> None:
+    state = fake.projects[PROJECT]
+    state.firewalls = [r for r in state.firewalls if not r.get("targetServiceAccounts")]
+    effective = state.effective["coiled-net"]
+    effective["firewalls"] = state.firewalls
+    for policy in effective["firewallPolicys"]:
+        for rule in policy["rules"]:
+            rule.pop("targetServiceAccounts", None)
+    gcp.GcpSource([PROJECT]).read()
+    assert "aggregated/instances" not in paths(fake)
+    fake.requests.clear()
+    _regional_policy(fake)
+    snap = gcp.GcpSource([PROJECT]).read()
+    assert paths(fake).count("aggregated/instances") == 3
+    assert {i.zone for i in snap.gcp.instances[(PROJECT, "coiled-net")]} == {"us-central1-a"}
+
+
+@pytest.mark.parametrize(("status", "code"), [
+    (403, "PERMISSION_DENIED"), (429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL"), (200, "MalformedAnswer")])
+def test_regional_call_failures_fail_closed(sgaudit: Callable[..., Run], fake: ComputeFake,
+                                            status: int, code: str) -> None:
+    fake.faults.append(Fault(PROJECT, status, "firewallPolicies"))
+    run = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
+    assert run.code == 3
+    report = json.loads(run.out)
+    assert report["complete"] is False
+    assert [(e["account"], e["code"], e["operation"]) for e in report["errors"]] == [
+        (PROJECT, code, REGIONAL_OP)]
+    attempts = gcp.RETRIES + 1 if status in (429, 500) else 1
+    assert paths(fake).count("regions/us-central1/firewallPolicies/getEffectiveFirewalls") == attempts
+
+
+def test_a_malformed_rule_in_a_regional_answer_is_an_incomplete_scan(fake: ComputeFake) -> None:
+    _regional_policy(fake)
+    answer = fake.projects[PROJECT].regional[("coiled-net", "us-central1")]
+    answer["firewallPolicys"][-1]["rules"][0]["match"]["layer4Configs"][0]["ports"] = ["99999"]
+    snap = gcp.GcpSource([PROJECT]).read()
+    [error] = snap.errors
+    assert (error.code, error.operation) == ("MalformedAnswer", "read answers")
+    assert "regional[coiled-net][us-central1]" in error.message and "'99999'" in error.message
+    assert snap.read == ()
+
+
+def test_snapshot_with_regional_answers_replays_to_the_same_findings(
+        sgaudit: Callable[..., Run], fake: ComputeFake, tmp_path: Path) -> None:
+    _regional_policy(fake)
+    out = tmp_path / "regional.json"
+    assert sgaudit("snapshot", "--gcp-project", PROJECT, "-o", out).code == 0
+    [project] = json.loads(out.read_text())["gcp"]
+    assert list(project["RegionalEffectiveFirewalls"]) == ["coiled-net"]
+    assert list(project["RegionalEffectiveFirewalls"]["coiled-net"]) == ["us-central1"]
+    live = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
+    replay = sgaudit("check", "--policy", GCP / "policy.yaml", "--snapshot", out, "-f", "json")
+    assert (live.code, replay.code) == (0, 0)
+    assert _findings(replay) == _findings(live) != BASELINE
+    assert SnapshotSource([str(out)]).read(Matcher()).gcp == gcp.GcpSource([PROJECT]).read().gcp
+
+
+def test_an_older_snapshot_without_regional_answers_replays_incomplete(
+        sgaudit: Callable[..., Run], fake: ComputeFake, tmp_path: Path) -> None:
+    """Its network has subnets in us-central1: a regional policy there could allow or deny
+    anything, and it was not read."""
+    out = tmp_path / "old.json"
+    assert sgaudit("snapshot", "--gcp-project", PROJECT, "-o", out).code == 0
+    document = json.loads(out.read_text())
+    del document["gcp"][0]["RegionalEffectiveFirewalls"]
+    out.write_text(json.dumps(document))
+    run = sgaudit("check", "--policy", GCP / "policy.yaml", "--snapshot", out, "-f", "json")
+    assert run.code == 3
+    report = json.loads(run.out)
+    assert report["errors"] == [{
+        "account": PROJECT, "region": "global", "operation": REGIONAL_OP,
+        "code": "RegionalPoliciesNotRead",
+        "message": "network coiled-net has subnets in us-central1 but the regional network firewall "
+                   "policies there were not read (a snapshot by an older sgaudit?)"}]
+    assert _findings(run) == BASELINE
+
+
+def test_a_malformed_regional_answer_in_a_snapshot_is_one_line_exit_2(
+        sgaudit: Callable[..., Run], fake: ComputeFake, tmp_path: Path) -> None:
+    _regional_policy(fake)
+    out = tmp_path / "bad.json"
+    assert sgaudit("snapshot", "--gcp-project", PROJECT, "-o", out).code == 0
+    document = json.loads(out.read_text())
+    regional = document["gcp"][0]["RegionalEffectiveFirewalls"]["coiled-net"]["us-central1"]
+    regional["firewallPolicys"][-1]["rules"][1]["action"] = "permit"
+    out.write_text(json.dumps(document))
+    run = sgaudit("check", "--snapshot", out)
+    assert (run.code, run.out) == (2, "")
+    assert run.err_lines == [
+        f"sgaudit: error: {out}: {PROJECT}.regional[coiled-net][us-central1].firewallPolicys[1]"
+        ".rules[1] (policy rule regional-fw/20).action: unknown action 'permit'"]
+    document["gcp"][0]["RegionalEffectiveFirewalls"] = {"coiled-net": ["not", "an", "object"]}
+    out.write_text(json.dumps(document))
+    run = sgaudit("check", "--snapshot", out)
+    assert (run.code, run.err_lines) == (2, [
+        f"sgaudit: error: {out}: $.gcp[0].RegionalEffectiveFirewalls.coiled-net: expected an object "
+        "(region -> answer)"])

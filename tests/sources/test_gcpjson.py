@@ -368,13 +368,29 @@ def test_system_policies_come_right_after_hierarchical_ones(tmp_path: Path) -> N
 
 def test_two_different_effective_answers_for_one_network_are_refused(sgaudit: Callable[..., Run],
                                                                      tmp_path: Path) -> None:
-    """The last file must not silently win (a regional answer holds other policies)."""
+    """The last file must not silently win: a second answer (a regional one repeats the
+    network's hierarchical and global policies) must agree with the first on them."""
     one = write(tmp_path, _effective([{"name": "h", "type": "HIERARCHY", "rules": [_policy_rule(3)]}]),
                 "a.json")
     two = write(tmp_path, _effective([{"name": "r", "type": "NETWORK_REGIONAL", "rules": []}]), "b.json")
     run = sgaudit("check", "--snapshot", one, "--snapshot", two)
     assert run.code == 2
     assert run.err_lines == [f"sgaudit: error: {two}: $: a second get-effective-firewalls answer for "
-                             "network net-a of project p-one-1, with other policies; pass one per network "
-                             "(regional answers are not supported yet)"]
+                             "network net-a of project p-one-1 whose hierarchical or global network "
+                             "policies differ from the first's; pass answers taken at the same time"]
     assert len(read(one, one).gcp.networks[("p-one-1", "net-a")].policies) == 1
+
+
+def test_a_gcloud_regional_answer_adds_its_regional_policies_of_an_unknown_region(tmp_path: Path) -> None:
+    """A regional get-effective-firewalls answer holds the network's policies and R's regional
+    ones, without naming R: they are kept, of an unknown region (they possibly apply)."""
+    hierarchy = {"name": "h", "type": "HIERARCHY", "rules": [_policy_rule(3)]}
+    regional = {"name": "r", "type": "NETWORK_REGIONAL", "rules": [_policy_rule(7, "deny")]}
+    networks = write(tmp_path, [{"kind": "compute#network", "name": "net-a", "selfLink": NET}], "n.json")
+    one = write(tmp_path, _effective([hierarchy]), "a.json")
+    two = write(tmp_path, _effective([hierarchy, regional]), "b.json")
+    policies = read(networks, one, two).gcp.networks[("p-one-1", "net-a")].policies
+    assert [(p.name, p.kind, p.region) for p in policies] == [("h", "hierarchical", None),
+                                                               ("r", "regional", "unknown")]
+    assert [(r.name, r.region) for r in policies[1].rules] == [("r/7", "unknown")]
+    assert policies[0].rules[0].region is None
