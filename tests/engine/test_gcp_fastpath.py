@@ -74,10 +74,13 @@ def states(draw: st.DrawFn) -> GcpState:
     n = draw(st.integers(1, 14))
     vpc = tuple(draw(rules_st(f"r{i}", policy=False)) for i in range(n))
     policies = []
-    for k, kind in enumerate(draw(st.lists(st.sampled_from(("hierarchical", "network")), max_size=3))):
+    for k, kind in enumerate(draw(st.lists(st.sampled_from(("hierarchical", "network", "regional")),
+                                           max_size=3))):
+        region = draw(st.sampled_from(("r1", "r2"))) if kind == "regional" else None
         rules = tuple(draw(rules_st(f"p{k}/{i}", policy=True)) for i in range(draw(st.integers(0, 4))))
-        policies.append(FirewallPolicy(f"p{k}", kind, tuple(replace(r, priority=r.priority + i)
-                                                             for i, r in enumerate(rules)), order=k))
+        policies.append(FirewallPolicy(f"p{k}", kind, tuple(replace(r, priority=r.priority + i, region=region)
+                                                             for i, r in enumerate(rules)),
+                                       order=k, region=region))
     network = GcpNetwork(PROJECT, NETWORK,
                          enforcement_order=draw(st.sampled_from(("AFTER_CLASSIC_FIREWALL",
                                                                  "BEFORE_CLASSIC_FIREWALL"))),
@@ -85,7 +88,8 @@ def states(draw: st.DrawFn) -> GcpState:
     instances = draw(st.one_of(st.none(), st.lists(st.builds(
         GcpInstance, st.just(PROJECT), st.sampled_from(("i1", "i2", "i3")), st.just((NETWORK,)),
         st.lists(st.sampled_from(TAGS), max_size=2, unique=True).map(tuple),
-        st.lists(st.sampled_from(ACCOUNTS), max_size=1).map(tuple)), max_size=3)))
+        st.lists(st.sampled_from(ACCOUNTS), max_size=1).map(tuple),
+        zone=st.sampled_from(("r1-a", "r1-b", "r2-a", ""))), max_size=3)))
     return GcpState(networks={(PROJECT, NETWORK): network}, firewalls=vpc,
                     instances={} if instances is None else {(PROJECT, NETWORK): tuple(instances)})
 
