@@ -350,7 +350,7 @@ def parse_policies(raw_policies: Sequence[Any], where: str, project: str, networ
         rules = [parse_policy_rule(r, f"{at}.rules[{j}]", name, project, network)
                  for j, r in enumerate(_list(raw, "rules", at))]
         scope = region if kind == "regional" else None
-        kept = tuple(replace(r, region=scope) if scope else r for r in rules if r is not None)
+        kept = tuple(_regional(r, scope) if scope else r for r in rules if r is not None)
         order = hierarchy if kind == "hierarchical" else 0
         hierarchy += kind == "hierarchical"
         rank = {"hierarchical": 0, "system": 1, "network": 2, "regional": 3}[kind]
@@ -413,6 +413,13 @@ def parse_instance(raw: Any, where: str) -> tuple[GcpInstance, tuple[tuple[str, 
     zone = _text(raw, "zone", where).rstrip("/").rpartition("/")[2] or url_part(link, "zones") or ""
     return GcpInstance(project=project, name=name, networks=tuple(n for _, n in nets), tags=tags,
                        service_accounts=accounts, zone=zone), nets
+
+
+def _regional(rule: FirewallRule, region: str) -> FirewallRule:
+    """A regional policy's rule: applies in its region only, and is named with it - the same
+    policy name can exist in two regions, and findings name (and are keyed by) the rule."""
+    name = rule.name if region == UNKNOWN else f"{region}/{rule.name}"
+    return replace(rule, region=region, name=name)
 
 
 def subnet_region(raw: Any, where: str) -> str | None:

@@ -442,12 +442,12 @@ def test_a_regional_policy_s_deny_and_allow_show_in_the_findings(sgaudit: Callab
     _regional_policy(fake)
     run = sgaudit("check", "--policy", GCP / "policy.yaml", "--gcp-project", PROJECT, "-f", "json")
     assert run.code == 0, run.err
-    assert _findings(run) == sorted(BASELINE + [(t, "extra", 3306, "0.0.0.0/0", ["regional-fw/20"])
-                                                for t in TARGETS]
+    rule = ["us-central1/regional-fw/20"]  # named with its region: policy names repeat across regions
+    assert _findings(run) == sorted(BASELINE + [(t, "extra", 3306, "0.0.0.0/0", rule) for t in TARGETS]
                                     + [(t, "missing", 8787, "0.0.0.0/0", []) for t in TARGETS])
     report = json.loads(run.out)
     why = [f["reason"] for f in report["findings"] if f["kind"] == "missing" and f["from_port"] == 8787]
-    assert all("regional-fw/10 (deny, priority 10 of regional network policy regional-fw "
+    assert all("us-central1/regional-fw/10 (deny, priority 10 of regional network policy regional-fw "
                "(us-central1))" in w for w in why), why[0]
 
 
