@@ -11,11 +11,12 @@ from typing import Any, TypeVar
 _R = TypeVar("_R")
 
 
-def _quick_init(cls: type[_R]) -> type[_R]:
+def quick_init(cls: type[_R]) -> type[_R]:
     """Give a frozen, slotted dataclass an ``__init__`` that fills its slots through their
     descriptors: the same parameters, defaults and values as the generated one, about half the
     cost (that one goes through ``object.__setattr__`` by name for every field).  For the
-    records a large snapshot makes by the hundred thousand (rules, findings)."""
+    records a large snapshot makes by the hundred thousand (rules, findings, and the GCP
+    engine's rects and pieces)."""
     params, lines = [], []
     namespace: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]  # a dataclass, by the decorator order
@@ -83,7 +84,7 @@ class Status(StrEnum):
     UNRESOLVED = "unresolved"
 
 
-@_quick_init
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One actual ingress grant with exactly one source, as it stands in the cloud.
@@ -104,7 +105,7 @@ class Rule:
     peering_id: str | None = None
 
 
-@_quick_init
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Group:
     """An audited unit: an AWS security group, or a GCP network tag in one network (then
@@ -186,7 +187,7 @@ class DesiredState:
     role: str = SCHEDULER
 
 
-@_quick_init
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     key: str
@@ -366,6 +367,7 @@ class GcpState:
     instances: dict[tuple[str, str], tuple[GcpInstance, ...]] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AppliedRule:
     """A firewall rule (or policy rule) that applies to a GCP target, in evaluation order: what
@@ -384,7 +386,7 @@ class AppliedRule:
     decides: tuple[str, ...] = ()
 
 
-@_quick_init
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GroupResult:
     group: Group

@@ -1,6 +1,7 @@
-"""Rule, Finding, Group and GroupResult take a faster ``__init__`` (model._quick_init): it must
-behave exactly as the one ``dataclass`` generates - the same parameters and defaults, frozen,
-equal and hashed by value, and ``replace`` still works."""
+"""Rule, Finding, Group, GroupResult, AppliedRule and the engine's rects, pieces, steps and
+exposures take a faster ``__init__`` (model.quick_init): it must behave exactly as the one
+``dataclass`` generates - the same parameters and defaults, frozen, equal and hashed by value,
+and ``replace`` still works."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import inspect
 
 import pytest
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Kind, Rule, Severity
+from sgaudit.engine.diff import Outside, Rect, Source
+from sgaudit.engine.gcp_effective import Exposure, Step
+from sgaudit.model import AppliedRule, DesiredState, Finding, Group, GroupResult, Kind, Rule, Severity
 
 
 def _generated(cls: type) -> type:
@@ -20,7 +23,8 @@ def _generated(cls: type) -> type:
     return dataclasses.make_dataclass(cls.__name__, spec, frozen=True, slots=True)
 
 
-@pytest.mark.parametrize("cls", [Rule, Finding, Group, GroupResult])
+@pytest.mark.parametrize("cls", [Rule, Finding, Group, GroupResult, AppliedRule, Source, Rect, Outside,
+                                 Step, Exposure])
 def test_same_parameters_and_defaults(cls: type) -> None:
     assert inspect.signature(cls) == inspect.signature(_generated(cls))
 

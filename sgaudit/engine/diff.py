@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from sgaudit import addresses, intervals, ports
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
-from sgaudit.model import DesiredState, Finding, Grant, Group, Kind, Rule, Severity
+from sgaudit.model import DesiredState, Finding, Grant, Group, Kind, Rule, Severity, quick_init
 
 #: required grants not (wholly) allowed, each with the pieces missing
 MissingGaps = tuple[tuple[Grant, tuple["Outside", ...]], ...]
@@ -27,6 +27,7 @@ OTHER = "other"  # every protocol but the named ones
 _FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """A rule source as something comparable: addresses, or a token (sg-…, pl-…, self)."""
@@ -38,12 +39,14 @@ class Source:
 _SELF_SOURCE = Source(token=SELF)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rect:
     axis: intervals.IntervalSet
     source: Source
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outside:
     """A piece of a rule not covered: one protocol, some ports, some sources."""

@@ -33,7 +33,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered, uncovered_contained
 from sgaudit.engine.resolve import SELF
-from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork
+from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, quick_init
 
 _FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 _SELF_SOURCE = Source(token=SELF)
@@ -65,6 +65,7 @@ class Unit(NamedTuple):
     whole: tuple[Outside, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Step:
     """A rule as it applies to the target, at its place in evaluation order."""
@@ -83,6 +84,7 @@ class Step:
         return f"{self.rule.name} ({self.rule.action}, priority {self.rule.priority}{where}{maybe})"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Exposure:
     """What of an allow unit is effectively reachable, and which earlier rules blocked the rest."""
