@@ -18,7 +18,7 @@ differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
   they deny (or might pass it on).
 
 Each part taken away from a required rule remembers the rule that took it, so a missing finding
-can name it.  The assurance view is asked only of the required rules: ``shortfall`` walks, for
+can name it.  The assurance view is asked only of the required rules: ``shortfalls`` walks, for
 one required rule, just the rules that meet it, clipped to it (set operations commute with
 clipping, so this is the full view restricted to the required rule).  The full view over every
 rule (``evaluate(..., full=True)``) remains as the reference the tests compare it with.
@@ -109,9 +109,6 @@ class Effective:
     taken: list[tuple[Step, Regions]] = field(default_factory=list)
     keys: tuple[str, ...] = ()
     full: bool = False
-    #: the steps' units by protocol key and port, for ``shortfall`` (each key's made when first
-    #: asked: required rules name few protocols)
-    reach: dict[str, _Index[_Entry] | None] = field(default_factory=dict)
 
 
 # -- which rules apply -------------------------------------------------------------------------
@@ -460,72 +457,119 @@ class _Sweep:
 
 def evaluate(steps: tuple[Step, ...], keys: tuple[str, ...], full: bool = False) -> Effective:
     """The sweep of a target's steps; ``full`` also sweeps the assurance view over every rule
-    (the reference ``shortfall`` is checked against)."""
+    (the reference ``shortfalls`` is checked against)."""
     return _Sweep(steps, keys, full).run()
 
 
 # -- the assurance view, one required rule at a time -------------------------------------------
-class _Entry(NamedTuple):
-    """One (protocol key) piece of one unit of a target's steps, with its place in the sweep."""
-
-    order: int
-    step: Step
-    axis: intervals.IntervalSet
-    src: Source
-    #: bounding box: first and last port, first and last address (an empty box for a token)
-    box: tuple[int, int, int, int]
+Wanted = tuple[str, intervals.IntervalSet, Source]
 
 
-def _entry(order: int, step: Step, axis: intervals.IntervalSet, src: Source) -> _Entry:
-    addrs = src.addrs if src.token is None and src.addrs else ((1, 0),)
-    return _Entry(order, step, axis, src, (axis[0][0], axis[-1][1], addrs[0][0], addrs[-1][1]))
-
-
-def shortfall(effective: Effective, protocol: str, axis: intervals.IntervalSet,
-              src: Source) -> tuple[list[Outside], list[Step]]:
-    """The part of a required (protocol, axis, source) not allowed for certain, and the rules
-    that took some of it away (in evaluation order)."""
+def shortfalls(effective: Effective, wanted: Sequence[Wanted]) -> list[tuple[list[Outside], list[Step]]]:
+    """For each required (protocol, axis, source): the part not allowed for certain, and the
+    rules that took some of it away (in evaluation order)."""
     if effective.full:
-        left = gaps(effective.allowed, protocol, axis, src, effective.keys)
-        return left, takers(effective.taken, left, effective.keys)
-    took: set[int] = set()
-    if protocol == ports.ALL:
-        left = [p for k in effective.keys for p in _walk(_reach(effective, k), k, _FULL, src, took)]
-    else:
-        key = protocol if protocol in effective.keys else OTHER
-        left = _walk(_reach(effective, key), protocol, axis, src, took)
-    return left, [s for s in effective.steps if id(s) in took] if took else []
+        out = []
+        for protocol, axis, src in wanted:
+            left = gaps(effective.allowed, protocol, axis, src, effective.keys)
+            out.append((left, takers(effective.taken, left, effective.keys)))
+        return out
+    checks = _checks(effective, wanted)
+    out = []
+    for (_, _, src), pieces in zip(wanted, checks, strict=True):
+        took: set[int] = set()
+        left = [p for label, check in pieces if check.verdict is not True
+                for p in _walk(check.met, label, check.axis, src, took)]
+        out.append((left, [s for s in effective.steps if id(s) in took] if took else []))
+    return out
 
 
-def _reach(effective: Effective, key: str) -> _Index[_Entry] | None:
-    """The target's units on one protocol key, by port, in sweep order (None: there are none)."""
-    if key in effective.reach:
-        return effective.reach[key]
-    index: _Index[_Entry] = _Index()
-    order = 0
+class _Check:
+    """One required piece (one protocol key) during the pass of ``_checks``: the level last
+    seen, whether a certain goto_next of it passed the piece on, the verdict (None while open,
+    True: allowed at once, False: the walk decides) and the rules' pieces that met it."""
+
+    __slots__ = ("ahi", "alo", "axis", "hi", "level", "lo", "met", "passing", "src", "token", "verdict")
+
+    def __init__(self, axis: intervals.IntervalSet, src: Source) -> None:
+        self.axis, self.src, self.token = axis, src, src.token
+        self.lo, self.hi = axis[0][0], axis[-1][1]
+        self.alo, self.ahi = (src.addrs[0][0], src.addrs[-1][1]) if src.token is None else (-1, 1 << 128)
+        self.level: str | None = None
+        self.passing = False
+        self.verdict: bool | None = None
+        self.met: list[tuple[Step, intervals.IntervalSet, Source]] = []
+
+    def see(self, step: Step, axis: intervals.IntervalSet, src: Source,
+            box: tuple[int, int, int, int]) -> None:
+        """A rule's piece, in evaluation order.  Where the bounding boxes meet it is kept for
+        the walk, and decides the verdict when it is the first that could: an allow that
+        certainly applies and covers the piece settles it, unless a deny, a goto_next that
+        possibly applies or a goto_next of the same level came first (a rule met in vain only
+        sends the piece to the walk)."""
+        plo, phi, elo, ehi = box
+        if src.token != self.token or plo > self.hi or phi < self.lo or elo > self.ahi or ehi < self.alo:
+            return
+        self.met.append((step, axis, src))
+        if self.verdict is not None:
+            return
+        if step.level != self.level:
+            self.level, self.passing = step.level, False
+        action, certain = step.rule.action, step.possibly is None
+        if action == "goto_next" and certain:
+            self.passing = True
+        elif action in ("deny", "goto_next"):
+            self.verdict = False
+        elif certain and not self.passing and intervals.covers(axis, self.axis) and (
+                self.token is not None or intervals.covers(src.addrs, self.src.addrs)):
+            self.verdict = True
+
+
+def _checks(effective: Effective, wanted: Sequence[Wanted]) -> list[list[tuple[str, _Check]]]:
+    """One pass over the steps for all required pieces (a "-1" one is one piece per protocol
+    key): each sees, in order, the rules' pieces on its protocol key and ports."""
+    out: list[list[tuple[str, _Check]]] = []
+    by_key: dict[str, _Index[_Asked]] = {}
+    for protocol, axis, src in wanted:
+        if protocol == ports.ALL:
+            pieces = [(k, k, _Check(_FULL, src)) for k in effective.keys]
+        else:
+            pieces = [(protocol, protocol if protocol in effective.keys else OTHER, _Check(axis, src))]
+        for _, key, check in pieces:
+            by_key.setdefault(key, _Index()).add(_Asked(check.axis, check))
+        out.append([(label, check) for label, _, check in pieces])
     for step in effective.steps:
         if step.possibly is not None and step.rule.action not in ("deny", "goto_next"):
             continue  # an allow that only possibly applies is never counted on
         for unit in step.units:
-            order += 1
-            for k, axis in unit.pieces:
-                if k == key:
-                    index.add(_entry(order, step, axis, unit.src))
-    found = effective.reach[key] = index if index.wide or index.by_port else None
-    return found
+            for key, axis in unit.pieces:
+                asked = by_key.get(key)
+                if asked is not None:
+                    _show(asked, step, axis, unit.src)
+    return out
 
 
-def _walk(index: _Index[_Entry] | None, protocol: str, axis: intervals.IntervalSet, src: Source,
-          took: set[int]) -> list[Outside]:
-    """The assurance sweep of ``_Sweep`` over the entries that meet one required piece, each
-    clipped to it; adds to ``took`` the ids of the steps that took some of it away."""
-    if index is None:
-        return _whole(protocol, axis, src)
-    entries = sorted(index.near(axis))
-    if _allowed_at_once(entries, axis, src):
-        return []
-    clipped = [(entry.step, rect) for entry in entries
-               if (rect := _clip(entry, axis, src)) is not None]
+class _Asked(NamedTuple):
+    axis: intervals.IntervalSet
+    check: _Check
+
+
+def _show(asked: _Index[_Asked], step: Step, axis: intervals.IntervalSet, src: Source) -> None:
+    """A rule's piece to the required pieces on its ports that still need it; its bounding box
+    (an empty one for a token) made once."""
+    addrs = src.addrs if src.token is None and src.addrs else ((1, 0),)
+    box = (axis[0][0], axis[-1][1], addrs[0][0], addrs[-1][1])
+    for a in asked.near(axis):
+        if a.check.verdict is not True:
+            a.check.see(step, axis, src, box)
+
+
+def _walk(met: Sequence[tuple[Step, intervals.IntervalSet, Source]], protocol: str,
+          axis: intervals.IntervalSet, src: Source, took: set[int]) -> list[Outside]:
+    """The assurance sweep of ``_Sweep`` over the rules' pieces that met one required piece,
+    each clipped to it; adds to ``took`` the ids of the steps that took some of it away."""
+    clipped = [(step, rect) for step, there, there_src in met
+               if (rect := _clip(there, there_src, axis, src)) is not None]
     return _minus(protocol, axis, src, _assured(clipped, protocol, Rect(axis, src), took))
 
 
@@ -558,50 +602,18 @@ def _assured(clipped: Sequence[tuple[Step, Rect]], protocol: str, whole: Rect,
     return allowed
 
 
-def _allowed_at_once(entries: Sequence[_Entry], axis: intervals.IntervalSet, src: Source) -> bool:
-    """Whether an allow that certainly applies covers the whole piece before any rule that
-    could take part of it away (a deny, a goto_next that possibly applies, a goto_next of the
-    same level): the usual case, decided without arithmetic.  False sends it to the walk."""
-    level = None
-    passing = False
-    lo, hi = axis[0][0], axis[-1][1]
-    token = src.token
-    alo, ahi = (src.addrs[0][0], src.addrs[-1][1]) if token is None else (-1, 1 << 128)
-    for entry in entries:
-        # where the bounding boxes meet (a rule met in vain only sends the piece to the walk)
-        plo, phi, elo, ehi = entry.box
-        if entry.src.token != token or plo > hi or phi < lo or elo > ahi or ehi < alo:
-            continue
-        step = entry.step
-        if step.level != level:
-            level, passing = step.level, False
-        action, certain = step.rule.action, step.possibly is None
-        if action == "goto_next" and certain:
-            passing = True
-        elif action in ("deny", "goto_next"):
-            return False
-        elif certain and not passing and _covers(entry, axis, src):
-            return True
-    return False
-
-
-def _covers(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> bool:
-    if not intervals.covers(entry.axis, axis):
-        return False
-    return src.token is not None or intervals.covers(entry.src.addrs, src.addrs)
-
-
-def _clip(entry: _Entry, axis: intervals.IntervalSet, src: Source) -> Rect | None:
-    """The entry's rect within (axis x src), None when they do not meet (as ``_hits`` sees it:
+def _clip(there: intervals.IntervalSet, there_src: Source, axis: intervals.IntervalSet,
+          src: Source) -> Rect | None:
+    """A rule's piece within (axis x src), None when they do not meet (as ``_hits`` sees it:
     a token meets the same token, addresses meet addresses)."""
-    within = intervals.intersect(entry.axis, axis)
+    within = intervals.intersect(there, axis)
     if not within:
         return None
     if src.token is not None:
-        return Rect(within, entry.src) if entry.src.token == src.token else None
-    if entry.src.token is not None or not entry.src.addrs:
+        return Rect(within, there_src) if there_src.token == src.token else None
+    if there_src.token is not None or not there_src.addrs:
         return None
-    addrs = intervals.intersect(entry.src.addrs, src.addrs)
+    addrs = intervals.intersect(there_src.addrs, src.addrs)
     return Rect(within, Source(addrs=addrs)) if addrs else None
 
 

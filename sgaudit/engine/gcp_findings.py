@@ -10,7 +10,16 @@ from collections.abc import Callable, Sequence
 
 from sgaudit import ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
-from sgaudit.engine.gcp_effective import Effective, Exposure, Regions, Step, Unit, shortfall, takers
+from sgaudit.engine.gcp_effective import (
+    Effective,
+    Exposure,
+    Regions,
+    Step,
+    Unit,
+    Wanted,
+    shortfalls,
+    takers,
+)
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
 
 
@@ -93,7 +102,11 @@ def judge(group: Group, desired: DesiredState, effective: Effective, differ: Dif
         verdict = memo.get(shared, env, lambda e=exposure: _extra(e, env, differ, memo))  # type: ignore[misc]
         if verdict is not None:
             extras.append(verdict)  # type: ignore[arg-type]
-    missing = [m for m in (_missing(grant, group, effective, differ) for grant in desired.required)
+    wanted = [(g.protocol, (ports.axis_interval(g.protocol, g.from_port, g.to_port),),
+               differ.source_of(g.source, group)) for g in desired.required]
+    missing = [m for m in (_missing(grant, want, shortfall, effective)
+                           for grant, want, shortfall in zip(desired.required, wanted,
+                                                             shortfalls(effective, wanted), strict=True))
                if m is not None]
     findings = differ.effective_findings(group, extras, [(g, reason) for g, reason, _ in missing])
     return findings, applied_rules(effective, findings, missing, memo)
@@ -121,11 +134,10 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
     return rule, reason, extra_severity(exposure.pieces)
 
 
-def _missing(grant: Grant, group: Group, effective: Effective,
-             differ: Differ) -> tuple[Grant, str, list[Step]] | None:
-    axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
-    src = differ.source_of(grant.source, group)
-    left, by = shortfall(effective, grant.protocol, axis, src)
+def _missing(grant: Grant, wanted: Wanted, shortfall: tuple[list[Outside], list[Step]],
+             effective: Effective) -> tuple[Grant, str, list[Step]] | None:
+    _, axis, src = wanted
+    left, by = shortfall
     if not left:
         return None
     wholly = len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis

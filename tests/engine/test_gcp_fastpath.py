@@ -226,9 +226,9 @@ def test_shortfall_equals_the_full_assurance_sweep(
     an allow that covers it first - is what the assurance view over every rule gives: the same
     pieces left, the same rules named as taking them away."""
     steps, keys = sweep
-    axis = ((port, port),)
-    fast = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys), protocol, axis, src)
-    full = gcp_effective.shortfall(gcp_effective.evaluate(steps, keys, full=True), protocol, axis, src)
+    wanted = [(protocol, ((port, port),), src), ("tcp", ((22, 22),), src), ("udp", ((0, 65535),), src)]
+    fast = gcp_effective.shortfalls(gcp_effective.evaluate(steps, keys), wanted)
+    full = gcp_effective.shortfalls(gcp_effective.evaluate(steps, keys, full=True), wanted)
     assert fast == full
 
 
