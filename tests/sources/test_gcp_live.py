@@ -61,7 +61,8 @@ def test_calls_per_project_pages_followed_nothing_per_rule(fake: ComputeFake) ->
     assert {auth for _path, auth in fake.requests} == {f"Bearer {TOKEN}"}
 
 
-def test_instances_are_read_only_when_a_rule_targets_service_accounts(fake: ComputeFake) -> None:
+def _drop_service_account_targets(fake: ComputeFake) -> None:
+    """No rule or policy rule of the fake's project targets a service account."""
     state = fake.projects[PROJECT]
     state.firewalls = [r for r in state.firewalls if not r.get("targetServiceAccounts")]
     effective = state.effective["coiled-net"]
@@ -69,6 +70,10 @@ def test_instances_are_read_only_when_a_rule_targets_service_accounts(fake: Comp
     for policy in effective["firewallPolicys"]:
         for rule in policy["rules"]:
             rule.pop("targetServiceAccounts", None)
+
+
+def test_instances_are_read_only_when_a_rule_targets_service_accounts(fake: ComputeFake) -> None:
+    _drop_service_account_targets(fake)
     snap = gcp.GcpSource([PROJECT]).read()
     assert "aggregated/instances" not in paths(fake)
     assert snap.gcp.instances == {}
@@ -463,13 +468,7 @@ def test_a_regional_policy_of_another_region_leaves_the_findings_alone(
 
 
 def test_instances_are_read_when_a_regional_policy_has_rules(fake: ComputeFake) -> None:
-    state = fake.projects[PROJECT]
-    state.firewalls = [r for r in state.firewalls if not r.get("targetServiceAccounts")]
-    effective = state.effective["coiled-net"]
-    effective["firewalls"] = state.firewalls
-    for policy in effective["firewallPolicys"]:
-        for rule in policy["rules"]:
-            rule.pop("targetServiceAccounts", None)
+    _drop_service_account_targets(fake)
     gcp.GcpSource([PROJECT]).read()
     assert "aggregated/instances" not in paths(fake)
     fake.requests.clear()
