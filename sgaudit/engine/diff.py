@@ -532,6 +532,19 @@ def uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
     return out
 
 
+def address_rects(rects: Sequence[Rect]) -> list[Rect] | None:
+    """The rects that name addresses (another kind of source covers none), for the shortcuts of
+    ``uncovered``; None when one comes from an unknown VPC, which only ``uncovered`` weighs."""
+    out = []
+    for r in rects:
+        token = r.source.token
+        if token is None:
+            out.append(r)
+        elif token == UNKNOWN_VPC:
+            return None
+    return out
+
+
 def uncovered_contained(protocol: str, axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
                         rects: Sequence[Rect]) -> list[Outside] | None:
     """``uncovered`` of one address range, without its cut-point sweep, when every rect's
@@ -539,21 +552,14 @@ def uncovered_contained(protocol: str, axis: intervals.IntervalSet, addrs: inter
     other CIDRs): what is left is then the axis less the ports of the containing rects, for
     all of the range.  None when some rect covers only part of the range, or comes from an
     unknown VPC."""
-    (lo, hi), = addrs
+    addr_rects = address_rects(rects)
+    if addr_rects is None:
+        return None
     ports_covered: list[intervals.Interval] = []
-    for r in rects:
-        token = r.source.token
-        if token is not None:
-            if token == UNKNOWN_VPC:
-                return None
-            continue  # another kind of source: covers no address
-        have = r.source.addrs
-        if not have:
-            continue
-        i = bisect_right([a for a, _ in have], lo) - 1 if len(have) > 1 else 0
-        if i >= 0 and have[i][0] <= lo and hi <= have[i][1]:
+    for r in addr_rects:
+        if intervals.covers(r.source.addrs, addrs):
             ports_covered.extend(r.axis)
-        elif _meets(have, tuple(a for a, _ in have), lo, hi):
+        elif intervals.intersect(r.source.addrs, addrs):
             return None
     rest = intervals.subtract(axis, intervals.normalize(ports_covered))
     return [Outside(protocol, rest, addrs=addrs)] if rest else []

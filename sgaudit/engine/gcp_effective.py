@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from sgaudit import addresses, intervals, ports
-from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Outside, Rect, Source, uncovered, uncovered_contained
+from sgaudit.engine.diff import (
+    OTHER,
+    Outside,
+    Rect,
+    Source,
+    address_rects,
+    uncovered,
+    uncovered_contained,
+)
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, quick_init
 
@@ -668,15 +676,13 @@ def _cut(key: str, axis: intervals.IntervalSet, src: Source, rects: Sequence[Rec
 def _spanning(axis: intervals.IntervalSet, rects: Sequence[Rect]) -> list[intervals.IntervalSet] | None:
     """The addresses of the rects that span the whole axis; None when some rect covers only part
     of it (or comes from an unknown VPC), so that only the general sweep can tell."""
+    addr_rects = address_rects(rects)
+    if addr_rects is None:
+        return None
     spanning: list[intervals.IntervalSet] = []
     lo, hi = axis[0][0], axis[-1][1]
     single = len(axis) == 1
-    for r in rects:
-        token = r.source.token
-        if token is not None:
-            if token == UNKNOWN_VPC:
-                return None
-            continue  # another kind of source: covers no address
+    for r in addr_rects:
         raxis = r.axis
         if single and len(raxis) == 1:  # one interval each: compare the ends
             rlo, rhi = raxis[0]
