@@ -514,6 +514,20 @@ class TrendPoint:
     active: int
 
 
+#: when a notice is sent: new findings only, also resolved ones, or after every scan
+NOTIFY_ON: tuple[str, ...] = ("new", "changed", "always")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """The policy's ``notify:`` key: where notices go and when (None: the command line's
+    default).  Each URL (or ``env:NAME``) keeps its place in the file, for messages; the
+    deliver stage checks it."""
+
+    urls: tuple[tuple[str, str], ...] = ()
+    on: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     path: str | None
@@ -533,6 +547,8 @@ class Policy:
     accounts: tuple[str, ...] = ()
     #: ... and never these
     exclude_accounts: tuple[str, ...] = ()
+    #: the policy's ``notify:`` key (None: absent)
+    notify: NotifyConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)

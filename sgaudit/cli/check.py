@@ -28,10 +28,11 @@ from sgaudit.cli.common import (
 from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
+from sgaudit.cli.notices import notify_options, plan_notices, send_notices
 from sgaudit.errors import UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.report import FORMATS
-from sgaudit.scheduled.accept import accept_and_record, read_baselines
+from sgaudit.scheduled.accept import accept, read_baselines
 
 
 @click.command()
@@ -60,6 +61,7 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
 @click.option("--record-what-if", is_flag=True,
               help="With --history and SGAUDIT_NOW: record this what-if scan too (by default a "
                    "scan with a fixed clock is not recorded).")
+@notify_options
 @live_options
 @gcp_options
 @fix_options
@@ -68,7 +70,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
           update_baseline: str | None = None, history_path: str | None = None,
           snapshot_region: str | None = None, snapshot_account: str | None = None,
           record_what_if: bool = False, live: LiveOptions | None = None,
-          fixing: FixOptions | None = None, gcp: GcpOptions | None = None) -> None:
+          fixing: FixOptions | None = None, gcp: GcpOptions | None = None,
+          notify: tuple[str, ...] = (), notify_on: str | None = None) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
     from sgaudit.engine.audit import audit
     from sgaudit.report import renderer
@@ -80,6 +83,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
     policy = load_policy_with_warnings(policy_path)
+    notices = plan_notices(notify, notify_on, policy, history_path, baseline_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
@@ -89,12 +93,14 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)
-    report = accept_and_record(report, policy, now, baselines, update_baseline, history_path, warn,
-                               what_if=what_if(), record_what_if=record_what_if,
-                               info=None if quiet else say)
+    accepted = accept(report, policy, now, baselines, update_baseline, history_path, warn,
+                      what_if=what_if(), record_what_if=record_what_if,
+                      info=None if quiet else say, compare=notices is not None)
+    report = accepted.report
     if fixing.fix:
         if output:
             write_report(render(report), output, fmt, quiet)
+        send_notices(notices, accepted, quiet)
         if not quiet:
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
@@ -102,6 +108,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
                                     as_json=fmt == "json" and not output))
     if output or fmt_given or not update_baseline:  # --update-baseline alone: no table on stdout
         write_report(render(report), output, fmt, quiet)
+    send_notices(notices, accepted, quiet)
     if not quiet:
         click.echo(summary_line(report), err=True)
     raise SystemExit(exit_code(report, fail_on_drift, allow_partial))

@@ -29,6 +29,7 @@ from sgaudit.model import (
     Waiver,
 )
 from sgaudit.policy import clusterargs, daskconfig
+from sgaudit.policy.notify import parse_notify
 from sgaudit.policy.options import (
     Where,
     collect,
@@ -49,7 +50,7 @@ from sgaudit.policy.options import (
 from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
 
 TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
-                  "cluster_args", "client_ip", "roles", "accounts", "exclude_accounts")
+                  "cluster_args", "client_ip", "roles", "accounts", "exclude_accounts", "notify")
 MATCHER_KEYS = ("tags", "names", "group_ids", "network_tags")
 CLUSTER_KEYS = ("match", "backend_options", "cluster_args", "role")
 ALLOW_KEYS = ("protocol", "ports", "source", "description")
@@ -108,12 +109,13 @@ def parse_policy(data: Any, name: str, sha256: str = "", base_dir: Path | None =
     waivers: tuple[Waiver, ...] = section("waivers", _parse_waivers, [])
     accounts = {key: parse_account_ids(*sections[key]) if key in sections else ()
                 for key in ("accounts", "exclude_accounts")}
+    notify = section("notify", parse_notify, {}, None)
     clusterargs.check_combinations(account_options, dask_options, cluster_args, clusters)
     return Policy(path=name, sha256=sha256, account_options=account_options,
                   dask_options=dask_options, select=select, clusters=clusters, allow=allow,
                   warnings=tuple(warnings), waivers=waivers, cluster_args=cluster_args,
                   client_ip=client_ip, roles=roles, accounts=accounts["accounts"],
-                  exclude_accounts=accounts["exclude_accounts"])
+                  exclude_accounts=accounts["exclude_accounts"], notify=notify)
 
 
 def _options(sections: dict[str, Any], base_dir: Path | None,
