@@ -23,8 +23,9 @@ def parse_notify(value: object, where: Where, warnings: list[str]) -> NotifyConf
     urls: tuple[tuple[str, str], ...] = ()
     on = None
     for key, item in body.items():
-        sub = where.child(key, line_of(body, key))
-        norm = normalize_key(key)
+        # YAML 1.1 reads a bare ``on:`` key as the boolean true
+        norm = "on" if key is True else normalize_key(key)
+        sub = where.child(norm if key is True else key, line_of(body, key))
         if norm == "urls":
             urls = _urls(item, sub, warnings)
         elif norm == "on":
