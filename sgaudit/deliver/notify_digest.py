@@ -20,8 +20,11 @@ from sgaudit.text import clean
 
 #: findings listed in one notice (new first, then resolved); the rest are counted
 MAX_ITEMS = 20
-#: any one text field of a notice at most this long
+#: any one text field of a notice at most this long; a finding's line, and its key (which
+#: receivers match on, and which is longer only when built from hostile snapshot text)
 FIELD_CHARS = 300
+LINE_CHARS = 600
+KEY_CHARS = 1000
 _RANK = {s.value: i for i, s in enumerate(SEVERITIES)}
 #: a port in a key: ASCII digits, short (int() would take other scripts' digits, and any length)
 _PORT = re.compile(r"-?[0-9]{1,6}")
@@ -57,7 +60,7 @@ class Item:
         name = f" ({self.group_name})" if self.group_name and self.group_name != self.group else ""
         where = f"{self.account} {self.network}" if self.cloud == "gcp" else \
             f"{self.account} {self.region}"
-        return f"{self.severity} {self.kind}: {what} on {self.group}{name}, {where}"
+        return _cut(f"{self.severity} {self.kind}: {what} on {self.group}{name}, {where}", LINE_CHARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +146,15 @@ def _by_severity(shown: Sequence[Item], total: int) -> str:
     return ", ".join(f"{n} {s}" for s, n in counted.items() if n)
 
 
-def _cut(value: object) -> str:
+def _cut(value: object, limit: int = FIELD_CHARS) -> str:
     text = clean(value)
-    return text if len(text) <= FIELD_CHARS else text[:FIELD_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _of_finding(f: Finding, group: Group | None) -> Item:
     gcp = group is not None and group.cloud == "gcp"
     tag = f.group_id.rpartition("/")[2] if gcp else f.group_id
-    return Item(key=_cut(f.key), severity=_cut(f.severity), kind=_cut(f.kind),
+    return Item(key=_cut(f.key, KEY_CHARS), severity=_cut(f.severity), kind=_cut(f.kind),
                 cloud=group.cloud if group is not None else "aws", group=_cut(tag),
                 group_name=_cut(f.group_name), network=_cut(group.vpc_id or "") if group else "",
                 account=_cut(f.account), region=_cut(f.region),
@@ -165,13 +168,13 @@ def _of_resolved(r: Resolved) -> Item:
     from|to|source, and for GCP the group is network/tag and a rule may follow)."""
     parts = r.key.split("|")
     if len(parts) not in (8, 9) or not all(_PORT.fullmatch(p) for p in parts[5:7]):
-        return Item(key=_cut(r.key), severity=_cut(r.severity), kind="", cloud="", group="",
+        return Item(key=_cut(r.key, KEY_CHARS), severity=_cut(r.severity), kind="", cloud="", group="",
                     group_name="", network="", account="", region="", protocol="", ports="",
                     source="", rule="", reason="no longer found", status=_cut(r.status))
     kind, account, region, group, protocol, low, high, source = parts[:8]
     gcp = len(parts) == 9 or (region == "global" and "/" in group)
     network, _, tag = group.rpartition("/") if gcp else ("", "", group)
-    return Item(key=_cut(r.key), severity=_cut(r.severity), kind=_cut(kind),
+    return Item(key=_cut(r.key, KEY_CHARS), severity=_cut(r.severity), kind=_cut(kind),
                 cloud="gcp" if gcp else "aws", group=_cut(tag), group_name="",
                 network=_cut(network), account=_cut(account), region=_cut(region),
                 protocol=_cut(format_protocol(protocol)),

@@ -15,6 +15,8 @@ from sgaudit.deliver.notify_digest import Digest, Item, counts_line
 #: Slack's limits: a header's text, a section's text (after escaping), blocks per message
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
+#: the fallback text: what a notification shows is far shorter
+FALLBACK_CHARS = 4000
 
 
 def escape(text: str) -> str:
@@ -66,7 +68,7 @@ def render(d: Digest) -> dict[str, Any]:
     blocks.extend(_items("New", d.new, d.new_total, d.more_new))
     blocks.extend(_items("Resolved", d.resolved, d.resolved_total, d.more_resolved))
     blocks.append(_context(counts_line(d)))
-    return {"text": escape(fallback(d)), "mrkdwn": False, "unfurl_links": False,
+    return {"text": fit(fallback(d), FALLBACK_CHARS), "mrkdwn": False, "unfurl_links": False,
             "unfurl_media": False, "blocks": blocks}
 
 

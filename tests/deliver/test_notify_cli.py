@@ -257,3 +257,35 @@ def test_an_unrecorded_what_if_scan_sends_no_new_notice(sgaudit, tmp_path: Path,
     assert run.code == 0
     assert request.json["text"] == ("sgaudit: 6 active finding(s); new and resolved not computed "
                                     "(what-if scan, not recorded in the history)")
+
+
+def test_google_cloud_findings_name_tag_project_network_and_rule(sgaudit, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    gcp = FIXTURES / "gcp"
+    rules = json.loads((gcp / "firewall-rules.json").read_text())
+    fixed = tmp_path / "firewall-rules.json"
+    fixed.write_text(json.dumps([r for r in rules if r["name"] != "coiled-etl-ssh-world"]))
+    others = [gcp / n for n in ("subnets.json", "networks.json",
+                                "effective-firewalls-coiled-net.json", "instances.json")]
+    with running() as receiver:
+        for day, firewalls in ((1, gcp / "firewall-rules.json"), (2, fixed)):
+            monkeypatch.setenv("SGAUDIT_NOW", f"2026-03-0{day}T02:00:00Z")
+            args: list[object] = ["check", "--policy", gcp / "policy.yaml", "--snapshot", firewalls]
+            for path in others:
+                args += ["--snapshot", path]
+            run = sgaudit(*args, "--history", tmp_path / "h.db", "--record-what-if", "-q",
+                          "--notify", receiver.url("webhook"), "--notify-on", "changed")
+            assert run.code == 0, run.err
+        night1, night2 = (r.json for r in receiver.requests)
+    assert [(f["group"], f["severity"], f["ports"]) for f in night1["new"]] == [
+        ("coiled-etl", "critical", "22"), ("coiled-gpu", "high", "8786-8787"),
+        ("coiled-gpu", "high", "8888"), ("coiled-batch", "medium", "8786")]
+    etl = night1["new"][0]
+    assert (etl["cloud"], etl["account"], etl["network"], etl["region"], etl["rule"]) == (
+        "gcp", "coiled-demo", "coiled-net", "global", "coiled-etl-ssh-world")
+    assert night2["new"] == []
+    assert night2["resolved"] == [{
+        "key": etl["key"], "severity": "critical", "kind": "extra", "cloud": "gcp",
+        "group": "coiled-etl", "group_name": "", "network": "coiled-net", "account": "coiled-demo",
+        "region": "global", "protocol": "tcp", "ports": "22", "source": "0.0.0.0/0",
+        "rule": "coiled-etl-ssh-world", "reason": "no longer found", "status": "active"}]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 from typing import Any
 
 from sgaudit.deliver import notify_slack, notify_teams, notify_webhook
@@ -186,3 +187,17 @@ def test_signature_is_the_hmac_of_the_exact_body() -> None:
     assert body == '{"a":"é"}'.encode()
     expected = hmac.new(b"k", body, hashlib.sha256).hexdigest()
     assert notify_webhook.signature(body, "k") == f"sha256={expected}"
+
+
+def test_huge_hostile_input_stays_within_every_channels_limits() -> None:
+    long = "<&>" * 3000
+    new = tuple(replace(finding(1000 + i, name=long), reason=long, source=long) for i in range(40))
+    gone = tuple(Resolved(f"extra|{ACCOUNT}|us-east-1|{long}|tcp|22|22|0.0.0.0/0", "low", "active")
+                 for _ in range(40))
+    d = digest(report_of(*new), changes(new, gone))
+    slack = notify_slack.render(d)
+    assert len(slack["blocks"]) <= 50 and len(slack["text"]) <= 4000
+    assert all(len(t) <= 3000 for t in texts(slack["blocks"]))
+    assert len(json.dumps(notify_teams.render(d))) < 28_000  # Teams' message size limit
+    assert (d.more_new, d.more_resolved) == (20, 40)
+    assert len(notify_webhook.encode(notify_webhook.render(d))) < 100_000
