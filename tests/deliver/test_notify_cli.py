@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +291,15 @@ def test_google_cloud_findings_name_tag_project_network_and_rule(sgaudit, tmp_pa
         "group": "coiled-etl", "group_name": "", "network": "coiled-net", "account": "coiled-demo",
         "region": "global", "protocol": "tcp", "ports": "22", "source": "0.0.0.0/0",
         "rule": "coiled-etl-ssh-world", "reason": "no longer found", "status": "active"}]
+
+
+def test_a_check_without_notices_loads_none_of_them(tmp_path: Path) -> None:
+    code = ("import sys\nfrom sgaudit.cli import main\n"
+            "try:\n    main(['check', '-q', '-o', sys.argv[1], '--snapshot', sys.argv[2]])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('sgaudit.deliver.', "
+            "'sgaudit.scheduled.changes', 'urllib.request', 'hmac'))))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.json"),
+                           str(FIXTURES / "security-groups.json")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
