@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +41,13 @@ def plan(urls: Sequence[str], on: str | None, policy: Policy, *, history: str | 
     to send, and new/changed with neither a history nor a baseline to compare with."""
     config = policy.notify or NotifyConfig()
     if urls:
-        targets = tuple(parse_target(u, "--notify") for u in urls)
+        parsed = [parse_target(u, "--notify") for u in urls]
     else:
-        targets = tuple(parse_target(u, place) for u, place in config.urls)
+        parsed = [parse_target(u, place) for u, place in config.urls]
+    first: dict[str, Target] = {}
+    for target in parsed:  # the same receiver given twice gets one notice
+        first.setdefault(target.url, target)
+    targets = tuple(first.values())
     if not targets:
         if on:
             raise UsageError(f"--notify-on {on}: no --notify URL (nor notify.urls in the policy) "
@@ -78,14 +83,12 @@ def send(notices: NoticePlan, report: Report, changes: ScanChanges | None, *, wh
     secret = os.environ.get(notify_webhook.SECRET_ENV)
     if secret == "" and any(t.channel == "webhook" for t in notices.targets):
         warn(f"{notify_webhook.SECRET_ENV} is set but empty: webhook notices are sent unsigned")
-    results = []
-    for target in notices.targets:
-        try:
-            body, headers = _encoded(target, message, secret or None)
-            result = post(target.url, body, headers, limits or default_limits())
-        except Exception as exc:  # a notice never changes the exit code
-            result = Delivery(False, 0, f"internal error {type(exc).__name__}")
-        results.append(result)
+    limits = limits or default_limits()
+    # receivers in parallel: a slow one delays the job by its own limits, not by the sum of all
+    with ThreadPoolExecutor(max_workers=min(len(notices.targets), 8)) as pool:
+        results = list(pool.map(lambda t: _deliver(t, message, secret or None, limits),
+                                notices.targets))
+    for target, result in zip(notices.targets, results, strict=True):
         if result.delivered:
             if info is not None:
                 info(f"notice sent to {target.shown}")
@@ -93,6 +96,14 @@ def send(notices: NoticePlan, report: Report, changes: ScanChanges | None, *, wh
             tries = f" after {result.attempts} attempt(s)" if result.attempts else ""
             warn(f"notice to {target.shown} not delivered{tries}: {result.problem}")
     return results
+
+
+def _deliver(target: Target, message: Digest, secret: str | None, limits: Limits) -> Delivery:
+    try:
+        body, headers = _encoded(target, message, secret)
+        return post(target.url, body, headers, limits)
+    except Exception as exc:  # a notice never changes the exit code
+        return Delivery(False, 0, f"internal error {type(exc).__name__}")
 
 
 def _encoded(target: Target, message: Digest, secret: str | None) -> tuple[bytes, dict[str, str]]:
