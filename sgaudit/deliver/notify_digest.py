@@ -91,8 +91,10 @@ class Digest:
     def headline(self) -> str:
         """The first line of every channel: what changed, in a few words."""
         if self.compared_with is None:
-            return f"sgaudit: {self.counts['active']} active finding(s); new and resolved " \
-                   "not computed (what-if scan, not recorded in the history)"
+            by_severity = self.counts["by_severity"]
+            assert isinstance(by_severity, dict)
+            worst = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
+            return f"sgaudit: {self.counts['active']} active finding(s)" + (f" ({worst})" if worst else "")
         worst = _by_severity(self.new, self.new_total)
         return (f"sgaudit: {self.new_total} new finding(s)" + (f" ({worst})" if worst else "")
                 + f", {self.resolved_total} resolved; {self.counts['active']} active in all")
@@ -108,32 +110,38 @@ class Digest:
     @property
     def context(self) -> str:
         """When, with which policy, compared with what."""
-        parts = [f"scan {clean(self.scanned_at)}" + (" (what-if)" if self.what_if else ""),
-                 f"policy {_cut(self.policy) if self.policy else '(defaults)'}"]
+        parts = [f"scan {self.scanned_at}" + (" (what-if)" if self.what_if else ""),
+                 f"policy {self.policy or '(defaults)'}"]
         if self.compared_with:
             parts.append(f"compared with the {self.compared_with}")
+        else:
+            parts.append("new and resolved not computed ("
+                         + ("a what-if scan is not recorded" if self.what_if
+                            else "no --history or --baseline") + ")")
         return "; ".join(parts)
 
 
 def digest(report: Report, changes: ScanChanges | None, *, what_if: bool = False) -> Digest:
     counts = summarize(report)
-    groups = {(f.key): r.group for r in report.results for f in r.findings}
-    new = sorted((_of_finding(f, groups.get(f.key)) for f in (changes.new if changes else ())),
-                 key=_order)
-    resolved = sorted((_of_resolved(r) for r in (changes.resolved if changes else ())), key=_order)
-    shown_new = new[:MAX_ITEMS]
+    new = sorted(changes.new if changes else (), key=_order)
+    resolved = sorted(changes.resolved if changes else (), key=_order)
+    shown_new = new[:MAX_ITEMS]  # only what is listed becomes text: a first night may open 100,000
     shown_resolved = resolved[:MAX_ITEMS - len(shown_new)]
+    groups = {f.key: r.group for r in report.results for f in r.findings}
     return Digest(
-        scanned_at=report.generated_at, policy=report.policy_path, complete=report.complete,
+        scanned_at=clean(report.generated_at),
+        policy=None if report.policy_path is None else _cut(report.policy_path),
+        complete=report.complete,
         errors=len(report.errors), what_if=what_if,
         compared_with=changes.compared_with if changes else None,
         counts={"groups": counts.groups, "active": counts.active, "waived": counts.waived,
                 "baselined": counts.baselined, "by_severity": dict(counts.by_severity)},
-        new=tuple(shown_new), resolved=tuple(shown_resolved),
+        new=tuple(_of_finding(f, groups.get(f.key)) for f in shown_new),
+        resolved=tuple(_of_resolved(r) for r in shown_resolved),
         new_total=len(new), resolved_total=len(resolved))
 
 
-def _order(item: Item) -> tuple[int, str]:
+def _order(item: Finding | Resolved) -> tuple[int, str]:
     """Worst first, then by key: the order every report lists findings in."""
     return (_RANK.get(item.severity, len(_RANK)), item.key)
 

@@ -55,9 +55,9 @@ def _parse_url(url: str, given_as: str, via: str) -> Target:
     if channel not in CHANNELS or not rest:
         raise UsageError(f"{where}: say where it goes: slack+https://…, teams+https://… or "
                          "webhook+https://… (or env:NAME holding one)")
-    if not _URL_CHARS.fullmatch(rest):
-        raise UsageError(f"{where}: the URL holds spaces, control or non-ASCII characters "
-                         "(percent-encode them)")
+    if not _URL_CHARS.fullmatch(rest) or "\\" in rest:  # a backslash: parsers disagree on the host
+        raise UsageError(f"{where}: the URL holds spaces, backslashes, control or non-ASCII "
+                         "characters (percent-encode them)")
     try:
         parts = urlsplit(rest)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535

@@ -157,6 +157,9 @@ def _baseline(tmp_path: Path) -> Path:
      "--notify env:NO_SUCH_HOOK: the environment variable NO_SUCH_HOOK is not set or empty"),
     (("--notify", "slack+https://user:s3cr3t@hooks.slack.com:99999/x", "--notify-on", "always"),
      "--notify a URL of 49 characters: not a URL with a valid host and port"),
+    (("--notify", "slack+http://evil.example\\@127.0.0.1/s3cr3t", "--notify-on", "always"),
+     "--notify slack+http://127.0.0.1/…: the URL holds spaces, backslashes, control or non-ASCII "
+     "characters (percent-encode them)"),
     (("--notify-on", "changed", "--history", "h.db"),
      "--notify-on changed: no --notify URL (nor notify.urls in the policy) to send notices to"),
 ])
@@ -203,7 +206,9 @@ def test_the_policy_notify_key_and_the_command_line_winning(sgaudit, tmp_path: P
         run = sgaudit("check", "--policy", policy, "--snapshot", FIXTURES / "security-groups.json",
                       "--snapshot", FIXTURES / "vpcs.json", "--region", "us-east-1", "-q")
         assert (run.code, len(by_policy.requests)) == (0, 1)
-        assert by_policy.requests[0].json["compared_with"] is None  # always, nothing to compare
+        doc = by_policy.requests[0].json
+        assert doc["compared_with"] is None  # always, and nothing to compare with
+        assert doc["summary"] == "sgaudit: 6 active finding(s) (2 critical, 1 high, 3 medium)"
         run = sgaudit("check", "--policy", policy, "--snapshot", FIXTURES / "security-groups.json",
                       "--snapshot", FIXTURES / "vpcs.json", "--region", "us-east-1", "-q",
                       "--notify", by_cli.url("webhook"))
@@ -257,8 +262,11 @@ def test_an_unrecorded_what_if_scan_sends_no_new_notice(sgaudit, tmp_path: Path,
                     receiver.url("slack"), "--notify-on", "always")
         (request,) = receiver.requests
     assert run.code == 0
-    assert request.json["text"] == ("sgaudit: 6 active finding(s); new and resolved not computed "
-                                    "(what-if scan, not recorded in the history)")
+    doc = request.json
+    assert doc["text"] == "sgaudit: 6 active finding(s) (2 critical, 1 high, 3 medium)"
+    assert doc["blocks"][1]["elements"][0]["text"] == (
+        "scan 2026-03-01T02:00:00Z (what-if); policy " + str(FIXTURES / "policy.yaml")
+        + "; new and resolved not computed (a what-if scan is not recorded)")
 
 
 def test_google_cloud_findings_name_tag_project_network_and_rule(sgaudit, tmp_path: Path,
