@@ -9,7 +9,7 @@ takes; each renderer then makes it inert in its own markup.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sgaudit.engine.summary import summarize
@@ -72,8 +72,10 @@ class Digest:
     what_if: bool
     #: "history", "baseline", or None when nothing was compared (an unrecorded what-if scan)
     compared_with: str | None
-    #: groups, active, waived, baselined, and active findings by severity
-    counts: dict[str, object]
+    #: groups, active, waived, baselined
+    counts: dict[str, int]
+    #: active findings by severity, worst first
+    by_severity: dict[str, int]
     new: tuple[Item, ...]
     resolved: tuple[Item, ...]
     new_total: int
@@ -89,14 +91,14 @@ class Digest:
 
     @property
     def headline(self) -> str:
-        """The first line of every channel: what changed, in a few words."""
+        """The first line of every channel: what changed, in a few words (an incomplete scan
+        says so first)."""
+        start = "sgaudit: " if self.complete else "sgaudit (INCOMPLETE scan): "
         if self.compared_with is None:
-            by_severity = self.counts["by_severity"]
-            assert isinstance(by_severity, dict)
-            worst = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
-            return f"sgaudit: {self.counts['active']} active finding(s)" + (f" ({worst})" if worst else "")
-        worst = _by_severity(self.new, self.new_total)
-        return (f"sgaudit: {self.new_total} new finding(s)" + (f" ({worst})" if worst else "")
+            worst = severities(self.by_severity)
+            return f"{start}{self.counts['active']} active finding(s)" + (f" ({worst})" if worst else "")
+        worst = _listed_severities(self.new, self.new_total)
+        return (f"{start}{self.new_total} new finding(s)" + (f" ({worst})" if worst else "")
                 + f", {self.resolved_total} resolved; {self.counts['active']} active in all")
 
     @property
@@ -135,7 +137,8 @@ def digest(report: Report, changes: ScanChanges | None, *, what_if: bool = False
         errors=len(report.errors), what_if=what_if,
         compared_with=changes.compared_with if changes else None,
         counts={"groups": counts.groups, "active": counts.active, "waived": counts.waived,
-                "baselined": counts.baselined, "by_severity": dict(counts.by_severity)},
+                "baselined": counts.baselined},
+        by_severity=dict(counts.by_severity),
         new=tuple(_of_finding(f, groups.get(f.key)) for f in shown_new),
         resolved=tuple(_of_resolved(r) for r in shown_resolved),
         new_total=len(new), resolved_total=len(resolved))
@@ -146,12 +149,16 @@ def _order(item: Finding | Resolved) -> tuple[int, str]:
     return (_RANK.get(item.severity, len(_RANK)), item.key)
 
 
-def _by_severity(shown: Sequence[Item], total: int) -> str:
-    """"1 critical, 2 high" of the listed items (all of them when none was cut)."""
+def severities(counted: Mapping[str, int]) -> str:
+    """"1 critical, 2 high": the severities present, worst first."""
+    return ", ".join(f"{n} {s}" for s, n in counted.items() if n)
+
+
+def _listed_severities(shown: Sequence[Item], total: int) -> str:
+    """The severities of the listed items, when none was cut."""
     if not total or len(shown) < total:
         return ""
-    counted = {s.value: sum(1 for i in shown if i.severity == s.value) for s in SEVERITIES}
-    return ", ".join(f"{n} {s}" for s, n in counted.items() if n)
+    return severities({s.value: sum(1 for i in shown if i.severity == s.value) for s in SEVERITIES})
 
 
 def _cut(value: object, limit: int = FIELD_CHARS) -> str:
@@ -193,9 +200,7 @@ def _of_resolved(r: Resolved) -> Item:
 
 def counts_line(d: Digest) -> str:
     """"5 active (1 critical, 4 high); 2 waived; 3 baselined; 12 groups audited"."""
-    by_severity = d.counts["by_severity"]
-    assert isinstance(by_severity, dict)
-    worst = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
+    worst = severities(d.by_severity)
     return (f"{d.counts['active']} active" + (f" ({worst})" if worst else "")
             + f"; {d.counts['waived']} waived; {d.counts['baselined']} baselined; "
             f"{d.counts['groups']} group(s) audited")

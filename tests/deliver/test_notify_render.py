@@ -142,6 +142,8 @@ def test_an_incomplete_scan_says_so_first_in_every_channel() -> None:
     d = digest(report, changes((a,)))
     warning = "INCOMPLETE SCAN: 1 error(s); what could not be read is neither new nor resolved"
     assert d.warning == warning
+    assert d.headline == "sgaudit (INCOMPLETE scan): 1 new finding(s) (1 high), 0 resolved; 1 active in all"
+    assert notify_slack.render(d)["text"].splitlines()[0] == d.headline
     assert notify_slack.render(d)["blocks"][1] == {
         "type": "section", "text": {"type": "plain_text", "text": warning, "emoji": False}}
     assert notify_slack.render(d)["text"].splitlines()[1] == warning
