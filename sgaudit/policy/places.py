@@ -22,8 +22,10 @@ PLACE_KEYS = ("account", "region", "network")
 AWS, GCP = "AWS", "Google Cloud"
 #: ASCII only (``re.ASCII`` and explicit classes): "１１１…" is not an account id
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
-#: as ``--gcp-project`` accepts: 6-30 characters, optionally "domain:"-scoped
-_PROJECT = re.compile(r"(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", re.ASCII)
+#: a project id as findings carry it (from the resources' URLs): lower-case letters, digits and
+#: hyphens, starting with a letter, optionally "domain:"-scoped; looser than the 6-30 characters
+#: of a new project, so that every project a report names can be named here
+_PROJECT = re.compile(r"(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{0,62}", re.ASCII)
 _AWS_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 #: every GCP target is global (a network tag spans the network's regions)
 GCP_REGION = "global"

@@ -221,7 +221,8 @@ def test_snapshot_saves_what_was_read_and_replays_to_the_same_state(
     replay = SnapshotSource([str(out)]).read(Matcher())
     live = gcp.GcpSource([PROJECT]).read()
     assert replay.gcp == live.gcp == from_files()
-    assert replay.gcp.read == live.gcp.read == ((PROJECT, "coiled-net"),) and replay.errors == live.errors == ()
+    assert replay.gcp.read == live.gcp.read == ((PROJECT, "coiled-net"),)
+    assert replay.errors == live.errors == ()
 
 
 def test_incomplete_snapshot_replays_incomplete(sgaudit: Callable[..., Run], fake: ComputeFake,
