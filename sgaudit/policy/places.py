@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sgaudit import addresses
-from sgaudit.model import Place
+from sgaudit.model import UNKNOWN, Place
 from sgaudit.policy.options import Where, expect_rule_source, show
 
 PLACE_KEYS = ("account", "region", "network")
@@ -71,8 +71,8 @@ def _place_value(key: str, value: object, where: Where) -> tuple[str, str]:
     if key == "region":
         if value == GCP_REGION:
             return value, GCP
-        if isinstance(value, str) and _AWS_REGION.fullmatch(value):
-            return value, AWS
+        if isinstance(value, str) and (_AWS_REGION.fullmatch(value) or value == UNKNOWN):
+            return value, AWS  # "unknown": an AWS CLI file read without a --region label
         raise where.fail(f"expected an AWS region such as us-east-1, or global (every Google Cloud "
                          f"target's region), got {show(value)}")
     if isinstance(value, str) and _NAME.fullmatch(value):
