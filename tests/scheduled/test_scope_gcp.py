@@ -195,6 +195,10 @@ def test_a_waiver_for_another_network_is_stale_not_applied(
         "staging", "other", "group not in this scan")
     assert any(line.endswith(": waiver for coiled-etl in account staging network other tcp 3389 from "
                              "0.0.0.0/0 is stale: group not in this scan") for line in run.err_lines)
+    other = waiver_policy("account: staging", "network: other")
+    markdown = scan(TWO_PROJECTS, "-f", "markdown", policy=other)
+    assert ("| coiled-etl in account staging network other | tcp 3389 from 0.0.0.0/0 | staging jump "
+            "host, ticket SEC-9 | 2026-04-30 |") in markdown.out
 
 
 def test_one_project_scanned_alone_needs_no_place(scan: Callable[..., Run],
