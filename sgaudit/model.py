@@ -294,8 +294,9 @@ class Snapshot:
     errors: tuple[ScanError, ...] = ()
     #: the files or accounts/regions that were read, for the report header
     scanned: tuple[str, ...] = ()
-    #: (account, region) of every place the source read, groups or not: a region read whole
-    #: with no selected group left is evidence that its old findings are gone
+    #: (account, region) of every AWS place the source read, groups or not: a region read
+    #: whole with no selected group left is evidence that its old findings are gone (Google
+    #: Cloud's are networks: ``GcpState.read``)
     read: tuple[tuple[str, str], ...] = ()
     #: what a Google Cloud source read (firewall rules, policies, subnets, instances), if any
     gcp: GcpState | None = None
@@ -583,7 +584,7 @@ class Report:
     generated_at: str
     policy_path: str | None
     scanned: tuple[str, ...]
-    #: (account, region) of every place the source read (see Snapshot.read)
+    #: (account, region) of every AWS place the source read (see Snapshot.read)
     read: tuple[tuple[str, str], ...] = ()
     #: (project, network) of every Google Cloud network read completely (see GcpState.read)
     networks_read: tuple[tuple[str, str], ...] = ()
