@@ -164,6 +164,20 @@ def is_cidr_source(source: str) -> bool:
     return not (source.startswith("sg-") or source.startswith("pl-"))
 
 
+#: the kinds of Google Cloud rule source that are not addresses, as findings print them
+#: ("KIND:VALUE"): a source tag, a source service account, and the policy-rule sources and
+#: conditions sgaudit keeps as tokens (gcpjson); none of them is a hex word, so none reads as
+#: the start of an IPv6 address
+GCP_SOURCE_KINDS = ("tag", "sa", "srcSecureTags", "srcAddressGroups", "srcFqdns", "srcRegionCodes",
+                    "srcThreatIntelligences", "srcNetworks", "srcNetworkType", "srcNetworkContext")
+_GCP_TOKEN_PREFIXES = tuple(f"{kind}:" for kind in GCP_SOURCE_KINDS)
+
+
+def is_gcp_token(source: str) -> bool:
+    """A GCP source that only matches itself ("tag:web", "sa:x@p.iam.gserviceaccount.com")."""
+    return source.startswith(_GCP_TOKEN_PREFIXES)
+
+
 @lru_cache(maxsize=1)
 def private_space() -> IntervalSet:
     return cidr_set(_PRIVATE_V4 + _PRIVATE_V6)

@@ -163,6 +163,36 @@ def _show(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a waiver or an ``allow`` entry applies: an AWS account or GCP project, a region, a
+    GCP network (None: any).  A target name alone is not enough on Google Cloud: one network
+    tag can exist in every project and network."""
+
+    account: str | None = None
+    region: str | None = None
+    network: str | None = None
+
+    def holds(self, group: Group) -> bool:
+        if self.account is not None and group.account != self.account:
+            return False
+        if self.region is not None and group.region != self.region:
+            return False
+        return self.network is None or (group.cloud == "gcp" and group.vpc_id == self.network)
+
+    @property
+    def anywhere(self) -> bool:
+        return self.account is None and self.region is None and self.network is None
+
+    def __str__(self) -> str:
+        """As the policy says it: "account staging network default"; "" when anywhere."""
+        parts = (("account", self.account), ("region", self.region), ("network", self.network))
+        return " ".join(f"{key} {value}" for key, value in parts if value is not None)
+
+
+ANYWHERE = Place()
+
+
+@dataclass(frozen=True, slots=True)
 class Grant:
     """A rule of a desired state: one protocol, one port range, one source, and why."""
 
@@ -172,6 +202,8 @@ class Grant:
     source: str
     reason: str
     origins: tuple[Origin, ...] = ()
+    #: an ``allow`` entry applies only to the groups of its place
+    place: Place = ANYWHERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +294,9 @@ class Snapshot:
     errors: tuple[ScanError, ...] = ()
     #: the files or accounts/regions that were read, for the report header
     scanned: tuple[str, ...] = ()
-    #: (account, region) of every place the source read, groups or not: a region read whole
-    #: with no selected group left is evidence that its old findings are gone
+    #: (account, region) of every AWS place the source read, groups or not: a region read
+    #: whole with no selected group left is evidence that its old findings are gone (Google
+    #: Cloud's are networks: ``GcpState.read``)
     read: tuple[tuple[str, str], ...] = ()
     #: what a Google Cloud source read (firewall rules, policies, subnets, instances), if any
     gcp: GcpState | None = None
@@ -365,6 +398,9 @@ class GcpState:
     firewalls: tuple[FirewallRule, ...] = ()
     #: (project, network name) -> its instances; a missing key: instances were not read
     instances: dict[tuple[str, str], tuple[GcpInstance, ...]] = field(default_factory=dict)
+    #: (project, network name) of every network read completely: what a scan of it found
+    #: is all there is (the history and the baseline resolve only there)
+    read: tuple[tuple[str, str], ...] = ()
 
 
 @quick_init
@@ -484,6 +520,8 @@ class Waiver:
     reason: str
     expires: str
     where: str
+    #: the waiver covers the findings of targets in this place only
+    place: Place = ANYWHERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,8 +600,10 @@ class Report:
     generated_at: str
     policy_path: str | None
     scanned: tuple[str, ...]
-    #: (account, region) of every place the source read (see Snapshot.read)
+    #: (account, region) of every AWS place the source read (see Snapshot.read)
     read: tuple[tuple[str, str], ...] = ()
+    #: (project, network) of every Google Cloud network read completely (see GcpState.read)
+    networks_read: tuple[tuple[str, str], ...] = ()
     #: waivers to call out (expiring, expired, stale); None when the policy has no waivers
     waivers: WaiverNotices | None = None
     #: open findings of the last scans, oldest first; None without a scan history

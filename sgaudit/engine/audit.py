@@ -11,6 +11,7 @@ from sgaudit.gcpause import pausing_collector
 from sgaudit.model import (
     DesiredState,
     GcpState,
+    Grant,
     Group,
     GroupResult,
     Matcher,
@@ -49,7 +50,8 @@ def audit(policy: Policy, snapshot: Snapshot, generated_at: str) -> Report:
         warnings[f"no security group matched the selection ({described}); nothing was audited"] = None
     return Report(complete=not errors, errors=tuple(errors), results=tuple(results),
                   warnings=tuple(warnings), generated_at=generated_at,
-                  policy_path=policy.path, scanned=snapshot.scanned, read=snapshot.read)
+                  policy_path=policy.path, scanned=snapshot.scanned, read=snapshot.read,
+                  networks_read=snapshot.gcp.read if snapshot.gcp is not None else ())
 
 
 @pausing_collector
@@ -126,13 +128,14 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
     """A group's desired state, by its role (scheduler or cluster-wide), computed once per
     distinct combination of matched entries, VPC and role; its warnings collected once."""
     options, matched, role, role_origin = (selector or Selector(policy)).options_and_role(group)
-    key = (matched, vpc, role, role_origin)
+    allow, which = allow_for(policy, group)
+    key = (matched, vpc, role, role_origin, which)
     desired = states.get(key)
     if desired is None:
         if role == "cluster":
-            desired = resolve_cluster(policy, matched, role_origin)
+            desired = resolve_cluster(policy, matched, role_origin, allow)
         else:
-            desired = resolve(options, vpc, policy.allow)
+            desired = resolve(options, vpc, allow)
         if desired.unresolved and vpc is None and group.cloud == "gcp":
             desired = replace(desired, unresolved=(
                 "the network's subnet ranges are needed but unknown (add the output of `gcloud "
@@ -141,6 +144,15 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
         states[key] = desired
         warnings.update(dict.fromkeys(desired.warnings))
     return desired
+
+
+def allow_for(policy: Policy, group: Group) -> tuple[tuple[Grant, ...], tuple[int, ...] | None]:
+    """The policy's ``allow`` entries for this group's place (account, region, GCP network),
+    and which they are (None: every entry, as when no entry names a place)."""
+    if all(g.place.anywhere for g in policy.allow):
+        return policy.allow, None
+    which = tuple(i for i, g in enumerate(policy.allow) if g.place.holds(group))
+    return tuple(policy.allow[i] for i in which), which
 
 
 def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None], Vpc | None]:

@@ -146,8 +146,8 @@ class Differ:
         return found
 
     def _resolve_source(self, source: str, region: str) -> Source:
-        if source.startswith("sg-") or source == UNKNOWN_VPC:
-            return Source(token=source)
+        if source.startswith("sg-") or source == UNKNOWN_VPC or addresses.is_gcp_token(source):
+            return Source(token=source)  # a policy's allow can name a GCP tag:, sa: or token
         if source.startswith("pl-"):
             entries = self._prefix_lists.get((region, source))
             if entries is None:

@@ -93,10 +93,12 @@ def group_role(policy: Policy, group: Group, matched: tuple[int, ...]) -> tuple[
     return role, Origin("role", role, where)
 
 
-def resolve_cluster(policy: Policy, matched: tuple[int, ...], origin: Origin | None) -> DesiredState:
+def resolve_cluster(policy: Policy, matched: tuple[int, ...], origin: Origin | None,
+                    allow: Sequence[Grant] | None = None) -> DesiredState:
     """The desired state of a cluster-wide group: all traffic from itself is required (without
     it the cluster's machines cannot talk), nothing else is permitted but the policy's
-    ``allow`` list; the firewall options, which shape the scheduler's group, do not apply."""
+    ``allow`` list (``allow``: its entries for the group's place; default all of them); the
+    firewall options, which shape the scheduler's group, do not apply."""
     own = Grant(ports.ALL, -1, -1, SELF,
                 "the group is cluster-wide (role cluster): the cluster's machines reach each "
                 "other on every port", (origin,) if origin else ())
@@ -104,7 +106,8 @@ def resolve_cluster(policy: Policy, matched: tuple[int, ...], origin: Origin | N
                 f"cluster-wide groups it matches (role cluster, {origin.where if origin else '?'})"
                 for i in matched if (c := policy.clusters[i]).role is None
                 and (c.options or c.cluster_args)]
-    return DesiredState((own,), tuple(_dedupe(policy.allow)), tuple(warnings), role="cluster")
+    permitted = policy.allow if allow is None else allow
+    return DesiredState((own,), tuple(_dedupe(permitted)), tuple(warnings), role="cluster")
 
 
 def resolve(options: Options, vpc: Vpc | None, allow: Sequence[Grant] = ()) -> DesiredState:

@@ -39,7 +39,6 @@ from sgaudit.policy.options import (
     expect_network_tag,
     expect_port_ranges,
     expect_protocol,
-    expect_rule_source,
     expect_waiver_target,
     line_of,
     normalize_key,
@@ -47,14 +46,15 @@ from sgaudit.policy.options import (
     show,
     unknown_key,
 )
+from sgaudit.policy.places import PLACE_KEYS, expect_source, parse_place
 from sgaudit.policy.yamlsource import LineMap, load_yaml, yaml_error_line
 
 TOP_LEVEL_KEYS = ("backend_options", "dask_config", "select", "clusters", "allow", "waivers",
                   "cluster_args", "client_ip", "roles", "accounts", "exclude_accounts", "notify")
 MATCHER_KEYS = ("tags", "names", "group_ids", "network_tags")
 CLUSTER_KEYS = ("match", "backend_options", "cluster_args", "role")
-ALLOW_KEYS = ("protocol", "ports", "source", "description")
-WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires")
+ALLOW_KEYS = ("protocol", "ports", "source", "description", *PLACE_KEYS)
+WAIVER_KEYS = ("group_id", "protocol", "ports", "source", "reason", "expires", *PLACE_KEYS)
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 #: AWS: groups tagged owner=coiled; Google Cloud: network tags starting with "coiled"
 DEFAULT_SELECT = Matcher(tags=(("owner", "coiled"),), network_tags=("coiled*",))
@@ -301,34 +301,37 @@ def _parse_roles(value: object, where: Where) -> tuple[RoleSelector, ...]:
 
 def _parse_allow(value: object, where: Where, warnings: list[str]) -> tuple[Grant, ...]:
     grants: list[Grant] = []
-    for fields, item_where in _entries(value, where, ALLOW_KEYS, "{protocol, ports, source}"):
+    for fields, item_where in _entries(value, where, ALLOW_KEYS,
+                                       "{protocol, ports, source, account, region, network}"):
         grants.extend(_allow_grants(fields, item_where, warnings))
     return tuple(grants)
 
 
 def _allow_grants(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Grant]:
     if "source" not in fields:
-        raise where.fail("missing 'source' (a CIDR, sg-… or pl-…)")
+        raise where.fail("missing 'source' (a CIDR, sg-…, pl-…, or a GCP tag:, sa: or policy source)")
     source_value, source_at = fields["source"]
-    source = expect_rule_source(source_value, source_at, warnings)
+    source = expect_source(source_value, source_at, warnings)
     protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
-    origin = Origin("allow", f"{protocol} from {source}", where.place)
+    place = parse_place(fields, None)
+    scoped = f" in {place}" if not place.anywhere else ""
+    origin = Origin("allow", f"{protocol} from {source}{scoped}", where.place)
     reason = f"listed in the policy's allow ({where.place})"
     if "ports" not in fields:
         if protocol in ports.PORTED:
             raise where.fail(f"'ports' is required for protocol {protocol}")
-        return [Grant(protocol, -1, -1, source, reason, (origin,))]
+        return [Grant(protocol, -1, -1, source, reason, (origin,), place)]
     if protocol == ports.ALL:
         raw_ports, ports_where = fields["ports"]
         raise ports_where.fail(f"protocol -1 means every port; remove ports {show(raw_ports)}")
     raw_ports, ports_where = fields["ports"]
     if protocol in ports.ICMP:  # ports are icmp types 0-255, any code
-        return [Grant(protocol, t, -1, source, reason, (origin,))
+        return [Grant(protocol, t, -1, source, reason, (origin,), place)
                 for t in expect_icmp_types(raw_ports, ports_where)]
     intervals = expect_port_ranges(raw_ports, ports_where)
     # 1-65535 is every port (port 0 is not a real one): it permits a 0-65535 rule whole
     return [Grant(protocol, 0 if (lo, hi) == (1, ports.PORT_MAX) and protocol in ports.PORTED else lo,
-                  hi, source, reason, (origin,)) for lo, hi in intervals]
+                  hi, source, reason, (origin,), place) for lo, hi in intervals]
 
 
 
@@ -339,14 +342,15 @@ def _parse_waivers(value: object, where: Where, warnings: list[str]) -> tuple[Wa
         return ()
     out: list[Waiver] = []
     for fields, item_where in _entries(value, where, WAIVER_KEYS,
-                                       "{group_id, protocol, ports, source, reason, expires}"):
+                                       "{group_id, protocol, ports, source, reason, expires, "
+                                       "account, region, network}"):
         out.extend(_waivers_of(fields, item_where, warnings))
     return tuple(out)
 
 
 def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) -> list[Waiver]:
     for needed, what in (("group_id", "the security group id (sg-…) or GCP network tag"),
-                         ("source", "a CIDR, sg-… or pl-…"),
+                         ("source", "a CIDR, sg-…, pl-…, or a GCP tag:, sa: or policy source"),
                          ("reason", "why this exception is accepted, e.g. a ticket"),
                          ("expires", "a date YYYY-MM-DD")):
         if needed not in fields:
@@ -357,13 +361,14 @@ def _waivers_of(fields: Mapping[str, Any], where: Where, warnings: list[str]) ->
         raise reason_where.fail(f"expected a non-empty text, got {show(raw_reason)}")
     expires = _expect_date(*fields["expires"])
     source_value, source_at = fields["source"]
-    source = expect_rule_source(source_value, source_at, warnings)
+    source = expect_source(source_value, source_at, warnings, target=group_id)
     protocol = expect_protocol(*fields.get("protocol", ("tcp", where)))
+    place = parse_place(fields, group_id)
 
     def waiver(from_port: int, to_port: int) -> Waiver:
         return Waiver(group_id=group_id, protocol=protocol, from_port=from_port, to_port=to_port,
                       source=source, reason=raw_reason.strip(), expires=expires,
-                      where=where.place)
+                      where=where.place, place=place)
 
     if "ports" not in fields:  # every port of the protocol
         return [waiver(-1, -1)]

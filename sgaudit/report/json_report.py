@@ -93,7 +93,9 @@ def document(report: Report, rows: bool = False) -> dict[str, Any]:
 
 def waiver_dict(notice: WaiverNotice) -> dict[str, object]:
     w = notice.waiver
-    return {**({"role": notice.role} if notice.role else {}), "group_id": w.group_id,
+    place = {k: v for k, v in (("account", w.place.account), ("region", w.place.region),
+                               ("network", w.place.network)) if v is not None}
+    return {**({"role": notice.role} if notice.role else {}), "group_id": w.group_id, **place,
             "protocol": w.protocol, "ports": waiver_ports(w), "source": w.source,
             "reason": w.reason, "expires": w.expires, "days_left": notice.days_left, "where": w.where}
 

@@ -80,9 +80,11 @@ def by_location(results: Sequence[GroupResult]) -> dict[tuple[str, str], list[Gr
 # -- optional parts: waiver notices and the trend ---------------------------------------------
 
 def waiver_rows(notices: Sequence[WaiverNotice]) -> list[dict[str, str]]:
-    """Waiver notices (group_id, protocol, ports, source, reason, expires, days_left) as text."""
+    """Waiver notices (group_id, protocol, ports, source, reason, expires, days_left) as text;
+    the group names the waiver's place when it has one."""
     return [{
-        "group_id": clean(n.waiver.group_id) + role_label(n.role),
+        "group_id": clean(n.waiver.group_id)
+        + ("" if n.waiver.place.anywhere else clean(f" in {n.waiver.place}")) + role_label(n.role),
         "protocol": format_protocol(clean(n.waiver.protocol)),
         "ports": clean(waivers.waiver_ports(n.waiver)), "source": clean(n.waiver.source),
         "reason": clean(n.waiver.reason), "expires": clean(n.waiver.expires),

@@ -2,8 +2,9 @@
 
 A baseline is a versioned JSON document of finding keys (stable across runs) with the scope of
 the scans that wrote it.  Marking findings baselined is set membership; updating a baseline
-replaces the keys of the account/regions this scan read completely and keeps every other key,
-so a scan of one region neither hides nor forgets the findings of the regions it did not read.
+replaces the keys of the places this scan read completely (AWS account/regions, GCP
+project/networks: see ``scope``) and keeps every other key, so a scan of one region or network
+neither hides nor forgets the findings of the ones it did not read.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from typing import Any
 from sgaudit.errors import PolicyError
 from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.model import Finding, Report
+from sgaudit.scheduled.scope import Scope, complete_scope, network_in_key, placed_findings
 from sgaudit.versioned import DocumentFormat, VersionError
 
 FORMAT = DocumentFormat("sgaudit_baseline", 1, "baseline")
-
-#: (account, region)
-Scope = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +37,12 @@ class Entry:
     since: str
     #: the group's role when it is not a scheduler's (the default), as the writing scan saw it
     role: str = "scheduler"
+    #: the GCP network of the target ("" on AWS)
+    network: str = ""
+
+    @property
+    def place(self) -> Scope:
+        return self.account, self.region, self.network
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,7 @@ class Baseline:
     written_at: str
     policy: str | None
     policy_sha256: str
-    #: the account/regions that the writing scan read completely
+    #: the places (account/regions, GCP project/networks) the writing scan read completely
     scope: tuple[Scope, ...]
     entries: dict[str, Entry] = field(default_factory=dict)
     #: what the writing scan read (snapshot files or account/regions), for the reader
@@ -57,16 +62,6 @@ class Baseline:
 
 
 # -- pure ----------------------------------------------------------------------------------
-def complete_scope(report: Report) -> frozenset[Scope]:
-    """The account/regions this scan read completely: the source read them (or it audited
-    groups there) and nothing there failed.  A region read whole with no selected group left
-    is in scope: its old findings are gone.  Findings elsewhere were not looked at, so nothing
-    about them is known."""
-    seen = {(r.group.account, r.group.region) for r in report.results} | set(report.read)
-    failed = {(e.account, e.region) for e in report.errors}
-    return frozenset(seen - failed)
-
-
 def mark_baselined(report: Report, baseline: Baseline) -> Report:
     """Findings whose key is in the baseline are known: reported apart, not active."""
     keys = baseline.keys
@@ -80,21 +75,19 @@ def mark_baselined(report: Report, baseline: Baseline) -> Report:
 def updated_baseline(report: Report, previous: Baseline | None, *, written_at: str,
                      policy_sha256: str) -> Baseline:
     """The baseline after this scan: its unwaived findings in the scope it read completely,
-    and the previous entries of every account/region it did not.
+    and the previous entries of every place (account/region, GCP project/network) it did not.
 
     Waived findings are left out (their waiver decides; when it expires they must show up as
     new drift).  Baselined findings stay: they are still there.
     """
     scope = complete_scope(report)
     old = previous.entries if previous else {}
-    entries: dict[str, Entry] = {k: e for k, e in old.items() if (e.account, e.region) not in scope}
-    roles = {(r.group.account, r.group.region, r.group.group_id): r.role for r in report.results}
-    for f in report.findings:
+    entries: dict[str, Entry] = {k: e for k, e in old.items() if e.place not in scope}
+    for f, place, role in placed_findings(report):
         if f.waived:
             continue
         since = old[f.key].since if f.key in old else written_at
-        entries[f.key] = replace(entry_of(f, since),
-                                 role=roles.get((f.account, f.region, f.group_id), "scheduler"))
+        entries[f.key] = replace(entry_of(f, since), role=role, network=place[2])
     return Baseline(written_at=written_at, policy=report.policy_path, policy_sha256=policy_sha256,
                     scope=tuple(sorted(scope)), entries=dict(sorted(entries.items())),
                     sources=tuple(report.scanned))
@@ -107,12 +100,11 @@ def entry_of(finding: Finding, since: str) -> Entry:
 
 
 def gone(report: Report, baseline: Baseline) -> list[Entry]:
-    """Baseline entries of completely read account/regions that this scan no longer found:
-    fixed drift, which --update-baseline would drop so that it cannot come back unnoticed."""
+    """Baseline entries of completely read places that this scan no longer found: fixed drift,
+    which --update-baseline would drop so that it cannot come back unnoticed."""
     scope = complete_scope(report)
     present = {f.key for f in report.findings}
-    return [e for e in baseline.entries.values()
-            if (e.account, e.region) in scope and e.key not in present]
+    return [e for e in baseline.entries.values() if e.place in scope and e.key not in present]
 
 
 # -- the file ------------------------------------------------------------------------------
@@ -122,10 +114,12 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
         "written_at": baseline.written_at,
         "policy": baseline.policy,
         "policy_sha256": baseline.policy_sha256,
-        "scope": [{"account": a, "region": r} for a, r in baseline.scope],
+        "scope": [{"account": a, "region": r, **({"network": n} if n else {})}
+                  for a, r, n in baseline.scope],
         "sources": list(baseline.sources),
         "findings": [
-            {"key": e.key, "account": e.account, "region": e.region, "group_id": e.group_id,
+            {"key": e.key, "account": e.account, "region": e.region,
+             **({"network": e.network} if e.network else {}), "group_id": e.group_id,
              "kind": e.kind, "severity": e.severity, "since": e.since,
              **({"role": e.role} if e.role != "scheduler" else {})}
             for e in baseline.entries.values()
@@ -177,15 +171,15 @@ def from_document(data: Any) -> Baseline:
     for i, item in enumerate(_list(data, "scope")):
         where = f"$.scope[{i}]"
         _object(item, where)
-        scope.append((_text(item, "account", where), _text(item, "region", where)))
+        scope.append(_place(item, where, ""))
     sources = tuple(str(s) for s in _list(data, "sources"))
     entries: dict[str, Entry] = {}
     for i, item in enumerate(_list(data, "findings")):
         where = f"$.findings[{i}]"
         _object(item, where)
         key = _text(item, "key", where)
-        entries[key] = Entry(key=key, account=_text(item, "account", where),
-                             region=_text(item, "region", where),
+        account, region, network = _place(item, where, key)
+        entries[key] = Entry(key=key, account=account, region=region, network=network,
                              group_id=_text(item, "group_id", where),
                              kind=_text(item, "kind", where, default=""),
                              severity=_text(item, "severity", where, default=""),
@@ -193,6 +187,15 @@ def from_document(data: Any) -> Baseline:
                              role=_text(item, "role", where, default="scheduler"))
     return Baseline(written_at=written_at, policy=policy, policy_sha256=sha, scope=tuple(scope),
                     entries=entries, sources=sources)
+
+
+def _place(item: Mapping[str, Any], where: str, key: str) -> Scope:
+    """account, region and network of a scope item or an entry; an entry written before places
+    had a network takes its GCP network from its key."""
+    account, region = _text(item, "account", where), _text(item, "region", where)
+    if "network" in item:
+        return account, region, _text(item, "network", where)
+    return account, region, network_in_key(key, account, region)
 
 
 def _object(value: Any, where: str) -> None:

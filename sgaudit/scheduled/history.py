@@ -5,8 +5,10 @@ wait up to the busy timeout), in WAL mode so readers never block writers; two sc
 at once are serialised and both are kept.
 
 A finding is open from the first scan of an unbroken run of scans that found it.  A scan ends
-a run only for findings of the account/regions it read completely: a scan of another region,
-or of a region that failed, says nothing about them.
+a run only for findings of the places it read completely (AWS account/regions, GCP
+project/networks: see ``scope``): a scan of another region or network, or of one that failed,
+says nothing about them.  A finding's GCP network is the one its key names, so rows written
+before places had a network are placed alike.
 
 Order: scans are ordered by when they are recorded, and the scan time is checked against the
 recording machine's own clock.  A scan dated before the latest recorded one is *late* (a slow
@@ -33,7 +35,7 @@ from typing import Any
 from sgaudit.engine.summary import summarize
 from sgaudit.errors import SgauditError
 from sgaudit.model import SEVERITIES, Finding, Report, TrendPoint
-from sgaudit.scheduled.baseline import complete_scope
+from sgaudit.scheduled.scope import complete_scope, network_in_key
 from sgaudit.text import clean
 
 SCHEMA_VERSION = 2
@@ -50,7 +52,8 @@ CREATE TABLE scans (
     policy TEXT,
     policy_sha256 TEXT,
     sources TEXT NOT NULL,          -- JSON list: files or account/regions read
-    scope TEXT NOT NULL,            -- JSON list of [account, region] read completely
+    scope TEXT NOT NULL,            -- JSON list of [account, region] (AWS) and
+                                    -- [project, "global", network] (GCP) read completely
     groups INTEGER NOT NULL,
     open INTEGER NOT NULL,          -- every finding present, accepted or not
     active INTEGER NOT NULL,
@@ -303,7 +306,7 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
             " open_critical, open_high, open_medium, open_low)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (scanned_at, int(report.complete), report.policy_path, policy_sha256,
-             json.dumps(list(report.scanned)), json.dumps(sorted(scope)), len(report.results),
+             json.dumps(list(report.scanned)), _scope_json(scope), len(report.results),
              counts.findings, counts.active, counts.waived, counts.baselined,
              *counts.by_severity.values(), recorded_at, int(what_if),
              *counts.open_by_severity.values()),
@@ -341,7 +344,7 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
             ids.update(conn.execute("SELECT key, id FROM findings WHERE opened_scan = ?", (scan_id,)))
         conn.executemany("UPDATE findings SET severity = ?, status = ? WHERE id = ?", changed)
         resolved = [row for key, row in was_open.items()
-                    if key not in findings and (row[2], row[3]) in scope]
+                    if key not in findings and (row[2], row[3], network_in_key(*row[1:4])) in scope]
         conn.executemany("UPDATE findings SET open = 0, resolved_scan = ? WHERE id = ?",
                          [(scan_id, row[0]) for row in resolved])
         conn.executemany(
@@ -353,6 +356,12 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
     return scan_id, first_seen
+
+
+def _scope_json(scope: frozenset[tuple[str, str, str]]) -> str:
+    """[account, region] for AWS (as before places had a network), [project, region, network]
+    for GCP."""
+    return json.dumps([[a, r, n] if n else [a, r] for a, r, n in sorted(scope)])
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

@@ -1,24 +1,32 @@
 """Waivers: accepted exceptions that expire. Pure: no clock, no files; ``today`` is passed in.
 
-A waiver covers a finding when the group is the same, the protocol matches (a waiver for
-protocol -1 covers every protocol) and the finding's ports and source lie inside the waiver's:
-comparison is by what they allow (port intervals, CIDR containment), never by their text.
+A waiver covers a finding when the group is the same and in the waiver's place (account,
+region, GCP network, when it names them), the protocol matches (a waiver for protocol -1 covers
+every protocol) and the finding's ports and source lie inside the waiver's: comparison is by
+what they allow (port intervals, CIDR containment), never by their text; a source that is not
+an address (sg-…, pl-…, a GCP tag:, sa: or policy token) covers only itself.  A waiver whose
+target name stands for targets in several places of a scan, without saying which, is refused:
+a network tag is a name in one network, and staging's exception must not hide prod's drift.
 An expired waiver covers nothing; a live waiver that covered nothing is stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sgaudit import addresses, intervals, ports
+from sgaudit.errors import PolicyError
 from sgaudit.model import Finding, GroupResult, Report, Waiver, WaiverNotice, WaiverNotices
+from sgaudit.scheduled.scope import Scope, describe_place, place_of
 
 #: waivers that expire within this many days are listed in the report
 EXPIRING_DAYS = 14
 #: an expiry further ahead than this is warned about: exceptions should be reviewed
 LONGEST_DAYS = 365
+#: an ambiguous waiver's refusal names this many places, then counts the rest
+PLACES_NAMED = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +37,9 @@ class WaiverCheck:
     expired: tuple[Waiver, ...]
     #: live waivers that covered nothing, with why ("matched no finding", "group not in this scan")
     stale: tuple[tuple[Waiver, str], ...]
-    #: group id -> its role, for the groups of this scan that are not a scheduler's (the
+    #: waiver -> the role of the group it is for, when that is not a scheduler's (the
     #: default): the notices say which waivers are for cluster-wide groups
-    roles: dict[str, str] = field(default_factory=dict)
+    roles: dict[Waiver, str] = field(default_factory=dict)
 
 
 def expires_on(waiver: Waiver) -> date:
@@ -47,9 +55,10 @@ def is_expired(waiver: Waiver, today: date) -> bool:
     return days_left(waiver, today) < 0
 
 
-def covers(waiver: Waiver, finding: Finding) -> bool:
-    """True when everything the finding names lies inside what the waiver accepts."""
-    if waiver.group_id != finding.group_id:
+def covers(waiver: Waiver, finding: Finding, network: str = "") -> bool:
+    """True when everything the finding names lies inside what the waiver accepts; ``network``
+    is the finding's GCP network ("" on AWS)."""
+    if waiver.group_id != finding.group_id or not _in_place(waiver, finding, network):
         return False
     if waiver.protocol != ports.ALL:
         if waiver.protocol != finding.protocol:
@@ -62,52 +71,86 @@ def covers(waiver: Waiver, finding: Finding) -> bool:
     return source_inside(finding.source, waiver.source)
 
 
+def _in_place(waiver: Waiver, finding: Finding, network: str) -> bool:
+    place = waiver.place
+    return ((place.account is None or place.account == finding.account)
+            and (place.region is None or place.region == finding.region)
+            and (place.network is None or place.network == network))
+
+
 def source_inside(inner: str, outer: str) -> bool:
-    """CIDR containment for addresses; other groups and prefix lists only match themselves."""
-    inner_is_cidr = addresses.is_cidr_source(inner)
-    if inner_is_cidr != addresses.is_cidr_source(outer):
+    """CIDR containment for addresses; other groups, prefix lists and GCP tokens (``tag:…``,
+    ``sa:…``, policy sources, a target's own tag) only match themselves."""
+    if inner == outer:
+        return True
+    if not (addresses.is_cidr_source(inner) and addresses.is_cidr_source(outer)):
         return False
-    if not inner_is_cidr:
-        return inner == outer
     try:
         return intervals.covers((addresses.cidr_interval(outer),), (addresses.cidr_interval(inner),))
-    except ValueError:
+    except ValueError:  # a token that is not an sg-/pl- id: equal or not at all
         return False
+
+
+def waiver_targets(waivers: Iterable[Waiver],
+                   results: Iterable[GroupResult]) -> dict[Waiver, list[GroupResult]]:
+    """Each waiver's targets in this scan: its group id, in its place."""
+    by_name: dict[str, list[GroupResult]] = {}
+    for result in results:
+        by_name.setdefault(result.group.group_id, []).append(result)
+    return {w: [r for r in by_name.get(w.group_id, ()) if w.place.holds(r.group)] for w in waivers}
+
+
+def refuse_ambiguous(targets: Mapping[Waiver, Sequence[GroupResult]]) -> None:
+    """A waiver whose target name matches this scan's targets in more than one place (a network
+    tag in two projects or networks) without its place saying which is refused, exit 2: which
+    one was meant cannot be told, and covering all of them could hide another team's drift."""
+    for w, found in targets.items():
+        places = sorted({place_of(r.group) for r in found})
+        if len(places) > 1:
+            raise PolicyError(_ambiguous(w, places))
+
+
+def _ambiguous(waiver: Waiver, places: list[Scope]) -> str:
+    named = ", ".join(describe_place(p) for p in places[:PLACES_NAMED])
+    more = f" and {len(places) - PLACES_NAMED} more" if len(places) > PLACES_NAMED else ""
+    keys = "account and network" if any(p[2] for p in places) else "account and region"
+    return (f"{waiver.where}: waiver for {waiver.group_id} matches targets in {len(places)} places "
+            f"({named}{more}); add {keys} to the waiver to say which it is for")
 
 
 def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tuple[Report, WaiverCheck]:
     """Mark covered findings waived (first live waiver in file order gives the reason) and put
-    the waiver notices into ``report.waivers`` (only when the policy has waivers)."""
+    the waiver notices into ``report.waivers`` (only when the policy has waivers).  An
+    ambiguous waiver is refused first (``refuse_ambiguous``)."""
     if not waivers:
         return report, WaiverCheck((), (), ())
+    targets = waiver_targets(waivers, report.results)
+    refuse_ambiguous(targets)
     live = [w for w in waivers if not is_expired(w, today)]
     used: set[int] = set()
     results: list[GroupResult] = []
     for result in report.results:
+        network = place_of(result.group)[2]
         findings: list[Finding] = []
         for finding in result.findings:
-            hits = [i for i, w in enumerate(live) if covers(w, finding)]
+            hits = [i for i, w in enumerate(live) if covers(w, finding, network)]
             used.update(hits)
             if hits:
                 finding = replace(finding, waived=True, waiver_reason=live[hits[0]].reason)
             findings.append(finding)
         results.append(replace(result, findings=tuple(findings)))
-    audited = {r.group.group_id for r in report.results}
-    roles = {r.group.group_id: r.role for r in report.results if r.role != "scheduler"}
+    roles = {w: found[0].role for w, found in targets.items() if found and found[0].role != "scheduler"}
     check = WaiverCheck(
         expiring=tuple(w for w in live if days_left(w, today) <= EXPIRING_DAYS),
         expired=tuple(w for w in waivers if is_expired(w, today)),
-        stale=tuple((w, "matched no finding" if w.group_id in audited else "group not in this scan")
+        stale=tuple((w, "matched no finding" if targets[w] else "group not in this scan")
                     for i, w in enumerate(live) if i not in used),
         roles=roles,
     )
     notices = WaiverNotices(
-        expiring=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w.group_id))
-                       for w in check.expiring),
-        expired=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w.group_id))
-                      for w in check.expired),
-        stale=tuple(WaiverNotice(w, days_left(w, today), why, roles.get(w.group_id))
-                    for w, why in check.stale),
+        expiring=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w)) for w in check.expiring),
+        expired=tuple(WaiverNotice(w, days_left(w, today), role=roles.get(w)) for w in check.expired),
+        stale=tuple(WaiverNotice(w, days_left(w, today), why, roles.get(w)) for w, why in check.stale),
     )
     return replace(report, results=tuple(results), waivers=notices), check
 
@@ -122,7 +165,8 @@ def waiver_ports(waiver: Waiver) -> str:
 def describe(waiver: Waiver, role: str | None = None) -> str:
     """One line naming a waiver: where it is written and what it accepts."""
     proto = "all protocols" if waiver.protocol == ports.ALL else waiver.protocol
-    group = f"{waiver.group_id} (role {role})" if role else waiver.group_id
+    group = f"{waiver.group_id} in {waiver.place}" if not waiver.place.anywhere else waiver.group_id
+    group = f"{group} (role {role})" if role else group
     return (f"{waiver.where}: waiver for {group} {proto} {waiver_ports(waiver)} "
             f"from {waiver.source}")
 
@@ -130,10 +174,10 @@ def describe(waiver: Waiver, role: str | None = None) -> str:
 def notices(check: WaiverCheck, today: date) -> list[str]:
     """Lines for stderr: expired waivers first (they no longer hide anything), then stale ones."""
     role = check.roles.get
-    out = [f"{describe(w, role(w.group_id))} expired on {w.expires}; it no longer covers any finding"
+    out = [f"{describe(w, role(w))} expired on {w.expires}; it no longer covers any finding"
            for w in check.expired]
-    out.extend(f"{describe(w, role(w.group_id))} is stale: {why}" for w, why in check.stale)
-    out.extend(f"{describe(w, role(w.group_id))} expires on {w.expires} "
+    out.extend(f"{describe(w, role(w))} is stale: {why}" for w, why in check.stale)
+    out.extend(f"{describe(w, role(w))} expires on {w.expires} "
                f"({_in_days(days_left(w, today))})" for w in check.expiring)
     return out
 

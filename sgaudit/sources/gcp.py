@@ -357,4 +357,4 @@ def to_snapshot(scans: Sequence[gj.ProjectData]) -> Snapshot:
         collector.add_project(data, f"project {data.project}")
     state = collector.state()
     return Snapshot(groups=(), errors=tuple(collector.errors), gcp=state,
-                    scanned=tuple(f"gcp:{d.project}" for d in scans), read=collector.read_projects())
+                    scanned=tuple(f"gcp:{d.project}" for d in scans))

@@ -174,7 +174,8 @@ class GcpCollector:
         instances = {key: tuple(self.instances.get(key, ())) for key in keys
                      if self._read(gj.INSTANCES, key[0])}
         rules = tuple(r for _, (r, _f) in sorted(self.rules.items()))
-        return GcpState(networks=networks, firewalls=rules, instances=instances)
+        return GcpState(networks=networks, firewalls=rules, instances=instances,
+                        read=self.read_networks())
 
     def _network(self, key: Key) -> GcpNetwork:
         project, name = key
@@ -220,14 +221,17 @@ class GcpCollector:
             if error not in self.errors:
                 self.errors.append(error)
 
-    def read_projects(self) -> tuple[tuple[str, str], ...]:
-        """(project, "global") of each project read completely: its firewall rules, subnets
-        and the effective firewalls of every network with rules, and no error."""
+    def read_networks(self) -> tuple[tuple[str, str], ...]:
+        """(project, network) of each network read completely, with no error in its project:
+        the project's firewall rules and subnets, and the network's effective firewalls (its
+        VPC rules and policies; its regional answers too, else the project has an error).  In
+        a per-project scan (live, or its snapshot) the networks list and the firewall rules
+        are whole, so a listed network without rules is read as well: its targets are gone."""
         failed = {e.account for e in self.errors}
-        projects = set(self.read_kinds.get(gj.FIREWALLS, set())) & self.read_kinds.get(gj.SUBNETS, set())
-        out = []
-        for project in sorted(projects - failed):
-            nets = {r.network for r, _ in self.rules.values() if r.project == project}
-            if all((project, n) in self.policies for n in nets):
-                out.append((project, "global"))
-        return tuple(out)
+        projects = self.read_kinds.get(gj.FIREWALLS, set()) & self.read_kinds.get(gj.SUBNETS, set())
+        projects = projects - failed
+        out = {key for key in self.policies if key[0] in projects}
+        whole = projects & self.read_kinds.get("project", set()) & self.read_kinds.get(gj.NETWORKS, set())
+        with_rules = {(r.project, r.network) for r, _ in self.rules.values()}
+        out.update(key for key in self.orders if key[0] in whole and key not in with_rules)
+        return tuple(sorted(out))

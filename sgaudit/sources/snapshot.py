@@ -116,7 +116,7 @@ class SnapshotSource:
         state = gcp.state() if gcp.used else None
         return Snapshot(groups=tuple(reader.groups.values()), vpcs=reader.vpcs,
                         prefix_lists=reader.prefix_lists, errors=tuple(reader.errors + gcp.errors),
-                        scanned=tuple(self.paths), read=tuple(reader.read) + gcp.read_projects(),
+                        scanned=tuple(self.paths), read=tuple(reader.read),
                         gcp=state, accounts=reader.accounts)
 
 

@@ -94,7 +94,7 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
      "4: clusters[0].backend_options.enable_public_http: expected true or false, got 'maybe'"),
     ("clusters entry not a mapping", "clusters:\n  - 5\n", "1: clusters[0]: expected a mapping, got 5"),
     ("allow without source", "allow:\n  - {protocol: tcp, ports: [443]}\n",
-     "2: allow[0]: missing 'source' (a CIDR, sg-… or pl-…)"),
+     "2: allow[0]: missing 'source' (a CIDR, sg-…, pl-…, or a GCP tag:, sa: or policy source)"),
     ("allow bad group id", "allow:\n  - {protocol: tcp, ports: [443], source: sg-zz}\n",
      "2: allow[0].source: expected a security group id (sg-…) or prefix list id (pl-…) of hex "
      "digits, got 'sg-zz'"),
@@ -115,9 +115,11 @@ BAD_POLICIES: list[tuple[str, str, str]] = [
     ("allow all protocols with ports", "allow:\n  - {protocol: -1, ports: [443], source: 10.0.0.0/8}\n",
      "2: allow[0].ports: protocol -1 means every port; remove ports [443]"),
     ("allow unknown key", "allow:\n  - {protocol: tcp, ports: [443], source: 10.0.0.0/8, colour: red}\n",
-     "2: allow[0].colour: unknown key 'colour'; known keys: protocol, ports, source, description"),
+     "2: allow[0].colour: unknown key 'colour'; known keys: protocol, ports, source, description, "
+     "account, region, network"),
     ("allow not a list", "allow: {protocol: tcp}\n",
-     "1: allow: expected a list of {protocol, ports, source} entries, got {'protocol': 'tcp'}"),
+     "1: allow: expected a list of {protocol, ports, source, account, region, network} entries, "
+     "got {'protocol': 'tcp'}"),
 ]
 
 

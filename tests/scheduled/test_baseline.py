@@ -218,7 +218,7 @@ def report_of(*findings: Finding, groups: tuple[tuple[str, str], ...],
 def test_complete_scope_is_what_was_audited_minus_what_failed() -> None:
     report = report_of(groups=(("sg-1", "us-east-1"), ("sg-2", "eu-west-1")),
                        errors=(("eu-west-1", "denied"), ("ap-south-1", "denied")))
-    assert complete_scope(report) == {(ACCOUNT, "us-east-1")}
+    assert complete_scope(report) == {(ACCOUNT, "us-east-1", "")}
 
 
 def test_waived_findings_stay_out_of_the_baseline() -> None:
@@ -228,7 +228,7 @@ def test_waived_findings_stay_out_of_the_baseline() -> None:
     assert list(new.entries) == [plain.key]
     assert new.entries[plain.key] == Entry(plain.key, ACCOUNT, "us-east-1", "sg-1", "extra", "high",
                                            "2026-03-01T02:00:00Z")
-    assert new.policy_sha256 == "abc" and new.scope == ((ACCOUNT, "us-east-1"),)
+    assert new.policy_sha256 == "abc" and new.scope == ((ACCOUNT, "us-east-1", ""),)
 
 
 def test_mark_baselined_is_set_membership_and_pure() -> None:

@@ -42,7 +42,7 @@ def paths(fake: ComputeFake, project: str = PROJECT) -> list[str]:
 def test_live_scan_reads_what_the_gcloud_files_say(fake: ComputeFake) -> None:
     snap = gcp.GcpSource([PROJECT]).read()
     assert snap.errors == ()
-    assert snap.read == ((PROJECT, "global"),)
+    assert snap.gcp.read == ((PROJECT, "coiled-net"),)
     assert snap.scanned == (f"gcp:{PROJECT}",)
     assert snap.groups == ()
     assert snap.gcp == from_files()
@@ -77,7 +77,7 @@ def test_instances_are_read_only_when_a_rule_targets_service_accounts(fake: Comp
     snap = gcp.GcpSource([PROJECT]).read()
     assert "aggregated/instances" not in paths(fake)
     assert snap.gcp.instances == {}
-    assert snap.errors == () and snap.read == ((PROJECT, "global"),)
+    assert snap.errors == () and snap.gcp.read == ((PROJECT, "coiled-net"),)
 
 
 def test_policy_rule_targeting_a_service_account_also_reads_instances(fake: ComputeFake) -> None:
@@ -93,7 +93,7 @@ def test_projects_are_read_concurrently_and_one_failing_spoils_only_itself(fake:
     fake.load_gcloud("coiled-other", GCP)  # its rules name coiled-demo's network: same rules
     fake.faults.append(Fault("coiled-other", 403, "firewalls"))
     snap = gcp.GcpSource([PROJECT, "coiled-other"]).read()
-    assert snap.read == ((PROJECT, "global"),)
+    assert snap.gcp.read == ((PROJECT, "coiled-net"),)
     [error] = snap.errors
     assert (error.account, error.region, error.operation, error.code) == (
         "coiled-other", "global", "compute.firewalls.list", "PERMISSION_DENIED")
@@ -115,7 +115,7 @@ def test_failures_fail_closed(fake: ComputeFake, fault: Fault, code: str, operat
     snap = gcp.GcpSource([PROJECT]).read()
     [error] = snap.errors
     assert (error.account, error.code, error.operation) == (PROJECT, code, operation)
-    assert snap.read == ()
+    assert snap.gcp.read == ()
 
 
 def test_quota_is_retried_a_bounded_number_of_times(fake: ComputeFake) -> None:
@@ -158,7 +158,7 @@ def test_malformed_rule_in_an_answer_is_an_incomplete_scan_not_bad_input(fake: C
     [error] = snap.errors
     assert error.code == "MalformedAnswer"
     assert "port '70000' outside 0-65535" in error.message
-    assert snap.read == ()
+    assert snap.gcp.read == ()
 
 
 def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, gcp_fake: ComputeFake) -> None:  # noqa: F811
@@ -221,7 +221,8 @@ def test_snapshot_saves_what_was_read_and_replays_to_the_same_state(
     replay = SnapshotSource([str(out)]).read(Matcher())
     live = gcp.GcpSource([PROJECT]).read()
     assert replay.gcp == live.gcp == from_files()
-    assert replay.read == live.read and replay.errors == live.errors == ()
+    assert replay.gcp.read == live.gcp.read == ((PROJECT, "coiled-net"),)
+    assert replay.errors == live.errors == ()
 
 
 def test_incomplete_snapshot_replays_incomplete(sgaudit: Callable[..., Run], fake: ComputeFake,
@@ -234,7 +235,7 @@ def test_incomplete_snapshot_replays_incomplete(sgaudit: Callable[..., Run], fak
                                        "compute.subnetworks.aggregatedList: PERMISSION_DENIED: HTTP 403")
     replay = SnapshotSource([str(out)]).read(Matcher())
     assert [(e.account, e.code) for e in replay.errors] == [(PROJECT, "PERMISSION_DENIED")]
-    assert replay.read == ()
+    assert replay.gcp.read == ()
     assert replay.gcp.networks[(PROJECT, "coiled-net")].subnet_ranges is None
     run = sgaudit("check", "--snapshot", out, "-f", "json")
     assert run.code == 3 and json.loads(run.out)["complete"] is False
@@ -375,7 +376,7 @@ def test_aws_and_gcp_options_scan_both(sgaudit: Callable[..., Run], fake: Comput
     replay = SnapshotSource([str(out)]).read(Matcher(tags=(("owner", "coiled"),)))
     assert [g.group_id for g in replay.groups] == [group]
     assert replay.gcp == from_files()
-    assert sorted(replay.read) == sorted([(PROJECT, "global"), (ACCOUNT, "us-east-1")])
+    assert replay.read == ((ACCOUNT, "us-east-1"),) and replay.gcp.read == ((PROJECT, "coiled-net"),)
 
 
 # -- regional network firewall policies --------------------------------------------------------
@@ -425,7 +426,7 @@ def test_regional_call_per_region_with_subnets_and_only_then(fake: ComputeFake) 
                                          _subnet(PROJECT, "unused-net", "europe-west4", "10.200.0.0/20")]
     state.subnetworks["asia-east1"] = [_subnet(PROJECT, "unused-net", "asia-east1", "10.210.0.0/20")]
     snap = gcp.GcpSource([PROJECT]).read()
-    assert snap.errors == () and snap.read == ((PROJECT, "global"),)
+    assert snap.errors == () and snap.gcp.read == ((PROJECT, "coiled-net"),)
     regional = [c for c in fake.calls(PROJECT) if "/regions/" in c]
     link = quote(network_url(PROJECT, "coiled-net"), safe="")
     assert [c.split("&")[0] for c in regional] == [
@@ -501,7 +502,7 @@ def test_a_malformed_rule_in_a_regional_answer_is_an_incomplete_scan(fake: Compu
     [error] = snap.errors
     assert (error.code, error.operation) == ("MalformedAnswer", "read answers")
     assert "regional[coiled-net][us-central1]" in error.message and "'99999'" in error.message
-    assert snap.read == ()
+    assert snap.gcp.read == ()
 
 
 def test_snapshot_with_regional_answers_replays_to_the_same_findings(

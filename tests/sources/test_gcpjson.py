@@ -47,7 +47,7 @@ def test_fixture_files_give_the_whole_state() -> None:
     snap = read(*FILES)
     state = snap.gcp
     assert snap.groups == () and snap.errors == ()
-    assert snap.read == (("coiled-demo", "global"),)
+    assert snap.read == () and state.read == (("coiled-demo", "coiled-net"),)
     [(key, network)] = state.networks.items()
     assert key == ("coiled-demo", "coiled-net")
     assert network.enforcement_order == "AFTER_CLASSIC_FIREWALL"
@@ -93,7 +93,7 @@ def test_what_was_not_read_stays_unknown(tmp_path: Path) -> None:
     network = snap.gcp.networks[("coiled-demo", "coiled-net")]
     assert network.subnet_ranges is None and network.policies is None
     assert snap.gcp.instances == {}
-    assert snap.read == ()  # not complete: no subnets, no effective firewalls
+    assert snap.gcp.read == ()  # not complete: no subnets, no effective firewalls
 
 
 def test_gcp_only_run_is_not_refused_and_aws_only_vpcs_still_is(sgaudit: Callable[..., Run]) -> None:
