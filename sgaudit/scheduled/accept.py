@@ -70,10 +70,11 @@ def accept_and_record(report: Report, policy: Policy, now: str,
         from sgaudit.scheduled import history
 
         with history.open_history(history_path, create=True) as conn:
-            _, first_seen = history.record_scan(conn, report, now, policy.sha256,
-                                                what_if=what_if, warn=warn)
+            scan_id, first_seen = history.record_scan(conn, report, now, policy.sha256,
+                                                      what_if=what_if, warn=warn)
             report = history.with_first_seen(report, first_seen)
-            report = replace(report, trend=history.trend(conn))
+            report = replace(report, trend=history.trend(conn),
+                             resolved=history.resolved_by(conn, scan_id))
     if update_baseline:
         from sgaudit.scheduled import baseline as bl
 

@@ -22,21 +22,22 @@ DEMO = ["--policy", FIXTURES / "policy.yaml", "--snapshot", FIXTURES / "security
 @pytest.mark.parametrize(("name", "fmt"), [
     ("report.html", "html"), ("REPORT.HTM", "html"), ("summary.md", "markdown"),
     ("scan.sarif", "sarif"), ("junit.xml", "junit"), ("r.json", "json"), ("r.txt", "table"),
-    ("no-extension", None), ("r.sarif.json", "json"),
+    ("no-extension", None), ("r.sarif.json", "json"), ("hub.asff", "asff"), ("siem.ocsf", "ocsf"),
 ])
 def test_format_for_path(name: str, fmt: str | None) -> None:
     assert format_for_path(name) == fmt
 
 
 def test_every_format_is_registered_with_its_module() -> None:
-    assert sorted(FORMATS) == ["html", "json", "junit", "markdown", "sarif", "table"]
+    assert sorted(FORMATS) == ["asff", "html", "json", "junit", "markdown", "ocsf", "sarif", "table"]
     assert choose_format(None, "x.html") == "html"
     assert choose_format("json", "x.html") == "json"      # -f wins
     assert choose_format(None, "report") == "table"       # no extension: the table
     with pytest.raises(UsageError) as refused:                # an unknown one: never a silent table
         choose_format(None, "x.unknown")
     assert str(refused.value) == ("-o x.unknown: no report format has the extension '.unknown' (known: "
-                                  ".txt, .json, .md, .markdown, .html, .htm, .sarif, .xml); pass -f FORMAT")
+                                  ".txt, .json, .md, .markdown, .html, .htm, .sarif, .xml, .asff, .ocsf); "
+                                  "pass -f FORMAT")
     assert choose_format(None, None) == "table"
 
 
