@@ -28,6 +28,7 @@ from sgaudit.cli.common import (
 from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
+from sgaudit.cli.securityhub import securityhub_option
 from sgaudit.errors import UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.report import FORMATS
@@ -63,19 +64,23 @@ from sgaudit.scheduled.accept import accept_and_record, read_baselines
 @live_options
 @gcp_options
 @fix_options
+@securityhub_option
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
           snapshot_region: str | None = None, snapshot_account: str | None = None,
           record_what_if: bool = False, live: LiveOptions | None = None,
-          fixing: FixOptions | None = None, gcp: GcpOptions | None = None) -> None:
+          fixing: FixOptions | None = None, gcp: GcpOptions | None = None,
+          securityhub: bool = False) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
+    from sgaudit.cli import securityhub as hub
     from sgaudit.engine.audit import audit
     from sgaudit.report import renderer
 
     fixing = fixing or FixOptions()
     set_quiet(quiet)
     _refuse_before_reading(fixing, snapshots, fmt, output, update_baseline, history_path, live, gcp)
+    hub.refuse(securityhub, fixing.fix, gcp is not None and gcp.given)
     fmt_given = fmt is not None
     fmt = choose_format(fmt, output)
     render = renderer(fmt)
@@ -84,6 +89,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
+    if securityhub:
+        hub.require_places(snapshot)
     report = _with_scan_details(audit(policy, snapshot, now), snapshot,
                                 None if snapshots else (live or LiveOptions()))
     shown = set(policy.warnings)
@@ -92,6 +99,8 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     report = accept_and_record(report, policy, now, baselines, update_baseline, history_path, warn,
                                what_if=what_if(), record_what_if=record_what_if,
                                info=None if quiet else say)
+    if securityhub:
+        report = hub.deliver(report, None if snapshots else (live or LiveOptions()), quiet)
     if fixing.fix:
         if output:
             write_report(render(report), output, fmt, quiet)
