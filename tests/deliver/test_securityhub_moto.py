@@ -302,3 +302,23 @@ def test_refused_combinations(sgaudit: Callable[..., Run], aws_env: str) -> None
                                                 "first, then a check with --securityhub imports what is left")
     run = sgaudit("check", "--securityhub", "--gcp-project", "p")
     assert run.code == 2 and "--securityhub takes AWS findings" in run.err
+
+
+def test_an_organization_scan_imports_with_each_accounts_assumed_role(
+        sgaudit: Callable[..., Run], proxy: FaultProxy, aws_env: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    orgs = boto3.client("organizations", region_name="us-east-1", endpoint_url=aws_env)
+    orgs.create_organization(FeatureSet="ALL")
+    members = [orgs.create_account(AccountName=f"team-{n}", Email=f"{n}@example.com")
+               ["CreateAccountStatus"]["AccountId"] for n in ("a", "b")]
+    for account in members:
+        c = ec2(aws_env, **assumed(aws_env, f"arn:aws:iam::{account}:role/sgaudit-read"))
+        make_group(c, make_vpc(c), "coiled-x", COILED, [*DEFAULT_INGRESS, ("tcp", 3389, 3389, WORLD)])
+    run = check(sgaudit, proxy, monkeypatch, "2026-03-01T02:00:00Z", "--regions", "us-east-1",
+                "--org-role", "sgaudit-read")
+    assert run.code == 0, run.err
+    for account in members:
+        creds = assumed(aws_env, f"arn:aws:iam::{account}:role/sgaudit-read")
+        (held,) = in_hub(aws_env, **creds).values()
+        assert (held["AwsAccountId"], held["GeneratorId"]) == (account, "sgaudit/SGA001")
+    assert in_hub(aws_env) == {}  # the management account has no drift, so nothing
