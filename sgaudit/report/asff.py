@@ -12,7 +12,6 @@ naming the network and tag: for pipelines that convert; Security Hub itself take
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sgaudit import __version__
@@ -35,7 +34,8 @@ TITLE_MAX, DESCRIPTION_MAX, REMEDIATION_MAX, FIELD_VALUE_MAX = 256, 1024, 512, 2
 
 
 def render(report: Report) -> str:
-    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"
+    """``{"Findings": [...]}``, one finding a line."""
+    return '{"Findings": ' + sf.json_lines(findings(report)) + "}\n"
 
 
 def document(report: Report) -> dict[str, Any]:

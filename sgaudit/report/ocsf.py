@@ -15,7 +15,6 @@ the resource. Validated in the tests against the OCSF schema's own JSON (package
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +43,8 @@ STANDARD = "sgaudit: Coiled cluster ingress"
 
 
 def render(report: Report) -> str:
-    return json.dumps(events(report), indent=2, ensure_ascii=False) + "\n"
+    """A JSON array, one event a line."""
+    return sf.json_lines(events(report)) + "\n"
 
 
 def events(report: Report) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ Nothing here changes a verdict; the texts are cleaned (they quote names from the
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from sgaudit.engine.finding_types import FindingType, finding_type
 from sgaudit.model import Finding, Group, Kind, Report
@@ -25,20 +27,27 @@ class Located:
     finding: Finding
     group: Group
     role: str
+    #: its type (classified once: every text names it)
+    type: FindingType
 
     @property
     def gcp(self) -> bool:
         return self.group.cloud == "gcp"
 
-    @property
-    def type(self) -> FindingType:
-        return finding_type(self.finding)
-
 
 def located(report: Report) -> list[Located]:
     """The report's active findings, in the order every report lists them (worst first)."""
-    out = [Located(f, r.group, r.role) for r in report.results for f in r.findings if f.active]
+    out = [Located(f, r.group, r.role, finding_type(f)) for r in report.results for f in r.findings
+           if f.active]
     return sorted(out, key=lambda x: view.severity_order(x.finding))
+
+
+def json_lines(items: list[Any]) -> str:
+    """A JSON array with one item a line: readable, diffable, and written by json's C encoder
+    (the indenting one is pure Python, minutes for a big scan)."""
+    if not items:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in items) + "\n]"
 
 
 def finding_id(key: str) -> str:
