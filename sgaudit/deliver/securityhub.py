@@ -47,7 +47,7 @@ THROTTLED = ("TooManyRequestsException", "ThrottlingException", "Throttling", "L
 #: UserDefinedFields, nor what Security Hub adds itself)
 OWN_FIELDS = ("SchemaVersion", "Id", "ProductArn", "ProductName", "CompanyName", "GeneratorId",
               "AwsAccountId", "Region", "Types", "CreatedAt", "Title", "Description", "Remediation",
-              "Resources")
+              "Resources", "FindingProviderFields")
 IMPORT, GET = "BatchImportFindings", "GetFindings"
 
 

@@ -76,6 +76,10 @@ def finding(x: Located, scanned_at: str) -> dict[str, Any]:
         "CreatedAt": f.first_seen or scanned_at,
         "UpdatedAt": scanned_at,
         "Severity": {"Label": f.severity.upper(), "Original": str(f.severity)},
+        # how a provider updates severity and types after the first import (the top-level
+        # fields count only when a finding is created)
+        "FindingProviderFields": {"Severity": {"Label": f.severity.upper(), "Original": str(f.severity)},
+                                  "Types": [TYPES[Kind(f.kind)]]},
         "Title": cut(sf.title(x), TITLE_MAX),
         "Description": cut(sf.description(x), DESCRIPTION_MAX),
         "Remediation": {"Recommendation": {"Text": cut(sf.remediation(x), REMEDIATION_MAX)}},

@@ -101,6 +101,9 @@ def test_an_asff_finding_whole() -> None:
                   "Network Reachability - Extra Ingress"],
         "CreatedAt": "2025-12-01T00:00:00Z", "UpdatedAt": GENERATED_AT,
         "Severity": {"Label": "CRITICAL", "Original": "critical"},
+        "FindingProviderFields": {"Severity": {"Label": "CRITICAL", "Original": "critical"},
+                                  "Types": ["Software and Configuration Checks/AWS Security Best "
+                                            "Practices/Network Reachability - Extra Ingress"]},
         "Title": "Admin port open to the world: tcp 22 from 0.0.0.0/0",
         "Description": "The security group sg-0a11ce0000000002 (coiled-dask-prod-2) in 111122223333/unknown "
                        "allows ingress its cluster's options do not permit: tcp 22 from 0.0.0.0/0 "
