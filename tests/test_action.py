@@ -56,7 +56,7 @@ def test_a_composite_action_whose_scripts_take_inputs_only_from_the_environment(
         if "run" in step:
             assert step["shell"] == "bash"
             assert "${{" not in step["run"], step["name"]  # no expression can inject shell code
-    assert "${GITHUB_ACTION_PATH}[gcp]" in STEPS["install"]["run"]     # the action's own ref
+    assert '"${GITHUB_ACTION_PATH}[gcp,postgres]"' in STEPS["install"]["run"]  # the action's own ref
     upload = STEPS["Upload SARIF to code scanning"]
     assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
     assert "inputs.upload-sarif == 'true'" in upload["if"]
