@@ -247,6 +247,20 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolved:
+    """A finding the history had open and a scan resolved (it read the finding's place
+    completely and did not find it): what the history keeps of it."""
+
+    key: str
+    kind: str
+    severity: str
+    account: str
+    region: str
+    group_id: str
+    first_seen: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScanError:
     """Something that could not be read; any one of these makes the scan incomplete."""
 
@@ -610,6 +624,8 @@ class Report:
     trend: tuple[TrendPoint, ...] | None = None
     #: the accounts an organization-wide scan covered (see Snapshot.accounts)
     accounts: AccountSummary | None = None
+    #: the findings this scan resolved, from the history; None without a history
+    resolved: tuple[Resolved, ...] | None = None
 
     @property
     def findings(self) -> list[Finding]:

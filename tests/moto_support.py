@@ -203,6 +203,10 @@ class Fault:
     html: bool = False
     #: only AssumeRole requests for this role ARN
     role_arn: str | None = None
+    #: answer only the first this many matching requests (None: every one)
+    times: int | None = None
+    #: answer with this JSON body and ``status`` instead of an error (a 200 with FailedFindings)
+    body: str | None = None
 
     @classmethod
     def denied(cls, action: str, *, region: str | None = None, group: str | None = None) -> Fault:
@@ -229,6 +233,9 @@ class FaultProxy:
         self.faults = list(faults)
         self.log: list[tuple[str, str]] = []
         self.requests: Counter[tuple[str, str]] = Counter()
+        #: the JSON bodies of REST calls (Security Hub's), as (path, parsed body)
+        self.bodies: list[tuple[str, Any]] = []
+        self._used: Counter[Fault] = Counter()
         self.on_change: Callable[[str, str], None] | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
@@ -259,7 +266,14 @@ class FaultProxy:
 
     def fault_for(self, region: str, action: str, group: str = "", role_arn: str = "") -> Fault | None:
         with self.lock:
-            return next((f for f in self.faults if f.matches(region, action, group, role_arn)), None)
+            for fault in self.faults:
+                if not fault.matches(region, action, group, role_arn):
+                    continue
+                if fault.times is not None and self._used[fault] >= fault.times:
+                    continue
+                self._used[fault] += 1
+                return fault
+            return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -278,24 +292,20 @@ class FaultProxy:
                 # the operation in X-Amz-Target, and errors answered as JSON
                 target = self.headers.get("X-Amz-Target", "")
                 action = form.get("Action", [""])[0] or target.rpartition(".")[2]
+                # REST protocol (Security Hub): the operation is the path, the body JSON
+                rest = "" if action else urllib.parse.urlsplit(self.path).path
+                action = action or rest
                 group = form.get("GroupId", [""])[0]
                 with proxy.lock:
                     proxy.log.append((action, group))
                     proxy.requests[(region, action)] += 1
+                    if rest:
+                        proxy.bodies.append((rest, json.loads(body or b"{}")))
                 if action in CHANGES and proxy.on_change is not None:
                     proxy.on_change(action, group)
                 fault = proxy.fault_for(region, action, group, form.get("RoleArn", [""])[0])
-                if fault is not None and fault.html:
-                    page = f"<html><body><h1>{fault.code}</h1>\n<p>{fault.message}</p></body></html>"
-                    self._answer(fault.status, page.encode(), {"Content-Type": "text/html"})
-                    return
-                if fault is not None and target:
-                    payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
-                    self._answer(fault.status, payload, {"Content-Type": "application/x-amz-json-1.1"})
-                    return
                 if fault is not None:
-                    self._answer(fault.status, error_xml(fault.code, fault.message),
-                                 {"Content-Type": "text/xml"})
+                    self._answer(*fault_answer(fault, json_protocol=bool(target or rest)))
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 try:
@@ -319,6 +329,20 @@ class FaultProxy:
                 self.wfile.write(payload)
 
         return Handler
+
+
+def fault_answer(fault: Fault, json_protocol: bool) -> tuple[int, bytes, dict[str, str]]:
+    """What the proxy answers for a fault: its body, an HTML page, or AWS's error (JSON for the
+    JSON and REST protocols, XML for the query protocol)."""
+    if fault.body is not None:
+        return fault.status, fault.body.encode(), {"Content-Type": "application/json"}
+    if fault.html:
+        page = f"<html><body><h1>{fault.code}</h1>\n<p>{fault.message}</p></body></html>"
+        return fault.status, page.encode(), {"Content-Type": "text/html"}
+    if json_protocol:
+        payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+        return fault.status, payload, {"Content-Type": "application/x-amz-json-1.1"}
+    return fault.status, error_xml(fault.code, fault.message), {"Content-Type": "text/xml"}
 
 
 def signed_region(authorization: str) -> str:

@@ -11,12 +11,25 @@ import subprocess
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT
 
-FORMATS = ("table", "json", "markdown", "html", "sarif", "junit")
+#: what each format's output of the fixtures' demo must show
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "table": lambda out: "2 of 6 group(s) match their desired state." in out,
+    "json": lambda out: len(json.loads(out)["findings"]) == 6,
+    "markdown": lambda out: out.startswith("## ❌ sgaudit: drift in 4 of 6 security group(s)"),
+    "html": lambda out: (out.startswith("<!DOCTYPE html>")
+                         and "<h1>Drift in 4 of 6 security groups</h1>" in out),
+    "sarif": lambda out: len(json.loads(out)["runs"][0]["results"]) == 6,
+    "junit": lambda out: ET.fromstring(out.encode()).get("failures") == "4",
+    "asff": lambda out: len(json.loads(out)["Findings"]) == 6,
+    "ocsf": lambda out: [e["class_uid"] for e in json.loads(out)] == [2003] * 6,
+}
+FORMATS = tuple(CHECKS)
 
 
 def _run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -59,19 +72,7 @@ def test_the_wheel_renders_every_format(tmp_path: Path) -> None:
     for fmt in FORMATS:
         run = _run(venv / "bin" / "sgaudit", "check", *demo, "-f", fmt, cwd=tmp_path)
         assert run.returncode == 0, (fmt, run.stderr)
-        out = run.stdout
-        if fmt == "table":
-            assert "2 of 6 group(s) match their desired state." in out
-        elif fmt == "json":
-            assert len(json.loads(out)["findings"]) == 6
-        elif fmt == "markdown":
-            assert out.startswith("## ❌ sgaudit: drift in 4 of 6 security group(s)")
-        elif fmt == "html":
-            assert out.startswith("<!DOCTYPE html>") and "<h1>Drift in 4 of 6 security groups</h1>" in out
-        elif fmt == "sarif":
-            assert len(json.loads(out)["runs"][0]["results"]) == 6
-        else:
-            assert ET.fromstring(out.encode()).get("failures") == "4"
+        assert CHECKS[fmt](run.stdout), fmt
     # and -o infers the format in the installed tool too
     run = _run(venv / "bin" / "sgaudit", "check", *demo, "-o", tmp_path / "r.html", cwd=tmp_path)
     assert run.returncode == 0 and (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")

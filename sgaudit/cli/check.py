@@ -29,9 +29,10 @@ from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.cli.notices import notify_options, plan_notices, send_notices
+from sgaudit.cli.securityhub import securityhub_option
 from sgaudit.errors import UsageError
 from sgaudit.model import Report, Snapshot
-from sgaudit.report import FORMATS
+from sgaudit.report import FORMATS, ReportFormat, format_for_path, renderer
 from sgaudit.scheduled.accept import accept, read_baselines
 
 
@@ -43,6 +44,9 @@ from sgaudit.scheduled.accept import accept, read_baselines
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the report here: a file atomically (through a symlink, its target); "
                    "a device or FIFO directly; '-' for stdout.")
+@click.option("--report", "reports", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the report here, in the format of FILE's extension (.sarif, .md, "
+                   ".asff, ...); repeatable: one scan, several reports (CI uploads one, shows another).")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 1 when there is active drift.")
 @click.option("--allow-partial", is_flag=True,
               help="Report what could be read and exit 0/1 even if some of it could not.")
@@ -65,29 +69,35 @@ from sgaudit.scheduled.accept import accept, read_baselines
 @live_options
 @gcp_options
 @fix_options
+@securityhub_option
 def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, output: str | None,
           fail_on_drift: bool, allow_partial: bool, quiet: bool, baseline_path: str | None = None,
           update_baseline: str | None = None, history_path: str | None = None,
           snapshot_region: str | None = None, snapshot_account: str | None = None,
           record_what_if: bool = False, live: LiveOptions | None = None,
           fixing: FixOptions | None = None, gcp: GcpOptions | None = None,
-          notify: tuple[str, ...] = (), notify_on: str | None = None) -> None:
+          notify: tuple[str, ...] = (), notify_on: str | None = None,
+          securityhub: bool = False, reports: tuple[str, ...] = ()) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
+    from sgaudit.cli import securityhub as hub
     from sgaudit.engine.audit import audit
-    from sgaudit.report import renderer
 
     fixing = fixing or FixOptions()
     set_quiet(quiet)
     _refuse_before_reading(fixing, snapshots, fmt, output, update_baseline, history_path, live, gcp)
+    hub.refuse(securityhub, fixing.fix, gcp is not None and gcp.given)
+    also = _more_reports(reports, output)
     fmt_given = fmt is not None
     fmt = choose_format(fmt, output)
-    render = renderer(fmt)
+    renderer(fmt)  # an unknown format is refused before reading
     policy = load_policy_with_warnings(policy_path)
     notices = plan_notices(notify, notify_on, policy, history_path, baseline_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
+    if securityhub:
+        hub.require_places(snapshot)
     report = _with_scan_details(audit(policy, snapshot, now), snapshot,
                                 None if snapshots else (live or LiveOptions()))
     shown = set(policy.warnings)
@@ -97,17 +107,19 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
                       what_if=what_if(), record_what_if=record_what_if,
                       info=None if quiet else say, compare=notices is not None)
     report = accepted.report
+    if securityhub:
+        report = hub.deliver(report, None if snapshots else (live or LiveOptions()), quiet)
     if fixing.fix:
-        if output:
-            write_report(render(report), output, fmt, quiet)
+        write_reports(report, (output, fmt) if output else None, also, quiet)
         send_notices(notices, accepted, quiet)
         if not quiet:
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
                                     policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
                                     as_json=fmt == "json" and not output))
-    if output or fmt_given or not update_baseline:  # --update-baseline alone: no table on stdout
-        write_report(render(report), output, fmt, quiet)
+    # --update-baseline alone: no table on stdout
+    write_reports(report, (output, fmt) if output or fmt_given or not update_baseline else None,
+                  also, quiet)
     send_notices(notices, accepted, quiet)
     if not quiet:
         click.echo(summary_line(report), err=True)
@@ -125,12 +137,38 @@ def _refuse_before_reading(fixing: FixOptions, snapshots: tuple[str, ...], fmt: 
                       history=(history_path, "history database"))
 
 
+def _more_reports(reports: tuple[str, ...], output: str | None) -> list[tuple[str, str]]:
+    """--report FILE...: (path, format from its extension), refused before reading when a path
+    names no format, is stdout, repeats, or cannot be written."""
+    seen = {output} if output else set()
+    out = []
+    for path in reports:
+        if path == "-" or path in seen:
+            raise UsageError(f"--report {path}: " + ("stdout is -o's (use -o -)" if path == "-"
+                                                     else "given twice"))
+        seen.add(path)
+        fmt = format_for_path(path)
+        if fmt is None:
+            known = ", ".join(e for f in ReportFormat for e in f.extensions)
+            raise UsageError(f"--report {path}: no report format has its extension (known: {known})")
+        refuse_unwritable(report=(path, "report"))
+        out.append((path, fmt))
+    return out
+
+
 def _with_scan_details(report: Report, snapshot: Snapshot, live: LiveOptions | None) -> Report:
     """What the source knows beyond groups: an organization scan's account summary (live or
     replayed), and for a live AWS scan the rule ids of the drifted groups."""
     if snapshot.accounts is not None:
         report = replace(report, accounts=snapshot.accounts)
     return live.with_rule_ids(report, warn) if live is not None else report
+
+
+def write_reports(report: Report, main: tuple[str | None, str] | None,
+                  also: list[tuple[str, str]], quiet: bool) -> None:
+    """The report (-o, or stdout when ``main`` names no file), then every --report file."""
+    for output, fmt in ([main] if main is not None else []) + list(also):
+        write_report(renderer(fmt)(report), output, fmt, quiet)
 
 
 def write_report(text: str, output: str | None, fmt: str, quiet: bool) -> None:

@@ -114,6 +114,13 @@ class LiveOptions:
         """After an organization scan: what it covered."""
         return self._source.accounts if self._source is not None else None
 
+    def client_of(self, service: str, account: str, region: str) -> Any:
+        """After a scan: a client with the identity that scanned ``account`` (see
+        AwsSource.client_of); ValueError before any scan."""
+        if self._source is None:
+            raise ValueError("no live AWS scan ran")
+        return self._source.client_of(service, account, region)
+
     def with_rule_ids(self, report: Report, warn: Callable[[str], None]) -> Report:
         """After a live scan's audit: the rule ids of the drifted groups' extra findings."""
         import dataclasses

@@ -26,6 +26,8 @@ class ReportFormat(StrEnum):
     HTML = "html"
     SARIF = "sarif"
     JUNIT = "junit"
+    ASFF = "asff"
+    OCSF = "ocsf"
 
     @property
     def extensions(self) -> tuple[str, ...]:
@@ -45,6 +47,7 @@ class ReportFormat(StrEnum):
 _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"),
     "html": (".html", ".htm"), "sarif": (".sarif",), "junit": (".xml",),
+    "asff": (".asff",), "ocsf": (".ocsf",),
 }
 _MODULES = {"json": "json_report"}
 #: every format's name, in the order the help lists them

@@ -10,6 +10,8 @@ notification per thing that could not be read.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -17,13 +19,15 @@ from urllib.parse import quote
 from sgaudit import __version__
 from sgaudit.engine.finding_types import FINDING_TYPES, FindingType, finding_type
 from sgaudit.engine.summary import summarize
-from sgaudit.model import Finding, Report, ScanError
+from sgaudit.model import Finding, Grant, Kind, Report, ScanError
 from sgaudit.report import view
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 VERSION = "2.1.0"
 FINGERPRINT = "sgauditFindingKey/v1"
 CLOUD_BASE = "SGAUDITCLOUD"
+#: GitHub code scanning takes at most this many results a run
+MAX_RESULTS = 5000
 
 #: severity -> SARIF level
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
@@ -37,7 +41,8 @@ def render(report: Report) -> str:
 
 def document(report: Report) -> dict[str, Any]:
     summary = summarize(report)
-    findings = sorted(report.active_findings, key=lambda f: (f.account, f.region, f.group_id, f.key))
+    findings, omitted = _capped(report.active_findings)
+    lines = governing_lines(report)
     index = {t.rule_id: i for i, t in enumerate(FINDING_TYPES)}
     roles = view.roles(report)
     nets = view.gcp_networks(report)
@@ -49,12 +54,17 @@ def document(report: Report) -> dict[str, Any]:
         "automationDetails": {"id": "sgaudit/check/"},
         "invocations": [_invocation(report)],
         "results": [_result(f, index, report.policy_path, roles.get((f.account, f.region, f.group_id)),
-                            nets.get(f.key)) for f in findings],
+                            nets.get(f.key), lines.get(f.key, 1)) for f in findings],
         "properties": {
             "complete": report.complete, "groups": summary.groups, "drifted_groups": summary.drifted,
             "accepted_findings": summary.accepted, "scanned": [view.clean(s) for s in report.scanned],
         },
     }
+    if omitted:
+        run["properties"]["omitted_results"] = {
+            "count": len(omitted), "limit": MAX_RESULTS,
+            "by_severity": {s: n for s, n in Counter(str(f.severity) for f in omitted).items()},
+            "why": f"code scanning takes at most {MAX_RESULTS} results a run; the worst are given"}
     if report.policy_path:
         run["originalUriBaseIds"] = {"POLICYROOT": {"description": {
             "text": "The directory the policy file was given relative to."}}}
@@ -63,6 +73,49 @@ def document(report: Report) -> dict[str, Any]:
             "text": "Not a file: the cloud resource (account/region/group) a result is about; "
                     "given because code scanning rejects results without a physical location."}}}
     return {"$schema": SCHEMA_URI, "version": VERSION, "runs": [run]}
+
+
+def _capped(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """At most MAX_RESULTS findings, the worst first chosen, in report order; and the rest."""
+    ranked = sorted(findings, key=view.severity_order)
+    kept, omitted = ranked[:MAX_RESULTS], ranked[MAX_RESULTS:]
+    return sorted(kept, key=lambda f: (f.account, f.region, f.group_id, f.key)), omitted
+
+
+def governing_lines(report: Report) -> dict[str, int]:
+    """Finding key -> the line of the policy file whose options decide it: for a missing
+    finding, the option that requires the rule; for an extra one, the most specific option that
+    shapes the group's envelope (the last in the file: per-cluster entries follow the account's
+    options). Absent: line 1 (the defaults decide)."""
+    if not report.policy_path:
+        return {}
+    out: dict[str, int] = {}
+    for r in report.results:
+        envelope = _line(report.policy_path, (*r.desired.required, *r.desired.permitted), max)
+        for f in r.findings:
+            line = envelope
+            if f.kind == Kind.MISSING:
+                grants = [g for g in r.desired.required if g.protocol == f.protocol and g.source == f.source
+                          and g.from_port <= f.to_port and f.from_port <= g.to_port]
+                line = _line(report.policy_path, grants, min) or envelope
+            if line:
+                out[f.key] = line
+    return out
+
+
+def _line(policy_path: str, grants: Iterable[Grant],
+          choose: Callable[[list[int]], int]) -> int | None:
+    """One line (``choose``: min or max) of the policy file among the grants' origins
+    ("policy.yaml:7"); None when no origin is in the file."""
+    found = []
+    for g in grants:
+        for origin in g.origins:
+            if origin.key == "allow":  # an exception the policy grants, not what shapes the group
+                continue
+            path, _, line = origin.where.rpartition(":")
+            if path == policy_path and line.isascii() and line.isdigit():
+                found.append(int(line))
+    return choose(found) if found else None
 
 
 def _rule(t: FindingType) -> dict[str, Any]:
@@ -94,7 +147,7 @@ def _notification(e: ScanError) -> dict[str, Any]:
 
 
 def _result(f: Finding, index: dict[str, int], policy_path: str | None,
-            role: str | None = None, network: str | None = None) -> dict[str, Any]:
+            role: str | None = None, network: str | None = None, line: int = 1) -> dict[str, Any]:
     """One finding; ``network`` is given for a GCP target (a network tag in that network)."""
     t = finding_type(f)
     name = f" ({view.clean(f.group_name)})" if f.group_name and network is None else ""
@@ -112,7 +165,8 @@ def _result(f: Finding, index: dict[str, int], policy_path: str | None,
     # code scanning (GitHub) rejects a result without a physical location: without a policy
     # file, the group itself is the "file" (account/region/group id, one per group)
     artifact = _artifact(policy_path) if policy_path else _cloud_artifact(f)
-    location["physicalLocation"] = {"artifactLocation": artifact, "region": {"startLine": 1}}
+    location["physicalLocation"] = {"artifactLocation": artifact,
+                                    "region": {"startLine": line if policy_path else 1}}
     props: dict[str, Any] = {
         "severity": f.severity, "kind": f.kind, "account": f.account, "region": f.region,
         "group_id": f.group_id, "group_name": view.clean(f.group_name), "protocol": f.protocol,

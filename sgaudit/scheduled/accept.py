@@ -119,6 +119,7 @@ def _record(report: Report, policy: Policy, now: str, history_path: str,
         scan_id, first_seen = history.record_scan(conn, report, now, policy.sha256,
                                                   what_if=what_if, warn=warn)
         report = history.with_first_seen(report, first_seen)
-        report = replace(report, trend=history.trend(conn))
+        report = replace(report, trend=history.trend(conn),
+                         resolved=history.resolved_by(conn, scan_id))
         return report, (ch.after_recording(conn, before, scan_id, report)
                         if before is not None else None)

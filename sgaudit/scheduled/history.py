@@ -34,7 +34,7 @@ from typing import Any
 
 from sgaudit.engine.summary import summarize
 from sgaudit.errors import SgauditError
-from sgaudit.model import SEVERITIES, Finding, Report, TrendPoint
+from sgaudit.model import SEVERITIES, Finding, Report, Resolved, TrendPoint
 from sgaudit.scheduled.scope import complete_scope, network_in_key
 from sgaudit.text import clean
 
@@ -416,6 +416,16 @@ def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:
 
 
 # -- reading -------------------------------------------------------------------------------
+def resolved_by(conn: sqlite3.Connection, scan_id: int) -> tuple[Resolved, ...]:
+    """The findings scan ``scan_id`` resolved, by key (the OCSF report's Close events)."""
+    rows = conn.execute(
+        "SELECT f.key, f.severity, f.account, f.region, f.group_id, f.first_seen FROM events e"
+        " JOIN findings f ON f.id = e.finding_id WHERE e.scan_id = ? AND e.event = 'resolved'"
+        " ORDER BY f.key", (scan_id,)).fetchall()
+    return tuple(Resolved(key, key.partition("|")[0], severity, account, region, group_id, first_seen)
+                 for key, severity, account, region, group_id, first_seen in rows)
+
+
 def trend(conn: sqlite3.Connection, limit: int = TREND_SCANS) -> tuple[TrendPoint, ...]:
     """Open (and active) findings per scan, oldest first: the report's trend chart."""
     rows = conn.execute("SELECT scanned_at, open, active FROM scans ORDER BY id DESC LIMIT ?",

@@ -953,6 +953,12 @@ class AwsSource:
             self.sessions.scan_deadline = None
         return tuple(_attach(r, found) for r in results), warnings
 
+    def client_of(self, service: str, account: str, region: str) -> BaseClient:
+        """A client for ``service`` with the identity that scanned ``account`` (its profile, or
+        the role assumed in it): for what a command does in the scanned accounts afterwards
+        (Security Hub).  ValueError when no credentials of the scan reach the account."""
+        return self.sessions.client(service, self._target_of(account), region, cache=self.org is None)
+
     def _target_of(self, account: str) -> AwsTarget:
         if not self._by_account:
             for target in (self._org.targets if self._org is not None else self.targets):

@@ -21,7 +21,7 @@ def test_an_unknown_extension_is_refused_not_a_silent_table(sgaudit: Callable[..
     assert run.code == 2
     assert run.err_lines == [f"sgaudit: error: -o {tmp_path / 'report.foo'}: no report format has the "
                              "extension '.foo' (known: .txt, .json, .md, .markdown, .html, .htm, .sarif, "
-                             ".xml); pass -f FORMAT"]
+                             ".xml, .asff, .ocsf); pass -f FORMAT"]
     assert list(tmp_path.iterdir()) == []
     forced = sgaudit("check", *DEMO, "-o", tmp_path / "report.foo", "-f", "json")
     assert forced.code == 0 and json.loads((tmp_path / "report.foo").read_text())["complete"] is True

@@ -3,6 +3,7 @@ file's extension unless -f says otherwise; an unwritable path is one line, exit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -22,21 +23,22 @@ DEMO = ["--policy", FIXTURES / "policy.yaml", "--snapshot", FIXTURES / "security
 @pytest.mark.parametrize(("name", "fmt"), [
     ("report.html", "html"), ("REPORT.HTM", "html"), ("summary.md", "markdown"),
     ("scan.sarif", "sarif"), ("junit.xml", "junit"), ("r.json", "json"), ("r.txt", "table"),
-    ("no-extension", None), ("r.sarif.json", "json"),
+    ("no-extension", None), ("r.sarif.json", "json"), ("hub.asff", "asff"), ("siem.ocsf", "ocsf"),
 ])
 def test_format_for_path(name: str, fmt: str | None) -> None:
     assert format_for_path(name) == fmt
 
 
 def test_every_format_is_registered_with_its_module() -> None:
-    assert sorted(FORMATS) == ["html", "json", "junit", "markdown", "sarif", "table"]
+    assert sorted(FORMATS) == ["asff", "html", "json", "junit", "markdown", "ocsf", "sarif", "table"]
     assert choose_format(None, "x.html") == "html"
     assert choose_format("json", "x.html") == "json"      # -f wins
     assert choose_format(None, "report") == "table"       # no extension: the table
     with pytest.raises(UsageError) as refused:                # an unknown one: never a silent table
         choose_format(None, "x.unknown")
     assert str(refused.value) == ("-o x.unknown: no report format has the extension '.unknown' (known: "
-                                  ".txt, .json, .md, .markdown, .html, .htm, .sarif, .xml); pass -f FORMAT")
+                                  ".txt, .json, .md, .markdown, .html, .htm, .sarif, .xml, .asff, .ocsf); "
+                                  "pass -f FORMAT")
     assert choose_format(None, None) == "table"
 
 
@@ -91,3 +93,28 @@ def test_output_that_is_a_folder(sgaudit: Callable[..., Run], tmp_path: Path) ->
     assert run.code == 2 and run.out == ""
     [line] = run.err_lines
     assert line.startswith("sgaudit: error: ") and "directory" in line
+
+
+def test_one_scan_several_reports(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+    """--report FILE writes the same scan again in FILE's format (the Action uploads the SARIF
+    and shows the Markdown from one run)."""
+    sarif, md = tmp_path / "scan.sarif", tmp_path / "pr.md"
+    run = sgaudit("check", *DEMO, "-o", tmp_path / "r.json", "--report", sarif, "--report", md)
+    assert run.code == 0, run.err
+    _check(sarif, "sarif")
+    _check(md, "markdown")
+    assert len(json.loads((tmp_path / "r.json").read_text())["findings"]) == 6
+    assert f"sgaudit: markdown report written to {md}" in run.err_lines
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--report", "x.foo"], "--report x.foo: no report format has its extension (known: .txt, .json, .md, "
+                            ".markdown, .html, .htm, .sarif, .xml, .asff, .ocsf)"),
+    (["--report", "-"], "--report -: stdout is -o's (use -o -)"),
+    (["-o", "a.md", "--report", "a.md"], "--report a.md: given twice"),
+])
+def test_report_refusals(sgaudit: Callable[..., Run], tmp_path: Path, args: list[str], message: str) -> None:
+    with contextlib.chdir(tmp_path):
+        run = sgaudit("check", *DEMO, *args)
+    assert (run.code, run.err_lines) == (2, [f"sgaudit: error: {message}"])
+    assert list(tmp_path.iterdir()) == []

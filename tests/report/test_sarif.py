@@ -133,7 +133,8 @@ def test_locations_name_the_group_and_the_policy_file() -> None:
     (logical,) = location["logicalLocations"]
     assert logical["kind"] == "resource"
     assert logical["fullyQualifiedName"] == f"111122223333/unknown/{logical['name']}"
-    assert location["physicalLocation"]["region"] == {"startLine": 1}
+    # the line of the option that decides it: enable_public_ssh (line 3) shapes this group
+    assert location["physicalLocation"]["region"] == {"startLine": 3}
     # without a policy file every result still has a physical location (GitHub code scanning
     # rejects an upload otherwise): the group, as account/region/group id
     doc = json.loads(sarif.render(dataclasses.replace(fixture_report(), policy_path=None)))
@@ -155,3 +156,33 @@ def test_locations_name_the_group_and_the_policy_file() -> None:
 def test_control_characters_from_the_cloud_do_not_reach_the_log() -> None:
     text = sarif.render(edge_report())
     assert "\\u001b" not in text and "\x1b" not in text
+
+
+def test_each_result_points_at_the_line_of_the_policy_that_decides_it() -> None:
+    """fixtures/policy.yaml: enable_public_ssh on line 3 (account level), the analytics
+    cluster's firewall on line 16; the allow list (line 20) is an exception, never the place."""
+    got = sorted({(r["properties"]["group_id"], r["properties"]["kind"],
+                   r["locations"][0]["physicalLocation"]["region"]["startLine"])
+                  for r in _results(fixture_report())})
+    assert got == [("sg-0a11ce0000000002", "extra", 3), ("sg-0a11ce0000000002", "missing", 3),
+                   ("sg-0a11ce0000000003", "extra", 3), ("sg-0a11ce0000000005", "extra", 16),
+                   ("sg-0a11ce0000000006", "extra", 3)]
+
+
+def test_at_most_5000_results_the_worst_kept_the_rest_summarized() -> None:
+    report = fixture_report()
+    (base,) = [f for f in report.active_findings if f.severity == "critical" and f.kind == "extra"
+               and f.protocol == "tcp"]
+    low = [dataclasses.replace(base, key=f"{base.key}|low{i}", severity="low") for i in range(5001)]
+    first = report.results[0]
+    big = dataclasses.replace(report, results=(
+        dataclasses.replace(first, findings=(*first.findings, *low)), *report.results[1:]))
+    run = json.loads(sarif.render(big))["runs"][0]
+    assert len(run["results"]) == sarif.MAX_RESULTS
+    # the six real findings (critical to medium) are all kept; 5001 + 6 - 5000 lows are left out
+    kept = {r["partialFingerprints"]["sgauditFindingKey/v1"] for r in run["results"]}
+    assert {f.key for f in report.active_findings} <= kept
+    assert run["properties"]["omitted_results"] == {
+        "count": 7, "limit": 5000, "by_severity": {"low": 7},
+        "why": "code scanning takes at most 5000 results a run; the worst are given"}
+    assert "omitted_results" not in json.loads(sarif.render(report))["runs"][0]["properties"]
