@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -411,10 +412,55 @@ def _error(code: int, status: str, reason: str, message: str) -> dict[str, Any]:
                       "errors": [{"message": message, "domain": "global", "reason": reason}]}}
 
 
+# -- a network for the --fix tests -------------------------------------------------------------
+PROJECT = "team-demo"
+NETWORK = "shared-net"
+NET_URL = f"{API}/projects/{PROJECT}/global/networks/{NETWORK}"
+SUBNET = "10.128.0.0/20"
+
+
+def rule(name: str, *, allowed: list[dict[str, Any]] | None = None,
+         denied: list[dict[str, Any]] | None = None, priority: int = 1000,
+         sources: tuple[str, ...] = ("0.0.0.0/0",), tags: tuple[str, ...] = (),
+         description: str = "") -> dict[str, Any]:
+    number = 4200000000000000000 + zlib.crc32(name.encode())
+    out: dict[str, Any] = {"kind": "compute#firewall", "id": str(number),
+                           "creationTimestamp": "2026-11-02T08:00:00.000-07:00", "name": name,
+                           "description": description, "network": NET_URL, "priority": priority,
+                           "direction": "INGRESS", "sourceRanges": list(sources),
+                           "logConfig": {"enable": False}, "disabled": False,
+                           "selfLink": f"{API}/projects/{PROJECT}/global/firewalls/{name}"}
+    if allowed is not None:
+        out["allowed"] = allowed
+    if denied is not None:
+        out["denied"] = denied
+    if tags:
+        out["targetTags"] = list(tags)
+    return out
+
+
+def tcp(*ports: str) -> list[dict[str, Any]]:
+    return [{"IPProtocol": "tcp", "ports": list(ports)}]
+
+
+def serve(fake: ComputeFake, rules: list[dict[str, Any]],
+          policies: list[dict[str, Any]] | None = None) -> None:
+    """The fix tests' project: one network with one subnet, its VPC rules and policies."""
+    state = fake.project(PROJECT)
+    state.firewalls = rules
+    state.networks = [{"kind": "compute#network", "name": NETWORK, "selfLink": NET_URL,
+                       "networkFirewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL"}]
+    state.subnetworks = {"us-central1": [{
+        "kind": "compute#subnetwork", "name": "sub", "network": NET_URL, "ipCidrRange": SUBNET,
+        "region": f"{API}/projects/{PROJECT}/regions/us-central1"}]}
+    state.effective[NETWORK] = {"firewalls": [], "firewallPolicys": policies or []}
+
+
 @pytest.fixture
 def gcp_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ComputeFake]:
     """A running fake with sgaudit pointed at it: the static token, gcloud's endpoint override,
     no retry waits, and no Application Default Credentials that could reach beyond loopback."""
+    from sgaudit.remediate import gcp_apply
     from sgaudit.sources import gcp
 
     fake = ComputeFake()
@@ -423,6 +469,7 @@ def gcp_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Comput
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-adc.json"))
     monkeypatch.setenv("NO_GCE_CHECK", "True")
     monkeypatch.setattr(gcp, "BACKOFF", 0.0)
+    monkeypatch.setattr(gcp_apply, "POLL", 0.0)
     try:
         yield fake
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sgaudit.remediate import gcp_shapes
@@ -69,8 +69,8 @@ class _NoJournal:
 class Waiting:
     """How long operations may take, and the clock (tests pass their own)."""
 
-    deadline: float = DEADLINE
-    poll: float = POLL
+    deadline: float = field(default_factory=lambda: DEADLINE)
+    poll: float = field(default_factory=lambda: POLL)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 

@@ -269,7 +269,7 @@ class _Planner:
             denies = gcp_shapes.shapes(whole, keys, work.tag)
             allows = gcp_shapes.shapes(_minus(whole, self.differ.outside_envelope(whole, env)),
                                        keys, work.tag)
-        top = self._free(work, step.rule, effective, 2 if allows else 1)
+        top = self._free(work, step.rule, effective, 2 if allows else 1, findings)
         if top is None:
             return
         shared = _shared(step.rule)
@@ -313,7 +313,7 @@ class _Planner:
             return
         if takers:
             first = min(takers, key=lambda s: s.rule.priority)
-            priority = self._free(work, first.rule, effective, 1)
+            priority = self._free(work, first.rule, effective, 1, [finding])
             if priority is None:
                 return
             why = f"taken away by {', '.join(s.rule.name for s in takers)}; allowed again above it"
@@ -325,7 +325,7 @@ class _Planner:
         return self.differ.effective_findings(target.group, (), [(grant, "")])[0].key
 
     def _free(self, work: _TagWork, rule: Any, effective: gcp_effective.Effective,
-              need: int) -> int | None:
+              need: int, findings: Sequence[Finding]) -> int | None:
         """The lowest of ``need`` priorities just above ``rule`` with no rule of the tag between
         them and it, or None (refused, with one line)."""
         below = [s.rule.priority for s in effective.steps
@@ -336,7 +336,7 @@ class _Planner:
             return top
         where = ("it has priority 0" if rule.priority == 0 else
                  f"the priorities between {prev} and {rule.priority} are taken")
-        work.refuse(f"no free priority above {rule.name} (priority {rule.priority}): {where}")
+        work.refuse(f"no free priority above {rule.name} (priority {rule.priority}): {where}", *findings)
         return None
 
     # -- making changes ---------------------------------------------------------------------

@@ -13,39 +13,12 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, Run
-from gcp_fake import API, ComputeFake, gcp_fake  # noqa: F401 - fixture
+from gcp_fake import NET_URL, PROJECT, SUBNET, ComputeFake, gcp_fake, rule, serve, tcp  # noqa: F401
 
 from sgaudit.cli.fix import FixOptions
 from sgaudit.errors import UsageError
 
-PROJECT = "team-demo"
-NETWORK = "shared-net"
-NET_URL = f"{API}/projects/{PROJECT}/global/networks/{NETWORK}"
 POLICY = FIXTURES / "gcp" / "policy.yaml"  # enable_public_ssh false: 8786, 8787 required from anywhere
-SUBNET = "10.128.0.0/20"
-
-
-def rule(name: str, *, allowed: list[dict[str, Any]] | None = None,
-         denied: list[dict[str, Any]] | None = None, priority: int = 1000,
-         sources: tuple[str, ...] = ("0.0.0.0/0",), tags: tuple[str, ...] = (),
-         description: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": "compute#firewall", "id": str(abs(hash(name)) % 10**18),
-                           "creationTimestamp": "2026-11-02T08:00:00.000-07:00", "name": name,
-                           "description": description, "network": NET_URL, "priority": priority,
-                           "direction": "INGRESS", "sourceRanges": list(sources),
-                           "logConfig": {"enable": False}, "disabled": False,
-                           "selfLink": f"{API}/projects/{PROJECT}/global/firewalls/{name}"}
-    if allowed is not None:
-        out["allowed"] = allowed
-    if denied is not None:
-        out["denied"] = denied
-    if tags:
-        out["targetTags"] = list(tags)
-    return out
-
-
-def tcp(*ports: str) -> list[dict[str, Any]]:
-    return [{"IPProtocol": "tcp", "ports": list(ports)}]
 
 
 def new_user_rules() -> list[dict[str, Any]]:
@@ -60,17 +33,6 @@ def new_user_rules() -> list[dict[str, Any]]:
         rule("shared-rdp", allowed=tcp("3389"), description="jump hosts of every team"),
         rule("web-http", allowed=tcp("80", "443"), tags=("web",)),
     ]
-
-
-def serve(fake: ComputeFake, rules: list[dict[str, Any]]) -> None:
-    state = fake.project(PROJECT)
-    state.firewalls = rules
-    state.networks = [{"kind": "compute#network", "name": NETWORK, "selfLink": NET_URL,
-                       "networkFirewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL"}]
-    state.subnetworks = {"us-central1": [{
-        "kind": "compute#subnetwork", "name": "sub", "network": NET_URL, "ipCidrRange": SUBNET,
-        "region": f"{API}/projects/{PROJECT}/regions/us-central1"}]}
-    state.effective[NETWORK] = {"firewalls": [], "firewallPolicys": []}
 
 
 @pytest.fixture
