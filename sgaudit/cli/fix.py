@@ -214,15 +214,10 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     if not plan.changes:
         echo("Nothing to change.")
         return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped else EXIT_OK)
-    if len(plan.changes) > max_changes:
-        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
-                         f"{max_changes}; nothing was changed")
-    record.status = "dry_run" if dry_run else "declined"
-    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
-        if dry_run:
-            return EXIT_INCOMPLETE if incomplete else EXIT_OK
-        echo("Declined: nothing was changed.")
-        return EXIT_DRIFT
+    stop = go_ahead(plan, record, echo, max_changes=max_changes, dry_run=dry_run, yes=yes,
+                    incomplete=incomplete)
+    if stop is not None:
+        return stop
     path = record.backup = backup_path or str(backup.default_path())
     writer = backup.BackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
     writer.write()
@@ -243,6 +238,22 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
     echo(_summary(outcomes, plan, checks))
     return code
+
+
+def go_ahead(plan: fixplan.Plan | GcpPlan, record: Any, echo: Callable[..., None], *,
+             max_changes: int, dry_run: bool, yes: bool, incomplete: bool) -> int | None:
+    """Between a plan and its first change (AWS and GCP alike): --max-changes, then --dry-run,
+    --yes or the terminal's answer.  None: go ahead; else the exit code, nothing changed."""
+    if len(plan.changes) > max_changes:
+        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
+                         f"{max_changes}; nothing was changed")
+    record.status = "dry_run" if dry_run else "declined"
+    if confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
+        return None
+    if dry_run:
+        return EXIT_INCOMPLETE if incomplete else EXIT_OK
+    echo("Declined: nothing was changed.")
+    return EXIT_DRIFT
 
 
 def _one_terminal() -> bool:
@@ -283,15 +294,20 @@ def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], write
         writer.doc["interrupted"] = True
         writer.write()
 
-    def seqs(changes: Sequence[fixplan.Change]) -> str:
-        return ", ".join(f"#{c.seq}" for c in changes) or "none"
+    done = [o.change.seq for o in seen if o.ok]
+    other = [o.change.seq for o in seen if not o.ok]
+    interrupted_lines(done, other, [c.seq for c in pending], [c.seq for c in waiting], path, "AWS")
 
-    done = [o.change for o in seen if o.ok]
-    other = [o for o in seen if not o.ok]
+
+def interrupted_lines(done: Sequence[int], other: Sequence[int], pending: Sequence[int],
+                      waiting: Sequence[int], path: str, cloud: str) -> None:
+    """What a fix interrupted by Ctrl-C did, by change number, and how to undo it (stderr)."""
+    def seqs(numbers: Sequence[int]) -> str:
+        return ", ".join(f"#{n}" for n in numbers) or "none"
+
     lines = ["sgaudit: interrupted during the fix.",
-             f"  applied: {seqs(done)}" + (f"; not applied: {seqs([o.change for o in other])}"
-                                          if other else ""),
-             f"  in flight when interrupted (may or may not have reached AWS): {seqs(pending)}",
+             f"  applied: {seqs(done)}" + (f"; not applied: {seqs(other)}" if other else ""),
+             f"  in flight when interrupted (may or may not have reached {cloud}): {seqs(pending)}",
              f"  not attempted: {seqs(waiting)}",
              f"  backup: {path}",
              f"  to undo what was done: sgaudit rollback {path}"]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.cli.fix import confirm
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from sgaudit.cli.fix import _err, _silent, confirm, go_ahead, interrupted_lines
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
 
@@ -25,14 +25,6 @@ if TYPE_CHECKING:
     from sgaudit.remediate.gcp_plan import GcpPlan
     from sgaudit.remediate.gcp_text import GcpFixRecord
     from sgaudit.sources.gcp_firewalls import FirewallApi
-
-
-def _err(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def _silent(*args: Any, **kwargs: Any) -> None:
-    """The operator's text, when --format json -q asks for the document alone."""
 
 
 def api_for(endpoint_url: str | None) -> FirewallApi:
@@ -95,15 +87,10 @@ def _fix_steps(report: Report, snapshot: Snapshot, api: FirewallApi, record: Gcp
         echo("Nothing to change." if not (plan.refused or plan.skipped) else
              "Nothing that sgaudit can change safely; the refused parts are listed above.")
         return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped or plan.refused else EXIT_OK)
-    if len(plan.changes) > max_changes:
-        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
-                         f"{max_changes}; nothing was changed")
-    record.status = "dry_run" if dry_run else "declined"
-    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
-        if dry_run:
-            return EXIT_INCOMPLETE if incomplete else EXIT_OK
-        echo("Declined: nothing was changed.")
-        return EXIT_DRIFT
+    stop = go_ahead(plan, record, echo, max_changes=max_changes, dry_run=dry_run, yes=yes,
+                    incomplete=incomplete)
+    if stop is not None:
+        return stop
     path = record.backup = backup_path or str(backup.default_path())
     writer = gcp_backup.GcpBackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
     writer.write()
@@ -177,17 +164,9 @@ def _report_interrupt(plan: GcpPlan, seen: Sequence[GcpOutcome], writer: GcpBack
         writer.doc["interrupted"] = True
         writer.write()
 
-    def seqs(numbers: Sequence[int]) -> str:
-        return ", ".join(f"#{n}" for n in numbers) or "none"
-
-    lines = ["sgaudit: interrupted during the fix.",
-             f"  applied: {seqs([o.change.seq for o in seen if o.ok])}",
-             f"  in flight when interrupted (may or may not have reached Google Cloud): {seqs(pending)}",
-             f"  not attempted: {seqs(waiting)}",
-             f"  backup: {path}",
-             f"  to undo what was done: sgaudit rollback {path}"]
-    for line in lines:
-        _err(clean(line))
+    done = [o.change.seq for o in seen if o.ok]
+    other = [o.change.seq for o in seen if not o.ok]
+    interrupted_lines(done, other, pending, waiting, path, "Google Cloud")
 
 
 # -- rollback ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.remediate import gcp_shapes
-from sgaudit.remediate.backup import BackupError
+from sgaudit.remediate.backup import BackupError, _list, _str
 from sgaudit.remediate.gcp_apply import APPLIED, TIMED_OUT, GcpOutcome
 from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan, NetworkPlan
 from sgaudit.versioned import DocumentFormat, VersionError
@@ -201,20 +201,6 @@ def _consistent(text: str, rules: Mapping[RuleRef, tuple[str, dict[str, Any]]],
             raise BackupError(f"{where}.body: not the rule the change names (name {body.get('name')!r}, "
                               f"targets {body.get('targetTags')!r})")
         inserted.add((c.project, name))
-
-
-def _list(obj: Any, key: str, where: str) -> list[Any]:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if not isinstance(value, list):
-        raise BackupError(f"{where}.{key}: expected a list")
-    return value
-
-
-def _str(obj: Any, key: str, where: str) -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if not isinstance(value, str) or not value:
-        raise BackupError(f"{where}.{key}: expected a non-empty string, got {value!r}")
-    return value
 
 
 # -- the rollback plan --------------------------------------------------------------------------
