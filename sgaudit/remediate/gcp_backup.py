@@ -207,7 +207,7 @@ def _consistent(text: str, rules: Mapping[RuleRef, tuple[str, dict[str, Any]]],
 def plan_rollback(backup: GcpBackup,
                   current: Mapping[str, Sequence[Mapping[str, Any]] | str]) -> GcpPlan:
     """Restore (update) or recreate (insert) every rule the fix patched or deleted, then delete
-    the rules it inserted that are still as inserted.  ``current``: each project's rules now."""
+    the rules it inserted that are still as inserted, last first.  ``current``: each project's rules now."""
     restore: list[GcpChange] = []
     remove: list[GcpChange] = []
     skipped: dict[tuple[str, str], str] = {}
@@ -227,7 +227,9 @@ def plan_rollback(backup: GcpBackup,
                 remove.append(change)
         else:
             restore.append(_undo_change(rec, backup.rules[(c.project, c.name)][1], by_name))
-    ordered = [*_dedup(restore), *remove]
+    # inserts go in reverse: a deny before the allow inserted above it (the permitted part of
+    # an "all protocols" rule is never denied on the way back)
+    ordered = [*_dedup(restore), *reversed(remove)]
     numbered = [GcpChange(i + 1, c.action, c.project, c.network, c.tag, c.name, c.body, c.fingerprint,
                           c.reason, (), c.kind) for i, c in enumerate(ordered)]
     nets = sorted({(c.project, c.network) for c in numbered} | set(skipped) | set(notes))

@@ -139,6 +139,11 @@ def test_fix_of_an_all_protocols_rule_applies_and_the_tag_is_compliant(
     after = rules_of(gcp_fake)
     assert after["everything"] == before["everything"] and after["web"] == before["web"]
     assert all(r["targetTags"] == ["coiled-a"] for n, r in after.items() if n not in before)
+    plan = sgaudit("rollback", tmp_path / "b.json", "--dry-run")
+    removed = [line.split()[3] for line in plan.out.splitlines() if " delete " in line]
+    assert [n.split("-")[1] for n in removed] == ["deny", "allow", "allow"]  # the deny goes first
+    assert sgaudit("rollback", tmp_path / "b.json", "--yes").code == 0
+    assert rules_of(gcp_fake) == before
 
 
 # -- races, failures, interruptions -------------------------------------------------------------
