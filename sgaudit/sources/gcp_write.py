@@ -25,6 +25,9 @@ from sgaudit.sources.gcp_firewalls import CallError
 
 #: what a fix needs: compute (read-write), not compute.readonly
 WRITE_SCOPE = "https://www.googleapis.com/auth/compute"
+#: seconds one call may take: ``globalOperations.wait`` answers within about two minutes, so a
+#: wait is not cut off while GCP is still holding it open
+TIMEOUT = 150.0
 _LOCK = threading.Lock()
 
 
@@ -35,7 +38,7 @@ class ComputeFirewalls:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         base = gcp.endpoint(endpoint_url)
         creds = creds if creds is not None else gcp.credentials(WRITE_SCOPE)
-        http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=gcp.TIMEOUT))
+        http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=TIMEOUT))
         document = gcp._discovery_document()
         with _LOCK:
             compute = discovery.build_from_document(document, http=http,

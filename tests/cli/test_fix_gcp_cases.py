@@ -305,3 +305,16 @@ def test_the_proof_sees_every_other_target_whose_ingress_changes() -> None:
     assert changed_targets(before, same, ()) == []
     assert changed_targets(before, narrowed, ()) == sorted([UNTAGGED, "coiled-a", "web"])
     assert changed_targets(before, narrowed, ["coiled-a"]) == sorted([UNTAGGED, "web"])
+
+
+def test_a_rule_of_several_tags_is_left_alone_and_the_tag_gets_a_deny(
+        gcp_fake: ComputeFake, sgaudit: Callable[..., Run], tmp_path: Path) -> None:  # noqa: F811
+    serve(gcp_fake, [BASE[0], rule("rdp-two-teams", allowed=tcp("3389"), tags=("coiled-a", "web"))])
+    before = rules_of(gcp_fake)
+    run = check(sgaudit, "--fix", "--yes", "--backup", tmp_path / "b.json")
+    assert run.code == 0, run.out + run.err
+    after = rules_of(gcp_fake)
+    assert after["rdp-two-teams"] == before["rdp-two-teams"]
+    [(name, added)] = [(n, r) for n, r in after.items() if n not in before]
+    assert (added["denied"], added["targetTags"], added["priority"]) == (tcp("3389"), ["coiled-a"], 999)
+    assert "it also targets coiled-a, web" in added["description"]
