@@ -315,6 +315,6 @@ def test_a_rule_of_several_tags_is_left_alone_and_the_tag_gets_a_deny(
     assert run.code == 0, run.out + run.err
     after = rules_of(gcp_fake)
     assert after["rdp-two-teams"] == before["rdp-two-teams"]
-    [(name, added)] = [(n, r) for n, r in after.items() if n not in before]
+    [added] = [r for n, r in after.items() if n not in before]
     assert (added["denied"], added["targetTags"], added["priority"]) == (tcp("3389"), ["coiled-a"], 999)
     assert "it also targets coiled-a, web" in added["description"]
