@@ -26,7 +26,7 @@ from sgaudit.cli.common import (
     write_output,
 )
 from sgaudit.cli.fix import FixOptions, fix_options
-from sgaudit.cli.gcp_options import GcpOptions, gcp_options
+from sgaudit.cli.gcp_options import GcpOptions, gcp_options, wants_aws
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.cli.notices import notify_options, plan_notices, send_notices
 from sgaudit.cli.securityhub import securityhub_option
@@ -116,7 +116,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
             click.echo(summary_line(report), err=True)
         raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
                                     policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
-                                    as_json=fmt == "json" and not output))
+                                    as_json=fmt == "json" and not output, gcp=gcp))
     # --update-baseline alone: no table on stdout
     write_reports(report, (output, fmt) if output or fmt_given or not update_baseline else None,
                   also, quiet)
@@ -131,7 +131,9 @@ def _refuse_before_reading(fixing: FixOptions, snapshots: tuple[str, ...], fmt: 
                            live: LiveOptions | None, gcp: GcpOptions | None) -> None:
     """Every combination that cannot work, refused before anything is read (exit 2)."""
     fixing.refuse(snapshots, fmt, output)
-    fixing.refuse_clouds(gcp is not None and gcp.given, live.org_role if live is not None else None)
+    gcp_given = gcp is not None and gcp.given
+    fixing.refuse_clouds(gcp_given, live.org_role if live is not None else None,
+                         aws_too=gcp_given and live is not None and wants_aws(live, gcp))
     refuse_stdout_twice(output, update_baseline, fmt is not None)
     refuse_unwritable(output=(output, "report"), update_baseline=(update_baseline, "baseline"),
                       history=(history_path, "history database"))

@@ -23,10 +23,12 @@ from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
 
 if TYPE_CHECKING:
+    from sgaudit.cli.gcp_options import GcpOptions
     from sgaudit.cli.live_options import LiveOptions
     from sgaudit.remediate import plan as fixplan
     from sgaudit.remediate.backup import BackupWriter
     from sgaudit.remediate.fix_json import FixRecord
+    from sgaudit.remediate.gcp_plan import GcpPlan
 
 #: The plan and its application (``sgaudit.remediate``) are imported by the functions that fix or
 #: roll back: every ``check`` defines the --fix options, few run them.
@@ -67,18 +69,26 @@ class FixOptions:
 
             check_target(self.backup)
 
-    def refuse_clouds(self, gcp_given: bool, org_role: str | None) -> None:
-        """--fix repairs the security groups of one AWS account at a time: a Google Cloud scan
-        (fixing GCP firewall rules is a later step) or a whole organization is refused before
-        anything is read."""
-        if self.fix and gcp_given:
-            raise UsageError("--fix repairs AWS security groups only; it cannot be used with "
-                             "--gcp-project")
+    def refuse_clouds(self, gcp_given: bool, org_role: str | None, aws_too: bool = False) -> None:
+        """--fix repairs one cloud at a time: the security groups of one AWS account, or the
+        firewall rules of the Google Cloud projects scanned; both at once, or a whole AWS
+        organization, is refused before anything is read."""
+        if self.fix and gcp_given and aws_too:
+            raise UsageError("--fix repairs one cloud at a time: run it with the AWS options or "
+                             "with --gcp-project, not both")
         if self.fix and org_role is not None:
             raise UsageError("--fix does not combine with --org-role: fix an account with --role-arn")
 
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
-            policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False) -> int:
+            policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False,
+            gcp: GcpOptions | None = None) -> int:
+        if gcp is not None and gcp.given and snapshot.gcp is not None:
+            from sgaudit.cli.gcp_fix import run_gcp_fix
+
+            return run_gcp_fix(report, snapshot, live, gcp, dry_run=self.dry_run, yes=self.yes,
+                               max_changes=self.max_changes, backup_path=self.backup,
+                               allow_partial=allow_partial, now=now, policy_path=policy_path,
+                               quiet=quiet, as_json=as_json)
         client_for = aws_client_for(live)
         return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
                        max_changes=self.max_changes, backup_path=self.backup,
@@ -88,8 +98,8 @@ class FixOptions:
 
 _FIX_OPTIONS = (
     click.option("--fix", is_flag=True,
-                 help="Bring drifted groups to their desired state (live AWS only): shows the "
-                      "plan, asks, backs up, applies, verifies."),
+                 help="Bring drifted groups (AWS) or network tags (Google Cloud) to their desired "
+                      "state (live scans only): shows the plan, asks, backs up, applies, verifies."),
     click.option("--dry-run", is_flag=True, help="With --fix: show the plan, change nothing."),
     click.option("--yes", is_flag=True, help="With --fix: apply without asking."),
     click.option("--max-changes", type=click.IntRange(min=0), default=DEFAULT_MAX_CHANGES,
@@ -116,6 +126,12 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
+    from sgaudit.remediate.gcp_backup import is_gcp_backup
+
+    if is_gcp_backup(path):
+        from sgaudit.cli.gcp_fix import run_gcp_rollback
+
+        return run_gcp_rollback(path, live.endpoint_url, dry_run=dry_run, yes=yes)
     client_for = aws_client_for(live)
     return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
 
@@ -129,7 +145,7 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str,
+def confirm(plan: fixplan.Plan | GcpPlan, *, dry_run: bool, yes: bool, verb: str,
             echo: Callable[..., None] = click.echo) -> bool:
     """True to go ahead; False when the operator declined.  Raises (exit 2) without a terminal."""
     if dry_run:
@@ -198,15 +214,10 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     if not plan.changes:
         echo("Nothing to change.")
         return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped else EXIT_OK)
-    if len(plan.changes) > max_changes:
-        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
-                         f"{max_changes}; nothing was changed")
-    record.status = "dry_run" if dry_run else "declined"
-    if not confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
-        if dry_run:
-            return EXIT_INCOMPLETE if incomplete else EXIT_OK
-        echo("Declined: nothing was changed.")
-        return EXIT_DRIFT
+    stop = go_ahead(plan, record, echo, max_changes=max_changes, dry_run=dry_run, yes=yes,
+                    incomplete=incomplete)
+    if stop is not None:
+        return stop
     path = record.backup = backup_path or str(backup.default_path())
     writer = backup.BackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
     writer.write()
@@ -227,6 +238,22 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
     echo(_summary(outcomes, plan, checks))
     return code
+
+
+def go_ahead(plan: fixplan.Plan | GcpPlan, record: Any, echo: Callable[..., None], *,
+             max_changes: int, dry_run: bool, yes: bool, incomplete: bool) -> int | None:
+    """Between a plan and its first change (AWS and GCP alike): --max-changes, then --dry-run,
+    --yes or the terminal's answer.  None: go ahead; else the exit code, nothing changed."""
+    if len(plan.changes) > max_changes:
+        raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
+                         f"{max_changes}; nothing was changed")
+    record.status = "dry_run" if dry_run else "declined"
+    if confirm(plan, dry_run=dry_run, yes=yes, verb="apply", echo=echo):
+        return None
+    if dry_run:
+        return EXIT_INCOMPLETE if incomplete else EXIT_OK
+    echo("Declined: nothing was changed.")
+    return EXIT_DRIFT
 
 
 def _one_terminal() -> bool:
@@ -267,15 +294,20 @@ def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], write
         writer.doc["interrupted"] = True
         writer.write()
 
-    def seqs(changes: Sequence[fixplan.Change]) -> str:
-        return ", ".join(f"#{c.seq}" for c in changes) or "none"
+    done = [o.change.seq for o in seen if o.ok]
+    other = [o.change.seq for o in seen if not o.ok]
+    interrupted_lines(done, other, [c.seq for c in pending], [c.seq for c in waiting], path, "AWS")
 
-    done = [o.change for o in seen if o.ok]
-    other = [o for o in seen if not o.ok]
+
+def interrupted_lines(done: Sequence[int], other: Sequence[int], pending: Sequence[int],
+                      waiting: Sequence[int], path: str, cloud: str) -> None:
+    """What a fix interrupted by Ctrl-C did, by change number, and how to undo it (stderr)."""
+    def seqs(numbers: Sequence[int]) -> str:
+        return ", ".join(f"#{n}" for n in numbers) or "none"
+
     lines = ["sgaudit: interrupted during the fix.",
-             f"  applied: {seqs(done)}" + (f"; not applied: {seqs([o.change for o in other])}"
-                                          if other else ""),
-             f"  in flight when interrupted (may or may not have reached AWS): {seqs(pending)}",
+             f"  applied: {seqs(done)}" + (f"; not applied: {seqs(other)}" if other else ""),
+             f"  in flight when interrupted (may or may not have reached {cloud}): {seqs(pending)}",
              f"  not attempted: {seqs(waiting)}",
              f"  backup: {path}",
              f"  to undo what was done: sgaudit rollback {path}"]

@@ -92,16 +92,17 @@ def endpoint(option: str | None) -> str:
     return base if base.endswith("/") else base + "/"
 
 
-def credentials() -> Any:
+def credentials(scope: str = SCOPE) -> Any:
     """A static token from CLOUDSDK_AUTH_ACCESS_TOKEN (as gcloud takes it), else Application
-    Default Credentials; none at all is a usage error (exit 2), not an incomplete scan."""
+    Default Credentials (``scope``: read-only for a scan, compute for ``--fix``); none at all is
+    a usage error (exit 2), not an incomplete scan."""
     token = os.environ.get("CLOUDSDK_AUTH_ACCESS_TOKEN", "").strip()
     if token:
         return google.oauth2.credentials.Credentials(token)
     try:
         with warnings.catch_warnings():  # e.g. "no quota project": not for the report's stderr
             warnings.simplefilter("ignore")
-            creds, _project = google.auth.default(scopes=[SCOPE])
+            creds, _project = google.auth.default(scopes=[scope])
     except google.auth.exceptions.DefaultCredentialsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CredentialsError(f"no Google Cloud credentials: {first} (run `gcloud auth "

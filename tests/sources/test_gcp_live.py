@@ -257,8 +257,9 @@ def test_usage_errors(sgaudit: Callable[..., Run], fake: ComputeFake) -> None:
          "digits and hyphens, starting with a letter)"),
         (("check", "--gcp-project", PROJECT, "--snapshot", FILES[0]),
          "sgaudit: error: --gcp-project applies to live scans; not with --snapshot"),
-        (("check", "--gcp-project", PROJECT, "--fix"),
-         "sgaudit: error: --fix repairs AWS security groups only; it cannot be used with --gcp-project"),
+        (("check", "--gcp-project", PROJECT, "--regions", "us-east-1", "--fix"),  # issue 22: GCP alone fixes
+         "sgaudit: error: --fix repairs one cloud at a time: run it with the AWS options or with "
+         "--gcp-project, not both"),
         (("check", "--gcp-project", PROJECT, "--regions", "us-east-1", "--endpoint-url", fake.url),
          "sgaudit: error: --endpoint-url with both AWS and Google Cloud options is ambiguous; set "
          "AWS_ENDPOINT_URL or CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE instead"),
