@@ -1,10 +1,13 @@
 """Google Cloud firewall rules -> what is effectively reachable on one network tag. Pure.
 
 GCP evaluates ingress to an instance in levels: hierarchical firewall policies (organization
-first), then - by the network's enforcement order - VPC firewall rules and the global and
-regional network firewall policies, then the implied deny.  Within a level the lowest priority
-number decides; for VPC rules a deny beats an allow at equal priority; a policy's ``goto_next``
-hands the matched traffic to the next level; ``allow`` and ``deny`` end evaluation.
+first), then regional system policies (Google-managed), then - by the network's enforcement
+order - VPC firewall rules and the global and regional network firewall policies, then the
+implied deny.  (Global system policies, whose place Google does not document, come right after
+the regional system ones, their allow and deny rules only possibly applying.)  Within a level
+the lowest priority number decides; for VPC rules a deny beats an allow at equal priority; a
+policy's ``goto_next`` hands the matched traffic to the next level; ``allow`` and ``deny`` end
+evaluation.
 
 This module sweeps the rules that apply to a target in that order, over the same rectangles the
 differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
@@ -50,6 +53,10 @@ _DEFAULT_SOURCE = "0.0.0.0/0"
 _DEFAULT = (_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))
 VPC_LEVEL = "VPC firewall rules"
 BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
+#: the kind of a system policy whose place in the evaluation order Google does not document
+SYSTEM_GLOBAL = "system-global"
+_UNPLACED = ("belongs to a global system policy, whose place in the evaluation order Google does "
+             "not document")
 #: policy protocols with ports in GCP beyond tcp/udp (sctp)
 _PORTED_NUMBERS = frozenset({"132"})
 
@@ -125,11 +132,15 @@ def applicability(rule: FirewallRule, tag: str,
     """(applies at all, why only possibly).  A rule applies to the tag when its target tags hold
     it or it names no target; service-account targets are decided from the instances that carry
     the tag when they were read; secure tags cannot be checked, so they possibly apply.  A rule
-    of a regional policy applies only to the tag's instances in its region."""
+    of a regional policy applies only to the tag's instances in its region.  A match field that
+    narrows the rule and that sgaudit cannot evaluate (a network type, destination ranges …)
+    makes it only possibly apply: it is ANDed with the rule's sources, never a source itself."""
     applies, why = _targets(rule, tag, instances)
-    if not applies or rule.region is None:
-        return applies, why
-    return _in_region(rule, rule.region, tag, instances, why)
+    if applies and rule.region is not None:
+        applies, why = _in_region(rule, rule.region, tag, instances, why)
+    if applies and rule.conditions:
+        why = _also(why, "is narrowed by " + ", ".join(rule.conditions))
+    return applies, why
 
 
 def _targets(rule: FirewallRule, tag: str,
@@ -191,9 +202,10 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
     hier = sorted((p for p in policies if p.kind == "hierarchical"), key=lambda p: p.order)
     net = [p for p in policies if p.kind == "network"]
     reg = [p for p in policies if p.kind == "regional"]
+    system = [p for kind in ("system", SYSTEM_GLOBAL) for p in policies if p.kind == kind]
     vpc = (VPC_LEVEL, sorted(_live(vpc_rules), key=lambda r: (r.priority, r.action != "deny")))
     after = [_policy_level(p) for p in (*net, *reg)]
-    out = [_policy_level(p) for p in hier]
+    out = [_policy_level(p) for p in (*hier, *system)]
     if network.enforcement_order == BEFORE_CLASSIC:
         out.extend([*after, vpc])
     else:
@@ -203,7 +215,8 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
 
 def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
     kind = {"hierarchical": "hierarchical policy", "network": "network policy",
-            "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
+            "regional": "regional network policy", "system": "regional system policy",
+            SYSTEM_GLOBAL: "global system policy"}.get(policy.kind, f"{policy.kind} policy")
     region = {None: "", UNKNOWN: " (region unknown)"}.get(policy.region, f" ({policy.region})")
     return f"{kind} {policy.name}{region}", sorted(_live(policy.rules), key=lambda r: r.priority)
 
@@ -274,6 +287,10 @@ class NetworkIndex:
     def __init__(self, network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> None:
         self.network = network
         self.flat = [(level, rule) for level, rules in levels(network, vpc_rules) for rule in rules]
+        #: the allow and deny rules of global system policies: they only possibly apply there
+        unplaced = {id(r) for p in network.policies or () if p.kind == SYSTEM_GLOBAL for r in p.rules
+                    if r.action != "goto_next"}
+        self.unplaced = frozenset(i for i, (_, rule) in enumerate(self.flat) if id(rule) in unplaced)
         self.keys = protocol_keys(rule for _, rule in self.flat)
         self.by_tag: dict[str, list[int]] = {}
         self.general: list[int] = []
@@ -296,6 +313,8 @@ class NetworkIndex:
                 out.append(self._step(i, level, rule, None, tag))
                 continue
             applies, possibly = applicability(rule, tag, instances)
+            if applies and i in self.unplaced:
+                possibly = _also(possibly, _UNPLACED)
             if applies:
                 out.append(self._step(i, level, rule, possibly, tag))
         return tuple(out)
