@@ -30,7 +30,7 @@ rule (``evaluate(..., full=True)``) remains as the reference the tests compare i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from sgaudit import addresses, intervals, ports
@@ -55,8 +55,11 @@ VPC_LEVEL = "VPC firewall rules"
 BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
 #: the kind of a system policy whose place in the evaluation order Google does not document
 SYSTEM_GLOBAL = "system-global"
-_UNPLACED = ("belongs to a global system policy, whose place in the evaluation order Google does "
-             "not document")
+#: the condition ``levels`` gives the allow and deny rules of such a policy: they only possibly
+#: apply where they are placed (a ``goto_next`` there passes on within its level, wherever it is)
+UNPLACED = "placement:undocumented"
+_UNPLACED_WHY = ("belongs to a global system policy, whose place in the evaluation order Google "
+                 "does not document")
 #: policy protocols with ports in GCP beyond tcp/udp (sctp)
 _PORTED_NUMBERS = frozenset({"132"})
 
@@ -139,7 +142,11 @@ def applicability(rule: FirewallRule, tag: str,
     if applies and rule.region is not None:
         applies, why = _in_region(rule, rule.region, tag, instances, why)
     if applies and rule.conditions:
-        why = _also(why, "is narrowed by " + ", ".join(rule.conditions))
+        narrowing = [c for c in rule.conditions if c != UNPLACED]
+        if narrowing:
+            why = _also(why, "is narrowed by " + ", ".join(narrowing))
+        if len(narrowing) < len(rule.conditions):
+            why = _also(why, _UNPLACED_WHY)
     return applies, why
 
 
@@ -205,12 +212,20 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
     system = [p for kind in ("system", SYSTEM_GLOBAL) for p in policies if p.kind == kind]
     vpc = (VPC_LEVEL, sorted(_live(vpc_rules), key=lambda r: (r.priority, r.action != "deny")))
     after = [_policy_level(p) for p in (*net, *reg)]
-    out = [_policy_level(p) for p in (*hier, *system)]
+    out = [_policy_level(p) for p in hier]
+    out += [_unplaced(_policy_level(p)) if p.kind == SYSTEM_GLOBAL else _policy_level(p) for p in system]
     if network.enforcement_order == BEFORE_CLASSIC:
         out.extend([*after, vpc])
     else:
         out.extend([vpc, *after])
     return out
+
+
+def _unplaced(level: tuple[str, list[FirewallRule]]) -> tuple[str, list[FirewallRule]]:
+    """A global system policy's level, its allow and deny rules marked ``UNPLACED``."""
+    name, rules = level
+    return name, [r if r.action == "goto_next" else replace(r, conditions=(*r.conditions, UNPLACED))
+                  for r in rules]
 
 
 def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
@@ -280,6 +295,13 @@ def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],
     return [(lo, hi, ((protocol, ((lo, hi),)),)) for lo, hi in port_ranges]
 
 
+def _by_tag(rule: FirewallRule) -> bool:
+    """Whether a rule certainly applies to exactly the tags it targets (a VPC rule by network
+    tag): then the index files it under them, without asking ``applicability``."""
+    return bool(rule.target_tags) and not rule.target_secure_tags and rule.region is None \
+        and not rule.conditions
+
+
 class NetworkIndex:
     """A network's rules in evaluation order, indexed by target tag, so that each of thousands
     of targets visits only its own rules and the untargeted ones."""
@@ -287,15 +309,11 @@ class NetworkIndex:
     def __init__(self, network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> None:
         self.network = network
         self.flat = [(level, rule) for level, rules in levels(network, vpc_rules) for rule in rules]
-        #: the allow and deny rules of global system policies: they only possibly apply there
-        unplaced = {id(r) for p in network.policies or () if p.kind == SYSTEM_GLOBAL for r in p.rules
-                    if r.action != "goto_next"}
-        self.unplaced = frozenset(i for i, (_, rule) in enumerate(self.flat) if id(rule) in unplaced)
         self.keys = protocol_keys(rule for _, rule in self.flat)
         self.by_tag: dict[str, list[int]] = {}
         self.general: list[int] = []
         for i, (_, rule) in enumerate(self.flat):
-            if rule.target_tags and not rule.target_secure_tags and rule.region is None:
+            if _by_tag(rule):
                 for t in dict.fromkeys(rule.target_tags):
                     self.by_tag.setdefault(t, []).append(i)
             else:
@@ -309,12 +327,10 @@ class NetworkIndex:
         own = self.by_tag.get(tag)
         for i in sorted((*own, *self.general)) if own else self.general:
             level, rule = self.flat[i]
-            if rule.target_tags and not rule.target_secure_tags and rule.region is None:  # indexed: applies
+            if _by_tag(rule):  # indexed: applies
                 out.append(self._step(i, level, rule, None, tag))
                 continue
             applies, possibly = applicability(rule, tag, instances)
-            if applies and i in self.unplaced:
-                possibly = _also(possibly, _UNPLACED)
             if applies:
                 out.append(self._step(i, level, rule, possibly, tag))
         return tuple(out)
