@@ -216,6 +216,11 @@ class GcpCollector:
         or files taken at different moments) is a contradiction - which input is current
         cannot be told, and keeping or dropping the rule could each hide ingress.  (Disabled
         and egress rules decide no ingress: the list may hold them alone.)"""
+        live: dict[Key, list[tuple[FirewallRule, str]]] = {}  # the listed rules that decide ingress
+        for key in sorted(self.listed):
+            rule, where = self.rules[key]
+            if not rule.disabled and rule.direction == "INGRESS":
+                live.setdefault((rule.project, rule.network), []).append((rule, where))
         for (project, network), file, names in self.answered:
             listing = self.list_files.get(project)
             if listing is None:
@@ -227,9 +232,8 @@ class GcpCollector:
                         f"in this get-effective-firewalls answer but not in the firewall-rules list "
                         f"{listing}; pass inputs taken at the same time (an unfiltered `gcloud "
                         "compute firewall-rules list`)")
-            for rule, where in (self.rules[k] for k in sorted(self.listed) if k[0] == project):
-                if rule.network == network and rule.name not in names and not rule.disabled \
-                        and rule.direction == "INGRESS":
+            for rule, where in live.get((project, network), ()):
+                if rule.name not in names:
                     raise SnapshotError(
                         f"{where}: firewall rule {rule.name!r} of network {network} (project "
                         f"{project}) is not in the get-effective-firewalls answer {file} of that "
