@@ -339,3 +339,14 @@ def test_an_unresolved_gcp_target_speaks_of_subnets_not_describe_vpcs(sgaudit: C
         "net-a/coiled-x: the network's first IPv4 subnet range is needed (the source of ingress "
         "\"from the network\") but the network has no IPv4 subnet range in `gcloud compute networks "
         "subnets list`")
+
+
+def test_a_network_type_alone_matches_ipv4_and_ipv6(sgaudit: Callable[..., Run], files: Files) -> None:
+    """An allow whose only source is a network type reaches every address of that type: both
+    families are exposure (it possibly applies)."""
+    rule = policy_rule(5, ports=["8080"], srcNetworkType="INTERNET")
+    del rule["match"]["srcIpRanges"]
+    code, report = check(sgaudit, files.standard([COILED], [policy("org", "HIERARCHY", rule)]))
+    assert code == 1
+    assert findings(report) == [("extra", "tcp", 8080, 8080, "0.0.0.0/0", ["org/5"], "high"),
+                                ("extra", "tcp", 8080, 8080, "::/0", ["org/5"], "high")]
