@@ -319,6 +319,12 @@ class Snapshot:
 
 
 # -- Google Cloud ---------------------------------------------------------------------------
+#: firewall-policy source kinds that stand for addresses on the internet (a country's, a threat
+#: list's, a domain's, an address group's - sgaudit cannot size them): their tokens
+#: ("srcRegionCodes:CN") rate as public sources reachable by the world
+PUBLIC_SOURCE_KINDS = ("srcAddressGroups", "srcFqdns", "srcRegionCodes", "srcThreatIntelligences")
+
+
 @dataclass(frozen=True, slots=True)
 class FirewallMatch:
     """One ``allowed``/``denied`` entry of a VPC rule, or one ``layer4Configs`` entry of a
@@ -358,6 +364,10 @@ class FirewallRule:
     #: set on the rules of a regional network firewall policy: the rule applies only to
     #: instances in this region (``UNKNOWN`` when the answer did not say which region)
     region: str | None = None
+    #: match fields of a policy rule that narrow it (ANDed with its sources) and that sgaudit
+    #: cannot evaluate exactly ("srcNetworkType:VPC_NETWORKS", "destIpRanges:10.0.0.0/8"): the
+    #: rule then only possibly applies
+    conditions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,10 +376,14 @@ class FirewallPolicy:
     network; ``order`` ranks hierarchical policies from the organization (0) down."""
 
     name: str
-    kind: str  # "hierarchical", "network" or "regional"
+    #: "hierarchical", "system" (a Google-managed regional system policy), "system-global" (a
+    #: system policy whose place in the evaluation order Google does not document), "network"
+    #: or "regional"
+    kind: str
     rules: tuple[FirewallRule, ...]
     order: int = 0
-    #: the region of a regional policy (``UNKNOWN`` when its answer did not say); None otherwise
+    #: the region of a regional (network or system) policy (``UNKNOWN`` when its answer did not
+    #: say); None otherwise
     region: str | None = None
 
 

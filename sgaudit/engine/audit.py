@@ -136,11 +136,8 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
             desired = resolve_cluster(policy, matched, role_origin, allow)
         else:
             desired = resolve(options, vpc, allow)
-        if desired.unresolved and vpc is None and group.cloud == "gcp":
-            desired = replace(desired, unresolved=(
-                "the network's subnet ranges are needed but unknown (add the output of `gcloud "
-                "compute networks subnets list --format=json` to the snapshot, or see why it could "
-                "not be read)"))
+        if desired.unresolved and group.cloud == "gcp":
+            desired = replace(desired, unresolved=_gcp_unresolved(vpc))
         states[key] = desired
         warnings.update(dict.fromkeys(desired.warnings))
     return desired
@@ -153,6 +150,18 @@ def allow_for(policy: Policy, group: Group) -> tuple[tuple[Grant, ...], tuple[in
         return policy.allow, None
     which = tuple(i for i, g in enumerate(policy.allow) if g.place.holds(group))
     return tuple(policy.allow[i] for i in which), which
+
+
+def _gcp_unresolved(vpc: Vpc | None) -> str:
+    """Why a GCP target's desired state could not be resolved, in Google Cloud's words (the
+    resolver speaks of AWS's describe-vpcs)."""
+    if vpc is None:
+        return ("the network's subnet ranges are needed but unknown (add the output of `gcloud "
+                "compute networks subnets list --format=json` to the snapshot, or see why it could "
+                "not be read)")
+    return ("the network's first IPv4 subnet range is needed (the source of ingress \"from the "
+            "network\") but the network has no IPv4 subnet range in `gcloud compute networks "
+            "subnets list`")
 
 
 def vpc_finder(vpcs: Mapping[tuple[str, str], Vpc]) -> Callable[[str, str | None], Vpc | None]:

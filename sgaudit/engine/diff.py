@@ -17,7 +17,17 @@ from itertools import pairwise
 
 from sgaudit import addresses, intervals, ports
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
-from sgaudit.model import DesiredState, Finding, Grant, Group, Kind, Rule, Severity, quick_init
+from sgaudit.model import (
+    PUBLIC_SOURCE_KINDS,
+    DesiredState,
+    Finding,
+    Grant,
+    Group,
+    Kind,
+    Rule,
+    Severity,
+    quick_init,
+)
 
 #: required grants not (wholly) allowed, each with the pieces missing
 MissingGaps = tuple[tuple[Grant, tuple["Outside", ...]], ...]
@@ -715,7 +725,7 @@ def _piece_severity(piece: Outside) -> Severity:
     high: anything else from public addresses; medium: private ranges, other groups and
     prefix lists; low: icmp from private ranges."""
     if piece.token is not None:
-        return Severity.MEDIUM
+        return _token_severity(piece)
     public = intervals.subtract(piece.addrs, addresses.private_space())
     if not public:
         return Severity.LOW if piece.protocol in ports.ICMP else Severity.MEDIUM
@@ -725,6 +735,17 @@ def _piece_severity(piece: Outside) -> Severity:
     if _world_scale(public) and piece.protocol == "tcp" and intervals.intersect(piece.axis, ADMIN_PORTS):
         return Severity.CRITICAL
     return Severity.HIGH
+
+
+def _token_severity(piece: Outside) -> Severity:
+    """Other groups, prefix lists, tags and service accounts are medium; a firewall-policy
+    source that stands for internet addresses (a country, a threat list, a domain, an address
+    group: ``PUBLIC_SOURCE_KINDS``) is public and, since its size is unknown, world-scale."""
+    kind = piece.token.partition(":")[0] if piece.token else ""
+    if kind not in PUBLIC_SOURCE_KINDS:
+        return Severity.MEDIUM
+    _, public, admin = _axis_severities(piece.protocol, piece.axis)
+    return Severity.CRITICAL if admin else public
 
 
 def _axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severity, Severity, bool]:

@@ -1,10 +1,13 @@
 """Google Cloud firewall rules -> what is effectively reachable on one network tag. Pure.
 
 GCP evaluates ingress to an instance in levels: hierarchical firewall policies (organization
-first), then - by the network's enforcement order - VPC firewall rules and the global and
-regional network firewall policies, then the implied deny.  Within a level the lowest priority
-number decides; for VPC rules a deny beats an allow at equal priority; a policy's ``goto_next``
-hands the matched traffic to the next level; ``allow`` and ``deny`` end evaluation.
+first), then regional system policies (Google-managed), then - by the network's enforcement
+order - VPC firewall rules and the global and regional network firewall policies, then the
+implied deny.  (Global system policies, whose place Google does not document, come right after
+the regional system ones, their allow and deny rules only possibly applying.)  Within a level
+the lowest priority number decides; for VPC rules a deny beats an allow at equal priority; a
+policy's ``goto_next`` hands the matched traffic to the next level; ``allow`` and ``deny`` end
+evaluation.
 
 This module sweeps the rules that apply to a target in that order, over the same rectangles the
 differ uses (``diff.Rect``: a port axis x a source), and keeps two views:
@@ -27,7 +30,7 @@ rule (``evaluate(..., full=True)``) remains as the reference the tests compare i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from sgaudit import addresses, intervals, ports
@@ -50,6 +53,13 @@ _DEFAULT_SOURCE = "0.0.0.0/0"
 _DEFAULT = (_DEFAULT_SOURCE, Source(addrs=(addresses.cidr_interval(_DEFAULT_SOURCE),)))
 VPC_LEVEL = "VPC firewall rules"
 BEFORE_CLASSIC = "BEFORE_CLASSIC_FIREWALL"
+#: the kind of a system policy whose place in the evaluation order Google does not document
+SYSTEM_GLOBAL = "system-global"
+#: the condition ``levels`` gives the allow and deny rules of such a policy: they only possibly
+#: apply where they are placed (a ``goto_next`` there passes on within its level, wherever it is)
+UNPLACED = "placement:undocumented"
+_UNPLACED_WHY = ("belongs to a global system policy, whose place in the evaluation order Google "
+                 "does not document")
 #: policy protocols with ports in GCP beyond tcp/udp (sctp)
 _PORTED_NUMBERS = frozenset({"132"})
 
@@ -125,11 +135,19 @@ def applicability(rule: FirewallRule, tag: str,
     """(applies at all, why only possibly).  A rule applies to the tag when its target tags hold
     it or it names no target; service-account targets are decided from the instances that carry
     the tag when they were read; secure tags cannot be checked, so they possibly apply.  A rule
-    of a regional policy applies only to the tag's instances in its region."""
+    of a regional policy applies only to the tag's instances in its region.  A match field that
+    narrows the rule and that sgaudit cannot evaluate (a network type, destination ranges …)
+    makes it only possibly apply: it is ANDed with the rule's sources, never a source itself."""
     applies, why = _targets(rule, tag, instances)
-    if not applies or rule.region is None:
-        return applies, why
-    return _in_region(rule, rule.region, tag, instances, why)
+    if applies and rule.region is not None:
+        applies, why = _in_region(rule, rule.region, tag, instances, why)
+    if applies and rule.conditions:
+        narrowing = [c for c in rule.conditions if c != UNPLACED]
+        if narrowing:
+            why = _also(why, "is narrowed by " + ", ".join(narrowing))
+        if len(narrowing) < len(rule.conditions):
+            why = _also(why, _UNPLACED_WHY)
+    return applies, why
 
 
 def _targets(rule: FirewallRule, tag: str,
@@ -191,9 +209,11 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
     hier = sorted((p for p in policies if p.kind == "hierarchical"), key=lambda p: p.order)
     net = [p for p in policies if p.kind == "network"]
     reg = [p for p in policies if p.kind == "regional"]
+    system = [p for kind in ("system", SYSTEM_GLOBAL) for p in policies if p.kind == kind]
     vpc = (VPC_LEVEL, sorted(_live(vpc_rules), key=lambda r: (r.priority, r.action != "deny")))
     after = [_policy_level(p) for p in (*net, *reg)]
     out = [_policy_level(p) for p in hier]
+    out += [_unplaced(_policy_level(p)) if p.kind == SYSTEM_GLOBAL else _policy_level(p) for p in system]
     if network.enforcement_order == BEFORE_CLASSIC:
         out.extend([*after, vpc])
     else:
@@ -201,9 +221,17 @@ def levels(network: GcpNetwork, vpc_rules: Sequence[FirewallRule]) -> list[tuple
     return out
 
 
+def _unplaced(level: tuple[str, list[FirewallRule]]) -> tuple[str, list[FirewallRule]]:
+    """A global system policy's level, its allow and deny rules marked ``UNPLACED``."""
+    name, rules = level
+    return name, [r if r.action == "goto_next" else replace(r, conditions=(*r.conditions, UNPLACED))
+                  for r in rules]
+
+
 def _policy_level(policy: FirewallPolicy) -> tuple[str, list[FirewallRule]]:
     kind = {"hierarchical": "hierarchical policy", "network": "network policy",
-            "regional": "regional network policy"}.get(policy.kind, f"{policy.kind} policy")
+            "regional": "regional network policy", "system": "regional system policy",
+            SYSTEM_GLOBAL: "global system policy"}.get(policy.kind, f"{policy.kind} policy")
     region = {None: "", UNKNOWN: " (region unknown)"}.get(policy.region, f" ({policy.region})")
     return f"{kind} {policy.name}{region}", sorted(_live(policy.rules), key=lambda r: r.priority)
 
@@ -267,6 +295,13 @@ def _port_pieces(protocol: str, port_ranges: Sequence[tuple[int, int]],
     return [(lo, hi, ((protocol, ((lo, hi),)),)) for lo, hi in port_ranges]
 
 
+def _by_tag(rule: FirewallRule) -> bool:
+    """Whether a rule certainly applies to exactly the tags it targets (a VPC rule by network
+    tag): then the index files it under them, without asking ``applicability``."""
+    return bool(rule.target_tags) and not rule.target_secure_tags and rule.region is None \
+        and not rule.conditions
+
+
 class NetworkIndex:
     """A network's rules in evaluation order, indexed by target tag, so that each of thousands
     of targets visits only its own rules and the untargeted ones."""
@@ -278,7 +313,7 @@ class NetworkIndex:
         self.by_tag: dict[str, list[int]] = {}
         self.general: list[int] = []
         for i, (_, rule) in enumerate(self.flat):
-            if rule.target_tags and not rule.target_secure_tags and rule.region is None:
+            if _by_tag(rule):
                 for t in dict.fromkeys(rule.target_tags):
                     self.by_tag.setdefault(t, []).append(i)
             else:
@@ -292,7 +327,7 @@ class NetworkIndex:
         own = self.by_tag.get(tag)
         for i in sorted((*own, *self.general)) if own else self.general:
             level, rule = self.flat[i]
-            if rule.target_tags and not rule.target_secure_tags and rule.region is None:  # indexed: applies
+            if _by_tag(rule):  # indexed: applies
                 out.append(self._step(i, level, rule, None, tag))
                 continue
             applies, possibly = applicability(rule, tag, instances)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sgaudit import ports
+from sgaudit import intervals, ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
 from sgaudit.engine.gcp_effective import (
     Effective,
@@ -136,11 +136,11 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
 
 def _missing(grant: Grant, wanted: Wanted, shortfall: tuple[list[Outside], list[Step]],
              effective: Effective) -> tuple[Grant, str, list[Step]] | None:
-    _, axis, src = wanted
+    protocol, axis, src = wanted
     left, by = shortfall
     if not left:
         return None
-    wholly = len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
+    wholly = _wholly(left, protocol, axis, src, effective.keys)
     text = "not effectively allowed" if wholly else (
         "only partly effectively allowed; not covered: " + describe_pieces(left, src))
     if by:
@@ -151,6 +151,18 @@ def _missing(grant: Grant, wanted: Wanted, shortfall: tuple[list[Outside], list[
     if maybe:
         text += "; not counted (only possibly applies): " + ", ".join(s.label for s in maybe)
     return grant, f"{text}; required because {grant.reason}", by
+
+
+def _wholly(left: Sequence[Outside], protocol: str, axis: intervals.IntervalSet, src: Source,
+            keys: Sequence[str]) -> bool:
+    """Whether nothing of a required rule is allowed: every piece left whole (a "-1" rule is
+    one piece per protocol key, each on every port)."""
+    if protocol == ports.ALL:
+        every = ((ports.PORT_MIN, ports.PORT_MAX),)
+        whole = {(k, every) for k in keys}
+        return len(left) == len(whole) and {(p.protocol, p.axis) for p in left} == whole and all(
+            p.addrs == src.addrs and p.token == src.token for p in left)
+    return len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
 
 
 def _possible_allows(effective: Effective) -> list[tuple[Step, Regions]]:

@@ -295,10 +295,14 @@ def _answers(data: gj.ProjectData) -> list[Any]:
     return [*data.effective.values(), *regional]
 
 
+#: policy types whose rules apply by the instances' zones
+_BY_ZONE = ("NETWORK_REGIONAL", "SYSTEM_REGIONAL")
+
+
 def _policy_rules(data: gj.ProjectData, regional_only: bool = False) -> list[dict[str, Any]]:
     """The rules of every policy the answers hold (of the regional policies only, if asked)."""
     return [rule for answer in _answers(data) for policy in answer.get("firewallPolicys") or []
-            if isinstance(policy, dict) and (not regional_only or policy.get("type") == "NETWORK_REGIONAL")
+            if isinstance(policy, dict) and (not regional_only or policy.get("type") in _BY_ZONE)
             for rule in policy.get("rules") or [] if isinstance(rule, dict)]
 
 

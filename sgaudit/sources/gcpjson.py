@@ -31,16 +31,32 @@ VPC_PRIORITY_MAX = 65535
 POLICY_PRIORITY_MAX = 2147483647
 _ACTIONS = {"allow": "allow", "deny": "deny", "goto_next": "goto_next",
             "apply_security_profile_group": "allow"}
-#: effective-firewalls policy ``type`` -> FirewallPolicy.kind
-#: (SYSTEM* are Google-managed policies; sgaudit keeps them as kind "system", evaluated after the
-#: hierarchical ones and before the network ones)
+#: effective-firewalls policy ``type`` -> FirewallPolicy.kind.  Google documents where regional
+#: system policies are evaluated (right after the hierarchical ones, whatever the enforcement
+#: order), not global ones (nor "SYSTEM", the type networks.getEffectiveFirewalls names them
+#: by): those are "system-global", whose place is unknown (see the README)
 _POLICY_KINDS = {"HIERARCHY": "hierarchical", "NETWORK": "network", "NETWORK_REGIONAL": "regional",
-                 "SYSTEM": "system", "SYSTEM_GLOBAL": "system", "SYSTEM_REGIONAL": "system"}
-#: policy-rule sources sgaudit cannot turn into addresses: kept as "kind:value" tokens
-_OTHER_SOURCES = ("srcAddressGroups", "srcFqdns", "srcRegionCodes", "srcThreatIntelligences",
-                  "srcNetworks")
-#: policy-rule conditions that narrow the sources (ANDed with them); kept as tokens too
-_SOURCE_CONDITIONS = ("srcNetworkType", "srcNetworkContext")
+                 "SYSTEM_REGIONAL": "system", "SYSTEM_GLOBAL": "system-global", "SYSTEM": "system-global"}
+#: evaluation order of the kinds (within a kind: the answer's order, by association priority)
+POLICY_RANKS = {"hierarchical": 0, "system": 1, "system-global": 2, "network": 3, "regional": 4}
+#: kinds that apply by region
+REGIONAL_KINDS = frozenset({"regional", "system"})
+#: policy-rule sources sgaudit cannot turn into addresses: kept as "kind:value" tokens (any of
+#: a rule's sources matches: they combine with OR, with srcIpRanges and srcSecureTags too)
+_OTHER_SOURCES = ("srcAddressGroups", "srcFqdns", "srcRegionCodes", "srcThreatIntelligences")
+#: match fields that narrow a policy rule (ANDed with its sources): lists, and single values
+#: ("UNSPECIFIED" narrows nothing).  sgaudit cannot evaluate any of them exactly: a rule with
+#: one only possibly applies.  (dest* fields name the target's own addresses or kinds.)
+_NARROWING_LISTS = ("srcNetworks", "destIpRanges", "destAddressGroups", "destFqdns",
+                    "destRegionCodes", "destThreatIntelligences")
+_NARROWING_VALUES = ("srcNetworkType", "srcNetworkContext", "srcNetworkScope", "destNetworkType",
+                     "destNetworkContext", "destNetworkScope")
+#: every match field sgaudit reads; another one (a field newer than sgaudit) is refused, since
+#: whether it widens or narrows the rule cannot be told
+_MATCH_FIELDS = frozenset({"srcIpRanges", "srcSecureTags", "layer4Configs", *_OTHER_SOURCES,
+                           *_NARROWING_LISTS, *_NARROWING_VALUES})
+#: targetType values: a rule for load balancers' proxies does not reach the network's VMs
+_TARGET_TYPES = ("INSTANCES", "INTERNAL_MANAGED_LB")
 ENFORCEMENT_ORDERS = ("AFTER_CLASSIC_FIREWALL", "BEFORE_CLASSIC_FIREWALL")
 
 FIREWALLS = "firewall-rules"
@@ -48,6 +64,8 @@ SUBNETS = "subnets"
 NETWORKS = "networks"
 INSTANCES = "instances"
 EFFECTIVE = "effective-firewalls"
+_BY_KIND = {"compute#firewall": FIREWALLS, "compute#subnetwork": SUBNETS, "compute#network": NETWORKS,
+            "compute#instance": INSTANCES}
 
 
 def detect(data: Any) -> str | None:
@@ -57,11 +75,11 @@ def detect(data: Any) -> str | None:
     (``compute#firewall`` …) or, without one, from the keys only that resource has.
     """
     if isinstance(data, Mapping):
-        if "firewallPolicys" in data or ("firewalls" in data and "SecurityGroups" not in data):
+        if ("firewallPolicys" in data or "organizationFirewalls" in data
+                or ("firewalls" in data and "SecurityGroups" not in data)):
             return EFFECTIVE
-        if data.get("kind") == "compute#network":  # gcloud compute networks describe
-            return NETWORKS
-        return None
+        kind = data.get("kind")  # one resource: gcloud compute … describe
+        return _BY_KIND.get(kind) if isinstance(kind, str) else None
     if not isinstance(data, list):
         return None
     if not data:
@@ -72,10 +90,8 @@ def detect(data: Any) -> str | None:
 def _item_kind(item: Any, where: str) -> str:
     if not isinstance(item, Mapping):
         raise ShapeError(f"{where}: expected an object (a gcloud --format=json item), got {_brief(item)}")
-    by_kind = {"compute#firewall": FIREWALLS, "compute#subnetwork": SUBNETS,
-               "compute#network": NETWORKS, "compute#instance": INSTANCES}
-    if item.get("kind") in by_kind:
-        return by_kind[item["kind"]]
+    if item.get("kind") in _BY_KIND:
+        return _BY_KIND[item["kind"]]
     for keys, kind in ((("allowed", "denied"), FIREWALLS), (("ipCidrRange", "internalIpv6Prefix",
                         "externalIpv6Prefix"), SUBNETS), (("networkInterfaces",), INSTANCES),
                        (("networkFirewallPolicyEnforcementOrder", "autoCreateSubnetworks",
@@ -282,24 +298,28 @@ def _secure_tags(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...
     return tuple(out)
 
 
-def _policy_sources(match: Mapping[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(source ranges, "kind:value" tokens for the sources sgaudit cannot resolve)."""
+def _policy_sources(match: Mapping[str, Any],
+                    where: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(source ranges, "kind:value" tokens for the sources sgaudit cannot resolve, "kind:value"
+    conditions that narrow the rule).  A rule whose only sources are conditions (a network
+    type alone) matches every address of that type: IPv4 and IPv6."""
     ranges = cidrs(_strings(match, "srcIpRanges", where), f"{where}.srcIpRanges")
     other = [f"srcSecureTags:{t}" for t in _secure_tags(match, "srcSecureTags", where)]
     for key in _OTHER_SOURCES:
         other.extend(f"{key}:{v}" for v in _strings(match, key, where))
-    for key in _SOURCE_CONDITIONS:
+    conditions = [f"{key}:{v}" for key in _NARROWING_LISTS for v in _strings(match, key, where)]
+    for key in _NARROWING_VALUES:
         value = _text(match, key, where)
         if value and value != "UNSPECIFIED":
-            other.append(f"{key}:{value}")
-    return ranges, tuple(other)
+            conditions.append(f"{key}:{value}")
+    if not ranges and not other and any(c.startswith("src") for c in conditions):
+        ranges = ("0.0.0.0/0", "::/0")
+    return ranges, tuple(other), tuple(conditions)
 
 
-def applies_to_network(raw: Mapping[str, Any], where: str, project: str, network: str) -> bool:
+def _targets_network(raw: Mapping[str, Any], where: str, project: str, network: str) -> bool:
     """A policy rule applies to this network's VMs unless it names other networks
-    (``targetResources``) or load balancers (``targetType: INTERNAL_MANAGED_LB``)."""
-    if _text(raw, "targetType", where, "INSTANCES") not in ("INSTANCES", ""):
-        return False
+    (``targetResources``)."""
     targets = _strings(raw, "targetResources", where)
     if not targets:
         return True
@@ -307,57 +327,120 @@ def applies_to_network(raw: Mapping[str, Any], where: str, project: str, network
                for t in targets)
 
 
+def _target_type(raw: Mapping[str, Any], where: str) -> str:
+    value = _text(raw, "targetType", where) or "INSTANCES"
+    if value not in _TARGET_TYPES:
+        raise ShapeError(f"{where}.targetType: unknown target type {value!r} (expected "
+                         f"{' or '.join(_TARGET_TYPES)}); whom the rule reaches cannot be told")
+    return value
+
+
+def _policy_match(raw: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], tuple[FirewallMatch, ...]]:
+    """A policy rule's ``match`` and its protocols; GCP refuses a rule without
+    ``layer4Configs``, and a match field sgaudit does not know could widen or narrow it."""
+    match = _object(raw.get("match") or {}, f"{where}.match")
+    unknown = sorted(k for k in match if k not in _MATCH_FIELDS)
+    if unknown:
+        raise ShapeError(f"{where}.match.{unknown[0]}: a match field sgaudit does not know "
+                         "(whether it widens or narrows the rule cannot be told)")
+    configs = _list(match, "layer4Configs", f"{where}.match")
+    if not configs:
+        raise ShapeError(f"{where}.match.layer4Configs: missing or empty (GCP requires at least one "
+                         "protocol in a firewall policy rule)")
+    return match, tuple(match_of(e, f"{where}.match.layer4Configs[{i}]", "ipProtocol")
+                        for i, e in enumerate(configs))
+
+
 def parse_policy_rule(raw: Any, where: str, policy: str, project: str, network: str) -> FirewallRule | None:
-    """One firewall-policy rule, or None when it does not apply to this network's VMs."""
+    """One firewall-policy rule, or None when it does not apply to this network's VMs (it names
+    other networks, or load balancers: ``targetType: INTERNAL_MANAGED_LB``)."""
     raw = _object(raw, where)
     priority = priority_of(raw, where, None, POLICY_PRIORITY_MAX)
     where = f"{where} (policy rule {policy}/{priority})"
     action = _text(raw, "action", where)
     if action not in _ACTIONS:
         raise ShapeError(f"{where}.action: unknown action {action!r}")
-    if not applies_to_network(raw, where, project, network):
+    target_type = _target_type(raw, where)
+    match, matches = _policy_match(raw, where)
+    if target_type != "INSTANCES" or not _targets_network(raw, where, project, network):
         return None
-    match = _object(raw.get("match", {}), f"{where}.match")
-    matches = tuple(match_of(e, f"{where}.match.layer4Configs[{i}]", "ipProtocol")
-                    for i, e in enumerate(_list(match, "layer4Configs", f"{where}.match")))
-    ranges, other = _policy_sources(match, f"{where}.match")
+    ranges, other, conditions = _policy_sources(match, f"{where}.match")
+    forwarding = _strings(raw, "targetForwardingRules", where)
     return FirewallRule(
         name=f"{policy}/{priority}", project=project, network=network, priority=priority,
         action=_ACTIONS[action], matches=matches, direction=_direction(raw, where),
         disabled=_disabled(raw, where), source_ranges=ranges, source_other=other,
         target_service_accounts=_strings(raw, "targetServiceAccounts", where),
         target_secure_tags=_secure_tags(raw, "targetSecureTags", where),
-        description=_text(raw, "description", where))
+        description=_text(raw, "description", where),
+        conditions=(*conditions, *(f"targetForwardingRules:{f}" for f in forwarding)))
 
 
 def parse_policies(raw_policies: Sequence[Any], where: str, project: str, network: str,
                    region: str = UNKNOWN) -> tuple[FirewallPolicy, ...]:
     """The ``firewallPolicys`` of get-effective-firewalls, in evaluation order: hierarchical
-    policies as listed (organization first), then network policies by association priority.
-    Regional policies (and their rules) get ``region``: the answer does not name it, the call
-    does (``UNKNOWN`` for a file that does not say)."""
+    policies as listed (organization first), then regional system policies, global system
+    policies, network policies and regional network policies, each kind by association
+    priority.  Regional (network and system) policies and their rules get ``region``: the
+    answer does not name it, the call does (``UNKNOWN`` for a file that does not say)."""
+    raws = [_object(raw, f"{where}[{i}]") for i, raw in enumerate(raw_policies)]
+    names = _policy_names(raws, where)
     parsed: list[tuple[int, int, int, FirewallPolicy]] = []
     hierarchy = 0
-    for i, raw in enumerate(raw_policies):
+    for i, (raw, name) in enumerate(zip(raws, names, strict=True)):
         at = f"{where}[{i}]"
-        raw = _object(raw, at)
         kind_text = _text(raw, "type", at)
         if kind_text not in _POLICY_KINDS:
             raise ShapeError(f"{at}.type: unknown firewall policy type {kind_text!r}")
         kind = _POLICY_KINDS[kind_text]
-        name = (_text(raw, "shortName", at) or _text(raw, "displayName", at)
-                or _text(raw, "name", at) or f"policy-{i}")
-        rules = [parse_policy_rule(r, f"{at}.rules[{j}]", name, project, network)
-                 for j, r in enumerate(_list(raw, "rules", at))]
-        scope = region if kind == "regional" else None
-        kept = tuple(_regional(r, scope) if scope else r for r in rules if r is not None)
+        scope = region if kind in REGIONAL_KINDS else None
+        rules = _policy_rules(raw, at, name, project, network)
+        kept = tuple(_regional(r, scope) if scope else r for r in rules)
         order = hierarchy if kind == "hierarchical" else 0
         hierarchy += kind == "hierarchical"
-        rank = {"hierarchical": 0, "system": 1, "network": 2, "regional": 3}[kind]
         association = raw.get("priority", 0) if isinstance(raw.get("priority"), int) else 0
-        parsed.append((rank, association, i, FirewallPolicy(
+        parsed.append((POLICY_RANKS[kind], association, i, FirewallPolicy(
             name=name, kind=kind, rules=kept, order=order, region=scope)))
     return tuple(p for *_, p in sorted(parsed, key=lambda t: t[:3]))
+
+
+def _policy_rules(raw: Mapping[str, Any], where: str, name: str, project: str,
+                  network: str) -> list[FirewallRule]:
+    """A policy's rules that reach this network's VMs; two rules with one priority (GCP's
+    identifier of a policy rule, unique in a policy) are refused."""
+    seen: dict[int, int] = {}
+    out = []
+    for j, item in enumerate(_list(raw, "rules", where)):
+        at = f"{where}.rules[{j}]"
+        rule = parse_policy_rule(item, at, name, project, network)
+        priority = priority_of(_object(item, at), at, None, POLICY_PRIORITY_MAX)
+        if priority in seen:
+            raise ShapeError(f"{at}.priority: priority {priority} is also rules[{seen[priority]}]'s in "
+                             f"policy {name!r} (GCP keeps a policy's priorities unique; which rule "
+                             "comes first cannot be told)")
+        seen[priority] = j
+        if rule is not None:
+            out.append(rule)
+    return out
+
+
+def _policy_names(raws: Sequence[Mapping[str, Any]], where: str) -> list[str]:
+    """How findings name each policy: its short (or display) name; policies that share one
+    (a folder's and the organization's can) get their resource name too, so that two rules
+    never share a finding key.  The same policy listed twice is refused."""
+    short = [_text(r, "shortName", f"{where}[{i}]") or _text(r, "displayName", f"{where}[{i}]")
+             or _text(r, "name", f"{where}[{i}]") or f"policy-{i}" for i, r in enumerate(raws)]
+    out = list(short)
+    seen: dict[tuple[str, str], int] = {}
+    for i, raw in enumerate(raws):
+        ident = _text(raw, "name", f"{where}[{i}]")
+        if (short[i], ident) in seen:
+            raise ShapeError(f"{where}[{i}]: firewall policy {short[i]!r} ({ident or 'no name'}) is "
+                             f"listed twice (also {where}[{seen[(short[i], ident)]}])")
+        seen[(short[i], ident)] = i
+        if short.count(short[i]) > 1:
+            out[i] = f"{short[i]}[{ident or i}]"
+    return out
 
 
 # -- subnets, networks, instances -------------------------------------------------------------
@@ -461,6 +544,13 @@ def needs_instances(rules: Iterable[FirewallRule]) -> bool:
 
 def uses_network_policies(policies: Sequence[FirewallPolicy] | None) -> bool:
     return any(p.kind in ("network", "regional") and p.rules for p in policies or ())
+
+
+def decides_ingress(policy: FirewallPolicy) -> bool:
+    """Whether a policy has an enabled ingress rule that ends evaluation (allow or deny): one of
+    only ``goto_next`` rules hands everything to the next level, wherever it is placed."""
+    return any(not r.disabled and r.direction == "INGRESS" and r.action != "goto_next"
+               for r in policy.rules)
 
 
 def effective_network(data: Mapping[str, Any], where: str) -> tuple[str, str] | None:

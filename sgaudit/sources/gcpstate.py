@@ -34,6 +34,11 @@ class GcpCollector:
         self.regions_read: dict[Key, set[str]] = {}
         self.read_kinds: dict[str, set[str]] = {}  # kind -> projects whose list was read
         self.pending: list[tuple[Mapping[str, Any], str]] = []
+        #: the rules seen in a firewall-rules list (not only in an effective answer or a
+        #: describe), the first list file of each project, and each network answer's rule names
+        self.listed: set[Key] = set()
+        self.list_files: dict[str, str] = {}
+        self.answered: list[tuple[Key, str, frozenset[str]]] = []
         self.errors: list[ScanError] = []
         self.audit_input = False  # firewall rules or effective firewalls were given
 
@@ -54,32 +59,39 @@ class GcpCollector:
             self.audit_input = True
             self.pending.append((data, file))
             return
-        items = [data] if isinstance(data, Mapping) else data
+        single = isinstance(data, Mapping)  # one resource (`describe`): not the whole list
+        items = [data] if single else data
         for i, item in enumerate(items):
-            where = "$" if isinstance(data, Mapping) else f"$[{i}]"
+            where = "$" if single else f"$[{i}]"
             if gj._item_kind(item, where) != kind:
                 raise ShapeError(f"{where}: a {gj._item_kind(item, where)} item in a list of {kind}")
-            self._add_item(kind, item, where, file)
+            self._add_item(kind, item, where, file, listed=not single)
 
-    def _add_item(self, kind: str, item: Any, where: str, file: str) -> None:
+    def _add_item(self, kind: str, item: Any, where: str, file: str, listed: bool = True) -> None:
+        """One resource; ``listed``: it comes from a list of the project's resources of its kind
+        (which then counts as read), not from a single ``describe``."""
+        mark = kind if listed else f"{kind} (one resource)"
         if kind == gj.FIREWALLS:
             rule = gj.parse_firewall(item, where)
-            self._mark(kind, rule.project)
+            self._mark(mark, rule.project)
             self._add_rule(rule, file)
+            if listed:
+                self.listed.add((rule.project, rule.name))
+                self.list_files.setdefault(rule.project, file)
         elif kind == gj.SUBNETS:
             project, network, ranges = gj.subnet_ranges(item, where)
-            self._mark(kind, project)
+            self._mark(mark, project)
             self.subnets.setdefault((project, network), {}).update(dict.fromkeys(ranges))
             region = gj.subnet_region(item, where)
             if region:
                 self.subnet_regions.setdefault((project, network), set()).add(region)
         elif kind == gj.NETWORKS:
             project, name, order = gj.network_order(item, where)
-            self._mark(kind, project)
+            self._mark(mark, project)
             self.orders[(project, name)] = order
         elif kind == gj.INSTANCES:
             instance, nets = gj.parse_instance(item, where)
-            self._mark(kind, instance.project)
+            self._mark(mark, instance.project)
             for key in dict.fromkeys(nets):
                 self.instances.setdefault(key, []).append(instance)
 
@@ -108,30 +120,39 @@ class GcpCollector:
                 self._add_item(kind, item, f"{project}.{kind}[{i}]", file)
         self.audit_input = True
         for network, answer in data.effective.items():
-            self._add_effective(answer, f"{project}.effective[{network}]", (project, network))
+            self._add_effective(answer, f"{project}.effective[{network}]", (project, network), file)
         if data.regional is not None:
             self._mark(REGIONAL, project)
             for network, by_region in data.regional.items():
                 for region, answer in by_region.items():
                     self._add_effective(answer, f"{project}.regional[{network}][{region}]",
-                                        (project, network), region)
+                                        (project, network), file, region)
 
-    def _add_effective(self, data: Any, where: str, key: Key, region: str | None = None) -> None:
+    def _add_effective(self, data: Any, where: str, key: Key, file: str, region: str | None = None) -> None:
         """A get-effective-firewalls answer: the network's (``region`` None) or one region's.
-        Regional policies are kept with their region (``UNKNOWN`` when a gcloud file does not
-        say it); the rest of a regional answer repeats the network's and is left to it."""
+        Regional (network and system) policies are kept with their region (``UNKNOWN`` when a
+        gcloud file does not say it); the rest of a regional answer repeats the network's and
+        is left to it.  The network answer's VPC rules join the others (a rule in two inputs
+        must agree; see ``_check_answers`` for a rule only one of them has)."""
         data = gj._object(data, where)
+        if gj._list(data, "organizationFirewalls", where):
+            raise ShapeError(f"{where}.organizationFirewalls: the deprecated form of hierarchical "
+                             "policies, which sgaudit does not read; pass an answer that lists them "
+                             "under 'firewallPolicys' (a current gcloud)")
         policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
                                      f"{where}.firewallPolicys", *key, region or UNKNOWN)
-        self.regional.setdefault(key, {}).update(dict.fromkeys(p for p in policies if p.kind == "regional"))
+        self.regional.setdefault(key, {}).update(
+            dict.fromkeys(p for p in policies if p.kind in gj.REGIONAL_KINDS))
         if region is not None:
             self.regions_read.setdefault(key, set()).add(region)
             return
-        raw_rules = gj._list(data, "firewalls", where)
-        if not self._read(gj.FIREWALLS, key[0]):  # else the firewall-rules list has them all
-            for i, raw in enumerate(raw_rules):
-                self._add_rule(gj.parse_firewall(raw, f"{where}.firewalls[{i}]"), where)
-        rest = tuple(p for p in policies if p.kind != "regional")
+        names = []
+        for i, raw in enumerate(gj._list(data, "firewalls", where)):
+            rule = gj.parse_firewall(raw, f"{where}.firewalls[{i}]")
+            self._add_rule(rule, file)
+            names.append(rule.name)
+        self.answered.append((key, file, frozenset(names)))
+        rest = tuple(p for p in policies if p.kind not in gj.REGIONAL_KINDS)
         seen = self.policies.get(key)
         if seen is not None and seen != rest:
             raise ShapeError(f"{where}: a second get-effective-firewalls answer for network {key[1]} "
@@ -154,7 +175,7 @@ class GcpCollector:
                             f"{len(candidates)} networks); pass it with the firewall-rules list "
                             "of that network only")
                     key = next(iter(candidates))
-                self._add_effective(data, "$", key)
+                self._add_effective(data, "$", key, file)
             except ShapeError as exc:
                 raise SnapshotError(f"{file}: {exc}") from None
         self.pending = []
@@ -167,9 +188,11 @@ class GcpCollector:
     # -- the result ---------------------------------------------------------------------------
     def state(self) -> GcpState:
         self._resolve_pending()
+        self._check_answers()
         keys = sorted(self._keys())
         networks = {key: self._network(key) for key in keys}
         self._check_orders(networks)
+        self._check_system(networks)
         self._check_regional()
         instances = {key: tuple(self.instances.get(key, ())) for key in keys
                      if self._read(gj.INSTANCES, key[0])}
@@ -181,24 +204,70 @@ class GcpCollector:
         project, name = key
         ranges = tuple(self.subnets.get(key, {})) if self._read(gj.SUBNETS, project) else None
         policies = self.policies.get(key)
-        if policies is not None:
-            policies += tuple(sorted(self.regional.get(key, {}), key=lambda p: p.region or ""))
+        if policies is not None:  # in evaluation order: by kind, regional ones by region
+            regional = sorted(self.regional.get(key, {}), key=lambda p: p.region or "")
+            policies = tuple(sorted((*policies, *regional), key=lambda p: gj.POLICY_RANKS[p.kind]))
         return GcpNetwork(project=project, name=name,
                           enforcement_order=self.orders.get(key, gj.ENFORCEMENT_ORDERS[0]),
                           subnet_ranges=ranges, policies=policies)
 
+    def _check_answers(self) -> None:
+        """A get-effective-firewalls answer and the firewall-rules list of its project must
+        list the same rules of its network: a rule only one of them has (a `--filter`ed list,
+        or files taken at different moments) is a contradiction - which input is current
+        cannot be told, and keeping or dropping the rule could each hide ingress.  (Disabled
+        and egress rules decide no ingress: the list may hold them alone.)"""
+        live: dict[Key, list[tuple[FirewallRule, str]]] = {}  # the listed rules that decide ingress
+        for key in sorted(self.listed):
+            rule, where = self.rules[key]
+            if not rule.disabled and rule.direction == "INGRESS":
+                live.setdefault((rule.project, rule.network), []).append((rule, where))
+        for (project, network), file, names in self.answered:
+            listing = self.list_files.get(project)
+            if listing is None:
+                continue
+            for name in sorted(names):
+                if (project, name) not in self.listed:
+                    raise SnapshotError(
+                        f"{file}: firewall rule {name!r} of network {network} (project {project}) is "
+                        f"in this get-effective-firewalls answer but not in the firewall-rules list "
+                        f"{listing}; pass inputs taken at the same time (an unfiltered `gcloud "
+                        "compute firewall-rules list`)")
+            for rule, where in live.get((project, network), ()):
+                if rule.name not in names:
+                    raise SnapshotError(
+                        f"{where}: firewall rule {rule.name!r} of network {network} (project "
+                        f"{project}) is not in the get-effective-firewalls answer {file} of that "
+                        "network; pass inputs taken at the same time")
+
     def _check_orders(self, networks: Mapping[Key, GcpNetwork]) -> None:
         """Network firewall policies go before or after the VPC rules by the network's
-        enforcement order; without the networks list that order is unknown: fail closed."""
+        enforcement order; a network whose order is not in the input (no networks list, or
+        one that describes another network) has an unknown order: fail closed, per network."""
+        for key, network in networks.items():
+            if gj.uses_network_policies(network.policies) and key not in self.orders:
+                self._error(gj.scan_error(
+                    key[0], "networks.list",
+                    f"network {key[1]} has network firewall policies but its enforcement order is "
+                    "unknown (add `gcloud compute networks list --format=json`, or `gcloud compute "
+                    f"networks describe {key[1]} --format=json`)", "EnforcementOrderUnknown"))
+
+    def _check_system(self, networks: Mapping[Key, GcpNetwork]) -> None:
+        """Google documents where regional system policies are evaluated, not global ones: a
+        global system policy that allows or denies ingress leaves the network's verdict
+        uncertain (its rules are counted as possibly applying; see the README)."""
         for (project, name), network in networks.items():
-            if gj.uses_network_policies(network.policies) and not self._read(gj.NETWORKS, project):
-                error = gj.scan_error(
-                    project, "networks.list",
-                    f"network {name} has network firewall policies but its enforcement order is "
-                    "unknown (add `gcloud compute networks list --format=json`)",
-                    "EnforcementOrderUnknown")
-                if error not in self.errors:
-                    self.errors.append(error)
+            for policy in network.policies or ():
+                if policy.kind == "system-global" and gj.decides_ingress(policy):
+                    self._error(gj.scan_error(
+                        project, "networks.getEffectiveFirewalls",
+                        f"network {name} has the global system firewall policy {policy.name}, whose "
+                        "place in the evaluation order Google does not document: its allow and deny "
+                        "rules are counted as only possibly applying", "SystemPolicyOrderUnknown"))
+
+    def _error(self, error: ScanError) -> None:
+        if error not in self.errors:
+            self.errors.append(error)
 
     def _check_regional(self) -> None:
         """A scanned project's network with rules and subnets in a region whose regional
@@ -218,8 +287,7 @@ class GcpCollector:
                 "firewall policies there were not read" + ("" if self._read(REGIONAL, project) else
                                                            " (a snapshot by an older sgaudit?)"),
                 "RegionalPoliciesNotRead")
-            if error not in self.errors:
-                self.errors.append(error)
+            self._error(error)
 
     def read_networks(self) -> tuple[tuple[str, str], ...]:
         """(project, network) of each network read completely, with no error in its project:

@@ -99,7 +99,7 @@ class SnapshotSource:
             path = source.path
             data = _load(path)
             try:
-                if _gcp_input(data, path, gcp):
+                if _gcp_input(data, source, gcp):
                     continue
                 reader.check_selection(data)
                 reader.organization(data)
@@ -120,9 +120,12 @@ class SnapshotSource:
                         gcp=state, accounts=reader.accounts)
 
 
-def _gcp_input(data: Any, path: str, gcp: Any) -> bool:
+def _gcp_input(data: Any, source: SnapshotInput, gcp: Any) -> bool:
     """Feed GCP content to the collector; True when the file holds nothing else (a gcloud file).
-    An sgaudit snapshot's GCP projects are fed too, and its AWS sections are left to the caller."""
+    An sgaudit snapshot's GCP projects are fed too, and its AWS sections are left to the caller.
+    A label (``ACCOUNT:``, ``REGION:``, ``pl-ID:``) on a gcloud file is refused: its resources'
+    URLs name their project, and the label would be ignored."""
+    path = source.path
     if FORMAT.is_one(data):
         raw = data.get("gcp")
         if raw is None:
@@ -135,6 +138,10 @@ def _gcp_input(data: Any, path: str, gcp: Any) -> bool:
     kind = gcpjson.detect(data)
     if kind is None:
         return False
+    label = source.account or source.region or source.prefix_list
+    if label:
+        raise ShapeError(f"the label {label!r} applies to AWS CLI output only; a gcloud file names "
+                         "its project in its resources' URLs (pass the file without the label)")
     if kind != "empty":  # gcloud prints [] when a list is empty: nothing to add, nothing to refuse
         gcp.add_file(data, kind, path)
     return True

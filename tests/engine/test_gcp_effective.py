@@ -584,3 +584,58 @@ def test_a_regional_policy_of_an_unknown_region_possibly_applies() -> None:
     assert found(report) == [missing(22)]
     assert [a.applies for a in report.results[0].applied if a.name == "reg-fw/5"] == [
         "possibly: belongs to a regional policy of an unknown region"]
+
+
+# -- issue 19: system policies, narrowing match fields, cluster tags ----------------------------
+def system(*rules: FirewallRule, region: str = REGION) -> FirewallPolicy:
+    return FirewallPolicy("gke-sys", "system", tuple(replace(r, region=region) for r in rules), region=region)
+
+
+SYS_ALLOW = policy_rule("gke-sys", 7, "allow", tcp(3306))
+
+
+@pytest.mark.parametrize("order", ["AFTER_CLASSIC_FIREWALL", "BEFORE_CLASSIC_FIREWALL"])
+def test_a_regional_system_policy_comes_right_after_the_hierarchical_ones(order: str) -> None:
+    """Before the VPC rules and the network policies, whatever the enforcement order: its
+    allow beats a VPC deny and a network-policy deny of higher priority."""
+    vpc_deny = fw("deny-mysql", tcp(3306), priority=0, action="deny")
+    net_deny = FirewallPolicy("net-fw", "network", (policy_rule("net-fw", 0, "deny", tcp(3306)),))
+    report = run(OK, vpc_deny, network=with_policies(net_deny, system(SYS_ALLOW), order=order),
+                 instances=vms("us-east1-b"))
+    assert found(report) == [("extra", "tcp", 3306, 3306, "0.0.0.0/0", ("gke-sys/7",), "high")]
+    (result,) = report.results
+    assert [(a.level, a.name, a.applies) for a in result.applied][:1] == [
+        ("regional system policy gke-sys (us-east1)", "gke-sys/7", "yes")]
+
+
+def test_a_hierarchical_deny_still_comes_before_a_system_allow() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule("org", 1, "deny", tcp(3306)),))
+    report = run(OK, network=with_policies(system(SYS_ALLOW), org), instances=vms("us-east1-b"))
+    assert found(report) == []
+
+
+def test_a_certain_system_deny_takes_required_ingress_away_by_name() -> None:
+    deny = policy_rule("gke-sys", 3, "deny", tcp(22))
+    report = run(OK, network=with_policies(system(deny)), instances=vms("us-east1-b"))
+    assert found(report) == [missing(22)]
+    assert reason(report, "missing", 22).startswith(
+        "not effectively allowed; taken away by gke-sys/3 (deny, priority 3 of regional system "
+        "policy gke-sys (us-east1))")
+
+
+def test_a_narrowed_rule_shows_why_it_only_possibly_applies() -> None:
+    org = FirewallPolicy("org", "hierarchical", (policy_rule(
+        "org", 5, "deny", tcp(3389), conditions=("srcNetworkType:VPC_NETWORKS",)),))
+    report = run(OK, fw("rdp", tcp(3389)), network=with_policies(org))
+    assert found(report) == [("extra", "tcp", 3389, 3389, "0.0.0.0/0", ("rdp",), "critical")]
+    assert [a.applies for a in report.results[0].applied if a.name == "org/5"] == [
+        "possibly: is narrowed by srcNetworkType:VPC_NETWORKS"]
+
+
+def test_a_cluster_tag_with_no_rule_for_its_own_traffic_says_no_rule_allows_it() -> None:
+    """As on AWS (before: "only partly effectively allowed", a "-1" rule being one piece per
+    protocol)."""
+    report = run(OK, fw("c1-ssh-vpc", tcp(22), sources=("10.0.0.0/16",), tags=(CLUSTER_TAG,)),
+                 policy=CLUSTER_POLICY)
+    (text,) = [f.reason for f in report.findings if f.kind == "missing"]
+    assert text.startswith("no rule allows it; required because")

@@ -66,7 +66,8 @@ def rules_st(draw: st.DrawFn, name: str, policy: bool) -> FirewallRule:
         source_ranges=tuple(sources), source_tags=source_tags,
         target_tags=tuple(draw(st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True)))
         if targets == "tags" else (),
-        target_service_accounts=(draw(st.sampled_from(ACCOUNTS)),) if targets == "accounts" else ())
+        target_service_accounts=(draw(st.sampled_from(ACCOUNTS)),) if targets == "accounts" else (),
+        conditions=("srcNetworkType:VPC_NETWORKS",) if policy and draw(st.integers(0, 4)) == 0 else ())
 
 
 @st.composite
@@ -74,9 +75,9 @@ def states(draw: st.DrawFn) -> GcpState:
     n = draw(st.integers(1, 14))
     vpc = tuple(draw(rules_st(f"r{i}", policy=False)) for i in range(n))
     policies = []
-    for k, kind in enumerate(draw(st.lists(st.sampled_from(("hierarchical", "network", "regional")),
-                                           max_size=3))):
-        region = draw(st.sampled_from(("r1", "r2"))) if kind == "regional" else None
+    kinds = ("hierarchical", "network", "regional", "system", "system-global")
+    for k, kind in enumerate(draw(st.lists(st.sampled_from(kinds), max_size=3))):
+        region = draw(st.sampled_from(("r1", "r2"))) if kind in ("regional", "system") else None
         rules = tuple(draw(rules_st(f"p{k}/{i}", policy=True)) for i in range(draw(st.integers(0, 4))))
         policies.append(FirewallPolicy(f"p{k}", kind, tuple(replace(r, priority=r.priority + i, region=region)
                                                              for i, r in enumerate(rules)),

@@ -219,8 +219,8 @@ def test_policies_in_evaluation_order(tmp_path: Path) -> None:
     assert got[2].rules[0] == FirewallRule(
         name="net-a/7", project="p-one-1", network="net-a", priority=7, action="allow",
         matches=(FirewallMatch("-1", ()),),
-        source_other=("srcSecureTags:tagValues/123", "srcFqdns:example.com", "srcNetworkType:INTERNET"),
-        target_secure_tags=("tagValues/9",))
+        source_other=("srcSecureTags:tagValues/123", "srcFqdns:example.com"),
+        target_secure_tags=("tagValues/9",), conditions=("srcNetworkType:INTERNET",))
     # network policies without the networks list: their place in the order is unknown
     assert [(e.account, e.code) for e in read(write(tmp_path, _effective(policies))).errors] == [
         ("p-one-1", "EnforcementOrderUnknown")]
@@ -229,7 +229,7 @@ def test_policies_in_evaluation_order(tmp_path: Path) -> None:
 def test_effective_firewalls_without_vpc_rules_take_the_one_network_named_elsewhere(
         tmp_path: Path) -> None:
     eff = write(tmp_path, _effective([{"name": "1", "type": "HIERARCHY", "rules": [_policy_rule(3)]}], []))
-    rules = write(tmp_path, [rule()], "rules.json")
+    rules = write(tmp_path, [rule(disabled=True)], "rules.json")  # an enabled one must be in both
     state = read(rules, eff).gcp
     assert [p.name for p in state.networks[("p-one-1", "net-a")].policies] == ["1"]
 
@@ -307,7 +307,7 @@ BAD: list[tuple[str, Any, str]] = [
      "$.firewallPolicys[0].rules[0] (policy rule 9/5).match.layer4Configs[0].ports[0]: port '99999' "
      "outside 0-65535"),
     ("policy rule cidr", _effective([{"name": "9", "type": "HIERARCHY", "rules": [_policy_rule(
-        5, match={"srcIpRanges": ["::/129"]})]}]),
+        5, match={"srcIpRanges": ["::/129"], "layer4Configs": [{"ipProtocol": "all"}]})]}]),
      "$.firewallPolicys[0].rules[0] (policy rule 9/5).match.srcIpRanges[0]: malformed CIDR '::/129'"),
     ("policy type", _effective([{"name": "9", "type": "FOLDER", "rules": []}]),
      "$.firewallPolicys[0].type: unknown firewall policy type 'FOLDER'"),
