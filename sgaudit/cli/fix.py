@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, OutputError, UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
 
@@ -129,8 +129,16 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _out(message: str = "", nl: bool = True) -> None:
+    """The plan and the results on stdout, whole: a closed pipe or a full disk there is one line
+    and exit 2 (``files.write_stdout``), never a silent loss of what was done."""
+    from sgaudit.files import write_stdout
+
+    write_stdout(message + ("\n" if nl else ""), label="the plan and its results")
+
+
 def confirm(plan: fixplan.Plan, *, dry_run: bool, yes: bool, verb: str,
-            echo: Callable[..., None] = click.echo) -> bool:
+            echo: Callable[..., None] = _out) -> bool:
     """True to go ahead; False when the operator declined.  Raises (exit 2) without a terminal."""
     if dry_run:
         echo(f"Dry run: nothing was changed. Run again without --dry-run to {verb}.")
@@ -161,14 +169,15 @@ def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ..
     from sgaudit.remediate import fix_json
 
     record = fix_json.FixRecord()
-    echo: Callable[..., None] = click.echo
+    echo: Callable[..., None] = _out
     if as_json:
         echo = _silent if quiet else functools.partial(click.echo, err=True)
     code = _fix_steps(report, prefix_lists, client_for, record, echo, dry_run=dry_run, yes=yes,
                       max_changes=max_changes, backup_path=backup_path,
                       allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
     if as_json:
-        click.echo(fix_json.render(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False)
+        _after_changes(record.backup, lambda: _out(
+            fix_json.render(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False))
     return code
 
 
@@ -216,6 +225,14 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     writer.record_outcomes(outcomes)
     checks = record.checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
     writer.record_verification(checks)
+    _after_changes(path, lambda: _print_results(echo, plan, outcomes, checks, quiet))
+    return fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
+
+
+def _print_results(echo: Callable[..., None], plan: fixplan.Plan, outcomes: Sequence[fixplan.Outcome],
+                   checks: Sequence[fixplan.Verification], quiet: bool) -> None:
+    from sgaudit.remediate import plan_text
+
     echo("")
     if quiet or not _one_terminal():
         echo(plan_text.render_outcomes(outcomes, plan), nl=False)
@@ -224,9 +241,19 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     if checks:
         echo("\nAfter the fix:")
         echo(plan_text.render_verification(checks), nl=False)
-    code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
     echo(_summary(outcomes, plan, checks))
-    return code
+
+
+def _after_changes(backup_path: str | None, show: Callable[[], None]) -> None:
+    """Print what was done; when stdout fails now, the one line says the changes were made and
+    where their record is, so a closed pipe cannot hide an applied fix."""
+    try:
+        show()
+    except OutputError as exc:
+        if not backup_path:
+            raise
+        raise OutputError(f"{exc}; the fix was applied: its results are in the backup "
+                          f"{backup_path} (undo with: sgaudit rollback {backup_path})") from None
 
 
 def _one_terminal() -> bool:
@@ -291,22 +318,25 @@ def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes
     record = backup.load_backup(path)
     refs = list(dict.fromkeys(r.change.ref for r in record.changes))
     plan = fixplan.plan_rollback(record, aws_apply.read_groups(refs, client_for))
-    click.echo(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
+    _out(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
     if not plan.changes:
-        click.echo("Nothing to roll back.")
+        _out("Nothing to roll back.")
         return EXIT_DRIFT if plan.skipped else EXIT_OK
     if not confirm(plan, dry_run=dry_run, yes=yes, verb="roll back"):
         if dry_run:
             return EXIT_OK
-        click.echo("Declined: nothing was changed.")
+        _out("Declined: nothing was changed.")
         return EXIT_DRIFT
     outcomes = aws_apply.apply_plan(plan, client_for, None, _progress)
     checks = verify.verify_rollback(record, plan, client_for)
-    click.echo("")
-    click.echo(plan_text.render_outcomes(outcomes, plan), nl=False)
-    click.echo("\nAfter the rollback:")
-    click.echo(plan_text.render_verification(checks), nl=False)
-    click.echo(_summary(outcomes, plan, checks))
+    try:
+        _out("")
+        _out(plan_text.render_outcomes(outcomes, plan), nl=False)
+        _out("\nAfter the rollback:")
+        _out(plan_text.render_verification(checks), nl=False)
+        _out(_summary(outcomes, plan, checks))
+    except OutputError as exc:
+        raise OutputError(f"{exc}; the rollback was applied") from None
     return fixplan.fix_exit_code(plan, outcomes, checks, complete=True)
 
 

@@ -502,3 +502,75 @@ def test_fix_refuses_the_report_on_stdout(proxy: FaultProxy, sgaudit: Any) -> No
     assert (run.code, run.err_lines) == (2, ["sgaudit: error: with --fix, stdout shows the plan and what "
                                              "was done; write the report with -o FILE, not -o -"])
     assert proxy.log == []
+
+
+def _fix_process(fleet: Fleet, proxy: FaultProxy, tmp_path: Path, stdout: int, *more: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "sgaudit", "check", "--policy", str(fleet.policy),
+                             "--endpoint-url", proxy.url, "--fix", "--yes", "-q", "--backup",
+                             str(fleet.backup), *more], stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=dict(os.environ), text=True)
+
+
+def test_fix_to_a_closed_pipe_says_so_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                          tmp_path: Path) -> None:
+    """`sgaudit check --fix --yes | true`: the plan cannot be shown, so nothing is applied."""
+    import os
+
+    before = ingress(fleet.client)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the plan is printed
+    proc = _fix_process(fleet, proxy, tmp_path, write_end)
+    os.close(write_end)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err == "sgaudit: error: stdout: cannot write the plan and its results: Broken pipe\n"
+    assert proxy.changes() == [] and ingress(fleet.client) == before
+    assert not fleet.backup.exists()
+
+
+def test_fix_results_to_a_pipe_closed_after_the_backup_say_the_fix_was_applied(
+        fleet: Fleet, proxy: FaultProxy, tmp_path: Path) -> None:
+    """The reader leaves once the backup line is out: the changes are made, and the one line on
+    stderr says so and names the backup, rather than exit 1 without a word."""
+    import os
+
+    read_end, write_end = os.pipe()
+    proc = _fix_process(fleet, proxy, tmp_path, write_end)
+    os.close(write_end)
+    seen = b""
+    while b"Backup written to" not in seen:
+        chunk = os.read(read_end, 65536)
+        assert chunk, seen
+        seen += chunk
+    os.close(read_end)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err == ("sgaudit: error: stdout: cannot write the plan and its results: Broken pipe; the fix "
+                   f"was applied: its results are in the backup {fleet.backup} (undo with: sgaudit "
+                   f"rollback {fleet.backup})\n")
+    assert len(proxy.changes()) == 5
+    assert [c["result"] for c in json.loads(fleet.backup.read_text())["changes"]] == ["applied"] * 5
+
+
+def test_rollback_to_a_closed_pipe_says_so_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                               sgaudit: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    after = ingress(fleet.client)
+    changes = len(proxy.changes())
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    run = subprocess.run([sys.executable, "-m", "sgaudit", "rollback", str(fleet.backup), "--yes",
+                          "--endpoint-url", proxy.url], stdin=subprocess.DEVNULL, stdout=write_end,
+                         stderr=subprocess.PIPE, text=True, timeout=120, env=dict(os.environ))
+    os.close(write_end)
+    assert run.returncode == 2
+    assert run.stderr == "sgaudit: error: stdout: cannot write the plan and its results: Broken pipe\n"
+    assert len(proxy.changes()) == changes and ingress(fleet.client) == after
