@@ -34,8 +34,8 @@ AWS_ONLY_VERSION = 1
 FORMAT = DocumentFormat("sgaudit_snapshot", 2, "snapshot", upgrades={AWS_ONLY_VERSION: dict})
 
 
-_ACCOUNT = re.compile(r"\d{12}\Z")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_ACCOUNT = re.compile(r"[0-9]{12}\Z")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 _PREFIX_LIST = re.compile(r"pl-[0-9a-f]{8,17}\Z")
 _PREFIX_LIST_IN_NAME = re.compile(r"pl-[0-9a-f]{8,17}(?![0-9a-f])")
 
