@@ -115,9 +115,13 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
+def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool,
+                     unsigned_ok: bool = False) -> int:
+    from sgaudit.remediate import backup
+
+    record = backup.load_backup(path, unsigned_ok=unsigned_ok, warn=_warn)  # before any AWS call
     client_for = aws_client_for(live)
-    return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
+    return run_rollback(record, client_for, dry_run=dry_run, yes=yes)
 
 
 def is_interactive() -> bool:
@@ -127,6 +131,10 @@ def is_interactive() -> bool:
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _warn(message: str) -> None:
+    _err(f"sgaudit: warning: {clean(message)}")
 
 
 def _out(message: str = "", nl: bool = True) -> None:
@@ -310,12 +318,12 @@ def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], write
         _err(clean(line))
 
 
-def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool) -> int:
-    """Undo exactly what a fix did, by its backup file; returns the exit code."""
-    from sgaudit.remediate import aws_apply, backup, plan_text, verify
+def run_rollback(record: fixplan.BackupRecord, client_for: fixplan.ClientFor, *, dry_run: bool,
+                 yes: bool) -> int:
+    """Undo exactly what a fix did, by its checked backup; returns the exit code."""
+    from sgaudit.remediate import aws_apply, plan_text, verify
     from sgaudit.remediate import plan as fixplan
 
-    record = backup.load_backup(path)
     refs = list(dict.fromkeys(r.change.ref for r in record.changes))
     plan = fixplan.plan_rollback(record, aws_apply.read_groups(refs, client_for))
     _out(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
