@@ -40,13 +40,15 @@ class FixOptions:
     fix: bool = False
     dry_run: bool = False
     yes: bool = False
-    max_changes: int = DEFAULT_MAX_CHANGES
+    #: None: not given (then DEFAULT_MAX_CHANGES), so that giving it without --fix is refused
+    max_changes: int | None = None
     backup: str | None = None
 
     def refuse(self, snapshots: Sequence[str], fmt: str | None, output: str | None) -> None:
         """Usage errors, raised before anything is read."""
         if not self.fix:
             given = [n for n, v in (("--dry-run", self.dry_run), ("--yes", self.yes),
+                                    ("--max-changes", self.max_changes is not None),
                                     ("--backup", self.backup)) if v]
             if given:
                 raise UsageError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
@@ -80,8 +82,9 @@ class FixOptions:
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
             policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False) -> int:
         client_for = aws_client_for(live)
+        limit = DEFAULT_MAX_CHANGES if self.max_changes is None else self.max_changes
         return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
-                       max_changes=self.max_changes, backup_path=self.backup,
+                       max_changes=limit, backup_path=self.backup,
                        allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet,
                        as_json=as_json)
 
@@ -92,9 +95,9 @@ _FIX_OPTIONS = (
                       "plan, asks, backs up, applies, verifies."),
     click.option("--dry-run", is_flag=True, help="With --fix: show the plan, change nothing."),
     click.option("--yes", is_flag=True, help="With --fix: apply without asking."),
-    click.option("--max-changes", type=click.IntRange(min=0), default=DEFAULT_MAX_CHANGES,
-                 show_default=True, metavar="N",
-                 help="With --fix: refuse (exit 2, nothing changed) a plan of more than N changes."),
+    click.option("--max-changes", type=click.IntRange(min=0), default=None, metavar="N",
+                 help="With --fix: refuse (exit 2, nothing changed) a plan of more than N changes "
+                      f"(default {DEFAULT_MAX_CHANGES})."),
     click.option("--backup", "backup_path", type=click.Path(dir_okay=False), metavar="FILE",
                  help="With --fix: write the backup here (default: sgaudit-backup-TIME.json in "
                       "the current folder); never overwritten."),
@@ -106,7 +109,7 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, fix: bool = False, dry_run: bool = False, yes: bool = False,
-                max_changes: int = DEFAULT_MAX_CHANGES, backup_path: str | None = None,
+                max_changes: int | None = None, backup_path: str | None = None,
                 **kwargs: Any) -> Any:
         return func(*args, fixing=FixOptions(fix, dry_run, yes, max_changes, backup_path), **kwargs)
 
