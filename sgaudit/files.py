@@ -179,7 +179,8 @@ def write_stdout(data: str | bytes, *, label: str = "report", stream: BinaryIO |
             sys.stdout.flush()
         _write_whole(out, payload)
     except (OSError, ValueError) as exc:  # ValueError: a closed file object
-        _silence_stdout()
+        if stream is None:
+            _silence_stdout()
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise OutputError(f"stdout: cannot write {label}: {why}") from None
 

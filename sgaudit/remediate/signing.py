@@ -67,8 +67,7 @@ def create_key(backup: str | Path) -> bytes:
 def canonical(doc: Mapping[str, Any]) -> bytes:
     """The bytes signed: the document without its signature, in one spelling only."""
     body = {k: v for k, v in doc.items() if k != SIGNATURE}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def digest(doc: Mapping[str, Any], key: bytes) -> str:
@@ -101,7 +100,8 @@ def verify(doc: Mapping[str, Any], backup: str | Path, *, unsigned_ok: bool,
     key = read_key(path, backup, unsigned_ok, warn)
     if key is None:
         return
-    if not hmac.compare_digest(signature["hmac"], digest(doc, key)):
+    given = signature["hmac"].encode("utf-8", "replace")  # any text: compared as bytes
+    if not hmac.compare_digest(given, digest(doc, key).encode()):
         raise BackupError(f"{backup}: the backup was changed after sgaudit wrote it (its signature "
                           f"does not match its key {path}); nothing was changed")
 

@@ -427,3 +427,46 @@ def test_rollback_leaves_a_group_alone_when_an_added_rule_id_now_allows_somethin
         ("sg-a", "its rule sgr-100 allows tcp 22 from 10.9.0.0/16, not tcp 22 from 0.0.0.0/0 as the "
                  "backup says sgaudit added; left alone", 0),
         ("sg-b", None, 1)]
+
+
+def _dup_group(doc: dict[str, Any]) -> str:
+    doc["groups"].append(doc["groups"][0])
+    return "groups[2]: group sg-a (111122223333/eu-west-1) is listed twice"
+
+
+def _late_dependency(doc: dict[str, Any]) -> str:
+    doc["changes"][0]["depends_on"] = [4]
+    return "changes[0].depends_on: #4 is not an earlier change of this backup"
+
+
+def _unknown_result(doc: dict[str, Any]) -> str:
+    doc["changes"][0]["result"] = "done"
+    return ("changes[0].result: expected one of already done, applied, failed, pending, planned, "
+            "skipped, got 'done'")
+
+
+def _adds_what_stays(doc: dict[str, Any]) -> str:
+    revoke = doc["changes"][4]  # sg-b's; sgr-http (tcp 8786-8787 from the world) stays
+    doc["changes"].append({**revoke, "seq": 6, "action": "authorize", "new_rule_ids": ["sgr-900"],
+                           "rule": {**revoke["rule"], "rule_id": None, "from_port": 8786,
+                                    "to_port": 8787}})
+    return ("changes[5].rule: authorizes tcp 8786-8787 from 0.0.0.0/0, which sg-b already had before "
+            "the fix and kept; nothing was changed")
+
+
+def _revoke_edited(doc: dict[str, Any]) -> str:
+    doc["changes"][3]["rule"]["description"] = "changed"
+    return ("changes[3].rule: revokes sgr-all (all traffic from 0.0.0.0/0), which is not in the recorded "
+            "ingress of sg-a; a rollback would put back what was never there, so nothing was changed")
+
+
+@pytest.mark.parametrize("edit", [_dup_group, _late_dependency, _unknown_result, _adds_what_stays,
+                                  _revoke_edited])
+def test_a_backup_that_contradicts_itself_is_refused_even_when_signed(tmp_path: Path, edit: Any) -> None:
+    _, path, _ = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP})
+    doc = json.loads(path.read_text())
+    message = edit(doc)
+    resign(path, doc)
+    with pytest.raises(SgauditError) as raised:
+        backup.load_backup(path)
+    assert str(raised.value) == f"{path}: {message}"
