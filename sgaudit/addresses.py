@@ -32,6 +32,9 @@ class CidrError(ValueError):
 #: zeros, ASCII digits): anything else takes ipaddress's slow path, which is the reference
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
+#: a prefix length as AWS and GCP write it: 0-128 in ASCII digits, no leading zero (ipaddress
+#: also reads ``/00``, ``/08`` and a netmask ``/255.0.0.0``)
+_PREFIX_RE = re.compile(r"[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]")
 
 
 #: every octet and prefix length as the regex accepts it (canonical decimal) -> its value: a
@@ -76,6 +79,9 @@ def parse_cidr(text: str) -> tuple[str, bool]:
         if len(PARSED) < PARSED_LIMIT:
             PARSED[canonical] = (network, network + size - 1)
         return canonical, canonical == raw
+    if "/" in raw and not _PREFIX_RE.fullmatch(raw.rsplit("/", 1)[1]):
+        raise CidrError(f"not a CIDR: {raw!r} (the prefix length must be 0-128 in digits 0-9, "
+                        "without leading zeros)")
     try:
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError as exc:

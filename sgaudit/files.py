@@ -155,24 +155,55 @@ def _write_stream(path: str | Path, payload: bytes, label: str) -> None:
 
 
 def _write_all(fd: int, payload: bytes) -> None:
+    """os.write until every byte is out: a short write is retried, so the next call raises the
+    reason (a reader that left: EPIPE; a size limit: EFBIG; a full disk: ENOSPC)."""
     view = memoryview(payload)
     while view:
         written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(0, f"short write ({len(payload) - len(view)} of {len(payload)} bytes)")
         view = view[written:]
 
 
 def write_stdout(data: str | bytes, *, label: str = "report", stream: BinaryIO | None = None) -> None:
-    """The report on stdout; a full disk or a closed pipe there is one line and exit 2, and
-    stdout is then pointed at /dev/null so that the interpreter's final flush stays quiet."""
+    """The report on stdout, whole: a full disk, a file size limit or a closed pipe there is one
+    line and exit 2, and stdout is then pointed at /dev/null so that the interpreter's final
+    flush stays quiet.  A short write counts as a failed one (Python's buffered writer hands a
+    pipe whose reader left, or a file at its size limit, a partial write without an error)."""
     payload = encode(data) if isinstance(data, str) else data
-    out = stream if stream is not None else sys.stdout.buffer
     try:
-        sys.stdout.flush()
-        out.write(payload)
-        out.flush()
-    except OSError as exc:
-        _silence_stdout()
-        raise OutputError(f"stdout: cannot write {label}: {exc.strerror or exc}") from None
+        if stream is None and sys.stdout is None:  # started with stdout closed (>&-)
+            raise OSError(0, "stdout is closed")
+        out = stream if stream is not None else sys.stdout.buffer
+        if stream is None:
+            sys.stdout.flush()
+        _write_whole(out, payload)
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        if stream is None:
+            _silence_stdout()
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OutputError(f"stdout: cannot write {label}: {why}") from None
+
+
+def _write_whole(out: BinaryIO, payload: bytes) -> None:
+    """Every byte or an OSError: through the descriptor when there is one (each short write is
+    retried, so the next one says why: EPIPE, EFBIG, ENOSPC), else through the stream's own
+    write, whose count is checked."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        fd = -1
+    out.flush()
+    if fd >= 0:
+        _write_all(fd, payload)
+        return
+    view = memoryview(payload)
+    while view:
+        written = out.write(view)
+        if not written:
+            raise OSError(0, f"short write ({len(payload) - len(view)} of {len(payload)} bytes)")
+        view = view[written:]
+    out.flush()
 
 
 def _silence_stdout() -> None:

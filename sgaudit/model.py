@@ -288,12 +288,20 @@ class AccountSummary:
     failed_ids: tuple[str, ...] = ()
     #: account id -> name, as ListAccounts gave them (for readers of the report)
     names: tuple[tuple[str, str], ...] = ()
+    #: accounts asked for (--accounts) that ListAccounts did not return (counted in ``failed``
+    #: too): discovered + not_listed = read + failed + excluded
+    not_listed: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """As the JSON report (key ``accounts``) and an org snapshot (``organization``) hold it."""
         return {"discovered": self.discovered, "read": self.read, "failed": self.failed,
-                "excluded": self.excluded, "failed_accounts": list(self.failed_ids),
-                "names": dict(self.names)}
+                "excluded": self.excluded, "not_listed": self.not_listed,
+                "failed_accounts": list(self.failed_ids), "names": dict(self.names)}
+
+    def adds_up(self) -> bool:
+        """Every account discovered or asked for is read, failed or excluded, once."""
+        return (self.discovered + self.not_listed == self.read + self.failed + self.excluded
+                and len(self.failed_ids) == self.failed)
 
 
 @dataclass(frozen=True, slots=True)

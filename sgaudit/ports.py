@@ -34,13 +34,31 @@ ICMP = frozenset({"icmp", "icmpv6"})
 NAMED = ("tcp", "udp", "icmp", "icmpv6")
 
 
+#: more digits than any number an input of sgaudit names (an int64 has 19)
+MAX_DIGITS = 20
+
+
+def ascii_int(text: str) -> int | None:
+    """The non-negative integer that ``text`` spells in ASCII digits only, else None: every
+    parser reads its numbers (ports, protocols, priorities, prefix lengths) through this.
+
+    ``str.isdigit`` also takes superscripts (``²``, which ``int`` then refuses: a crash) and
+    other scripts' digits (``١٠٠``, ``３３８９``, which ``int`` reads): a port or a protocol is
+    written 0-9, and anything else is bad input, not a number.  At most MAX_DIGITS digits."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS:
+        return None
+    return int(text)
+
+
 def normalize_protocol(value: object) -> str | None:
-    """Canonical protocol name ("tcp", "udp", "icmp", "icmpv6", "-1" or a number), or None."""
+    """Canonical protocol name ("tcp", "udp", "icmp", "icmpv6", "-1" or a number), or None.
+    A number is ASCII digits (``06`` is tcp, ``٦`` is nothing)."""
     text = str(value).strip().lower()
     if text in _PROTOCOL_NAMES:
         return _PROTOCOL_NAMES[text]
-    if text.isdigit() and 0 <= int(text) <= 255:
-        return text
+    number = ascii_int(text)
+    if number is not None and number <= 255:
+        return _PROTOCOL_NAMES.get(str(number), str(number))
     return None
 
 
@@ -94,11 +112,11 @@ def parse_port_spec(value: object) -> Interval | None:
         return (value, value) if 1 <= value <= PORT_MAX else None
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return parse_port_spec(int(text))
+        number = ascii_int(text)
+        if number is not None:
+            return parse_port_spec(number)
         lo, sep, hi = text.partition("-")
-        if sep and lo.strip().isdigit() and hi.strip().isdigit():
-            a, b = int(lo), int(hi)
-            if 1 <= a <= b <= PORT_MAX:
-                return (a, b)
+        a, b = ascii_int(lo.strip()), ascii_int(hi.strip())
+        if sep and a is not None and b is not None and 1 <= a <= b <= PORT_MAX:
+            return (a, b)
     return None

@@ -72,6 +72,9 @@ def read_source(policy: Policy, snapshots: Sequence[str], quiet: bool = True,
     """Snapshot files when given, else a live AWS scan (boto3 is loaded only then), and/or a
     live Google Cloud scan with --gcp-project (Google's libraries are loaded only then).
     ``region``/``account`` label snapshot files that name none (AWS CLI output)."""
+    if (policy.accounts or policy.exclude_accounts) and (live is None or live.org_role is None):
+        warn(f"{policy.path}: accounts and exclude_accounts narrow an organization scan "
+             "(--org-role); this scan reads the accounts it is given, so they are not used")
     if snapshots:
         from sgaudit.sources.snapshot import SnapshotSource, check_label, parse_input
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, OutputError, UsageError
 from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
 
@@ -42,13 +42,15 @@ class FixOptions:
     fix: bool = False
     dry_run: bool = False
     yes: bool = False
-    max_changes: int = DEFAULT_MAX_CHANGES
+    #: None: not given (then DEFAULT_MAX_CHANGES), so that giving it without --fix is refused
+    max_changes: int | None = None
     backup: str | None = None
 
     def refuse(self, snapshots: Sequence[str], fmt: str | None, output: str | None) -> None:
         """Usage errors, raised before anything is read."""
         if not self.fix:
             given = [n for n, v in (("--dry-run", self.dry_run), ("--yes", self.yes),
+                                    ("--max-changes", self.max_changes is not None),
                                     ("--backup", self.backup)) if v]
             if given:
                 raise UsageError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
@@ -82,16 +84,17 @@ class FixOptions:
     def run(self, report: Report, snapshot: Snapshot, live: LiveOptions, *, now: str,
             policy_path: str | None, allow_partial: bool, quiet: bool, as_json: bool = False,
             gcp: GcpOptions | None = None) -> int:
+        limit = DEFAULT_MAX_CHANGES if self.max_changes is None else self.max_changes
         if gcp is not None and gcp.given and snapshot.gcp is not None:
             from sgaudit.cli.gcp_fix import run_gcp_fix
 
             return run_gcp_fix(report, snapshot, live, gcp, dry_run=self.dry_run, yes=self.yes,
-                               max_changes=self.max_changes, backup_path=self.backup,
+                               max_changes=limit, backup_path=self.backup,
                                allow_partial=allow_partial, now=now, policy_path=policy_path,
                                quiet=quiet, as_json=as_json)
         client_for = aws_client_for(live)
         return run_fix(report, snapshot.prefix_lists, client_for, dry_run=self.dry_run, yes=self.yes,
-                       max_changes=self.max_changes, backup_path=self.backup,
+                       max_changes=limit, backup_path=self.backup,
                        allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet,
                        as_json=as_json)
 
@@ -102,9 +105,9 @@ _FIX_OPTIONS = (
                       "state (live scans only): shows the plan, asks, backs up, applies, verifies."),
     click.option("--dry-run", is_flag=True, help="With --fix: show the plan, change nothing."),
     click.option("--yes", is_flag=True, help="With --fix: apply without asking."),
-    click.option("--max-changes", type=click.IntRange(min=0), default=DEFAULT_MAX_CHANGES,
-                 show_default=True, metavar="N",
-                 help="With --fix: refuse (exit 2, nothing changed) a plan of more than N changes."),
+    click.option("--max-changes", type=click.IntRange(min=0), default=None, metavar="N",
+                 help="With --fix: refuse (exit 2, nothing changed) a plan of more than N changes "
+                      f"(default {DEFAULT_MAX_CHANGES})."),
     click.option("--backup", "backup_path", type=click.Path(dir_okay=False), metavar="FILE",
                  help="With --fix: write the backup here (default: sgaudit-backup-TIME.json in "
                       "the current folder); never overwritten."),
@@ -116,7 +119,7 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, fix: bool = False, dry_run: bool = False, yes: bool = False,
-                max_changes: int = DEFAULT_MAX_CHANGES, backup_path: str | None = None,
+                max_changes: int | None = None, backup_path: str | None = None,
                 **kwargs: Any) -> Any:
         return func(*args, fixing=FixOptions(fix, dry_run, yes, max_changes, backup_path), **kwargs)
 
@@ -125,15 +128,18 @@ def fix_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool) -> int:
+def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool,
+                     unsigned_ok: bool = False) -> int:
+    from sgaudit.remediate import backup
     from sgaudit.remediate.gcp_backup import is_gcp_backup
 
     if is_gcp_backup(path):
         from sgaudit.cli.gcp_fix import run_gcp_rollback
 
         return run_gcp_rollback(path, live.endpoint_url, dry_run=dry_run, yes=yes)
+    record = backup.load_backup(path, unsigned_ok=unsigned_ok, warn=_warn)  # before any AWS call
     client_for = aws_client_for(live)
-    return run_rollback(path, client_for, dry_run=dry_run, yes=yes)
+    return run_rollback(record, client_for, dry_run=dry_run, yes=yes)
 
 
 def is_interactive() -> bool:
@@ -145,8 +151,20 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _warn(message: str) -> None:
+    _err(f"sgaudit: warning: {clean(message)}")
+
+
+def _out(message: str = "", nl: bool = True) -> None:
+    """The plan and the results on stdout, whole: a closed pipe or a full disk there is one line
+    and exit 2 (``files.write_stdout``), never a silent loss of what was done."""
+    from sgaudit.files import write_stdout
+
+    write_stdout(message + ("\n" if nl else ""), label="the plan and its results")
+
+
 def confirm(plan: fixplan.Plan | GcpPlan, *, dry_run: bool, yes: bool, verb: str,
-            echo: Callable[..., None] = click.echo) -> bool:
+            echo: Callable[..., None] = _out) -> bool:
     """True to go ahead; False when the operator declined.  Raises (exit 2) without a terminal."""
     if dry_run:
         echo(f"Dry run: nothing was changed. Run again without --dry-run to {verb}.")
@@ -177,14 +195,15 @@ def run_fix(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str, ..
     from sgaudit.remediate import fix_json
 
     record = fix_json.FixRecord()
-    echo: Callable[..., None] = click.echo
+    echo: Callable[..., None] = _out
     if as_json:
         echo = _silent if quiet else functools.partial(click.echo, err=True)
     code = _fix_steps(report, prefix_lists, client_for, record, echo, dry_run=dry_run, yes=yes,
                       max_changes=max_changes, backup_path=backup_path,
                       allow_partial=allow_partial, now=now, policy_path=policy_path, quiet=quiet)
     if as_json:
-        click.echo(fix_json.render(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False)
+        _after_changes(record.backup, lambda: _out(
+            fix_json.render(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False))
     return code
 
 
@@ -227,6 +246,14 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     writer.record_outcomes(outcomes)
     checks = record.checks = verify.verify_fix(plan, report.results, client_for, prefix_lists)
     writer.record_verification(checks)
+    _after_changes(path, lambda: _print_results(echo, plan, outcomes, checks, quiet))
+    return fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
+
+
+def _print_results(echo: Callable[..., None], plan: fixplan.Plan, outcomes: Sequence[fixplan.Outcome],
+                   checks: Sequence[fixplan.Verification], quiet: bool) -> None:
+    from sgaudit.remediate import plan_text
+
     echo("")
     if quiet or not _one_terminal():
         echo(plan_text.render_outcomes(outcomes, plan), nl=False)
@@ -235,9 +262,19 @@ def _fix_steps(report: Report, prefix_lists: Mapping[tuple[str, str], tuple[str,
     if checks:
         echo("\nAfter the fix:")
         echo(plan_text.render_verification(checks), nl=False)
-    code = fixplan.fix_exit_code(plan, outcomes, checks, report.complete, allow_partial)
     echo(_summary(outcomes, plan, checks))
-    return code
+
+
+def _after_changes(backup_path: str | None, show: Callable[[], None]) -> None:
+    """Print what was done; when stdout fails now, the one line says the changes were made and
+    where their record is, so a closed pipe cannot hide an applied fix."""
+    try:
+        show()
+    except OutputError as exc:
+        if not backup_path:
+            raise
+        raise OutputError(f"{exc}; the fix was applied: its results are in the backup "
+                          f"{backup_path} (undo with: sgaudit rollback {backup_path})") from None
 
 
 def go_ahead(plan: fixplan.Plan | GcpPlan, record: Any, echo: Callable[..., None], *,
@@ -315,30 +352,33 @@ def interrupted_lines(done: Sequence[int], other: Sequence[int], pending: Sequen
         _err(clean(line))
 
 
-def run_rollback(path: str, client_for: fixplan.ClientFor, *, dry_run: bool, yes: bool) -> int:
-    """Undo exactly what a fix did, by its backup file; returns the exit code."""
-    from sgaudit.remediate import aws_apply, backup, plan_text, verify
+def run_rollback(record: fixplan.BackupRecord, client_for: fixplan.ClientFor, *, dry_run: bool,
+                 yes: bool) -> int:
+    """Undo exactly what a fix did, by its checked backup; returns the exit code."""
+    from sgaudit.remediate import aws_apply, plan_text, verify
     from sgaudit.remediate import plan as fixplan
 
-    record = backup.load_backup(path)
     refs = list(dict.fromkeys(r.change.ref for r in record.changes))
     plan = fixplan.plan_rollback(record, aws_apply.read_groups(refs, client_for))
-    click.echo(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
+    _out(plan_text.render_plan(plan, title="Rollback plan"), nl=False)
     if not plan.changes:
-        click.echo("Nothing to roll back.")
+        _out("Nothing to roll back.")
         return EXIT_DRIFT if plan.skipped else EXIT_OK
     if not confirm(plan, dry_run=dry_run, yes=yes, verb="roll back"):
         if dry_run:
             return EXIT_OK
-        click.echo("Declined: nothing was changed.")
+        _out("Declined: nothing was changed.")
         return EXIT_DRIFT
     outcomes = aws_apply.apply_plan(plan, client_for, None, _progress)
     checks = verify.verify_rollback(record, plan, client_for)
-    click.echo("")
-    click.echo(plan_text.render_outcomes(outcomes, plan), nl=False)
-    click.echo("\nAfter the rollback:")
-    click.echo(plan_text.render_verification(checks), nl=False)
-    click.echo(_summary(outcomes, plan, checks))
+    try:
+        _out("")
+        _out(plan_text.render_outcomes(outcomes, plan), nl=False)
+        _out("\nAfter the rollback:")
+        _out(plan_text.render_verification(checks), nl=False)
+        _out(_summary(outcomes, plan, checks))
+    except OutputError as exc:
+        raise OutputError(f"{exc}; the rollback was applied") from None
     return fixplan.fix_exit_code(plan, outcomes, checks, complete=True)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.cli.fix import _err, _silent, confirm, go_ahead, interrupted_lines
+from sgaudit.cli.fix import _after_changes, _err, _out, _silent, confirm, go_ahead, interrupted_lines
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
@@ -54,7 +54,7 @@ def run_gcp_fix(report: Report, snapshot: Snapshot, live: LiveOptions, gcp: GcpO
     from sgaudit.remediate import gcp_text
 
     record = gcp_text.GcpFixRecord()
-    echo: Callable[..., None] = click.echo
+    echo: Callable[..., None] = _out
     if as_json:
         echo = _silent if quiet else functools.partial(click.echo, err=True)
     api = api_for(gcp_endpoint(live, gcp))
@@ -62,7 +62,8 @@ def run_gcp_fix(report: Report, snapshot: Snapshot, live: LiveOptions, gcp: GcpO
                       max_changes=max_changes, backup_path=backup_path, allow_partial=allow_partial,
                       now=now, policy_path=policy_path, quiet=quiet)
     if as_json:
-        click.echo(gcp_text.render_json(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False)
+        _after_changes(record.backup, lambda: _out(
+            gcp_text.render_json(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False))
     return code
 
 
@@ -101,19 +102,26 @@ def _fix_steps(report: Report, snapshot: Snapshot, api: FirewallApi, record: Gcp
     problems = record.problems = gcp_verify.verify_fix(plan, report.results, state,
                                                        read_projects(api, projects))
     writer.record_verification(problems)
+    everything = all(o.ok for o in outcomes) and not problems
+    _after_changes(path, lambda: _print_results(echo, plan, outcomes, problems, path, everything))
+    if incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_OK if everything and not plan.skipped and not plan.refused else EXIT_DRIFT
+
+
+def _print_results(echo: Callable[..., None], plan: GcpPlan, outcomes: Sequence[GcpOutcome],
+                   problems: Sequence[str], path: str, everything: bool) -> None:
+    from sgaudit.remediate import gcp_text
+
     echo("")
     echo(gcp_text.render_outcomes(outcomes), nl=False)
     echo("\nAfter the fix (the engine, on the rules read again):")
     echo(gcp_text.render_check(problems, "every fixed tag is compliant (but for the refused "
                                          "parts) and no other target's effective ingress changed"),
          nl=False)
-    everything = all(o.ok for o in outcomes) and not problems
     if not everything:
         echo(f"To undo what was applied: sgaudit rollback {path}")
     echo(_summary(outcomes, plan, problems))
-    if incomplete:
-        return EXIT_INCOMPLETE
-    return EXIT_OK if everything and not plan.skipped and not plan.refused else EXIT_DRIFT
 
 
 def _summary(outcomes: Sequence[GcpOutcome], plan: GcpPlan, problems: Sequence[str]) -> str:
@@ -179,23 +187,23 @@ def run_gcp_rollback(path: str, endpoint_url: str | None, *, dry_run: bool, yes:
     api = api or api_for(endpoint_url)
     projects = sorted({r.change.project for r in backup.changes})
     plan = gcp_backup.plan_rollback(backup, read_projects(api, projects))
-    click.echo(gcp_text.render_plan(plan, title="Rollback plan"), nl=False)
+    _out(gcp_text.render_plan(plan, title="Rollback plan"), nl=False)
     if not plan.changes:
-        click.echo("Nothing to roll back.")
+        _out("Nothing to roll back.")
         return EXIT_DRIFT if plan.skipped or plan.refused else EXIT_OK
     if not confirm(plan, dry_run=dry_run, yes=yes, verb="roll back"):
         if dry_run:
             return EXIT_OK
-        click.echo("Declined: nothing was changed.")
+        _out("Declined: nothing was changed.")
         return EXIT_DRIFT
     outcomes = gcp_apply.apply_plan(plan, api, None, _progress)
     problems = gcp_backup.rollback_problems(backup, plan, read_projects(api, projects))
-    click.echo("")
-    click.echo(gcp_text.render_outcomes(outcomes), nl=False)
-    click.echo("\nAfter the rollback:")
-    click.echo(gcp_text.render_check(problems, "every rule is as the backup holds it, and the rules "
+    _out("")
+    _out(gcp_text.render_outcomes(outcomes), nl=False)
+    _out("\nAfter the rollback:")
+    _out(gcp_text.render_check(problems, "every rule is as the backup holds it, and the rules "
                                                "sgaudit inserted are gone"), nl=False)
-    click.echo(_summary(outcomes, plan, problems))
+    _out(_summary(outcomes, plan, problems))
     ok = all(o.ok for o in outcomes) and not problems and not plan.skipped and not plan.refused
     return EXIT_OK if ok else EXIT_DRIFT
 

@@ -255,9 +255,9 @@ def _icmp_type_spec(value: object) -> intervals.Interval | None:
         return None
     lo, sep, hi = value.strip().partition("-")
     lo, hi = lo.strip(), (hi.strip() if sep else lo.strip())
-    if not (lo.isdigit() and hi.isdigit() and len(lo) <= 3 and len(hi) <= 3):
+    a, b = ports.ascii_int(lo), ports.ascii_int(hi)
+    if a is None or b is None:
         return None
-    a, b = int(lo), int(hi)
     return (a, b) if a <= b <= ICMP_TYPE_MAX else None
 
 

@@ -2,20 +2,24 @@
 
 Written (atomically, fsync'd) before the first change and again around each change, so that
 whatever happens to the process, the file says what was there and which calls may have
-reached AWS.  ``sgaudit rollback`` reads it back.
+reached AWS.  Every version is signed with the key beside it (``signing``).  ``sgaudit
+rollback`` reads it back, checks the signature and that the file agrees with itself
+(``backup_check``) before anything changes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sgaudit.errors import SgauditError, UsageError
+from sgaudit.errors import UsageError
 from sgaudit.files import atomic_write, parse_problem, read_input
 from sgaudit.model import Rule
+from sgaudit.remediate import signing
+from sgaudit.remediate.backup_check import check_consistency
 from sgaudit.remediate.plan import (
     BackupRecord,
     Change,
@@ -25,24 +29,24 @@ from sgaudit.remediate.plan import (
     Ref,
     Verification,
 )
+from sgaudit.remediate.signing import BackupError
 from sgaudit.versioned import DocumentFormat, VersionError
 
 FORMAT = DocumentFormat("sgaudit_backup", 1, "backup")
 PLANNED = "planned"
 PENDING = "pending"
 
-
-class BackupError(SgauditError):
-    """A backup file that cannot be used for a rollback (exit 2)."""
+__all__ = ["BackupError", "BackupWriter", "check_target", "default_path", "load_backup", "stamp"]
 
 
 def default_path(now: datetime | None = None, folder: str | Path = ".") -> Path:
-    """``sgaudit-backup-20260131T020000Z.json`` in ``folder``; never an existing file."""
+    """``sgaudit-backup-20260131T020000Z.json`` in ``folder``; never an existing file (nor
+    one whose key file exists)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = Path(folder) / f"sgaudit-backup-{stamp}"
     path = base.with_suffix(".json")
     n = 1
-    while path.exists():
+    while path.exists() or signing.key_path(path).exists():
         path = Path(f"{base}-{n}.json")
         n += 1
     return path
@@ -57,6 +61,9 @@ def check_target(path: str | Path) -> None:
     if target.exists():
         raise UsageError(f"--backup {path}: the file exists; a backup is never overwritten, "
                          "choose another path")
+    if signing.key_path(target).exists():
+        raise UsageError(f"--backup {path}: its key file {signing.key_path(target)} exists (the key "
+                         "of another backup?); choose another path")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--backup {path}: folder {folder} does not exist")
@@ -77,6 +84,7 @@ class BackupWriter:
 
     def __init__(self, path: str | Path, plan: Plan, meta: Mapping[str, Any]) -> None:
         self.path = Path(path)
+        self._key: bytes | None = None
         affected = [g for g in plan.groups if g.changes and not g.skipped]
         self._index = {c.seq: i for i, c in enumerate(plan.changes)}
         self.doc: dict[str, Any] = {
@@ -93,7 +101,11 @@ class BackupWriter:
         }
 
     def write(self) -> None:
-        atomic_write(self.path, json.dumps(self.doc, indent=2) + "\n", label="backup")
+        """The whole file, signed; the key file is created before the first version."""
+        if self._key is None:
+            self._key = signing.create_key(self.path)
+        signed = signing.sign(self.doc, self._key, self.path)
+        atomic_write(self.path, json.dumps(signed, indent=2) + "\n", label="backup")
 
     def started(self, change: Change) -> None:
         self._entry(change)["result"] = PENDING
@@ -130,8 +142,11 @@ class BackupWriter:
 
 
 # -- reading --------------------------------------------------------------------------------
-def load_backup(path: str | Path) -> BackupRecord:
-    """Read and check a backup; every problem is one line naming the file and key."""
+def load_backup(path: str | Path, *, unsigned_ok: bool = False,
+                warn: Callable[[str], None] = lambda message: None) -> BackupRecord:
+    """Read and check a backup: its shape, its signature (``signing.verify``), and that it
+    agrees with itself (``check_consistency``).  Every problem is one line naming the file and
+    key, raised before anything changes."""
     text_path = str(path)
     try:
         doc = json.loads(read_input(path, label="backup", error=BackupError))
@@ -143,33 +158,46 @@ def load_backup(path: str | Path) -> BackupRecord:
         doc = FORMAT.current(doc)
     except VersionError as exc:
         raise BackupError(f"{text_path}: {exc}") from None
+    record = _record(doc, text_path)
+    signing.verify(doc, text_path, unsigned_ok=unsigned_ok, warn=warn)
+    check_consistency(record)
+    return record
+
+
+def _record(doc: Mapping[str, Any], text_path: str) -> BackupRecord:
     before: dict[Ref, tuple[Rule, ...]] = {}
     names: dict[Ref, str] = {}
     for i, g in enumerate(_list(doc, "groups", text_path)):
         where = f"{text_path}: groups[{i}]"
         ref = (_str(g, "account", where), _str(g, "region", where), _str(g, "group_id", where))
+        if ref in before:
+            raise BackupError(f"{where}: group {ref[2]} ({ref[0]}/{ref[1]}) is listed twice")
         names[ref] = str(g.get("group_name") or "")
         before[ref] = tuple(_rule(r, f"{where}.ingress[{j}]")
                             for j, r in enumerate(_list(g, "ingress", where)))
-    changes = []
-    for i, c in enumerate(_list(doc, "changes", text_path)):
-        where = f"{text_path}: changes[{i}]"
-        action = _str(c, "action", where)
-        if action not in ("authorize", "revoke"):
-            raise BackupError(f"{where}.action: expected authorize or revoke, got {action!r}")
-        seq = c.get("seq")
-        if not isinstance(seq, int):
-            raise BackupError(f"{where}.seq: expected an integer")
-        change = Change(seq, action, _str(c, "account", where), _str(c, "region", where),  # type: ignore[arg-type]
-                        _str(c, "group_id", where), str(c.get("group_name") or ""),
-                        _rule(c.get("rule"), f"{where}.rule"), str(c.get("reason") or ""),
-                        tuple(x for x in c.get("depends_on") or () if isinstance(x, int)))
-        ids = c.get("new_rule_ids") or []
-        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
-            raise BackupError(f"{where}.new_rule_ids: expected a list of rule ids")
-        changes.append(Recorded(change, _str(c, "result", where), tuple(ids)))
-    meta = {k: v for k, v in doc.items() if k not in ("groups", "changes")}
+    changes = [_recorded(c, f"{text_path}: changes[{i}]")
+               for i, c in enumerate(_list(doc, "changes", text_path))]
+    meta = {k: v for k, v in doc.items() if k not in ("groups", "changes", signing.SIGNATURE)}
     return BackupRecord(text_path, before, names, tuple(changes), meta)
+
+
+def _recorded(c: Any, where: str) -> Recorded:
+    action = _str(c, "action", where)
+    if action not in ("authorize", "revoke"):
+        raise BackupError(f"{where}.action: expected authorize or revoke, got {action!r}")
+    seq = c.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise BackupError(f"{where}.seq: expected an integer")
+    depends = c.get("depends_on") or []
+    if not isinstance(depends, list) or not all(type(x) is int for x in depends):
+        raise BackupError(f"{where}.depends_on: expected a list of change numbers")
+    change = Change(seq, action, _str(c, "account", where), _str(c, "region", where),  # type: ignore[arg-type]
+                    _str(c, "group_id", where), str(c.get("group_name") or ""),
+                    _rule(c.get("rule"), f"{where}.rule"), str(c.get("reason") or ""), tuple(depends))
+    ids = c.get("new_rule_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+        raise BackupError(f"{where}.new_rule_ids: expected a list of rule ids")
+    return Recorded(change, _str(c, "result", where), tuple(ids))
 
 
 def _list(obj: Any, key: str, where: str) -> list[Any]:

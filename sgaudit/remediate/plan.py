@@ -435,10 +435,29 @@ def plan_rollback(record: BackupRecord, current: Mapping[Ref, Sequence[Rule] | s
         if rules is None or isinstance(rules, str):
             groups.append(replace(base, skipped=f"cannot read its rules: {rules or 'not read'}"))
             continue
+        moved = _moved_ids(undo, tuple(rules))
+        if moved:
+            groups.append(replace(base, seen=tuple(rules), skipped=moved))
+            continue
         changes = _undo_changes(record, ref, undo, tuple(rules), seq)
         seq += len(changes)
         groups.append(replace(base, seen=tuple(rules), changes=tuple(changes)))
     return Plan(tuple(groups))
+
+
+def _moved_ids(undo: list[Recorded], rules: tuple[Rule, ...]) -> str | None:
+    """Why a group is left alone: a rule id the backup says sgaudit added now allows something
+    else, so revoking it would take away a rule the fix never made."""
+    now = {r.rule_id: r for r in rules if r.rule_id}
+    for rec in undo:
+        if rec.change.action != "authorize":
+            continue
+        for rule_id in rec.new_rule_ids:
+            current = now.get(rule_id)
+            if current is not None and signature(current) != signature(rec.change.rule):
+                return (f"its rule {rule_id} allows {describe_rule(current)}, not "
+                        f"{describe_rule(rec.change.rule)} as the backup says sgaudit added; left alone")
+    return None
 
 
 def _undo_changes(record: BackupRecord, ref: Ref, undo: list[Recorded], rules: tuple[Rule, ...],

@@ -74,8 +74,8 @@ PAGE_SIZE = 1000
 
 CREDENTIALS_HELP = ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or pass --profile NAME")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/.+$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/.+$")
 _EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _ROLE_NAME_RE = re.compile(r"^(?!arn:)[A-Za-z0-9+=,.@_/-]{1,576}$")
 _ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
@@ -675,6 +675,10 @@ def org_scope(role: str, external_id: str | None, accounts: Sequence[str], exclu
     if external_id is not None and not _EXTERNAL_ID_RE.match(external_id):
         raise UsageError(f"--external-id {external_id!r}: expected 2-1224 characters of letters, "
                          "digits and +=,.@:/-_ (as sts:AssumeRole requires)")
+    if accounts and set(accounts) <= set(exclude):
+        raise UsageError(f"every account asked for ({', '.join(dict.fromkeys(accounts))}: --accounts "
+                         "or the policy's accounts) is also excluded (--exclude-accounts or "
+                         "exclude_accounts): nothing would be read")
     return OrgScope(role.strip("/"), external_id, tuple(dict.fromkeys(accounts)),
                     tuple(dict.fromkeys(exclude)), profiles[0] if profiles else None)
 
@@ -698,6 +702,8 @@ class _Org:
     targets: list[AwsTarget] = field(default_factory=list)
     discovered: int = 0
     excluded: int = 0
+    #: accounts asked for (--accounts) that ListAccounts did not return: failed, not discovered
+    not_listed: int = 0
     errors: list[ScanError] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
 
@@ -718,23 +724,47 @@ def discover(sessions: Sessions, scope: OrgScope, home: str, hook: ClientHook | 
             raise MalformedAnswer("GetCallerIdentity answered without an Arn: not an AWS answer")
         partition = arn.split(":")[1]
         operation = "ListAccounts"
-        listed = []
-        for page in sessions.client("organizations", base, home, hook).get_paginator(
-                "list_accounts").paginate():
-            listed.extend(answer_items(page, "Accounts"))
+        listed = _list_accounts(sessions.client("organizations", base, home, hook))
     except NoCredentialsError:
         raise CredentialsError(CREDENTIALS_HELP) from None
     except AWS_FAILURES as exc:
         org.errors.append(error_of(exc, ORGANIZATION, home, operation))
         return org
-    if not listed:  # an organization always lists its management account
-        org.errors.append(ScanError(ORGANIZATION, home, "ListAccounts",
-                                    "ListAccounts returned no account at all (an organization lists "
-                                    "at least its management account): not an organization's "
-                                    "answer", "NoAccounts"))
+    problem = _listing_problem(listed)
+    if problem:
+        org.errors.append(ScanError(ORGANIZATION, home, "ListAccounts", *problem))
         return org
     _choose(org, scope, listed, partition, home)
+    if not org.targets and not org.errors:
+        raise UsageError(f"every account of the organization ({org.discovered} listed) is excluded "
+                         "(--accounts, --exclude-accounts or the policy's keys): nothing would be read")
     return org
+
+
+def _list_accounts(client: BaseClient) -> list[Any]:
+    """Every page of ListAccounts.  botocore reads an answer item that is not an object with
+    ``.get`` and fails with AttributeError/TypeError: that is a malformed answer (an error of
+    the organization, exit 3), not a bug of sgaudit."""
+    listed: list[Any] = []
+    try:
+        for page in client.get_paginator("list_accounts").paginate():
+            listed.extend(answer_items(page, "Accounts"))
+    except (AttributeError, TypeError) as exc:
+        raise MalformedAnswer(f"ListAccounts answered in a shape that is not an organization's "
+                              f"(botocore: {type(exc).__name__}: {exc})") from None
+    return listed
+
+
+def _listing_problem(listed: Sequence[Any]) -> tuple[str, str] | None:
+    """Why a ListAccounts answer is not an organization's, and the error code (None: it is)."""
+    if not listed:  # an organization always lists its management account
+        return ("ListAccounts returned no account at all (an organization lists at least its "
+                "management account): not an organization's answer", "NoAccounts")
+    bad = next((i for i, raw in enumerate(listed) if not isinstance(raw, Mapping)), None)
+    if bad is not None:
+        return (f"ListAccounts gave Accounts[{bad}] = {_one_line(repr(listed[bad]), 60)}, not an "
+                "account object: not an organization's answer", MalformedAnswer.__name__)
+    return None
 
 
 def _choose(org: _Org, scope: OrgScope, listed: Sequence[Mapping[str, Any]], partition: str,
@@ -763,6 +793,7 @@ def _choose(org: _Org, scope: OrgScope, listed: Sequence[Mapping[str, Any]], par
             org.targets.append(AwsTarget(scope.profile, f"arn:{partition}:iam::{account}:role/"
                                                         f"{scope.role}", scope.external_id))
     for account in sorted(wanted - seen - excluded):
+        org.not_listed += 1
         org.errors.append(ScanError(account, home, "ListAccounts",
                                     "not among the accounts ListAccounts returned: not read",
                                     "AccountNotListed"))
@@ -775,7 +806,7 @@ def summarize(org: _Org, errors: Iterable[ScanError]) -> AccountSummary:
                     | {e.account for e in org.errors if e.account != ORGANIZATION})
     return AccountSummary(discovered=org.discovered, read=len(in_scope - set(failed)),
                           failed=len(failed), excluded=org.excluded, failed_ids=tuple(failed),
-                          names=tuple(sorted(org.names.items())))
+                          names=tuple(sorted(org.names.items())), not_listed=org.not_listed)
 
 
 # -- the source --------------------------------------------------------------------------

@@ -177,8 +177,8 @@ def port_range(value: Any, where: str) -> tuple[int, int]:
     """A GCP port entry: "22", "8000-8100" (an integer is accepted too)."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     lo, sep, hi = text.partition("-")
-    if lo.isdigit() and (not sep or hi.isdigit()) and len(text) <= 11:
-        first, last = int(lo), int(hi) if sep else int(lo)
+    first, last = ports.ascii_int(lo), ports.ascii_int(hi) if sep else ports.ascii_int(lo)
+    if first is not None and last is not None and len(text) <= 11:
         if first > last:
             raise ShapeError(f"{where}: port range {_brief(value)} runs backwards")
         if last <= ports.PORT_MAX:
@@ -236,8 +236,8 @@ def cidrs(values: Iterable[Any], where: str) -> tuple[str, ...]:
 
 def priority_of(raw: Mapping[str, Any], where: str, default: int | None, limit: int) -> int:
     value = raw.get("priority", default)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)  # int64 fields may come as strings in REST JSON
+    if isinstance(value, str) and ports.ascii_int(value.strip()) is not None:
+        value = ports.ascii_int(value.strip())  # int64 fields may come as strings in REST JSON
     if type(value) is not int or not 0 <= value <= limit:
         raise ShapeError(f"{where}.priority: bad priority {_brief(value)} (expected 0-{limit})")
     return value

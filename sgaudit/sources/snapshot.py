@@ -27,6 +27,9 @@ from sgaudit.sources.awsjson import (
 )
 from sgaudit.versioned import DocumentFormat, VersionError
 
+#: the account of an organization-wide error (as ``sources.aws`` names it)
+ORGANIZATION = "organization"
+
 #: files that ``sgaudit snapshot`` writes: version 1 holds AWS only (and is still written for
 #: AWS-only scans, so an older sgaudit reads them); version 2 adds Google Cloud projects, which
 #: an older sgaudit refuses rather than skip
@@ -34,8 +37,8 @@ AWS_ONLY_VERSION = 1
 FORMAT = DocumentFormat("sgaudit_snapshot", 2, "snapshot", upgrades={AWS_ONLY_VERSION: dict})
 
 
-_ACCOUNT = re.compile(r"\d{12}\Z")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_ACCOUNT = re.compile(r"[0-9]{12}\Z")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 _PREFIX_LIST = re.compile(r"pl-[0-9a-f]{8,17}\Z")
 _PREFIX_LIST_IN_NAME = re.compile(r"pl-[0-9a-f]{8,17}(?![0-9a-f])")
 
@@ -109,6 +112,7 @@ class SnapshotSource:
                 raise SnapshotError(f"{path}: {exc}") from None
             del data
         reader.unread_prefix_lists()
+        reader.check_organization()
         if not reader.saw_groups and not gcp.audit_input:
             raise SnapshotError(
                 f"{', '.join(self.paths)}: no describe-security-groups output (a 'SecurityGroups' "
@@ -212,6 +216,8 @@ class _Reader:
         raw = data["organization"]
         counts: dict[str, Any] = {k: raw.get(k) if isinstance(raw, Mapping) else None
                   for k in ("discovered", "read", "failed", "excluded")}
+        # written by newer versions: absent in older snapshots
+        counts.update({k: raw.get(k, 0) for k in ("not_listed", "sections") if isinstance(raw, Mapping)})
         failed = raw.get("failed_accounts", []) if isinstance(raw, Mapping) else None
         names = raw.get("names", {}) if isinstance(raw, Mapping) else None
         if (not all(type(v) is int and v >= 0 for v in counts.values())
@@ -220,12 +226,45 @@ class _Reader:
                 or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items())):
             raise ShapeError("$.organization: expected {discovered, read, failed, excluded: "
                              "counts, failed_accounts: [ids], names: {id: name}}")
+        scans = data.get("scans")
+        if counts.get("sections") and isinstance(scans, list) and len(scans) != counts["sections"]:
+            self._contradiction(f"the organization summary records {counts['sections']} account/region "
+                                f"section(s), the file holds {len(scans)}")
         seen = self.accounts or AccountSummary(0, 0, 0, 0)
         self.accounts = AccountSummary(
             discovered=seen.discovered + counts["discovered"], read=seen.read + counts["read"],
             failed=seen.failed + counts["failed"], excluded=seen.excluded + counts["excluded"],
             failed_ids=tuple(sorted({*seen.failed_ids, *failed})),
-            names=tuple(sorted({**dict(seen.names), **names}.items())))
+            names=tuple(sorted({**dict(seen.names), **names}.items())),
+            not_listed=seen.not_listed + counts.get("not_listed", 0))
+
+    def check_organization(self) -> None:
+        """An organization snapshot replays as complete only if its account summary agrees with
+        its sections: every failed account has an error, every account read has a section, and
+        the counts add up.  A contradiction (a section removed, an error deleted) is an error of
+        the replay, so it reads as incomplete, never as a clean scan of fewer accounts."""
+        summary = self.accounts
+        if summary is None:
+            return
+        if not summary.adds_up():
+            self._contradiction(f"its counts do not add up (discovered {summary.discovered} + not "
+                                f"listed {summary.not_listed} against read {summary.read} + failed "
+                                f"{summary.failed} ({len(summary.failed_ids)} listed) + excluded "
+                                f"{summary.excluded})")
+        with_errors = {e.account for e in self.errors}
+        silent = [a for a in summary.failed_ids if a not in with_errors]
+        if silent:
+            self._contradiction(f"account(s) {', '.join(silent)} failed, but the snapshot holds no "
+                                "error of them")
+        sections = {account for account, _ in self.read} - set(summary.failed_ids)
+        if len(sections) < summary.read:
+            self._contradiction(f"{summary.read} account(s) were read, but the snapshot holds "
+                                f"sections of {len(sections)}")
+
+    def _contradiction(self, what: str) -> None:
+        self.errors.append(ScanError(ORGANIZATION, UNKNOWN, "replay",
+                                     f"the organization snapshot contradicts itself: {what}; the "
+                                     "replay is incomplete", "InconsistentSnapshot"))
 
     def check_selection(self, data: Any) -> None:
         """An sgaudit snapshot holds only the groups its scan selected (tags and ids are

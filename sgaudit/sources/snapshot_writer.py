@@ -47,7 +47,8 @@ def snapshot_document(scans: Sequence[RegionScan], taken_at: str,
     if gcp:
         document["gcp"] = [gcp_document(data) for data in gcp]
     if accounts is not None:  # an organization scan: what it covered, replayed with the rest
-        document["organization"] = accounts.as_dict()
+        # with the number of sections, so a replay notices one removed
+        document["organization"] = {**accounts.as_dict(), "sections": len(scans)}
     return document
 
 

@@ -502,3 +502,184 @@ def test_fix_refuses_the_report_on_stdout(proxy: FaultProxy, sgaudit: Any) -> No
     assert (run.code, run.err_lines) == (2, ["sgaudit: error: with --fix, stdout shows the plan and what "
                                              "was done; write the report with -o FILE, not -o -"])
     assert proxy.log == []
+
+
+def _fix_process(fleet: Fleet, proxy: FaultProxy, tmp_path: Path, stdout: int, *more: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "sgaudit", "check", "--policy", str(fleet.policy),
+                             "--endpoint-url", proxy.url, "--fix", "--yes", "-q", "--backup",
+                             str(fleet.backup), *more], stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=dict(os.environ), text=True)
+
+
+def test_fix_to_a_closed_pipe_says_so_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                          tmp_path: Path) -> None:
+    """`sgaudit check --fix --yes | true`: the plan cannot be shown, so nothing is applied."""
+    import os
+
+    before = ingress(fleet.client)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the plan is printed
+    proc = _fix_process(fleet, proxy, tmp_path, write_end)
+    os.close(write_end)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err == "sgaudit: error: stdout: cannot write the plan and its results: Broken pipe\n"
+    assert proxy.changes() == [] and ingress(fleet.client) == before
+    assert not fleet.backup.exists()
+
+
+def test_fix_results_to_a_pipe_closed_after_the_backup_say_the_fix_was_applied(
+        fleet: Fleet, proxy: FaultProxy, tmp_path: Path) -> None:
+    """The reader leaves once the backup line is out: the changes are made, and the one line on
+    stderr says so and names the backup, rather than exit 1 without a word."""
+    import os
+
+    read_end, write_end = os.pipe()
+    proc = _fix_process(fleet, proxy, tmp_path, write_end)
+    os.close(write_end)
+    seen = b""
+    while b"Backup written to" not in seen:
+        chunk = os.read(read_end, 65536)
+        assert chunk, seen
+        seen += chunk
+    os.close(read_end)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err == ("sgaudit: error: stdout: cannot write the plan and its results: Broken pipe; the fix "
+                   f"was applied: its results are in the backup {fleet.backup} (undo with: sgaudit "
+                   f"rollback {fleet.backup})\n")
+    assert len(proxy.changes()) == 5
+    assert [c["result"] for c in json.loads(fleet.backup.read_text())["changes"]] == ["applied"] * 5
+
+
+def test_rollback_to_a_closed_pipe_says_so_and_changes_nothing(fleet: Fleet, proxy: FaultProxy,
+                                                               sgaudit: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    after = ingress(fleet.client)
+    changes = len(proxy.changes())
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    run = subprocess.run([sys.executable, "-m", "sgaudit", "rollback", str(fleet.backup), "--yes",
+                          "--endpoint-url", proxy.url], stdin=subprocess.DEVNULL, stdout=write_end,
+                         stderr=subprocess.PIPE, text=True, timeout=120, env=dict(os.environ))
+    os.close(write_end)
+    assert run.returncode == 2
+    assert run.stderr == "sgaudit: error: stdout: cannot write the plan and its results: Broken pipe\n"
+    assert len(proxy.changes()) == changes and ingress(fleet.client) == after
+
+
+# -- a backup that contradicts itself, or was edited ----------------------------------------------
+def _fixed_backup(fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> dict[str, Any]:
+    assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
+    return json.loads(fleet.backup.read_text())
+
+
+def _resign(path: Path, doc: dict[str, Any]) -> None:
+    """What someone who can write the backup and read its key could do: the HMAC then holds,
+    so only the consistency check stands between the edit and AWS."""
+    from sgaudit.remediate import signing
+
+    path.write_text(json.dumps(signing.sign(doc, signing.key_path(path).read_bytes().strip(), path)))
+
+
+def _first(doc: dict[str, Any], action: str) -> int:
+    return next(i for i, c in enumerate(doc["changes"]) if c["action"] == action)
+
+
+def _open_the_world(doc: dict[str, Any], fleet: Fleet) -> str:
+    change = doc["changes"][_first(doc, "revoke")]
+    change["rule"] = {"rule_id": "sgr-0123456789abcdef0", "protocol": "-1", "from_port": -1,
+                      "to_port": -1, "source": WORLD, "description": None}
+    return (f"changes[{_first(doc, 'revoke')}].rule: revokes sgr-0123456789abcdef0 (all traffic from "
+            f"0.0.0.0/0), which is not in the recorded ingress of {change['group_id']}; a rollback would "
+            "put back what was never there, so nothing was changed")
+
+
+def _remove_what_was_there(doc: dict[str, Any], fleet: Fleet) -> str:
+    i = _first(doc, "authorize")
+    group = next(g for g in doc["groups"] if g["group_id"] == doc["changes"][i]["group_id"])
+    kept = next(r for r in group["ingress"] if r["source"] == "10.0.0.0/16")  # the bastion's ssh
+    doc["changes"][i]["new_rule_ids"] = [kept["rule_id"]]
+    return (f"changes[{i}].new_rule_ids: {kept['rule_id']} is listed as added, but it is in the recorded "
+            f"ingress of {group['group_id']} from before the fix; a rollback would revoke it, so nothing "
+            "was changed")
+
+
+def _another_group(doc: dict[str, Any], fleet: Fleet) -> str:
+    i = _first(doc, "revoke")
+    doc["changes"][i]["group_id"] = fleet.other
+    return (f"changes[{i}]: group {fleet.other} (123456789012/us-east-1) is not among the backup's "
+            "groups; nothing was changed")
+
+
+def _bad_source(doc: dict[str, Any], fleet: Fleet) -> str:
+    i = _first(doc, "authorize")
+    doc["changes"][i]["rule"]["source"] = "0.0.0.0/00"
+    return (f"changes[{i}].rule: source '0.0.0.0/00' is not a CIDR, group or prefix list id; nothing "
+            "was changed")
+
+
+def _bad_protocol(doc: dict[str, Any], fleet: Fleet) -> str:
+    doc["groups"][0]["ingress"][0]["protocol"] = "²"
+    return ("groups[0].ingress[0]: protocol '²' is not tcp, udp, icmp, icmpv6, -1 or a protocol number; "
+            "nothing was changed")
+
+
+@pytest.mark.parametrize("edit", [_open_the_world, _remove_what_was_there, _another_group, _bad_source,
+                                  _bad_protocol])
+def test_rollback_refuses_a_backup_that_contradicts_itself_and_changes_nothing(
+        fleet: Fleet, proxy: FaultProxy, sgaudit: Any, edit: Any) -> None:
+    doc = _fixed_backup(fleet, proxy, sgaudit)
+    message = edit(doc, fleet)
+    _resign(fleet.backup, doc)
+    after_fix, calls = ingress(fleet.client), len(proxy.log)
+    for extra in ([], ["--unsigned-ok"], ["--dry-run"]):
+        run = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url, *extra)
+        assert (run.code, run.out, run.err_lines) == (2, "", [f"sgaudit: error: {fleet.backup}: {message}"])
+    assert len(proxy.log) == calls and ingress(fleet.client) == after_fix  # not even a read
+
+
+def test_rollback_refuses_an_edited_backup_whose_signature_no_longer_holds(
+        fleet: Fleet, proxy: FaultProxy, sgaudit: Any) -> None:
+    doc = _fixed_backup(fleet, proxy, sgaudit)
+    doc["changes"][0]["reason"] = "edited"
+    fleet.backup.write_text(json.dumps(doc))
+    after_fix, calls = ingress(fleet.client), len(proxy.log)
+    for extra in ([], ["--unsigned-ok"]):
+        run = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url, *extra)
+        assert (run.code, run.out, run.err_lines) == (2, "", [
+            f"sgaudit: error: {fleet.backup}: the backup was changed after sgaudit wrote it (its signature "
+            f"does not match its key {fleet.backup}.key); nothing was changed"])
+    assert len(proxy.log) == calls and ingress(fleet.client) == after_fix
+
+
+@pytest.mark.parametrize("how", ["unsigned", "no key"])
+def test_an_unverifiable_backup_needs_unsigned_ok_and_is_still_checked(
+        fleet: Fleet, proxy: FaultProxy, sgaudit: Any, how: str) -> None:
+    before = ingress(fleet.client)
+    doc = _fixed_backup(fleet, proxy, sgaudit)
+    if how == "unsigned":  # as sgaudit wrote backups before they were signed
+        del doc["signature"]
+        fleet.backup.write_text(json.dumps(doc))
+        why = "the backup is not signed (written before sgaudit signed backups, or its signature was removed)"
+    else:
+        Path(f"{fleet.backup}.key").unlink()
+        why = f"the backup's key {fleet.backup}.key is missing, so its signature cannot be checked"
+    refused = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url)
+    assert (refused.code, refused.err_lines) == (2, [
+        f"sgaudit: error: {fleet.backup}: {why}; check it and pass --unsigned-ok to use it; nothing was "
+        "changed"])
+    undo = sgaudit("rollback", fleet.backup, "--yes", "--unsigned-ok", "--endpoint-url", proxy.url)
+    assert undo.code == 0, undo.out + undo.err
+    assert undo.err_lines[0] == (f"sgaudit: warning: {fleet.backup}: {why}; going on because of "
+                                 "--unsigned-ok (its consistency was checked)")
+    assert "sgaudit: 5 applied; 3 of 3 group(s) verified" in undo.out
+    assert ingress(fleet.client) == before

@@ -266,6 +266,14 @@ def fixed(tmp_path: Path, groups: dict[str, list[Rule]],
     return ec2, path, before
 
 
+def resign(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` signed with the backup's own key, as ``BackupWriter`` would have."""
+    from sgaudit.remediate import signing
+
+    key = signing.key_path(path).read_bytes().strip()
+    path.write_text(json.dumps(signing.sign(doc, key, path)))
+
+
 def state(ec2: FakeEC2) -> dict[str, set[Any]]:
     """Each group's rules as what they allow and their description (ids of re-added rules differ)."""
     return {gid: {(*fixplan.signature(r), r.description) for r in rules} for gid, rules in ec2.groups.items()}
@@ -287,7 +295,10 @@ def test_the_backup_records_every_affected_group_and_each_change_with_its_result
         (5, "revoke", "applied", [])]
     assert doc["changes"][3]["rule"]["rule_id"] == "sgr-all"
     assert doc["changes"][3]["depends_on"] == [1, 2, 3]
-    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    # no temporary file left behind; the signing key beside the backup, its owner's only
+    assert sorted(tmp_path.iterdir()) == [path, tmp_path / "backup.json.key"]
+    assert (tmp_path / "backup.json.key").stat().st_mode & 0o777 == 0o600
+    assert doc["signature"]["algorithm"] == "hmac-sha256"
 
 
 def test_the_journal_marks_a_change_pending_before_its_call(tmp_path: Path) -> None:
@@ -334,7 +345,7 @@ def test_rollback_after_a_crash_finds_an_added_rule_whose_id_was_never_recorded(
     ec2, path, _ = fixed(tmp_path, {"sg-d": [rule("tcp", (22, 22), WORLD, "sgr-22")]})
     doc = json.loads(path.read_text())
     doc["changes"][0].update(result="pending", new_rule_ids=[])  # the call went out, then a crash
-    path.write_text(json.dumps(doc))
+    resign(path, doc)  # what the journal wrote just before that call
     record = backup.load_backup(path)
     plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
     assert [(c.action, c.rule.rule_id, c.rule.from_port) for c in plan.changes] == [
@@ -388,6 +399,9 @@ def test_a_backup_is_never_overwritten_and_default_names_do_not_collide(tmp_path
 @pytest.mark.parametrize(("args", "message"), [
     (["--dry-run"], "--dry-run only applies with --fix"),
     (["--yes", "--backup", "b.json"], "--yes, --backup only apply with --fix"),
+    (["--max-changes", "5"], "--max-changes only applies with --fix"),
+    (["--max-changes", "50", "--dry-run"], "--dry-run, --max-changes only apply with --fix"),
+    (["--record-what-if"], "--record-what-if only applies with --history (it records a what-if scan)"),
     (["--fix", "--format", "html"], "with --fix, stdout shows the plan and what was done; write the "
                                     "report with -o FILE (--format json alone prints the plan and its "
                                     "results as JSON)"),
@@ -398,3 +412,61 @@ def test_fix_options_without_fix_or_with_a_format_for_stdout_are_usage_errors(
     run = sgaudit("check", *args)
     assert (run.code, run.out, run.err) == (2, "", f"sgaudit: error: {message}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rollback_leaves_a_group_alone_when_an_added_rule_id_now_allows_something_else(
+        tmp_path: Path) -> None:
+    """The backup says sgaudit added sgr-100 as tcp 22 from the world; if that id now names
+    another rule, revoking it would take away what the fix never made."""
+    ec2, path, _ = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP})
+    ec2.groups["sg-a"] = [replace(r, source="10.9.0.0/16") if r.rule_id == "sgr-100" else r
+                          for r in ec2.groups["sg-a"]]
+    record = backup.load_backup(path)
+    plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
+    assert [(g.group_id, g.skipped, len(g.changes)) for g in plan.groups] == [
+        ("sg-a", "its rule sgr-100 allows tcp 22 from 10.9.0.0/16, not tcp 22 from 0.0.0.0/0 as the "
+                 "backup says sgaudit added; left alone", 0),
+        ("sg-b", None, 1)]
+
+
+def _dup_group(doc: dict[str, Any]) -> str:
+    doc["groups"].append(doc["groups"][0])
+    return "groups[2]: group sg-a (111122223333/eu-west-1) is listed twice"
+
+
+def _late_dependency(doc: dict[str, Any]) -> str:
+    doc["changes"][0]["depends_on"] = [4]
+    return "changes[0].depends_on: #4 is not an earlier change of this backup"
+
+
+def _unknown_result(doc: dict[str, Any]) -> str:
+    doc["changes"][0]["result"] = "done"
+    return ("changes[0].result: expected one of already done, applied, failed, pending, planned, "
+            "skipped, got 'done'")
+
+
+def _adds_what_stays(doc: dict[str, Any]) -> str:
+    revoke = doc["changes"][4]  # sg-b's; sgr-http (tcp 8786-8787 from the world) stays
+    doc["changes"].append({**revoke, "seq": 6, "action": "authorize", "new_rule_ids": ["sgr-900"],
+                           "rule": {**revoke["rule"], "rule_id": None, "from_port": 8786,
+                                    "to_port": 8787}})
+    return ("changes[5].rule: authorizes tcp 8786-8787 from 0.0.0.0/0, which sg-b already had before "
+            "the fix and kept; nothing was changed")
+
+
+def _revoke_edited(doc: dict[str, Any]) -> str:
+    doc["changes"][3]["rule"]["description"] = "changed"
+    return ("changes[3].rule: revokes sgr-all (all traffic from 0.0.0.0/0), which is not in the recorded "
+            "ingress of sg-a; a rollback would put back what was never there, so nothing was changed")
+
+
+@pytest.mark.parametrize("edit", [_dup_group, _late_dependency, _unknown_result, _adds_what_stays,
+                                  _revoke_edited])
+def test_a_backup_that_contradicts_itself_is_refused_even_when_signed(tmp_path: Path, edit: Any) -> None:
+    _, path, _ = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP})
+    doc = json.loads(path.read_text())
+    message = edit(doc)
+    resign(path, doc)
+    with pytest.raises(SgauditError) as raised:
+        backup.load_backup(path)
+    assert str(raised.value) == f"{path}: {message}"

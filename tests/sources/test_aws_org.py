@@ -93,7 +93,7 @@ def test_org_scan_reads_every_account_and_finds_exactly_the_seeded_drift(
     assert doc["scanned"] == [f"aws organization, role {ROLE}: 8 account/region(s)"]
     assert {g["account"] for g in doc["groups"]} == set(org.values())
     assert doc["accounts"] == {
-        "discovered": 4, "read": 4, "failed": 0, "excluded": 0, "failed_accounts": [],
+        "discovered": 4, "read": 4, "failed": 0, "excluded": 0, "not_listed": 0, "failed_accounts": [],
         "names": {ACCOUNT: "master", org["a"]: "team-a", org["b"]: "team-b", org["c"]: "team-c"}}
     # each account's role is assumed once; rule ids are read for the two drifted groups only
     calls = counter.by_operation()
@@ -356,3 +356,152 @@ def test_baselines_and_history_work_per_account(org: dict[str, str], sgaudit: An
     assert [(f["account"], f["group_name"], f["from_port"]) for f in active] == [
         (org["c"], "coiled-c-ok", 3389)]
     assert active[0]["first_seen"] is not None
+
+
+# -- contradictions and malformed answers -------------------------------------------------------
+def test_accounts_that_are_all_excluded_are_refused_before_any_call(aws_env: str, sgaudit: Any,
+                                                                    tmp_path: Path) -> None:
+    run = sgaudit("check", "--org-role", ROLE, "--regions", "us-east-1", "--fail-on-drift",
+                  "--accounts", "111111111111", "--exclude-accounts", "111111111111")
+    message = ("sgaudit: error: every account asked for (111111111111: --accounts or the policy's "
+               "accounts) is also excluded (--exclude-accounts or exclude_accounts): nothing would be read")
+    assert (run.code, run.out, run.err_lines) == (2, "", [message])
+    policy = tmp_path / "p.yaml"
+    policy.write_text("accounts: ['111111111111']\n")
+    run = sgaudit("check", "--policy", policy, "--org-role", ROLE, "--regions", "us-east-1",
+                  "--exclude-accounts", "111111111111")
+    assert (run.code, run.out, run.err_lines) == (2, "", [message])
+
+
+def test_an_organization_whose_every_account_is_excluded_is_refused(
+        org: dict[str, str], sgaudit: Any) -> None:
+    """Not "complete, 0 groups, exit 0" even with --fail-on-drift: nothing was read."""
+    run = sgaudit("check", "--org-role", ROLE, "--regions", BOTH, "--fail-on-drift", "--format", "json",
+                  "--exclude-accounts", ",".join(org.values()))
+    assert (run.code, run.out, run.err_lines) == (2, "", [
+        "sgaudit: error: every account of the organization (4 listed) is excluded (--accounts, "
+        "--exclude-accounts or the policy's keys): nothing would be read"])
+
+
+class _Organizations:
+    """A stand-in for the Organizations API on loopback whose ListAccounts answers ``accounts``
+    (STS and EC2 stay on moto)."""
+
+    def __init__(self, accounts: list[Any]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps({"Accounts": accounts}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("item", [None, "123456789012", 5, ["x"]])
+def test_a_list_accounts_answer_holding_a_non_object_is_an_organization_error(
+        aws_env: str, sgaudit: Any, monkeypatch: pytest.MonkeyPatch, item: Any) -> None:
+    fake = _Organizations([{"Id": ACCOUNT, "Status": "ACTIVE", "Name": "master"}, item])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ORGANIZATIONS", fake.url)
+    try:
+        run = sgaudit("check", "--org-role", ROLE, "--regions", "us-east-1", "--format", "json",
+                      "--fail-on-drift")
+    finally:
+        fake.close()
+    assert run.code == 3, run.err
+    doc = json.loads(run.out)
+    assert doc["complete"] is False and doc["groups"] == []
+    assert [(e["account"], e["operation"], e["code"]) for e in doc["errors"]] == [
+        ("organization", "ListAccounts", "MalformedAnswer")]
+
+
+def test_accounts_not_in_the_organization_are_counted_so_the_summary_adds_up(
+        org: dict[str, str], sgaudit: Any) -> None:
+    run = sgaudit("check", "--org-role", ROLE, "--regions", BOTH, "--format", "json",
+                  "--accounts", f"{org['b']},999999999999")
+    assert run.code == 3
+    counts = json.loads(run.out)["accounts"]
+    assert {k: counts[k] for k in ("discovered", "not_listed", "read", "failed", "excluded")} == {
+        "discovered": 4, "not_listed": 1, "read": 1, "failed": 1, "excluded": 3}
+    assert counts["failed_accounts"] == ["999999999999"]
+    md = sgaudit("check", "--org-role", ROLE, "--regions", BOTH, "--format", "markdown",
+                 "--accounts", f"{org['b']},999999999999")
+    assert ("**4** account(s) discovered · **1** read · **1** failed (999999999999) · **3** excluded · "
+            "**1** asked for but not in the organization") in md.out
+
+
+def _edited_org_snapshot(sgaudit: Any, tmp_path: Path, edit: Any) -> Any:
+    saved = tmp_path / "org.json"
+    assert sgaudit("snapshot", "--org-role", ROLE, "--regions", BOTH, "-o", saved).code == 0
+    data = json.loads(saved.read_text())
+    assert sgaudit("check", "--snapshot", saved, "-q").code == 0  # as written: complete
+    edit(data)
+    saved.write_text(json.dumps(data))
+    return sgaudit("check", "--snapshot", saved, "--format", "json", "--fail-on-drift")
+
+
+def test_an_org_snapshot_with_a_section_removed_does_not_replay_as_complete(
+        org: dict[str, str], sgaudit: Any, tmp_path: Path) -> None:
+    def drop_a(data: dict[str, Any]) -> None:  # account a's drift goes with its sections
+        data["scans"] = [s for s in data["scans"] if s["Account"] != org["a"]]
+
+    run = _edited_org_snapshot(sgaudit, tmp_path, drop_a)
+    assert run.code == 3
+    doc = json.loads(run.out)
+    assert doc["complete"] is False
+    assert [e["message"] for e in doc["errors"]] == [
+        "the organization snapshot contradicts itself: the organization summary records 8 account/region "
+        "section(s), the file holds 6; the replay is incomplete",
+        "the organization snapshot contradicts itself: 4 account(s) were read, but the snapshot holds "
+        "sections of 3; the replay is incomplete"]
+
+
+def test_an_org_snapshot_naming_a_failed_account_without_its_error_is_incomplete(
+        org: dict[str, str], sgaudit: Any, tmp_path: Path) -> None:
+    def fail_a(data: dict[str, Any]) -> None:
+        data["organization"].update(read=3, failed=1, failed_accounts=[org["a"]])
+
+    run = _edited_org_snapshot(sgaudit, tmp_path, fail_a)
+    assert run.code == 3
+    assert [e["message"] for e in json.loads(run.out)["errors"]] == [
+        f"the organization snapshot contradicts itself: account(s) {org['a']} failed, but the snapshot "
+        "holds no error of them; the replay is incomplete"]
+
+
+def test_an_org_snapshot_whose_counts_do_not_add_up_is_incomplete(
+        org: dict[str, str], sgaudit: Any, tmp_path: Path) -> None:
+    def more(data: dict[str, Any]) -> None:
+        data["organization"]["discovered"] = 5
+
+    run = _edited_org_snapshot(sgaudit, tmp_path, more)
+    assert run.code == 3
+    assert [e["message"] for e in json.loads(run.out)["errors"]] == [
+        "the organization snapshot contradicts itself: its counts do not add up (discovered 5 + not "
+        "listed 0 against read 4 + failed 0 (0 listed) + excluded 0); the replay is incomplete"]
+
+
+def test_the_policys_account_keys_without_org_role_are_a_warning(
+        aws_env: str, sgaudit: Any, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("accounts: ['111111111111']\n")
+    run = sgaudit("check", "--policy", policy, "--regions", "us-east-1", "-f", "json")
+    assert run.code == 0, run.err
+    assert run.err_lines[0] == (f"sgaudit: warning: {policy}: accounts and exclude_accounts narrow an "
+                                "organization scan (--org-role); this scan reads the accounts it is "
+                                "given, so they are not used")
