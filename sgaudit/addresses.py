@@ -174,8 +174,10 @@ def is_cidr_source(source: str) -> bool:
 #: ("KIND:VALUE"): a source tag, a source service account, and the policy-rule sources and
 #: conditions sgaudit keeps as tokens (gcpjson); none of them is a hex word, so none reads as
 #: the start of an IPv6 address
+#: the GCP sources a report prints (and a waiver or allow entry may name); srcNetworkType and the
+#: other narrowing match fields are conditions of a rule, never a source of their own
 GCP_SOURCE_KINDS = ("tag", "sa", "srcSecureTags", "srcAddressGroups", "srcFqdns", "srcRegionCodes",
-                    "srcThreatIntelligences", "srcNetworks", "srcNetworkType", "srcNetworkContext")
+                    "srcThreatIntelligences")
 _GCP_TOKEN_PREFIXES = tuple(f"{kind}:" for kind in GCP_SOURCE_KINDS)
 
 

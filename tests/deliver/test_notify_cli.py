@@ -275,12 +275,18 @@ def test_google_cloud_findings_name_tag_project_network_and_rule(sgaudit, tmp_pa
     rules = json.loads((gcp / "firewall-rules.json").read_text())
     fixed = tmp_path / "firewall-rules.json"
     fixed.write_text(json.dumps([r for r in rules if r["name"] != "coiled-etl-ssh-world"]))
-    others = [gcp / n for n in ("subnets.json", "networks.json",
-                                "effective-firewalls-coiled-net.json", "instances.json")]
+    effective = json.loads((gcp / "effective-firewalls-coiled-net.json").read_text())
+    effective["firewalls"] = [r for r in effective["firewalls"] if r["name"] != "coiled-etl-ssh-world"]
+    fixed_effective = tmp_path / "effective-firewalls-coiled-net.json"
+    fixed_effective.write_text(json.dumps(effective))  # the rule is gone from both answers
+    others = [gcp / n for n in ("subnets.json", "networks.json", "instances.json")]
     with running() as receiver:
-        for day, firewalls in ((1, gcp / "firewall-rules.json"), (2, fixed)):
+        for day, firewalls, answer in ((1, gcp / "firewall-rules.json",
+                                        gcp / "effective-firewalls-coiled-net.json"),
+                                       (2, fixed, fixed_effective)):
             monkeypatch.setenv("SGAUDIT_NOW", f"2026-03-0{day}T02:00:00Z")
-            args: list[object] = ["check", "--policy", gcp / "policy.yaml", "--snapshot", firewalls]
+            args: list[object] = ["check", "--policy", gcp / "policy.yaml", "--snapshot", firewalls,
+                                  "--snapshot", answer]
             for path in others:
                 args += ["--snapshot", path]
             run = sgaudit(*args, "--history", tmp_path / "h.db", "--record-what-if", "-q",

@@ -117,8 +117,6 @@ def test_a_place_holds_only_its_own_groups() -> None:
     "tag:bastion", "sa:runner@acme.iam.gserviceaccount.com", "srcFqdns:ci.example.com",
     "srcSecureTags:tagValues/123", "srcRegionCodes:US", "srcThreatIntelligences:iplist-tor-exit-nodes",
     "srcAddressGroups:projects/acme/locations/global/addressGroups/vendors",
-    "srcNetworkType:VPC_NETWORKS", "srcNetworks:projects/acme/global/networks/other",
-    "srcNetworkContext:INTERNET",
 ])
 def test_gcp_sources_are_accepted_as_findings_print_them(source: str) -> None:
     assert waiver(source=f"'{source}'").source == source
@@ -152,8 +150,8 @@ def test_a_bad_gcp_source_is_one_line(source: str, message: str) -> None:
 
 def test_every_source_kind_the_gcp_reader_makes_is_known() -> None:
     """The reader's token kinds (gcpjson) and the policy's (addresses) cannot drift apart."""
-    made = {"tag", "sa", "srcSecureTags", *gcpjson._OTHER_SOURCES, *gcpjson._SOURCE_CONDITIONS}
-    assert made <= set(addresses.GCP_SOURCE_KINDS)
+    made = {"tag", "sa", "srcSecureTags", *gcpjson._OTHER_SOURCES}
+    assert made == set(addresses.GCP_SOURCE_KINDS)
 
 
 def test_a_bad_place_stops_check_with_one_line(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
