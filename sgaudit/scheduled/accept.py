@@ -64,7 +64,9 @@ def accept_and_record(report: Report, policy: Policy, now: str,
             warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
                  "found; --update-baseline drops them, so that drift cannot return unnoticed")
     if history_path and what_if and not record_what_if:
-        warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {history_path} "
+        from sgaudit.scheduled.history_url import display
+
+        warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {display(history_path)} "
              "(--record-what-if records it)")
     elif history_path:
         from sgaudit.scheduled import history
