@@ -175,13 +175,14 @@ def _on_server(history: str) -> bool:
 
 
 def check_history_server(target: str | None, *, recorded: bool) -> None:
-    """A history on a server that this scan will be ``recorded`` in is reached (and its schema
-    checked) before the scan: a long scan must not end in "cannot connect"."""
+    """A history on a server that this scan will be ``recorded`` in is reached, its schema and
+    the user's write rights checked, before the scan: a long scan must not end in "cannot
+    connect" or "permission denied"."""
     if recorded and target and _on_server(target):
         from sgaudit.scheduled.history import open_history
 
-        with open_history(target, create=True):
-            pass
+        with open_history(target, create=True) as conn:
+            conn.refuse_read_only()
 
 
 def history_option(help: str, required: bool = False) -> Callable[[F], F]:

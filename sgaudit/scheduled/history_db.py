@@ -87,6 +87,9 @@ class HistoryConnection:
         """After rows were copied in with their ids: new rows continue after them (SQLite's
         AUTOINCREMENT already does)."""
 
+    def refuse_read_only(self) -> None:
+        """SQLite: the file's folder was checked before the scan (files.ensure_writable)."""
+
     def prepare(self, ensure_schema: Callable[[], None], timeout: float) -> None:
         """WAL mode and the schema. When two processes create the database at the same moment,
         switching to WAL can answer "database is locked" at once, without waiting on the busy

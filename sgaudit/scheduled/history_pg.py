@@ -25,6 +25,8 @@ CONNECT_TIMEOUT_S = 10
 #: the advisory lock of history writers ("sgaudit" in ASCII); advisory locks are per database
 LOCK_KEY = 0x7367617564697400
 INSTALL = "pip install 'sgaudit[postgres]'"
+#: the tables a scan writes
+WRITTEN = ("scans", "findings", "scan_findings", "events")
 
 
 @lru_cache(maxsize=256)
@@ -118,11 +120,25 @@ class PostgresConnection(HistoryConnection):
             self.raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                              f" (SELECT max(id) FROM {table}))")
 
+    def refuse_read_only(self) -> None:
+        """A user who may read the history but not write it is refused before the scan."""
+        missing = [t for t in WRITTEN if not self.raw.execute(
+            "SELECT has_table_privilege(%s, 'INSERT, UPDATE')", (t,)).fetchone()[0]]
+        if missing:
+            user = self.raw.info.user
+            raise HistoryError(f"{self.label}: user {user} may not write the history (INSERT and "
+                               f"UPDATE on {', '.join(missing)}): grant them, or use another user")
+
     def prepare(self, ensure_schema: Callable[[], None], timeout: float) -> None:
         ensure_schema()
 
     def describe(self, exc: BaseException) -> str:
         return first_line(exc, self.secret)
+
+    def unusable(self, exc: BaseException) -> str:
+        """On a server, a failed schema check is a failure like any other (a lock timeout,
+        no right to create tables), not a sign of a foreign file."""
+        return f"{self.label}: history database error: {self.describe(exc)}"
 
 
 def connect_postgres(url: str, *, timeout: float) -> PostgresConnection:
