@@ -105,6 +105,20 @@ def test_trend_is_oldest_first_and_limited(db) -> None:
     assert [s.id for s in scans(db, 2)] == [8, 9]
 
 
+def test_a_late_scan_with_many_new_keys_opens_none_of_them(db) -> None:
+    """Enough rows for PostgreSQL's batched insert, in the late scan's ON CONFLICT DO NOTHING."""
+    kept = finding(22)
+    record_scan(db, report_of(kept), T2)
+    many = [finding(p) for p in range(1000, 1080)]
+    _, seen = record_scan(db, report_of(kept, *many), T1)  # late
+    assert seen == {f.key: T1 for f in (kept, *many)}
+    assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(kept.key, T1)]
+    assert db.execute("SELECT count(*) FROM scan_keys WHERE scan_id = 2").fetchone() == (81,)
+    record_scan(db, report_of(kept, *many), T3)  # now they open, with this scan's time
+    assert len(scans(db)[-1].opened) == 80
+    assert {o.first_seen for o in history.open_findings(db)} == {T1, T3}
+
+
 def test_with_first_seen_is_pure() -> None:
     report = report_of(finding(22), finding(80))
     filled = with_first_seen(report, {finding(22).key: T1})

@@ -110,6 +110,12 @@ def test_two_writers_record_every_scan(tmp_path: Path, history_target: str) -> N
         assert [(r[3], r[4]) for r in mine] == expected
     per_scan = dict(rows_of(db, "SELECT scan_id, count(*) FROM scan_findings GROUP BY scan_id"))
     assert per_scan == {r[0]: r[2] for r in rows}
+    # every row names a scan and a finding (PostgreSQL declares no foreign keys on these two)
+    for table in ("scan_findings", "events"):
+        assert rows_of(db, f"SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM scans s"
+                           " WHERE s.id = t.scan_id) OR NOT EXISTS (SELECT 1 FROM findings f"
+                           " WHERE f.id = t.finding_id)") == [(0,)]
+    assert rows_of(db, "SELECT count(*) FROM events") == [(sum(r[3] + r[4] for r in rows),)]
 
 
 def test_two_concurrent_checks_both_land_in_the_history(history_target: str) -> None:
