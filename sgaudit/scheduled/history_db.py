@@ -126,7 +126,7 @@ def connect(target: str | Path, *, create: bool, timeout: float) -> HistoryConne
     if scheme in POSTGRES_SCHEMES:
         from sgaudit.scheduled.history_pg import connect_postgres
 
-        return connect_postgres(str(target), timeout=timeout)
+        return connect_postgres(str(target), create=create, timeout=timeout)
     if scheme is not None:
         raise HistoryError(f"{display(target)}: a history is a SQLite file path or a "
                            f"postgresql:// URL, not a {scheme}:// URL")

@@ -77,8 +77,10 @@ def _ddl(statement: str) -> str:
 class PostgresConnection(HistoryConnection):
     dialect = "postgresql"
 
-    def __init__(self, raw: Any, label: str, secret: str | None, errors: type[BaseException]) -> None:
+    def __init__(self, raw: Any, label: str, secret: str | None, errors: type[BaseException],
+                 create: bool) -> None:
         super().__init__(raw, label)
+        self.may_create = create
         self.secret = secret
         self.errors = (errors,)
         self._batches = 0
@@ -177,6 +179,9 @@ class PostgresConnection(HistoryConnection):
                                f"UPDATE on {', '.join(missing)}): grant them, or use another user")
 
     def prepare(self, ensure_schema: Callable[[], None], timeout: float) -> None:
+        if not self.may_create and self.version() == 0 and not self.tables():
+            raise HistoryError(f"{self.label}: no history in this database (a check with "
+                               "--history creates it)")
         ensure_schema()
 
     def describe(self, exc: BaseException) -> str:
@@ -188,8 +193,9 @@ class PostgresConnection(HistoryConnection):
         return f"{self.label}: history database error: {self.describe(exc)}"
 
 
-def connect_postgres(url: str, *, timeout: float) -> PostgresConnection:
-    """Connect with a bounded connect timeout; the write lock waits at most ``timeout``."""
+def connect_postgres(url: str, *, create: bool, timeout: float) -> PostgresConnection:
+    """Connect with a bounded connect timeout; the write lock waits at most ``timeout``;
+    unless ``create``, a database without a history is refused, as a missing file is."""
     label = display(url)
     try:
         import psycopg
@@ -214,4 +220,4 @@ def connect_postgres(url: str, *, timeout: float) -> PostgresConnection:
     except psycopg.Error as exc:
         raw.close()
         raise HistoryError(f"{label}: history database error: {first_line(exc, secret)}") from None
-    return PostgresConnection(raw, label, secret, psycopg.Error)
+    return PostgresConnection(raw, label, secret, psycopg.Error, create)

@@ -209,6 +209,15 @@ def test_a_held_write_lock_is_waited_for_then_one_line(pg_url: str) -> None:
                                  "due to lock timeout")
 
 
+def test_reading_a_database_without_a_history_creates_nothing(sgaudit: Callable[..., Run],
+                                                              pg_url: str) -> None:
+    run = sgaudit("history", "--history", pg_url)
+    assert (run.code, run.out, run.err_lines) == (2, "", [
+        f"sgaudit: error: {display(pg_url)}: no history in this database (a check with --history "
+        "creates it)"])
+    assert recorded_scans(pg_url) is None
+
+
 def test_someone_elses_database_is_refused(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE notes (x TEXT)")
