@@ -25,8 +25,8 @@ def history_command(history_path: str, fmt: str, limit: int, copy_to: str | None
     if copy_to:
         _copy(history_path, copy_to)
         raise SystemExit(EXIT_OK)
-    with history.open_history(history_path, create=False) as conn:
-        text = history.render(conn, fmt, limit)
+    with history.open_history(history_path, create=False) as conn, conn.snapshot():
+        text = history.render(conn, fmt, limit)  # one state, while scans may be recording
     write_stdout(text, label="history")
     raise SystemExit(EXIT_OK)
 

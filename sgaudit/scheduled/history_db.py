@@ -70,6 +70,16 @@ class HistoryConnection:
             raise
         self.raw.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Several reads that see one state of the history, without taking the write lock (a
+        deferred transaction in WAL mode reads one snapshot)."""
+        self.raw.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.raw.execute("COMMIT")
+
     # -- the schema's identity ------------------------------------------------------------------
     def version(self) -> int:
         return int(self.raw.execute("PRAGMA user_version").fetchone()[0])

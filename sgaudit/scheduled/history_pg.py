@@ -139,6 +139,15 @@ class PostgresConnection(HistoryConnection):
             raise
         self.raw.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            if not self.raw.broken:
+                self.raw.execute("COMMIT")
+
     def version(self) -> int:
         # pg_tables, not to_regclass: a transaction begun before another one created the table
         # may still hold a cached "no such table" after waiting for the lock; a scan reads fresh

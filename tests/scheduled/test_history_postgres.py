@@ -335,6 +335,24 @@ def test_copy_to_takes_a_v1_file_and_goes_back_to_sqlite(sgaudit: Callable[..., 
         assert record_scan(conn, report_of(finding(22)), T2)[0] == 2
 
 
+def test_a_v1_schema_is_migrated_on_postgresql_too(sgaudit: Callable[..., Run], pg_url: str) -> None:
+    """No v1 database was ever written to PostgreSQL; the migration runs there all the same."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in history._statements(V1_SCHEMA):
+            conn.execute(history_pg._ddl(statement))
+        conn.execute("INSERT INTO scans (scanned_at, complete, policy, sources, scope, groups, open,"
+                     " active, waived, baselined, critical, high, medium, low, opened, resolved)"
+                     f" VALUES ('{T1}', 1, 'p.yaml', '[]', '[]', 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0)")
+        conn.execute("CREATE TABLE sgaudit_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO sgaudit_schema VALUES (1)")
+    with open_history(pg_url, create=False) as db:
+        assert db.version() == 2 and {"recorded_at", "what_if", "open_low"} <= db.columns("scans")
+        record_scan(db, report_of(finding(22)), T2)
+    doc = json.loads(sgaudit("history", "--history", pg_url, "-f", "json").out)
+    assert [(s["scan"], s["recorded_at"] is None, s["what_if"]) for s in doc["scans"]] == [
+        (1, True, False), (2, False, False)]
+
+
 def test_a_pg_database_has_its_schema_version(pg_url: str) -> None:
     with open_history(pg_url, create=True):
         pass
