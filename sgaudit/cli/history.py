@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sgaudit.cli.common import history_option
-from sgaudit.errors import EXIT_OK
+from sgaudit.errors import EXIT_OK, UsageError
 from sgaudit.files import write_stdout
 
 
@@ -32,8 +32,16 @@ def history_command(history_path: str, fmt: str, limit: int, copy_to: str | None
 
 
 def _copy(source: str, target: str) -> None:
+    import os
+
     from sgaudit.scheduled.history import open_history
     from sgaudit.scheduled.history_copy import copy_history
+    from sgaudit.scheduled.history_url import display, is_url
+
+    same = source == target if is_url(source) or is_url(target) else (
+        os.path.realpath(source) == os.path.realpath(target))
+    if same:  # the copy would wait on its own write lock
+        raise UsageError(f"--copy-to {display(target)}: that is the history being copied")
 
     with open_history(source, create=False) as src, open_history(target, create=True) as dst:
         copied = copy_history(src, dst)

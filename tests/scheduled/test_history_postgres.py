@@ -307,6 +307,17 @@ def test_copy_to_refuses_a_target_that_holds_scans(sgaudit: Callable[..., Run], 
     assert counts(pg_url) == before
 
 
+def test_copy_to_itself_is_refused_at_once(sgaudit: Callable[..., Run], pg_url: str, tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    with open_history(db, create=True):
+        pass
+    (tmp_path / "link.db").symlink_to(db)
+    for source, target in ((db, tmp_path / "link.db"), (pg_url, pg_url)):
+        run = sgaudit("history", "--history", source, "--copy-to", target)
+        assert (run.code, run.err_lines) == (
+            2, [f"sgaudit: error: --copy-to {display(str(target))}: that is the history being copied"])
+
+
 def test_copy_to_takes_a_v1_file_and_goes_back_to_sqlite(sgaudit: Callable[..., Run], pg_url: str,
                                                        tmp_path: Path) -> None:
     """An old (v1) file is migrated on the way; PostgreSQL to SQLite works the same."""
