@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from pg_support import history_target, pg_server, pg_url  # noqa: F401  (fixtures: history on both)
 
 from sgaudit.cli import main
 

@@ -7,8 +7,10 @@ from dataclasses import replace
 import click
 
 from sgaudit.cli.common import (
+    check_history_server,
     choose_format,
     exit_code,
+    history_option,
     load_policy_with_warnings,
     now_utc,
     policy_option,
@@ -57,9 +59,9 @@ from sgaudit.scheduled.accept import accept, read_baselines
 @click.option("--update-baseline", "update_baseline", type=click.Path(dir_okay=False),
               help="Write this scan's unwaived findings as the baseline (keeps the entries of "
                    "account/regions this scan did not read completely).")
-@click.option("--history", "history_path", type=click.Path(dir_okay=False),
-              help="Record this scan in this SQLite database (created if absent); findings get "
-                   "first_seen, reports a trend.")
+@history_option(help="Record this scan in this history (created if absent): a SQLite file or a "
+                     "postgresql://USER@HOST[:PORT]/DB URL; findings get first_seen, reports a "
+                     "trend. Default: $SGAUDIT_HISTORY.")
 @snapshot_region_option
 @snapshot_account_option
 @click.option("--record-what-if", is_flag=True,
@@ -96,6 +98,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     notices = plan_notices(notify, notify_on, policy, history_path, baseline_path)
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
+    check_history_server(history_path, recorded=record_what_if or not what_if())
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     if securityhub:

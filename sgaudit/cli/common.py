@@ -4,8 +4,9 @@ and choosing the report, the exit code and the summary line."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +15,8 @@ from sgaudit.cli.live_options import LiveOptions, refuse_with_snapshots
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.model import Policy, Report, Snapshot
 from sgaudit.text import clean
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: -q: warnings are not shown either (errors always are)
 _QUIET = False
@@ -164,8 +167,31 @@ def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
     from sgaudit.files import ensure_writable
 
     for name, (path, label) in paths.items():
-        if path:
+        if path and not (name == "history" and _on_server(path)):
             ensure_writable(path, label=label, regular_only=name == "history")
+
+
+def _on_server(history: str) -> bool:
+    from sgaudit.scheduled.history_url import is_url
+
+    return is_url(history)
+
+
+def check_history_server(target: str | None, *, recorded: bool) -> None:
+    """A history on a server that this scan will be ``recorded`` in is reached, its schema and
+    the user's write rights checked, before the scan: a long scan must not end in "cannot
+    connect" or "permission denied"."""
+    if recorded and target and _on_server(target):
+        from sgaudit.scheduled.history import open_history
+
+        with open_history(target, create=True) as conn:
+            conn.refuse_read_only()
+
+
+def history_option(help: str, required: bool = False) -> Callable[[F], F]:
+    """--history: a SQLite file path or a PostgreSQL URL; SGAUDIT_HISTORY when absent."""
+    return click.option("--history", "history_path", envvar="SGAUDIT_HISTORY", required=required,
+                        metavar="PATH|URL", help=help)
 
 
 policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False),

@@ -87,7 +87,9 @@ def accept(report: Report, policy: Policy, now: str,
             warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
                  "found; --update-baseline drops them, so that drift cannot return unnoticed")
     if history_path and what_if and not record_what_if:
-        warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {history_path} "
+        from sgaudit.scheduled.history_url import display
+
+        warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {display(history_path)} "
              "(--record-what-if records it)")
     elif history_path:
         report, changes = _record(report, policy, now, history_path, warn, what_if=what_if,

@@ -11,13 +11,12 @@ are the baseline entries of completely read account/regions that are no longer f
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from dataclasses import dataclass
 
 from sgaudit.model import Finding, Report
 from sgaudit.scheduled import history
 from sgaudit.scheduled.baseline import Baseline, gone
+from sgaudit.scheduled.history_db import HistoryConnection
 
 HISTORY = "history"
 BASELINE = "baseline"
@@ -57,11 +56,11 @@ class Before:
     scans: int
 
 
-def before_recording(conn: sqlite3.Connection) -> Before:
+def before_recording(conn: HistoryConnection) -> Before:
     return Before({o.key: o.status for o in history.open_findings(conn)}, history.scan_count(conn))
 
 
-def after_recording(conn: sqlite3.Connection, before: Before, scan_id: int,
+def after_recording(conn: HistoryConnection, before: Before, scan_id: int,
                     report: Report) -> ScanChanges:
     """New: this scan's active findings that the history now holds open and active and did not
     before.  Resolved: what the history resolved in this very scan (its own events, so a scan
@@ -76,9 +75,6 @@ def after_recording(conn: sqlite3.Connection, before: Before, scan_id: int,
     return ScanChanges(HISTORY, new, resolved)
 
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
 def _stored(key: str) -> str:
-    """A key as the history stores it: lone surrogates (hostile snapshot ids) as U+FFFD."""
-    return _SURROGATES.sub("\ufffd", key)
+    """A key as the history stores it: NUL and lone surrogates (hostile snapshot ids) as U+FFFD."""
+    return history.stored_text(key)

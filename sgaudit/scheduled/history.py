@@ -1,8 +1,10 @@
-"""Scan history in SQLite: evidence of when each finding appeared and disappeared.
+"""Scan history in SQLite or PostgreSQL: evidence of when each finding appeared and disappeared.
 
-Every scan is one transaction (``BEGIN IMMEDIATE``: writers queue on the database lock and
-wait up to the busy timeout), in WAL mode so readers never block writers; two scans recording
-at once are serialised and both are kept.
+Every scan is one transaction that takes the database's write lock before it reads (SQLite:
+``BEGIN IMMEDIATE`` in WAL mode; PostgreSQL: an advisory lock, see history_pg.py): writers queue
+for up to the busy timeout, readers never block them; two scans recording at once are
+serialised and both are kept. The semantics are here, once; history_db.py holds what differs
+between the two databases.
 
 A finding is open from the first scan of an unbroken run of scans that found it.  A scan ends
 a run only for findings of the places it read completely (AWS account/regions, GCP
@@ -21,20 +23,18 @@ cases are said on stderr.
 from __future__ import annotations
 
 import json
-import os
 import re
-import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sgaudit.engine.summary import summarize
-from sgaudit.errors import SgauditError
 from sgaudit.model import SEVERITIES, Finding, Report, Resolved, TrendPoint
+from sgaudit.scheduled.history_db import HistoryConnection, HistoryError, connect
+from sgaudit.scheduled.history_url import display
 from sgaudit.scheduled.scope import complete_scope, network_in_key
 from sgaudit.text import clean
 
@@ -43,6 +43,8 @@ SCHEMA_VERSION = 2
 CLOCK_TOLERANCE = timedelta(minutes=5)
 BUSY_TIMEOUT_S = 60.0
 TREND_SCANS = 30
+#: LIMIT for "every row" that both databases accept (PostgreSQL refuses SQLite's -1)
+ALL_ROWS = 2**62
 
 _SCHEMA = """
 CREATE TABLE scans (
@@ -102,8 +104,7 @@ CREATE VIEW scan_keys AS
 """
 
 
-class HistoryError(SgauditError):
-    """The history database cannot be opened, is not ours, or is from a newer sgaudit."""
+__all__ = ["HistoryConnection", "HistoryError", "display"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,77 +143,51 @@ class OpenFinding:
 
 # -- connections ---------------------------------------------------------------------------
 @contextmanager
-def open_history(path: str | Path, *, create: bool,
-                 timeout: float = BUSY_TIMEOUT_S) -> Iterator[sqlite3.Connection]:
-    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
-    if not create and not os.path.exists(path):
-        raise HistoryError(f"{path}: no such history database (a check with --history creates it)")
-    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO, a device, a folder
-        raise HistoryError(f"{path}: cannot use as a history database: it is not a regular file")
-    try:  # through a symlink: SQLite's -wal and -shm files belong beside the database itself
-        conn = sqlite3.connect(os.path.realpath(path), timeout=timeout, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise HistoryError(f"{path}: cannot open history database: {exc}") from None
+def open_history(target: str | Path, *, create: bool,
+                 timeout: float = BUSY_TIMEOUT_S) -> Iterator[HistoryConnection]:
+    """A connection to the history at ``target`` (a SQLite file path or a PostgreSQL URL), its
+    schema checked (created or migrated forward); the driver's errors become one line."""
+    conn = connect(target, create=create, timeout=timeout)
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         try:
-            _prepare(conn, path, timeout)
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"{path}: not a usable history database: {exc}") from None
+            conn.prepare(lambda: _ensure_schema(conn), timeout)
+        except conn.errors as exc:
+            raise HistoryError(conn.unusable(exc)) from None
         try:
             yield conn
-        except sqlite3.Error as exc:  # locked past the timeout, disk full, damaged by hand …
-            raise HistoryError(f"{path}: history database error: {exc}") from None
+        except conn.errors as exc:  # locked past the timeout, disk full, server gone …
+            raise HistoryError(f"{conn.label}: history database error: {conn.describe(exc)}") from None
     finally:
-        conn.close()
+        with suppress(*conn.errors):  # closing a connection the server already dropped
+            conn.close()
 
 
-def _prepare(conn: sqlite3.Connection, path: str | Path, timeout: float) -> None:
-    """WAL mode and the schema. When two processes create the database at the same moment,
-    switching to WAL can answer "database is locked" at once, without waiting on the busy
-    timeout; such a setup is retried until the timeout, so neither scan is lost."""
-    deadline = time.monotonic() + timeout
-    pause = 0.01
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            conn.execute("PRAGMA foreign_keys = ON")
-            _ensure_schema(conn, path)
-            return
-        except sqlite3.OperationalError as exc:
-            busy = "locked" in str(exc) or "busy" in str(exc)
-            if not busy or time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
-
-
-def _ensure_schema(conn: sqlite3.Connection, path: str | Path) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+def _ensure_schema(conn: HistoryConnection) -> None:
+    version = conn.version()
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:
-        raise HistoryError(f"{path}: history database version {version} was written by a newer "
-                           f"sgaudit; this one reads version {SCHEMA_VERSION} (upgrade sgaudit)")
+        raise HistoryError(f"{conn.label}: history database version {version} was written by a "
+                           f"newer sgaudit; this one reads version {SCHEMA_VERSION} (upgrade sgaudit)")
     with transaction(conn):
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = conn.version()
         if version == SCHEMA_VERSION:  # another process created it while we waited
             return
         if version == 1:
             _migrate_v1(conn)
             return
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = conn.tables()
         if version != 0 or tables:
-            raise HistoryError(f"{path}: not an sgaudit history database "
+            raise HistoryError(f"{conn.label}: not an sgaudit history database "
                                f"(has tables {', '.join(sorted(tables)) or 'none'}, version {version})")
         _create(conn)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.set_version(SCHEMA_VERSION)
 
 
-def _create(conn: sqlite3.Connection) -> None:
+def _create(conn: HistoryConnection) -> None:
     # executescript would COMMIT the open transaction; run the statements one by one instead.
     for statement in _statements(_SCHEMA):
-        conn.execute(statement)
+        conn.create(statement)
 
 
 #: v1 -> v2: columns added (old scans keep NULL / 0); nothing is rewritten or dropped
@@ -220,13 +195,13 @@ _V2_COLUMNS = ("recorded_at TEXT", "what_if INTEGER NOT NULL DEFAULT 0", "open_c
                "open_high INTEGER", "open_medium INTEGER", "open_low INTEGER")
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> None:
+def _migrate_v1(conn: HistoryConnection) -> None:
     """Inside the caller's transaction: a v1 database gains the v2 columns of ``scans``."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(scans)")}
+    have = conn.columns("scans")
     for column in _V2_COLUMNS:
         if column.split()[0] not in have:
-            conn.execute(f"ALTER TABLE scans ADD COLUMN {column}")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.create(f"ALTER TABLE scans ADD COLUMN {column}")
+    conn.set_version(SCHEMA_VERSION)
 
 
 def _statements(script: str) -> list[str]:
@@ -234,16 +209,9 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE: take the write lock up front, so a read-modify-write cannot interleave."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def transaction(conn: HistoryConnection) -> AbstractContextManager[None]:
+    """Take the write lock up front, so a read-modify-write cannot interleave."""
+    return conn.transaction()
 
 
 # -- recording -----------------------------------------------------------------------------
@@ -259,7 +227,7 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _order_check(conn: sqlite3.Connection, scanned_at: str, recorded_at: str,
+def _order_check(conn: HistoryConnection, scanned_at: str, recorded_at: str,
                  warn: Callable[[str], None]) -> bool:
     """Is this scan late?  Only scans dated no later than this machine's clock (plus a
     tolerance) can make it late; the others are said on stderr and not trusted for order."""
@@ -282,7 +250,7 @@ def _order_check(conn: sqlite3.Connection, scanned_at: str, recorded_at: str,
     return False
 
 
-def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
+def record_scan(conn: HistoryConnection, report: Report, scanned_at: str,
                 policy_sha256: str = "", *, what_if: bool = False,
                 recorded_at: str | None = None,
                 warn: Callable[[str], None] | None = None) -> tuple[int, dict[str, str]]:
@@ -300,7 +268,7 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
     recorded_at = recorded_at or iso(datetime.now(UTC))
     with transaction(conn):
         late = _order_check(conn, scanned_at, recorded_at, warn or (lambda _message: None))
-        scan_id = conn.execute(
+        scan_id = conn.insert_id(
             "INSERT INTO scans (scanned_at, complete, policy, policy_sha256, sources, scope, groups,"
             " open, active, waived, baselined, critical, high, medium, low, recorded_at, what_if,"
             " open_critical, open_high, open_medium, open_low)"
@@ -309,9 +277,7 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
              json.dumps(list(report.scanned)), _scope_json(scope), len(report.results),
              counts.findings, counts.active, counts.waived, counts.baselined,
              *counts.by_severity.values(), recorded_at, int(what_if),
-             *counts.open_by_severity.values()),
-        ).lastrowid
-        assert scan_id is not None
+             *counts.open_by_severity.values()))
         was_open = {row[1]: row for row in conn.execute(
             "SELECT id, key, account, region, severity, status, first_seen FROM findings WHERE open = 1")}
         if late:
@@ -347,11 +313,10 @@ def record_scan(conn: sqlite3.Connection, report: Report, scanned_at: str,
                     if key not in findings and (row[2], row[3], network_in_key(*row[1:4])) in scope]
         conn.executemany("UPDATE findings SET open = 0, resolved_scan = ? WHERE id = ?",
                          [(scan_id, row[0]) for row in resolved])
-        conn.executemany(
-            "INSERT INTO events (scan_id, event, finding_id, severity) VALUES (?, ?, ?, ?)",
-            [(scan_id, "opened", ids[f.key], f.severity) for f in opened]
-            + [(scan_id, "resolved", row[0], row[4]) for row in resolved])
-        conn.executemany("INSERT INTO scan_findings (scan_id, finding_id, status) VALUES (?, ?, ?)",
+        conn.insert_rows("events", ("scan_id", "event", "finding_id", "severity"),
+                         [(scan_id, "opened", ids[f.key], f.severity) for f in opened]
+                         + [(scan_id, "resolved", row[0], row[4]) for row in resolved])
+        conn.insert_rows("scan_findings", SCAN_FINDINGS,
                          [(scan_id, ids[key], status_of(f)) for key, f in findings.items()])
         conn.execute("UPDATE scans SET opened = ?, resolved = ? WHERE id = ?",
                      (len(opened), len(resolved), scan_id))
@@ -364,7 +329,15 @@ def _scope_json(scope: frozenset[tuple[str, str, str]]) -> str:
     return json.dumps([[a, r, n] if n else [a, r] for a, r, n in sorted(scope)])
 
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
+SCAN_FINDINGS = ("scan_id", "finding_id", "status")
+#: what neither database stores as text: lone surrogates (SQLite and PostgreSQL take UTF-8
+#: only) and NUL (PostgreSQL refuses it); replaced by U+FFFD on both, so both keep the same keys
+_SURROGATES = re.compile("[\x00\ud800-\udfff]")
+
+
+def stored_text(text: str) -> str:
+    """Text as the history stores it (what a key read back from it is compared with)."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def _storable(report: Report) -> Report:
@@ -383,7 +356,7 @@ def _storable(report: Report) -> Report:
                                          for r in report.results))
 
 
-def _record_late_scan(conn: sqlite3.Connection, scan_id: int, findings: Mapping[str, Finding],
+def _record_late_scan(conn: HistoryConnection, scan_id: int, findings: Mapping[str, Finding],
                       was_open: Mapping[str, Any], scanned_at: str) -> dict[str, str]:
     """A scan older than the latest recorded one (a replayed snapshot, or a scan that finished
     after a later one started) is kept as evidence, but the newer scans decide what is open:
@@ -400,7 +373,7 @@ def _record_late_scan(conn: sqlite3.Connection, scan_id: int, findings: Mapping[
         [(f.key, f.account, f.region, f.group_id, f.severity, status_of(f), scanned_at, scan_id)
          for key, f in findings.items() if key not in was_open])
     ids = {key: fid for key, fid in conn.execute("SELECT key, id FROM findings") if key in findings}
-    conn.executemany("INSERT INTO scan_findings (scan_id, finding_id, status) VALUES (?, ?, ?)",
+    conn.insert_rows("scan_findings", SCAN_FINDINGS,
                      [(scan_id, ids[key], status_of(f)) for key, f in findings.items()])
     conn.execute("UPDATE scans SET opened = 0, resolved = 0 WHERE id = ?", (scan_id,))
     return first_seen
@@ -416,7 +389,7 @@ def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:
 
 
 # -- reading -------------------------------------------------------------------------------
-def resolved_by(conn: sqlite3.Connection, scan_id: int) -> tuple[Resolved, ...]:
+def resolved_by(conn: HistoryConnection, scan_id: int) -> tuple[Resolved, ...]:
     """The findings scan ``scan_id`` resolved, by key (the OCSF report's Close events)."""
     rows = conn.execute(
         "SELECT f.key, f.severity, f.account, f.region, f.group_id, f.first_seen FROM events e"
@@ -426,20 +399,20 @@ def resolved_by(conn: sqlite3.Connection, scan_id: int) -> tuple[Resolved, ...]:
                  for key, severity, account, region, group_id, first_seen in rows)
 
 
-def trend(conn: sqlite3.Connection, limit: int = TREND_SCANS) -> tuple[TrendPoint, ...]:
+def trend(conn: HistoryConnection, limit: int = TREND_SCANS) -> tuple[TrendPoint, ...]:
     """Open (and active) findings per scan, oldest first: the report's trend chart."""
     rows = conn.execute("SELECT scanned_at, open, active FROM scans ORDER BY id DESC LIMIT ?",
                         (limit,)).fetchall()
     return tuple(TrendPoint(at, n, a) for at, n, a in reversed(rows))
 
 
-def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
+def scans(conn: HistoryConnection, limit: int = 0) -> list[ScanSummary]:
     """The last ``limit`` scans (all when 0), oldest first, with what each opened and resolved."""
     rows = conn.execute(
         "SELECT id, scanned_at, complete, policy, groups, open, active, waived, baselined,"
         " critical, high, medium, low, recorded_at, what_if,"
         " open_critical, open_high, open_medium, open_low FROM scans ORDER BY id DESC LIMIT ?",
-        (limit if limit > 0 else -1,)).fetchall()
+        (limit if limit > 0 else ALL_ROWS,)).fetchall()
     rows.reverse()
     if not rows:
         return []
@@ -465,7 +438,7 @@ def scans(conn: sqlite3.Connection, limit: int = 0) -> list[ScanSummary]:
     return out
 
 
-def _open_by_severity(conn: sqlite3.Connection, scan_id: int,
+def _open_by_severity(conn: HistoryConnection, scan_id: int,
                       stored: list[int | None]) -> dict[str, int]:
     """A scan's open findings by severity: stored since v2; for older scans counted from its
     finding set (with each finding's latest severity)."""
@@ -477,14 +450,14 @@ def _open_by_severity(conn: sqlite3.Connection, scan_id: int,
     return {s: int(counted.get(s, 0)) for s in SEVERITIES}
 
 
-def open_findings(conn: sqlite3.Connection) -> list[OpenFinding]:
+def open_findings(conn: HistoryConnection) -> list[OpenFinding]:
     """Every finding open now, oldest first."""
     return [OpenFinding(*row) for row in conn.execute(
         "SELECT key, severity, status, first_seen FROM findings WHERE open = 1"
         " ORDER BY first_seen, key")]
 
 
-def scan_count(conn: sqlite3.Connection) -> int:
+def scan_count(conn: HistoryConnection) -> int:
     return int(conn.execute("SELECT count(*) FROM scans").fetchone()[0])
 
 
@@ -492,7 +465,7 @@ def scan_count(conn: sqlite3.Connection) -> int:
 HISTORY_SCHEMA = "sgaudit.history/v1"
 
 
-def render(conn: sqlite3.Connection, fmt: str, limit: int = 0) -> str:
+def render(conn: HistoryConnection, fmt: str, limit: int = 0) -> str:
     """Per-scan counts, what each scan opened and resolved, and what is open now."""
     summaries = scans(conn, limit)
     still_open = open_findings(conn)

@@ -55,8 +55,10 @@ def quick(monkeypatch) -> None:
     monkeypatch.setattr(notify_http, "DEADLINE_S", 10.0)
 
 
-def test_three_nights_new_then_nothing_then_resolved(sgaudit, tmp_path: Path, monkeypatch) -> None:
-    db = tmp_path / "history.db"
+def test_three_nights_new_then_nothing_then_resolved(sgaudit, tmp_path: Path, monkeypatch,
+                                                     history_target: str) -> None:
+    """The README's nightly loop, with the history in SQLite and in PostgreSQL alike."""
+    db = history_target
     with running() as receiver:
         hook = receiver.url("slack")
         nights = [snapshot(tmp_path), snapshot(tmp_path), snapshot(tmp_path, drop_5432=True)]

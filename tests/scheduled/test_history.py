@@ -13,6 +13,7 @@ import pytest
 from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError, TrendPoint
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import HistoryError, open_history, record_scan, scans, with_first_seen
+from sgaudit.scheduled.history_url import display
 
 ACCOUNT = "111122223333"
 T1, T2, T3, T4 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3, 4))
@@ -37,8 +38,9 @@ def report_of(*findings: Finding, regions: tuple[str, ...] = ("us-east-1",),
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    with open_history(tmp_path / "h.db", create=True) as conn:
+def db(history_target: str):
+    """A history on each backend: every test that takes it runs on SQLite and on PostgreSQL."""
+    with open_history(history_target, create=True) as conn:
         yield conn
 
 
@@ -103,6 +105,20 @@ def test_trend_is_oldest_first_and_limited(db) -> None:
     assert [s.id for s in scans(db, 2)] == [8, 9]
 
 
+def test_a_late_scan_with_many_new_keys_opens_none_of_them(db) -> None:
+    """Enough rows for PostgreSQL's batched insert, in the late scan's ON CONFLICT DO NOTHING."""
+    kept = finding(22)
+    record_scan(db, report_of(kept), T2)
+    many = [finding(p) for p in range(1000, 1080)]
+    _, seen = record_scan(db, report_of(kept, *many), T1)  # late
+    assert seen == {f.key: T1 for f in (kept, *many)}
+    assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(kept.key, T1)]
+    assert db.execute("SELECT count(*) FROM scan_keys WHERE scan_id = 2").fetchone() == (81,)
+    record_scan(db, report_of(kept, *many), T3)  # now they open, with this scan's time
+    assert len(scans(db)[-1].opened) == 80
+    assert {o.first_seen for o in history.open_findings(db)} == {T1, T3}
+
+
 def test_with_first_seen_is_pure() -> None:
     report = report_of(finding(22), finding(80))
     filled = with_first_seen(report, {finding(22).key: T1})
@@ -136,14 +152,17 @@ def test_someone_elses_database(tmp_path: Path) -> None:
     assert str(raised.value) == f"{path}: not an sgaudit history database (has tables notes, version 0)"
 
 
-def test_a_newer_database(tmp_path: Path) -> None:
-    path = tmp_path / "h.db"
-    with open_history(path, create=True) as conn:
-        conn.execute("PRAGMA user_version = 3")
-    with pytest.raises(HistoryError) as raised, open_history(path, create=True):
+def test_a_newer_database(history_target: str, sgaudit) -> None:
+    with open_history(history_target, create=True) as conn:
+        conn.set_version(3)
+    with pytest.raises(HistoryError) as raised, open_history(history_target, create=True):
         pass
-    assert str(raised.value) == (f"{path}: history database version 3 was written by a newer "
+    shown = display(history_target)  # a URL without its password
+    assert str(raised.value) == (f"{shown}: history database version 3 was written by a newer "
                                  "sgaudit; this one reads version 2 (upgrade sgaudit)")
+    run = sgaudit("history", "--history", history_target)
+    assert (run.code, run.out, run.err_lines) == (2, "", [f"sgaudit: error: {raised.value}"])
+    assert "s3cret" not in run.err
 
 
 def test_history_command_errors_are_one_line(sgaudit, tmp_path: Path) -> None:
@@ -160,12 +179,12 @@ def test_history_command_errors_are_one_line(sgaudit, tmp_path: Path) -> None:
         2, [f"sgaudit: error: {junk}: not a usable history database: file is not a database"])
 
 
-def test_an_empty_history(sgaudit, tmp_path: Path) -> None:
-    with open_history(tmp_path / "h.db", create=True):
+def test_an_empty_history(sgaudit, history_target: str) -> None:
+    with open_history(history_target, create=True):
         pass
-    run = sgaudit("history", "--history", tmp_path / "h.db")
+    run = sgaudit("history", "--history", history_target)
     assert (run.code, run.out) == (0, "No scans recorded yet.\n")
-    run = sgaudit("history", "--history", tmp_path / "h.db", "-f", "json")
+    run = sgaudit("history", "--history", history_target, "-f", "json")
     assert json.loads(run.out) == {"schema": "sgaudit.history/v1", "total_scans": 0, "scans": [],
                                    "open": []}
 

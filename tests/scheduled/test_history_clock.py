@@ -5,7 +5,6 @@ not recorded unless asked; a scan recorded out of order says so; v1 databases ar
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, Run
+from pg_support import recorded_scans
 from test_history import finding, report_of
 
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import open_history, record_scan, scans
+from sgaudit.scheduled.history_url import display
 
 SNAPSHOTS = ("--snapshot", FIXTURES / "vpcs.json")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -26,12 +27,12 @@ def at(hours: float) -> str:
     return history.iso(NOW + timedelta(hours=hours))
 
 
-def test_a_fast_clock_does_not_freeze_the_history(tmp_path: Path) -> None:
+def test_a_fast_clock_does_not_freeze_the_history(history_target: str) -> None:
     """Machine A's clock runs a day fast; machine B (right) scans after it: B is not "late",
     it resolves the fixed critical and opens the new one, and says why it ignored A's date."""
     fixed, new = finding(22, severity="critical"), finding(3389, severity="critical")
     said: list[str] = []
-    with open_history(tmp_path / "h.db", create=True) as db:
+    with open_history(history_target, create=True) as db:
         record_scan(db, report_of(fixed), at(0), recorded_at=at(0))
         record_scan(db, report_of(fixed), at(24), recorded_at=at(24))   # machine A, a day fast
         record_scan(db, report_of(new), at(2), recorded_at=at(2), warn=said.append)  # machine B
@@ -42,10 +43,10 @@ def test_a_fast_clock_does_not_freeze_the_history(tmp_path: Path) -> None:
                     "what-if run or a clock running fast); it is not used to order this scan"]
 
 
-def test_a_slow_concurrent_scan_is_still_late_and_says_so(tmp_path: Path) -> None:
+def test_a_slow_concurrent_scan_is_still_late_and_says_so(history_target: str) -> None:
     a, b = finding(22), finding(80)
     said: list[str] = []
-    with open_history(tmp_path / "h.db", create=True) as db:
+    with open_history(history_target, create=True) as db:
         record_scan(db, report_of(a), at(1), recorded_at=at(1.1))
         record_scan(db, report_of(b), at(0.9), recorded_at=at(1.2), warn=said.append)
         assert [o.key for o in history.open_findings(db)] == [a.key]  # b opened nothing
@@ -54,9 +55,9 @@ def test_a_slow_concurrent_scan_is_still_late_and_says_so(tmp_path: Path) -> Non
                     "recorded: it is kept out of order, and opens and resolves nothing"]
 
 
-def test_a_scan_dated_ahead_of_its_own_clock_says_so(tmp_path: Path) -> None:
+def test_a_scan_dated_ahead_of_its_own_clock_says_so(history_target: str) -> None:
     said: list[str] = []
-    with open_history(tmp_path / "h.db", create=True) as db:
+    with open_history(history_target, create=True) as db:
         record_scan(db, report_of(finding(22)), at(48), recorded_at=at(0), what_if=True,
                     warn=said.append)
         assert scans(db)[0].what_if
@@ -64,30 +65,31 @@ def test_a_scan_dated_ahead_of_its_own_clock_says_so(tmp_path: Path) -> None:
                     "it is recorded, but later scans will not be ordered by its date"]
 
 
-def _check(sgaudit: Callable[..., Run], db: Path, snapshot: Path, *extra: object) -> Run:
+def _check(sgaudit: Callable[..., Run], db: str, snapshot: Path, *extra: object) -> Run:
     return sgaudit("check", "--policy", FIXTURES / "policy.yaml", "--snapshot", snapshot, *SNAPSHOTS,
                    "--history", db, "-f", "json", *extra)
 
 
-def test_sgaudit_now_is_not_recorded_unless_asked(sgaudit: Callable[..., Run], tmp_path: Path,
+def test_sgaudit_now_is_not_recorded_unless_asked(sgaudit: Callable[..., Run], history_target: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "h.db"
+    db = history_target
     monkeypatch.setenv("SGAUDIT_NOW", "2099-01-01")  # "which waivers will have expired by then?"
     run = _check(sgaudit, db, FIXTURES / "security-groups.json")
     assert run.code == 0
-    assert (f"sgaudit: warning: SGAUDIT_NOW is set, so this what-if scan is not recorded in {db} "
-            "(--record-what-if records it)") in run.err_lines
-    assert not db.exists()
+    assert (f"sgaudit: warning: SGAUDIT_NOW is set, so this what-if scan is not recorded in "
+            f"{display(db)} (--record-what-if records it)") in run.err_lines
+    assert recorded_scans(db) is None
     assert "trend" not in json.loads(run.out)
 
 
 def test_a_recorded_what_if_in_the_future_does_not_freeze_later_scans(
-        sgaudit: Callable[..., Run], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        sgaudit: Callable[..., Run], tmp_path: Path, history_target: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's case: a what-if far ahead, recorded; then real scans (the real clock) still
     open what is new and resolve what was fixed."""
     from test_history_nightly import NEW, edited_fixture
 
-    db = tmp_path / "h.db"
+    db = history_target
     plain = FIXTURES / "security-groups.json"
     with_9999 = edited_fixture(tmp_path / "new.json", add_9999=True)
     monkeypatch.setenv("SGAUDIT_NOW", "2099-01-01")
@@ -190,9 +192,10 @@ def test_a_v1_database_is_migrated_in_place(sgaudit: Callable[..., Run], tmp_pat
     assert table.code == 0 and "0/1" in table.out
 
 
-def test_history_shows_active_and_open_by_severity(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
+def test_history_shows_active_and_open_by_severity(sgaudit: Callable[..., Run], tmp_path: Path,
+                                                    history_target: str) -> None:
     """After a baseline, 0 active criticals beside 6 open findings: both counts are shown."""
-    db, baseline = tmp_path / "h.db", tmp_path / "b.json"
+    db, baseline = history_target, tmp_path / "b.json"
     args = ("check", "--policy", FIXTURES / "policy.yaml", "--snapshot", FIXTURES / "security-groups.json",
             *SNAPSHOTS)
     assert sgaudit(*args, "--update-baseline", baseline).code == 0
@@ -205,4 +208,4 @@ def test_history_shows_active_and_open_by_severity(sgaudit: Callable[..., Run], 
     assert "(severity columns: active/open; open also counts waived and baselined findings)" in table
     row = table.splitlines()[2].split()
     assert row[-6:-2] == ["0/2", "0/1", "0/3", "0/0"]
-    assert os.path.getsize(db) > 0
+    assert recorded_scans(db) == 1

@@ -8,7 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
+from typing import Any
+
+from sgaudit.scheduled.history import open_history
+from sgaudit.scheduled.history_url import is_url
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SCANS_PER_WRITER = 25
@@ -35,9 +40,17 @@ def report(i):
                   f"writer-{name}", ())
 
 other = "writer-" + ("b" if name == "a" else "a")
+watcher = None
+if db.startswith("postgresql://"):
+    import psycopg
+    watcher = psycopg.connect(db, autocommit=True)
 
 def others_done():
     # a plain read (no schema check, no write lock): how many scans the other has recorded
+    if watcher is not None:  # PostgreSQL: one connection, kept (a new one per poll is slow)
+        if watcher.execute("SELECT to_regclass('scans')").fetchone()[0] is None:
+            return 0
+        return watcher.execute("SELECT count(*) FROM scans WHERE policy = %s", (other,)).fetchone()[0]
     try:  # read-only: never create the database before the writers do
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
     except sqlite3.OperationalError:
@@ -63,8 +76,13 @@ print("done", name)
 """
 
 
-def test_two_writers_record_every_scan(tmp_path: Path) -> None:
-    db, go = tmp_path / "history.db", tmp_path / "go"
+def rows_of(target: str, sql: str) -> list[tuple[Any, ...]]:
+    with open_history(target, create=False) as conn:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+
+
+def test_two_writers_record_every_scan(tmp_path: Path, history_target: str) -> None:
+    db, go = history_target, tmp_path / "go"
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(go), name,
                                  str(SCANS_PER_WRITER)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -75,9 +93,10 @@ def test_two_writers_record_every_scan(tmp_path: Path) -> None:
     assert [w.returncode for w in writers] == [0, 0], outputs
     assert sorted(out.strip() for out, _ in outputs) == ["done a", "done b"]
 
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    rows = conn.execute("SELECT id, policy, open, opened, resolved FROM scans ORDER BY id").fetchall()
+    if not is_url(db):
+        with closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    rows = rows_of(db, "SELECT id, policy, open, opened, resolved FROM scans ORDER BY id")
     assert len(rows) == 2 * SCANS_PER_WRITER
     assert [r[0] for r in rows] == list(range(1, 2 * SCANS_PER_WRITER + 1))
     order = "".join(r[1][-1] for r in rows)
@@ -89,13 +108,18 @@ def test_two_writers_record_every_scan(tmp_path: Path) -> None:
         expected = [(199, 0)] + [(max(0, (i % 3) - ((i - 1) % 3)), max(0, ((i - 1) % 3) - (i % 3)))
                                  for i in range(1, SCANS_PER_WRITER)]
         assert [(r[3], r[4]) for r in mine] == expected
-    per_scan = dict(conn.execute("SELECT scan_id, count(*) FROM scan_findings GROUP BY scan_id"))
+    per_scan = dict(rows_of(db, "SELECT scan_id, count(*) FROM scan_findings GROUP BY scan_id"))
     assert per_scan == {r[0]: r[2] for r in rows}
-    conn.close()
+    # every row names a scan and a finding (PostgreSQL declares no foreign keys on these two)
+    for table in ("scan_findings", "events"):
+        assert rows_of(db, f"SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM scans s"
+                           " WHERE s.id = t.scan_id) OR NOT EXISTS (SELECT 1 FROM findings f"
+                           " WHERE f.id = t.finding_id)") == [(0,)]
+    assert rows_of(db, "SELECT count(*) FROM events") == [(sum(r[3] + r[4] for r in rows),)]
 
 
-def test_two_concurrent_checks_both_land_in_the_history(tmp_path: Path) -> None:
-    db = tmp_path / "history.db"
+def test_two_concurrent_checks_both_land_in_the_history(history_target: str) -> None:
+    db = history_target
     args = ["check", "--policy", str(FIXTURES / "policy.yaml"), "--snapshot",
             str(FIXTURES / "security-groups.json"), "--snapshot", str(FIXTURES / "vpcs.json"),
             "--history", str(db), "--record-what-if", "-q", "-f", "json"]

@@ -37,8 +37,8 @@ def edited_fixture(path: Path, *, add_9999: bool = False, drop_5432: bool = Fals
     return path
 
 
-def test_nightly_job(sgaudit, tmp_path: Path, monkeypatch) -> None:
-    baseline, db = tmp_path / "baseline.json", tmp_path / "history.db"
+def test_nightly_job(sgaudit, tmp_path: Path, monkeypatch, history_target: str) -> None:
+    baseline, db = tmp_path / "baseline.json", history_target
     unchanged = edited_fixture(tmp_path / "sg-unchanged.json")
     new_drift = edited_fixture(tmp_path / "sg-new-drift.json", add_9999=True)
     new_drift_db_fixed = edited_fixture(tmp_path / "sg-db-fixed.json", add_9999=True, drop_5432=True)
@@ -137,14 +137,15 @@ def _region_snapshot(path: Path, groups: list[dict[str, Any]]) -> Path:
     return path
 
 
-def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypatch) -> None:
+def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypatch,
+                                              history_target: str) -> None:
     """Coiled clusters come and go: when the region was read whole and the group is gone, its
     findings are resolved in the history and dropped from the baseline, not open forever."""
     groups = json.loads((FIXTURES / "security-groups.json").read_text())["SecurityGroups"]
     scratch = [g for g in groups if g["GroupId"] == "sg-0a11ce0000000003"]  # -1 from the world
     day1 = _region_snapshot(tmp_path / "day1.json", scratch)
     day2 = _region_snapshot(tmp_path / "day2.json", [])  # the cluster was deleted
-    db, baseline = tmp_path / "history.db", tmp_path / "baseline.json"
+    db, baseline = history_target, tmp_path / "baseline.json"
     policy = FIXTURES / "policy.yaml"
     key = "extra|111122223333|us-east-1|sg-0a11ce0000000003|-1|-1|-1|0.0.0.0/0"
 
@@ -164,11 +165,11 @@ def test_a_deleted_group_resolves_its_findings(sgaudit, tmp_path: Path, monkeypa
             for s in history["scans"]] == [([key], []), ([], [key])]
 
 
-def test_a_late_scan_is_kept_but_does_not_rewrite_what_is_open(sgaudit, tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_a_late_scan_is_kept_but_does_not_rewrite_what_is_open(sgaudit, tmp_path: Path, monkeypatch,
+                                                              history_target: str) -> None:
     """A scan older than the latest (a replayed snapshot, a slow concurrent run) is recorded,
     opens and resolves nothing, and can only move a first_seen earlier."""
-    db, policy = tmp_path / "history.db", FIXTURES / "policy.yaml"
+    db, policy = history_target, FIXTURES / "policy.yaml"
     base = ("check", "--policy", policy, "--snapshot", FIXTURES / "vpcs.json", "--history", db,
             "--record-what-if", "-f", "json")
     with_9999 = edited_fixture(tmp_path / "new.json", add_9999=True)

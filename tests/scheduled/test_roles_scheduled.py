@@ -65,8 +65,8 @@ def test_a_baseline_accepts_cluster_findings_and_records_the_role(
         MISSING_OWN: True, EXTRA_8786: True}
 
 
-def test_history_records_cluster_findings(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
-    db = tmp_path / "scans.db"
+def test_history_records_cluster_findings(sgaudit: Callable[..., Run], history_target: str) -> None:
+    db = history_target
     run = sgaudit("check", "--policy", ROLES / "policy.yaml", *SNAPSHOTS, "--history", db,
                   "--record-what-if", "--format", "json")
     assert run.code == 0, run.err
