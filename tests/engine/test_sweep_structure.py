@@ -129,3 +129,16 @@ def test_many_denies_are_judged_in_bounded_time_with_capped_reasons() -> None:
     assert len(reason) < 600
     assert all(f.reason == reason for f in extras)
     assert elapsed < 20, elapsed
+
+
+def test_a_missing_finding_names_three_takers_and_counts_the_rest() -> None:
+    denies = [_rule(f"deny-{i}", 500 + i, "deny", ((8786, 8786),), f"203.0.113.{i}/32") for i in range(5)]
+    allow = _rule("coiled-ingress", 1000, "allow", ((8786, 8786),), "0.0.0.0/0")
+    network = GcpNetwork("p", "net", subnet_ranges=("10.0.0.0/16",), policies=())
+    state = GcpState(networks={("p", "net"): network}, firewalls=(*denies, allow), instances={})
+    policy = parse_policy({"backend_options": {"firewall": {"ports": [8786], "cidr": "0.0.0.0/0"}}},
+                          "policy.yaml")
+    report = audit(policy, Snapshot(groups=(), gcp=state), "2026-01-01T00:00:00Z")
+    [missing] = [f for f in report.findings if f.kind == "missing" and f.from_port == 8786]
+    assert ("; taken away by deny-0 (deny, priority 500), deny-1 (deny, priority 501), deny-2 (deny, "
+            "priority 502) and 2 more; required because") in missing.reason, missing.reason
