@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import time
 from itertools import pairwise
+from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_gcp_fastpath import POLICIES, states
 
 from sgaudit import intervals
-from sgaudit.engine import diff
+from sgaudit.engine import diff, gcp_effective
 from sgaudit.engine.audit import audit
 from sgaudit.engine.diff import Rect, Source
-from sgaudit.model import FirewallMatch, FirewallRule, GcpNetwork, GcpState, Snapshot
+from sgaudit.model import FirewallMatch, FirewallRule, GcpNetwork, GcpState, Policy, Snapshot
 from sgaudit.policy.loader import parse_policy
 
 interval_st = st.tuples(st.integers(0, 40), st.integers(0, 12)).map(lambda t: (t[0], t[0] + t[1]))
@@ -142,3 +145,46 @@ def test_a_missing_finding_names_three_takers_and_counts_the_rest() -> None:
     [missing] = [f for f in report.findings if f.kind == "missing" and f.from_port == 8786]
     assert ("; taken away by deny-0 (deny, priority 500), deny-1 (deny, priority 501), deny-2 (deny, "
             "priority 502) and 2 more; required because") in missing.reason, missing.reason
+
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A memo that never remembers: every allow is cut on its own."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+@st.composite
+def alike(draw: st.DrawFn) -> GcpState:
+    """Rules of one tag drawn from few texts, so that allows alike in ports and source, with
+    denies between them, are common."""
+    rules = tuple(
+        FirewallRule(name=f"r{i}", project="p", network="net",
+                     priority=draw(st.sampled_from((100, 500, 1000))),
+                     action=draw(st.sampled_from(("allow", "allow", "deny"))),
+                     matches=(FirewallMatch("tcp", draw(st.sampled_from((((22, 22),), ((0, 65535),),
+                                                                          ((20, 30),))))),),
+                     source_ranges=(draw(st.sampled_from(("10.0.0.0/8", "10.0.0.5/32", "0.0.0.0/0"))),),
+                     target_tags=("coiled-a",))
+        for i in range(draw(st.integers(2, 12))))
+    network = GcpNetwork("p", "net", subnet_ranges=("10.0.0.0/16",), policies=())
+    return GcpState(networks={("p", "net"): network}, firewalls=rules, instances={})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(states(), alike()), st.sampled_from(POLICIES))
+def test_allows_cut_once_report_what_allows_cut_each_report(state: GcpState, policy: Policy) -> None:
+    """The sweep's memo of cuts (allows alike in ports and source, between two denies) changes
+    no finding and no applied-rule record."""
+    report = audit(policy, Snapshot(groups=(), gcp=state), "2026-01-01T00:00:00Z")
+    init = gcp_effective._Sweep.__init__
+
+    def forgetful(self: gcp_effective._Sweep, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.cuts = _Forgetful()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gcp_effective._Sweep, "__init__", forgetful)
+        fresh = audit(policy, Snapshot(groups=(), gcp=state), "2026-01-01T00:00:00Z")
+    assert [(r.findings, r.applied) for r in report.results] == [(r.findings, r.applied)
+                                                                 for r in fresh.results]
