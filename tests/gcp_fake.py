@@ -58,6 +58,9 @@ class Fault:
     call: str = ""
     times: int | None = None
     message: str | None = None
+    #: with status 200: the true answer, but one byte every ``drip`` seconds (each well within
+    #: any socket timeout: only a deadline on the whole answer ends such a call)
+    drip: float | None = None
 
 
 @dataclass
@@ -94,6 +97,9 @@ class ComputeFake:
         #: called with (method, rule name) before a write is answered (a test's race)
         self.before_write: Any = None
         self._ids = 5000000000000000000
+        #: paths of dripping answers the client hung up on (its deadline cut the socket)
+        self.hung_up: list[str] = []
+        self.stopped = threading.Event()
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
@@ -102,6 +108,7 @@ class ComputeFake:
         self._thread.start()
 
     def close(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -324,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
         if auth != f"Bearer {TOKEN}":
             return self._send(401, _error(401, "UNAUTHENTICATED", "authError", "bad token"))
         fault = self.fake._fault(project, url.path)
+        if fault is not None and fault.drip is not None:
+            return self._drip(fault.drip, *self.fake.answer(url.path, parse_qs(url.query)))
         if fault is not None:
             return self._fault(fault, project)
         status, body = self.fake.answer(url.path, parse_qs(url.query))
@@ -377,6 +386,22 @@ class _Handler(BaseHTTPRequestHandler):
         status, reason, message = ERRORS.get(fault.status, ("UNKNOWN", "unknown", "error"))
         self._send(fault.status, _error(fault.status, status, reason,
                                         (fault.message or message).format(project=project)))
+
+    def _drip(self, seconds: float, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(len(data)):
+                if self.fake.stopped.wait(seconds):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            with self.fake._lock:
+                self.fake.hung_up.append(self.path)
 
     def _send(self, status: int, body: Any, raw: bool = False) -> None:
         data = (body if raw else json.dumps(body)).encode()

@@ -9,6 +9,7 @@ sgaudit.sources.gcp is loaded only when a GCP scan really runs.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,15 @@ class GcpOptions:
         return bool(self.projects)
 
 
+#: options of live scans that name no cloud: with --gcp-project alone they do not add AWS
+_EITHER_CLOUD = frozenset({"--endpoint-url", "--timeout"})
+
+
 def wants_aws(live: LiveOptions, gcp: GcpOptions | None) -> bool:
-    """AWS is scanned unless only GCP was named (--endpoint-url alone names no cloud)."""
+    """AWS is scanned unless only GCP was named (--endpoint-url and --timeout name no cloud)."""
     if gcp is None or not gcp.given:
         return True
-    return any(name != "--endpoint-url" for name in live.given)
+    return any(name not in _EITHER_CLOUD for name in live.given)
 
 
 def gcp_endpoint(live: LiveOptions, gcp: GcpOptions) -> str | None:
@@ -47,21 +52,26 @@ def gcp_endpoint(live: LiveOptions, gcp: GcpOptions) -> str | None:
     return live.endpoint_url
 
 
-def scan_gcp(live: LiveOptions, gcp: GcpOptions) -> list[ProjectData]:
-    from sgaudit.sources.gcp import GcpSource
+def scan_gcp(live: LiveOptions, gcp: GcpOptions) -> tuple[list[ProjectData], float]:
+    """The projects read (GCP goes first), and the seconds that took: what is left of
+    --timeout after them is AWS's."""
+    from sgaudit.sources.gcp import SCAN_TIMEOUT, GcpSource
 
-    return GcpSource(gcp.projects, gcp_endpoint(live, gcp)).scan()
+    source = GcpSource(gcp.projects, gcp_endpoint(live, gcp), timeout=live.scan_timeout(SCAN_TIMEOUT))
+    started = time.monotonic()
+    return source.scan(), time.monotonic() - started
 
 
 def read_live(select: Matcher, live: LiveOptions, gcp: GcpOptions, quiet: bool = True,
               scope: AccountScope = NO_SCOPE) -> Snapshot:
-    """The clouds the options name, read and merged into one snapshot."""
+    """The clouds the options name, read and merged into one snapshot, within one --timeout."""
     from sgaudit.sources.gcp import to_snapshot
 
-    gcp_part = to_snapshot(scan_gcp(live, gcp))
+    projects, spent = scan_gcp(live, gcp)
+    gcp_part = to_snapshot(projects)
     if not wants_aws(live, gcp):
         return gcp_part
-    return merge(live.read(select, quiet, scope), gcp_part)
+    return merge(live.read(select, quiet, scope, spent), gcp_part)
 
 
 def merge(aws: Snapshot, gcp: Snapshot) -> Snapshot:

@@ -64,10 +64,17 @@ class LiveOptions:
         assert self._sessions is not None
         return self._sessions
 
+    def scan_timeout(self, default: float) -> float:
+        """--timeout (checked), else ``default``: the bound on a whole scan, every cloud's."""
+        if self.timeout is not None and not 1 <= self.timeout <= 7 * 86400:
+            raise UsageError(f"--timeout {self.timeout:g}: expected 1 to 604800 seconds")
+        return self.timeout or default
+
     def source(self, progress: Callable[..., None] | None = None,
-               scope: AccountScope = NO_SCOPE) -> AwsSource:
+               scope: AccountScope = NO_SCOPE, spent: float = 0.0) -> AwsSource:
         """The scan these options describe (the policy's account keys narrow --org-role:
-        --accounts replaces its ``accounts``, --exclude-accounts adds to ``exclude_accounts``)."""
+        --accounts replaces its ``accounts``, --exclude-accounts adds to ``exclude_accounts``).
+        ``spent``: seconds of the scan's bound another cloud's scan used already."""
         from sgaudit.sources import aws
 
         org = None
@@ -84,31 +91,31 @@ class LiveOptions:
             targets = aws.targets_from_options(self.profiles, self.role_arns, self.external_id)
         if self.max_workers is not None and not 1 <= self.max_workers <= 256:
             raise UsageError(f"--max-workers {self.max_workers}: expected 1 to 256")
-        if self.timeout is not None and not 1 <= self.timeout <= 7 * 86400:
-            raise UsageError(f"--timeout {self.timeout:g}: expected 1 to 604800 seconds")
+        timeout = self.scan_timeout(aws.SCAN_TIMEOUT)
         regions = aws.parse_regions(self.regions)
         sessions = self.sessions()
         source = aws.AwsSource(targets, regions, sessions.endpoint_url, progress=progress,
                                sessions=sessions, org=org,
-                               max_workers=self.max_workers or aws.MAX_WORKERS,
-                               timeout=self.timeout or aws.SCAN_TIMEOUT)
+                               max_workers=self.max_workers or aws.MAX_WORKERS, timeout=timeout,
+                               spent=spent)
         object.__setattr__(self, "_source", source)
         return source
 
-    def scan(self, select: Matcher, quiet: bool = True,
-             scope: AccountScope = NO_SCOPE) -> list[RegionScan]:
+    def scan(self, select: Matcher, quiet: bool = True, scope: AccountScope = NO_SCOPE,
+             spent: float = 0.0) -> list[RegionScan]:
         """Scan live; a progress line on stderr unless ``quiet`` or stderr is not a terminal."""
         from sgaudit.cli.progress import Progress
 
         with Progress("scanning AWS", enabled=None if not quiet else False) as progress:
-            return self.source(progress.update, scope).scan(select)
+            return self.source(progress.update, scope, spent).scan(select)
 
-    def read(self, select: Matcher, quiet: bool = True, scope: AccountScope = NO_SCOPE) -> Snapshot:
+    def read(self, select: Matcher, quiet: bool = True, scope: AccountScope = NO_SCOPE,
+             spent: float = 0.0) -> Snapshot:
         """Scan live and normalise as it goes (raw answers are dropped per account/region)."""
         from sgaudit.cli.progress import Progress
 
         with Progress("scanning AWS", enabled=None if not quiet else False) as progress:
-            return self.source(progress.update, scope).read(select)
+            return self.source(progress.update, scope, spent).read(select)
 
     def accounts_read(self) -> AccountSummary | None:
         """After an organization scan: what it covered."""
@@ -165,8 +172,9 @@ _OPTIONS = (
                  help="Concurrent API calls across accounts x regions (default 16; at most 4 "
                       "per account)."),
     click.option("--timeout", type=float, metavar="SECONDS",
-                 help="Bound on the whole scan (default 3600); what is unread by then is an "
-                      "error of its account/region (exit 3). Every call also ends within 60 s."),
+                 help="Bound on the whole scan, every cloud's (default 3600); what is unread by "
+                      "then is an error of its account/region or GCP project (exit 3). Every "
+                      "call also ends within 60 s."),
 )
 
 

@@ -28,8 +28,8 @@ def snapshot_command(policy_path: str | None, output: str, allow_partial: bool, 
     refuse_unwritable(output=(output, "snapshot"))
     live = live or LiveOptions()
     gcp = gcp or GcpOptions()
-    projects = scan_gcp(live, gcp) if gcp.given else []
-    scans = (live.scan(policy.select, quiet, (policy.accounts, policy.exclude_accounts))
+    projects, spent = scan_gcp(live, gcp) if gcp.given else ([], 0.0)
+    scans = (live.scan(policy.select, quiet, (policy.accounts, policy.exclude_accounts), spent)
              if wants_aws(live, gcp) else [])
     # the saved selection is AWS's server-side filter: without an AWS scan nothing was filtered
     write_snapshot(output, scans, now_utc(), policy.select if wants_aws(live, gcp) else None, projects,

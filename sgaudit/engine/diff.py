@@ -593,26 +593,45 @@ def _uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
 def _uncovered_runs(axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
                     rects: Sequence[Rect]) -> list[tuple[int, int, intervals.IntervalSet]]:
     """(first, last address, ports not covered) over the source's addresses, cut where any
-    rect's addresses start or end; neighbouring runs with the same ports are merged."""
-    points: set[int] = set()
+    rect's addresses start or end; neighbouring runs with the same ports are merged.
+
+    One sweep along the address line: a rect's ports join the covered ports where its addresses
+    start and leave where they end (``intervals.Coverage``), so the cost is near-linear in
+    rects, not cut points x rects."""
+    changes = _address_changes(rects)
+    points = set(changes)
     for lo, hi in addrs:
         points.update((lo, hi + 1))
-    for r in rects:
-        for lo, hi in r.source.addrs:
-            points.update((lo, hi + 1))
+    coverage = intervals.Coverage(axis, (iv for r in rects for iv in r.axis))
+    rest = axis
     runs: list[tuple[int, int, intervals.IntervalSet]] = []
+    inside = 0  # the first of the source's intervals that does not end before the point
     for lo, nxt in pairwise(sorted(points)):
-        if not _contains(addrs, lo):
-            continue
-        covered = intervals.normalize(iv for r in rects if _contains(r.source.addrs, lo) for iv in r.axis)
-        rest = intervals.subtract(axis, covered)
-        if not rest:
+        change = changes.get(lo)
+        if change:
+            for ports_of, delta in change:
+                for iv in ports_of:
+                    coverage.add(iv, delta)
+            rest = coverage.uncovered()
+        while inside < len(addrs) and addrs[inside][1] < lo:
+            inside += 1
+        if not rest or inside == len(addrs) or addrs[inside][0] > lo:
             continue
         if runs and runs[-1][1] + 1 == lo and runs[-1][2] == rest:
             runs[-1] = (runs[-1][0], nxt - 1, rest)
         else:
             runs.append((lo, nxt - 1, rest))
     return runs
+
+
+def _address_changes(rects: Sequence[Rect]) -> dict[int, list[tuple[intervals.IntervalSet, int]]]:
+    """Where along the address line each rect's ports start (1) and stop (-1) being covered."""
+    changes: dict[int, list[tuple[intervals.IntervalSet, int]]] = {}
+    for r in rects:
+        for lo, hi in r.source.addrs:
+            changes.setdefault(lo, []).append((r.axis, 1))
+            changes.setdefault(hi + 1, []).append((r.axis, -1))
+    return changes
 
 
 def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, intervals.IntervalSet]) -> bool:
@@ -640,15 +659,6 @@ def _rect_covers(rule: tuple[str, intervals.Interval, Source], protocol: str, wa
     if want.source.token is not None:
         return have.token == want.source.token
     return have.token is None and intervals.covers(have.addrs, want.source.addrs)
-
-
-def _contains(intervals: intervals.IntervalSet, point: int) -> bool:
-    for lo, hi in intervals:
-        if lo <= point <= hi:
-            return True
-        if lo > point:
-            return False
-    return False
 
 
 def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:

@@ -381,6 +381,9 @@ class _Sweep:
         #: within the current level: traffic passed on by goto_next, certainly / possibly
         self.passed: dict[str, _RectIndex] = {}
         self.maybe_passed: dict[str, _RectIndex] = {}
+        #: what ``_expose_rest`` found per (pieces, source), valid until a deny or goto_next
+        #: changes what is denied or passed: allows alike in ports and source are cut once
+        self.cuts: dict[tuple[object, ...], tuple[tuple[Outside, ...], tuple[Step, ...], bool]] = {}
 
     def run(self, start: int = 0) -> Effective:
         """Sweep the steps from ``start`` (the ones before it were swept already: ``resume``)."""
@@ -389,7 +392,10 @@ class _Sweep:
             if step.level != level:
                 level = step.level
                 self.passed, self.maybe_passed = {}, {}
+                self.cuts.clear()
             action = step.rule.action
+            if action in ("deny", "goto_next"):
+                self.cuts.clear()
             if action == "deny":
                 self._deny(step)
             elif action == "goto_next":
@@ -438,6 +444,16 @@ class _Sweep:
 
     def _expose_rest(self, step: Step, unit: Unit) -> None:
         """The exposure of a unit that earlier denies or goto_next may have cut."""
+        key = (unit.pieces, unit.src)
+        found = self.cuts.get(key)
+        if found is None:
+            found = self.cuts[key] = self._cut_unit(unit)
+        exposed, blocked, cut = found
+        if exposed or blocked:
+            self.result.exposures.append(Exposure(step, unit, exposed, blocked, not cut))
+
+    def _cut_unit(self, unit: Unit) -> tuple[tuple[Outside, ...], tuple[Step, ...], bool]:
+        """(what of the unit is exposed, the denies that took part of it, whether any did)."""
         exposed: list[Outside] = []
         blockers: dict[int, Step] = {}
         cut = False
@@ -453,9 +469,7 @@ class _Sweep:
                         blockers[owner[0]] = owner[1]
             else:
                 exposed.extend(_whole(key, axis, unit.src))
-        blocked = tuple(blockers[n] for n in sorted(blockers))
-        if exposed or blocked:
-            self.result.exposures.append(Exposure(step, unit, tuple(exposed), blocked, not cut))
+        return tuple(exposed), tuple(blockers[n] for n in sorted(blockers)), cut
 
     def _deny(self, step: Step) -> None:
         took: Regions = {}

@@ -7,6 +7,7 @@ shapes; this module only says which part of which rule is effective and which ru
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from sgaudit import intervals, ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
@@ -116,22 +117,34 @@ def _extra(exposure: Exposure, env: dict[str, list[Rect]], differ: Differ,
            memo: Memo) -> tuple[Rule, str, Severity] | None:
     if not exposure.pieces:
         return None
-    outside = memo.outside(exposure.pieces, env, differ)
-    if not outside:
-        return None
     unit, step = exposure.unit, exposure.step
-    reason = "outside the envelope: " + describe_pieces(outside, unit.src)
+    judged = cast("tuple[str, Severity] | None", memo.get(
+        exposure.pieces, env, lambda: _judged(exposure.pieces, unit.src, env, differ, memo)))
+    if judged is None:
+        return None
+    outside_text, severity = judged
+    reason = "outside the envelope: " + outside_text
     if exposure.blocked_by:
-        reason += "; the rest is blocked by " + ", ".join(s.label for s in exposure.blocked_by)
+        reason += "; the rest is blocked by " + named(exposure.blocked_by)
     if step.possibly:
         reason += f"; this rule possibly applies: it {step.possibly}"
     if step.level != "VPC firewall rules":
         reason += f" ({step.level})"
     rule = Rule(unit.protocol, unit.from_port, unit.to_port, unit.source, rule_id=step.rule.name,
                 description=step.rule.description or None)
+    return rule, reason, severity
+
+
+def _judged(pieces: tuple[Outside, ...], src: Source, env: dict[str, list[Rect]], differ: Differ,
+            memo: Memo) -> tuple[str, Severity] | None:
+    """What of the exposed pieces lies outside the envelope, as text, and their severity; once
+    per pieces object (allows alike in ports and source, cut by the same denies, share one)."""
+    outside = memo.outside(pieces, env, differ)
+    if not outside:
+        return None
     # like on AWS, the severity describes what the rule lets in (here: effectively), not the
     # part the policy leaves outside the envelope
-    return rule, reason, extra_severity(exposure.pieces)
+    return describe_pieces(outside, src), extra_severity(pieces)
 
 
 def _missing(grant: Grant, wanted: Wanted, shortfall: tuple[list[Outside], list[Step]],
@@ -144,12 +157,12 @@ def _missing(grant: Grant, wanted: Wanted, shortfall: tuple[list[Outside], list[
     text = "not effectively allowed" if wholly else (
         "only partly effectively allowed; not covered: " + describe_pieces(left, src))
     if by:
-        text += "; taken away by " + ", ".join(s.label for s in by)
+        text += "; taken away by " + named(by)
     elif wholly:
         text = "no rule allows it"
     maybe = takers(_possible_allows(effective), left, effective.keys)
     if maybe:
-        text += "; not counted (only possibly applies): " + ", ".join(s.label for s in maybe)
+        text += "; not counted (only possibly applies): " + named(maybe)
     return grant, f"{text}; required because {grant.reason}", by
 
 
@@ -163,6 +176,17 @@ def _wholly(left: Sequence[Outside], protocol: str, axis: intervals.IntervalSet,
         return len(left) == len(whole) and {(p.protocol, p.axis) for p in left} == whole and all(
             p.addrs == src.addrs and p.token == src.token for p in left)
     return len(left) == 1 and left[0].addrs == src.addrs and left[0].axis == axis
+
+
+#: how many rules a reason names; the rest are counted (a deny per address must not make every
+#: finding's reason list thousands of rules)
+NAMED_RULES = 3
+
+
+def named(steps: Sequence[Step]) -> str:
+    """"a (…), b (…), c (…) and 12 more": the first rules in evaluation order, the rest counted."""
+    text = ", ".join(s.label for s in steps[:NAMED_RULES])
+    return text + (f" and {len(steps) - NAMED_RULES} more" if len(steps) > NAMED_RULES else "")
 
 
 def _possible_allows(effective: Effective) -> list[tuple[Step, Regions]]:

@@ -12,9 +12,7 @@ read becomes a ``ScanError`` (fail closed); only a total lack of credentials rai
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -52,6 +50,8 @@ from sgaudit.sources.awsjson import (
     prefix_list_cidrs,
     read_ingress,
 )
+from sgaudit.sources.deadlines import WATCHDOG as _WATCHDOG
+from sgaudit.sources.deadlines import Call, DeadlineExceeded, start_call
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -93,77 +93,14 @@ def client_config() -> Config:
 
 # -- deadlines ------------------------------------------------------------------------------
 
-class DeadlineExceeded(Exception):
-    """A call (or the scan) ran out of time.  botocore's read timeout is per socket read, so a
-    server that drips one byte within each timeout holds a call forever without this."""
-
-
 _local = threading.local()
-
-
-@dataclass(slots=True, eq=False)
-class _Call:
-    """One API call in flight on one thread: its deadline and its current connection."""
-
-    deadline: float
-    #: what ran out, for the error: "the 60 s call deadline" or "the scan's --timeout (…)"
-    limit: str
-    conn: Any = None
-    tripped: bool = False
-
-
-class _Watchdog:
-    """One daemon thread that shuts the socket of every call past its deadline: the blocked
-    read returns at once, botocore raises, and the call ends as an error of its place."""
-
-    TICK = 0.2
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: set[_Call] = set()
-        self._thread: threading.Thread | None = None
-
-    def add(self, call: _Call) -> None:
-        with self._lock:
-            self._calls.add(call)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sgaudit-deadline", daemon=True)
-                self._thread.start()
-
-    def discard(self, call: _Call) -> None:
-        with self._lock:
-            self._calls.discard(call)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.TICK)
-            now = time.monotonic()
-            with self._lock:
-                late = [c for c in self._calls if c.deadline <= now and not c.tripped]
-            for call in late:
-                call.tripped = True
-                _cut(call.conn)
-
-
-def _cut(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-_WATCHDOG = _Watchdog()
 
 
 def _arm(conn: Any) -> None:
     """Called as a request goes out: the thread's current call now waits on ``conn``."""
-    call: _Call | None = getattr(_local, "call", None)
-    if call is None:
-        return
-    if call.tripped or time.monotonic() >= call.deadline:
-        call.tripped = True
-        raise DeadlineExceeded(f"no complete answer within {call.limit}")
-    call.conn = conn
+    call: Call | None = getattr(_local, "call", None)
+    if call is not None:
+        call.wait_on(conn)
 
 
 class _DeadlineHTTPConnection(AWSHTTPConnection):
@@ -195,13 +132,7 @@ def install_deadlines(client: BaseClient, sessions: Sessions) -> None:
     def begin(**_: Any) -> None:
         _end()
         _local.timed_out = None
-        now = time.monotonic()
-        deadline, limit = now + sessions.call_deadline, f"the {sessions.call_deadline:g} s call deadline"
-        if sessions.scan_deadline is not None and sessions.scan_deadline < deadline:
-            deadline, limit = sessions.scan_deadline, f"the scan's --timeout ({sessions.scan_timeout:g} s)"
-            if deadline <= now:
-                raise DeadlineExceeded(f"{limit} ran out before this call")
-        call = _Call(deadline, limit)
+        call = start_call(sessions.call_deadline, sessions.scan_deadline, sessions.scan_timeout)
         _local.call = call
         _WATCHDOG.add(call)
 
@@ -212,7 +143,7 @@ def install_deadlines(client: BaseClient, sessions: Sessions) -> None:
 
 
 def _end() -> None:
-    call: _Call | None = getattr(_local, "call", None)
+    call: Call | None = getattr(_local, "call", None)
     if call is not None:
         _local.call = None
         _WATCHDOG.discard(call)
@@ -831,14 +762,15 @@ class AwsSource:
     ``regions``: None (each account's configured region), "all" (each account's enabled
     regions, from DescribeRegions), or explicit names.  ``client_hook`` sees every client made
     (tests and the benchmark count API calls with botocore's event hooks).  ``timeout`` bounds
-    the scan: what is not read by then is an error of its account/region."""
+    the scan: what is not read by then is an error of its account/region; ``spent`` seconds of
+    it went to another cloud's scan before this one (the bound is the whole command's)."""
 
     def __init__(self, targets: Sequence[AwsTarget] = (AwsTarget(),),
                  regions: Sequence[str] | str | None = None, endpoint_url: str | None = None,
                  *, max_workers: int = MAX_WORKERS, client_hook: ClientHook | None = None,
                  progress: ProgressHook | None = None, sessions: Sessions | None = None,
                  org: OrgScope | None = None, timeout: float = SCAN_TIMEOUT,
-                 per_account: int = PER_ACCOUNT) -> None:
+                 per_account: int = PER_ACCOUNT, spent: float = 0.0) -> None:
         self.targets = tuple(targets) or (AwsTarget(),)
         self.regions = regions
         if sessions is not None and sessions.endpoint_url != endpoint_url:
@@ -849,6 +781,7 @@ class AwsSource:
         self.progress = progress
         self.org = org
         self.timeout = timeout
+        self.spent = spent
         self.per_account = max(1, per_account)
         #: the organization's account summary, after a scan with ``org``
         self.accounts: AccountSummary | None = None
@@ -872,7 +805,7 @@ class AwsSource:
         return self._run(select, lambda scan: scan)
 
     def _run(self, select: Matcher, consume: Callable[[RegionScan], Any]) -> list[Any]:
-        self.sessions.scan_deadline = time.monotonic() + self.timeout
+        self.sessions.scan_deadline = time.monotonic() + self.timeout - self.spent
         self.sessions.scan_timeout = self.timeout
         try:
             targets, before = self._targets()

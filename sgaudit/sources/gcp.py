@@ -10,8 +10,10 @@ network and region where it has subnets, and ``instances.aggregatedList`` only w
 targets service accounts or a regional policy has rules.  Nothing per rule.
 
 Fails closed as the AWS source does: permission denied, an API not enabled, quota exhausted
-after bounded retries, an unreachable endpoint, a non-JSON or malformed answer each become a
-``ScanError`` for that project (the scan is incomplete, exit 3), never an exception.
+after bounded retries, an unreachable endpoint, a non-JSON or malformed answer, a call without a
+complete answer by its deadline (``CALL_DEADLINE`` from its start, retries included, never past
+the scan's ``--timeout``; see ``deadlines``) each become a ``ScanError`` for that project (the
+scan is incomplete, exit 3), never an exception; the other projects are still read.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -32,6 +35,7 @@ from sgaudit.errors import CredentialsError, UsageError
 from sgaudit.model import Snapshot
 from sgaudit.sources import gcpjson as gj
 from sgaudit.sources.awsjson import ShapeError
+from sgaudit.sources.deadlines import WATCHDOG, Call, DeadlineExceeded, start_call
 
 try:
     import google.auth
@@ -50,8 +54,13 @@ logging.getLogger("googleapiclient").setLevel(logging.ERROR)
 
 DEFAULT_ENDPOINT = "https://compute.googleapis.com/compute/v1/"
 SCOPE = "https://www.googleapis.com/auth/compute.readonly"
-#: seconds one HTTP call may take before the project counts as unreachable
+#: seconds one socket operation (connecting, one read) may wait
 TIMEOUT = 30.0
+#: every call (its retries and their waits included) ends within this many seconds, answered
+#: or not: a socket timeout alone lets an answer that trickles in take forever
+CALL_DEADLINE = 60.0
+#: the whole scan ends within this many seconds (--timeout); a project unread by then is an error
+SCAN_TIMEOUT = 3600.0
 #: 429 and 5xx answers are retried this many times, waiting BACKOFF * 2**n seconds
 RETRIES = 4
 BACKOFF = 0.5
@@ -149,25 +158,127 @@ def _discovery_document() -> dict[str, Any]:
         return _DOCUMENT
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How long a call may take, and when the scan ends (a ``time.monotonic`` instant; None:
+    no end) - the ``--timeout`` of ``scan_timeout`` seconds, for the error message."""
+
+    call_deadline: float = CALL_DEADLINE
+    scan_deadline: float | None = None
+    scan_timeout: float = SCAN_TIMEOUT
+
+    def start(self) -> Call:
+        return start_call(self.call_deadline, self.scan_deadline, self.scan_timeout)
+
+
+class _Watched:
+    """A connection that hands its socket to the call waiting on it as it connects: http.client
+    lets go of the socket of an answer that ends with the connection (HTTP/1.0, "Connection:
+    close") while the answer is still being read, so the watchdog must hold the socket itself."""
+
+    call: Call | None = None
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        if self.call is not None:
+            self.call.conn = self.sock
+
+
+class _WatchedHTTP(_Watched, httplib2.HTTPConnectionWithTimeout):
+    pass
+
+
+class _WatchedHTTPS(_Watched, httplib2.HTTPSConnectionWithTimeout):
+    pass
+
+
+_WATCHED = {"http": _WatchedHTTP, "https": _WatchedHTTPS}
+
+
+class _DeadlineHttp(httplib2.Http):
+    """httplib2 under the current call's deadline: each request (a token refresh's too) names
+    its socket to the watchdog, no socket wait outlasts the deadline, and an answer cut short
+    by it is DeadlineExceeded, never a truncated body or another error."""
+
+    call: Call | None = None
+
+    def request(self, uri: str, *args: Any, connection_type: Any = None, **kwargs: Any) -> Any:
+        scheme = uri.partition(":")[0].lower()
+        return super().request(uri, *args, connection_type=connection_type or _WATCHED.get(scheme),
+                               **kwargs)
+
+    def _conn_request(self, conn: Any, *args: Any) -> Any:
+        call = self.call
+        if call is None:
+            return super()._conn_request(conn, *args)
+        call.wait_on(conn.sock if conn.sock is not None else None)
+        conn.call = call
+        wait = min(TIMEOUT, call.deadline - time.monotonic() + 0.1)
+        conn.timeout = wait
+        if conn.sock is not None:
+            conn.sock.settimeout(wait)
+        try:
+            answer = super()._conn_request(conn, *args)
+        except Exception:
+            _expired(call, conn)
+            raise
+        _expired(call, conn)
+        return answer
+
+
+def _expired(call: Call, conn: Any) -> None:
+    """DeadlineExceeded (the connection closed: it may hold half an answer) once the call is
+    past its deadline."""
+    if call.tripped or time.monotonic() >= call.deadline:
+        call.tripped = True
+        conn.close()
+        raise DeadlineExceeded(f"no complete answer within {call.limit}") from None
+
+
 class ProjectScanner:
     """One project's calls, on one HTTP connection (httplib2 is not thread-safe)."""
 
-    def __init__(self, base_url: str, creds: Any, sleep: Callable[[float], None] = time.sleep) -> None:
-        http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=TIMEOUT))
+    def __init__(self, base_url: str, creds: Any, sleep: Callable[[float], None] = time.sleep,
+                 limits: Limits | None = None) -> None:
+        self.http = _DeadlineHttp(timeout=TIMEOUT)
+        authorized = google_auth_httplib2.AuthorizedHttp(creds, http=self.http)
         document = _discovery_document()
         with _DOCUMENT_LOCK:  # making the methods fills in the shared document: one at a time
-            compute = discovery.build_from_document(document, http=http,
+            compute = discovery.build_from_document(document, http=authorized,
                                                     client_options={"api_endpoint": base_url})
             self.collections = {name: getattr(compute, name)() for name in _COLLECTIONS}
         self.sleep = sleep
+        self.limits = limits or Limits()
+
+    def close(self) -> None:
+        """Close the connection (a call cut at its deadline has closed it already)."""
+        self.http.close()
 
     def execute(self, request: Any, operation: str) -> dict[str, Any]:
+        """One call, retries included, within its deadline."""
+        try:
+            call = self.limits.start()
+        except DeadlineExceeded as exc:
+            raise Failure(operation, "Timeout", f"timed out: {exc}") from None
+        self.http.call = call
+        WATCHDOG.add(call)
+        try:
+            return self._attempts(request, operation, call)
+        except DeadlineExceeded as exc:
+            raise Failure(operation, "Timeout", f"timed out: {exc}") from None
+        finally:
+            WATCHDOG.discard(call)
+            self.http.call = None
+
+    def _attempts(self, request: Any, operation: str, call: Call) -> dict[str, Any]:
         for attempt in range(RETRIES + 1):
             try:
                 answer = request.execute(num_retries=0)
             except HttpError as exc:
                 if exc.resp.status in _RETRIED and attempt < RETRIES:
-                    self.sleep(BACKOFF * 2 ** attempt)
+                    # no wait past the deadline: the next attempt then does not go out
+                    self.sleep(max(0.0, min(BACKOFF * 2 ** attempt, call.deadline - time.monotonic())))
                     continue
                 raise Failure(operation, *_error_code(exc)) from None
             except google.auth.exceptions.GoogleAuthError as exc:  # e.g. a token that cannot refresh
@@ -331,21 +442,31 @@ def _validated(data: gj.ProjectData) -> gj.ProjectData:
 
 
 class GcpSource:
-    """Reads several projects concurrently, one connection each."""
+    """Reads several projects concurrently, one connection each, within ``timeout`` seconds in
+    all and ``call_deadline`` seconds a call."""
 
-    def __init__(self, projects: Sequence[str], endpoint_url: str | None = None) -> None:
+    def __init__(self, projects: Sequence[str], endpoint_url: str | None = None, *,
+                 timeout: float = SCAN_TIMEOUT, call_deadline: float = CALL_DEADLINE) -> None:
         self.projects = check_projects(projects)
         self.base_url = endpoint(endpoint_url)
+        self.timeout = timeout
+        self.call_deadline = call_deadline
 
     def scan(self) -> list[gj.ProjectData]:
         creds = credentials()
+        limits = Limits(self.call_deadline, time.monotonic() + self.timeout, self.timeout)
 
         def one(project: str) -> gj.ProjectData:
+            scanner = None
             try:
-                return ProjectScanner(self.base_url, creds).scan(project)
+                scanner = ProjectScanner(self.base_url, creds, limits=limits)
+                return scanner.scan(project)
             except Exception as exc:
                 return gj.ProjectData(project, errors=[gj.scan_error(
                     project, "connect", f"{type(exc).__name__}: {exc}"[:300], "EndpointUnreachable")])
+            finally:
+                if scanner is not None:
+                    scanner.close()
 
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(self.projects) or 1)) as pool:
             return list(pool.map(one, self.projects))
