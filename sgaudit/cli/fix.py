@@ -136,7 +136,8 @@ def rollback_command(path: str, live: LiveOptions, *, yes: bool, dry_run: bool,
     if is_gcp_backup(path):
         from sgaudit.cli.gcp_fix import run_gcp_rollback
 
-        return run_gcp_rollback(path, live.endpoint_url, dry_run=dry_run, yes=yes)
+        return run_gcp_rollback(path, live.endpoint_url, dry_run=dry_run, yes=yes,
+                                unsigned_ok=unsigned_ok)
     record = backup.load_backup(path, unsigned_ok=unsigned_ok, warn=_warn)  # before any AWS call
     client_for = aws_client_for(live)
     return run_rollback(record, client_for, dry_run=dry_run, yes=yes)

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgaudit.cli.fix import _after_changes, _err, _out, _silent, confirm, go_ahead, interrupted_lines
+from sgaudit.cli.fix import (
+    _after_changes,
+    _err,
+    _out,
+    _silent,
+    _warn,
+    confirm,
+    go_ahead,
+    interrupted_lines,
+)
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from sgaudit.model import Report, Snapshot
 from sgaudit.text import clean
@@ -179,11 +188,11 @@ def _report_interrupt(plan: GcpPlan, seen: Sequence[GcpOutcome], writer: GcpBack
 
 # -- rollback ---------------------------------------------------------------------------------
 def run_gcp_rollback(path: str, endpoint_url: str | None, *, dry_run: bool, yes: bool,
-                     api: FirewallApi | None = None) -> int:
+                     api: FirewallApi | None = None, unsigned_ok: bool = False) -> int:
     """Undo a GCP fix by its backup; returns the exit code."""
     from sgaudit.remediate import gcp_apply, gcp_backup, gcp_text
 
-    backup = gcp_backup.load_gcp_backup(path)
+    backup = gcp_backup.load_gcp_backup(path, unsigned_ok=unsigned_ok, warn=_warn)
     api = api or api_for(endpoint_url)
     projects = sorted({r.change.project for r in backup.changes})
     plan = gcp_backup.plan_rollback(backup, read_projects(api, projects))

@@ -11,13 +11,13 @@ they are still as inserted.  A backup that contradicts itself is refused (exit 2
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sgaudit.files import atomic_write, parse_problem, read_input
-from sgaudit.remediate import gcp_shapes
+from sgaudit.remediate import gcp_shapes, signing
 from sgaudit.remediate.backup import BackupError, _list, _str
 from sgaudit.remediate.gcp_apply import APPLIED, TIMED_OUT, GcpOutcome
 from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan, NetworkPlan
@@ -55,9 +55,15 @@ class GcpBackupWriter:
                       for n in plan.networks for name in sorted(n.seen) if (n.project, name) in touched],
             "changes": [_change_dict(c) for c in plan.changes],
         }
+        self._key: bytes | None = None
 
     def write(self) -> None:
-        atomic_write(self.path, json.dumps(self.doc, indent=2) + "\n", label="backup")
+        """The whole file, signed (as AWS backups are); the key file is made before the first
+        version."""
+        if self._key is None:
+            self._key = signing.create_key(self.path)
+        signed = signing.sign(self.doc, self._key, self.path)
+        atomic_write(self.path, json.dumps(signed, indent=2) + "\n", label="backup")
 
     def started(self, change: GcpChange, name: str) -> None:
         self._entry(change).update(result=PENDING, applied_name=name)
@@ -112,8 +118,10 @@ class GcpBackup:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_gcp_backup(path: str | Path) -> GcpBackup:
-    """Read and check a GCP backup; every problem is one line naming the file and key."""
+def load_gcp_backup(path: str | Path, *, unsigned_ok: bool = False,
+                    warn: Callable[[str], None] = lambda message: None) -> GcpBackup:
+    """Read and check a GCP backup: its signature (``signing.verify``), then that it agrees with
+    itself; every problem is one line naming the file and key."""
     text = str(path)
     try:
         doc = json.loads(read_input(path, label="backup", error=BackupError))
@@ -124,6 +132,7 @@ def load_gcp_backup(path: str | Path) -> GcpBackup:
         raise BackupError(f"{text}: {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise BackupError(f"{text}: not a valid JSON backup: {parse_problem(exc) or exc}") from None
+    signing.verify(doc, text, unsigned_ok=unsigned_ok, warn=warn)
     rules: dict[RuleRef, tuple[str, dict[str, Any]]] = {}
     for i, entry in enumerate(_list(doc, "rules", text)):
         where = f"{text}: rules[{i}]"
@@ -140,7 +149,7 @@ def load_gcp_backup(path: str | Path) -> GcpBackup:
         rules[(project, name)] = (network, resource)
     changes = tuple(_recorded(c, f"{text}: changes[{i}]") for i, c in enumerate(_list(doc, "changes", text)))
     _consistent(text, rules, changes)
-    meta = {k: v for k, v in doc.items() if k not in ("rules", "changes")}
+    meta = {k: v for k, v in doc.items() if k not in ("rules", "changes", signing.SIGNATURE)}
     return GcpBackup(text, rules, changes, meta)
 
 

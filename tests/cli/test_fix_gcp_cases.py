@@ -15,7 +15,7 @@ import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import NET_URL, PROJECT, SUBNET, ComputeFake, gcp_fake, rule, serve, tcp  # noqa: F401
 
-from sgaudit.remediate import gcp_apply, gcp_shapes
+from sgaudit.remediate import gcp_apply, gcp_shapes, signing
 from sgaudit.remediate.gcp_prove import UNTAGGED, NetworkRules
 from sgaudit.sources import gcpjson
 from sgaudit.sources.gcp_firewalls import CallError
@@ -254,7 +254,8 @@ def test_a_backup_that_contradicts_itself_is_refused(
     assert check(sgaudit, "--fix", "--yes", "--backup", path).code == 0
     doc = json.loads(path.read_text())
     edit(doc)
-    path.write_text(json.dumps(doc))
+    key = signing.key_path(path).read_bytes().strip()  # signed anew: the check under the signature
+    path.write_text(json.dumps(signing.sign(doc, key, path)))
     after = rules_of(gcp_fake)
     run = sgaudit("rollback", path, "--yes")
     assert run.code == 2
@@ -264,6 +265,33 @@ def test_a_backup_that_contradicts_itself_is_refused(
 
 
 # -- the fake refuses what GCP refuses ----------------------------------------------------------
+def test_an_edited_or_unsigned_gcp_backup_is_refused(
+        gcp_fake: ComputeFake, sgaudit: Callable[..., Run], tmp_path: Path) -> None:  # noqa: F811
+    """A GCP backup is signed as an AWS one is: an edit is caught before anything changes, and
+    an unsigned one needs --unsigned-ok (then its own consistency check still runs)."""
+    serve(gcp_fake, [*BASE, rule("shared-rdp", allowed=tcp("3389"))])
+    path = tmp_path / "b.json"
+    assert check(sgaudit, "--fix", "--yes", "--backup", path).code == 0
+    assert oct(signing.key_path(path).stat().st_mode & 0o777) == "0o600"
+    doc = json.loads(path.read_text())
+    edited = json.loads(json.dumps(doc))
+    edited["rules"][0]["resource"]["sourceRanges"] = ["0.0.0.0/1", "128.0.0.0/1"]
+    path.write_text(json.dumps(edited))
+    after = rules_of(gcp_fake)
+    run = sgaudit("rollback", path, "--yes")
+    assert (run.code, run.err_lines) == (2, [
+        f"sgaudit: error: {path}: the backup was changed after sgaudit wrote it (its signature does "
+        f"not match its key {signing.key_path(path)}); nothing was changed"])
+    del doc[signing.SIGNATURE]
+    path.write_text(json.dumps(doc))
+    run = sgaudit("rollback", path, "--yes")
+    assert run.code == 2 and "the backup is not signed" in run.err
+    assert rules_of(gcp_fake) == after
+    run = sgaudit("rollback", path, "--yes", "--unsigned-ok")
+    assert run.code == 0, run.err
+    assert "the backup is not signed" in run.err and rules_of(gcp_fake) != after
+
+
 def test_the_fake_refuses_what_gcp_refuses_and_operations_run_before_done(gcp_fake: ComputeFake) -> None:  # noqa: F811
     serve(gcp_fake, list(BASE))
     api = ComputeFirewalls()
