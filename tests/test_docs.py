@@ -150,3 +150,12 @@ def test_the_docs_examples_are_mostly_run() -> None:
 def test_the_conventions_parse_as_documented() -> None:
     body = "# a comment\nsgaudit check \\\n  --x  # exit 1\nfalse\n# sgaudit: error: no (exit 2)\n\necho ok"
     assert commands(body) == [("sgaudit check    --x  # exit 1", 1), ("false", 2), ("echo ok", 0)]
+
+
+def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
+    """What .ci/run does: a broken link or anchor, or a page outside the nav, fails the build."""
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "site" / "fixing" / "index.html").is_file()
