@@ -1,7 +1,7 @@
 """The documentation cannot drift from the program: every README link into docs/ lands on a page
 (and heading) that exists, and every ```sh block of README.md and docs/*.md runs.
 
-Conventions for ```sh blocks (see docs/index.md's sources):
+Conventions for ```sh blocks:
 - a block preceded by `<!-- not-tested: REASON -->` (blank lines between allowed) needs a real
   cloud, a server or an installation; it is skipped with REASON;
 - every other block runs in a fresh temporary directory holding a copy of the repository's
@@ -134,6 +134,11 @@ def test_readme_links_into_docs_land_on_pages() -> None:
         if not target.is_file() or (anchor and anchor not in _anchors(target)):
             broken.append(link)
     assert broken == []
+
+
+def test_the_readme_is_short() -> None:
+    """A newcomer's five minutes: the reference lives in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
 
 
 def test_every_page_is_in_the_site_nav() -> None:
