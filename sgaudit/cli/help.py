@@ -42,8 +42,14 @@ COMMANDS = ("check", "explain", "snapshot", "history", "rollback")
 
 
 def plain() -> bool:
-    """No colours or box drawing: stdout is not a terminal, or the user asked (NO_COLOR)."""
-    return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
+    """No colours or box drawing: stdout is not a terminal (or is closed: None), or the user
+    asked (NO_COLOR)."""
+    if os.environ.get("NO_COLOR") or sys.stdout is None:
+        return True
+    try:
+        return not sys.stdout.isatty()
+    except (ValueError, OSError):   # a closed or detached stream
+        return True
 
 
 def option_groups() -> dict[str, list[OptionGroupDict]]:
