@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import click
+from rich_click import RichCommand
 
 from sgaudit.cli.common import (
     check_history_server,
@@ -29,6 +30,7 @@ from sgaudit.cli.common import (
 )
 from sgaudit.cli.fix import FixOptions, fix_options
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options, wants_aws
+from sgaudit.cli.help import EXAMPLES
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.cli.notices import notify_options, plan_notices, send_notices
 from sgaudit.cli.securityhub import securityhub_option
@@ -38,7 +40,7 @@ from sgaudit.report import FORMATS, ReportFormat, format_for_path, renderer
 from sgaudit.scheduled.accept import accept, read_baselines
 
 
-@click.command()
+@click.command(cls=RichCommand, epilog=EXAMPLES["check"])
 @policy_option
 @snapshot_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import click
+from rich_click import RichCommand
 
 from sgaudit.cli.common import load_policy_with_warnings, now_utc, policy_option, read_source, snapshot_option
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options
+from sgaudit.cli.help import EXAMPLES
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from sgaudit.files import write_stdout
 
 
-@click.command()
+@click.command(cls=RichCommand, epilog=EXAMPLES["explain"])
 @policy_option
 @snapshot_option
 @click.argument("group_ids", nargs=-1)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import click
+from rich_click import RichCommand
 
 from sgaudit.cli.common import history_option
+from sgaudit.cli.help import EXAMPLES
 from sgaudit.errors import EXIT_OK, UsageError
 from sgaudit.files import write_stdout
 
 
-@click.command("history")
+@click.command("history", cls=RichCommand, epilog=EXAMPLES["history"])
 @history_option(required=True, help="The history that check --history wrote: a SQLite file or a "
                                     "postgresql:// URL. Default: $SGAUDIT_HISTORY.")
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Sequence
 
 import click
+from rich_click import RichGroup
 
 from sgaudit import __version__
 from sgaudit.cli.check import check
 from sgaudit.cli.common import set_quiet
 from sgaudit.cli.explain import explain
+from sgaudit.cli.help import EXAMPLES, help_config
 from sgaudit.cli.history import history_command
 from sgaudit.cli.rollback import rollback
 from sgaudit.cli.snapshot import snapshot_command
@@ -20,7 +22,16 @@ from sgaudit.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SgauditError
 from sgaudit.text import clean
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class SgauditGroup(RichGroup):
+    """rich-click's panels for help, click's own main loop: main() below turns every error into
+    one line (rich-click's loop prints the no-arguments help on stdout and exits by itself)."""
+
+    main = click.Group.main
+
+
+@click.group(cls=SgauditGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                  "rich_help_config": help_config()},
+             epilog=EXAMPLES["sgaudit"])
 @click.version_option(__version__, prog_name="sgaudit")
 def cli() -> None:
     """Audit Coiled cluster security groups against the options that should shape them."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
+from rich_click import RichCommand
 
+from sgaudit.cli.help import EXAMPLES
 from sgaudit.cli.live_options import LiveOptions, live_options
 
 
-@click.command()
+@click.command(cls=RichCommand, epilog=EXAMPLES["rollback"])
 @click.argument("backup_file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Apply without asking.")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone, change nothing.")

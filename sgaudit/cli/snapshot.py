@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import click
+from rich_click import RichCommand
 
 from sgaudit.cli.common import load_policy_with_warnings, now_utc, policy_option, refuse_unwritable, warn
 from sgaudit.cli.gcp_options import GcpOptions, gcp_options, scan_gcp, wants_aws
+from sgaudit.cli.help import EXAMPLES
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK
 
 
-@click.command("snapshot")
+@click.command("snapshot", cls=RichCommand, epilog=EXAMPLES["snapshot"])
 @policy_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Write the snapshot here (atomically); replay it with check --snapshot.")
