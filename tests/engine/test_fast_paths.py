@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sgaudit import addresses
@@ -186,11 +186,18 @@ def test_to_cidrs_spells_ranges_as_ipaddress_does(lo: int, size: int) -> None:
               *(st.integers(0, 300) for _ in range(4)), st.one_of(st.none(), st.integers(0, 40))),
     st.from_regex(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(/[0-9]{1,3})?", fullmatch=True),
     st.text(alphabet="0123456789./²٣ x:", max_size=20)))
+@example(text="0.0.0.0/00")
+@example(text="10.0.0.0/08")
 def test_ipv4_parsing_agrees_with_ipaddress(text: str) -> None:
-    """The regex fast path accepts only what ipaddress accepts, and reads it the same way."""
+    """The regex fast path accepts only what ipaddress accepts, and reads it the same way; but
+    a prefix length with a leading zero ("/00", "/08"), which ipaddress takes, is refused (a
+    prefix length is written without one: issue 19, item 11)."""
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
+        net = None
+    _, slash, length = text.strip().partition("/")
+    if slash and len(length) > 1 and length.startswith("0"):
         net = None
     try:
         got = addresses.parse_cidr(text)
