@@ -1,24 +1,30 @@
-"""Desired state x actual group -> findings. Pure: no I/O.
-
-Rules are compared by what they allow.  Each rule is a rectangle in (port axis x address line)
-for one protocol (see ``ports`` and ``addresses``); sources that are not addresses (another
-security group, an unread prefix list) are tokens that only match themselves.  "Extra" is the
-part of an actual rule outside the union of permitted rectangles; "missing" is the part of a
-required rule outside the union of actual ones.
-"""
+"""The differ: a group's actual rules against the wanted grants, into findings."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 
 from sgaudit import addresses, intervals, ports
+from sgaudit.engine.diff.reasons import describe_pieces
+from sgaudit.engine.diff.rects import (
+    CACHE_LIMIT,
+    FULL,
+    OTHER,
+    SELF_SOURCE,
+    AddrSpan,
+    MissingGaps,
+    Outside,
+    Rect,
+    Source,
+    Span,
+    finding_key,
+    gcp_key,
+)
+from sgaudit.engine.diff.severity import axis_severities, rule_severity, span_severity
+from sgaudit.engine.diff.uncovered import _meets, may_touch, rect_covers, uncovered, uncovered_contained
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import (
-    PUBLIC_SOURCE_KINDS,
     DesiredState,
     Finding,
     Grant,
@@ -26,94 +32,7 @@ from sgaudit.model import (
     Kind,
     Rule,
     Severity,
-    quick_init,
 )
-
-#: required grants not (wholly) allowed, each with the pieces missing
-MissingGaps = tuple[tuple[Grant, tuple["Outside", ...]], ...]
-
-ADMIN_PORTS: intervals.IntervalSet = ((22, 22), (23, 23), (3389, 3389), (5985, 5986))
-OTHER = "other"  # every protocol but the named ones
-_FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Source:
-    """A rule source as something comparable: addresses, or a token (sg-…, pl-…, self)."""
-
-    addrs: intervals.IntervalSet = ()
-    token: str | None = None
-
-
-_SELF_SOURCE = Source(token=SELF)
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Rect:
-    axis: intervals.IntervalSet
-    source: Source
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Outside:
-    """A piece of a rule not covered: one protocol, some ports, some sources."""
-
-    protocol: str
-    axis: intervals.IntervalSet
-    addrs: intervals.IntervalSet = ()
-    token: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    """What an envelope permits on one protocol and port interval, as addresses, so that a
-    rule with one CIDR is judged by two binary searches (no cache of it needed).
-
-    ``axis``: the ports on the axis; ``ports_text``: how a reason names them ("22 ", or ""
-    when they are all of the protocol's);
-    ``cover``: addresses for which every one of these ports is permitted (merged);
-    ``near``: addresses that some permitted rect meets on any of these ports (merged);
-    ``vpc``: an unknown-VPC rect is among them (the general path handles those);
-    ``touches``: a rule there may cover a required rule."""
-
-    axis: intervals.IntervalSet
-    ports_text: str
-    cover: intervals.IntervalSet
-    cover_starts: tuple[int, ...]
-    near: intervals.IntervalSet
-    near_starts: tuple[int, ...]
-    vpc: bool
-    touches: bool
-    #: see ``_axis_severities``
-    severities: tuple[Severity, Severity, bool]
-
-
-#: what an envelope permits on one protocol and port axis: (cover, its starts, near, its
-#: starts, an unknown VPC among them) - see ``_Span``
-_AddrSpan = tuple[intervals.IntervalSet, tuple[int, ...], intervals.IntervalSet, tuple[int, ...], bool]
-
-#: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
-#: carried by the fast paths, which need no cache, and memory stays bounded
-CACHE_LIMIT = 65536
-
-
-def finding_key(kind: str, account: str, region: str, group_id: str, protocol: str,
-                from_port: int, to_port: int, source: str) -> str:
-    """Stable across runs: no rule ids, descriptions or times."""
-    return f"{kind}|{account}|{region}|{group_id}|{protocol}|{from_port}|{to_port}|{source}"
-
-
-def _gcp_key(kind: str, group: Group, protocol: str, from_port: int, to_port: int, source: str,
-             rule_name: str | None) -> str:
-    """A GCP target's key: a tag is unique only within its network, and unlike AWS two rules can
-    grant the same ingress, so an extra also names its rule (a name people chose, stable across
-    runs - not an id the cloud assigns)."""
-    key = finding_key(kind, group.account, group.region, f"{group.vpc_id}/{group.group_id}",
-                      protocol, from_port, to_port, source)
-    return key + (f"|{rule_name}" if rule_name else "")
 
 
 class Differ:
@@ -134,9 +53,9 @@ class Differ:
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
         self._reach: dict[int, tuple[DesiredState, dict[str, intervals.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
-        self._spans: dict[tuple[int, str, int, int], _Span] = {}
+        self._spans: dict[tuple[int, str, int, int], Span] = {}
         self._piece_spans: dict[tuple[int, str, intervals.IntervalSet],
-                                tuple[Mapping[str, list[Rect]], _AddrSpan]] = {}
+                                tuple[Mapping[str, list[Rect]], AddrSpan]] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
         #: (envelope, region, rule signature) -> (that envelope, which required rules it covers)
         self._covers: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], frozenset[int]]] = {}
@@ -146,7 +65,7 @@ class Differ:
     # -- sources -------------------------------------------------------------------------
     def source_of(self, source: str, group: Group) -> Source:
         if source == SELF or source == group.group_id:
-            return _SELF_SOURCE
+            return SELF_SOURCE
         key = (group.region, source)
         found = self._sources.get(key)
         if found is None:
@@ -220,7 +139,7 @@ class Differ:
         cache_key = (id(env), group.region, sig)
         entry = self._rule_cache.get(cache_key)
         if entry is None:
-            entry = self._classify(rule, group, env, _may_touch(sig, reach),
+            entry = self._classify(rule, group, env, may_touch(sig, reach),
                                    desired.unresolved is not None)
             if len(self._rule_cache) < CACHE_LIMIT:
                 self._rule_cache[cache_key] = entry
@@ -248,21 +167,21 @@ class Differ:
         # a parsed IPv4 source is already its interval's canonical CIDR text
         origin = (src if parsed is not None else
                   addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),)))
-        severity = _span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
+        severity = span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
         return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}", severity),
                 span.touches)
 
     def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
-              reach: Mapping[str, intervals.IntervalSet]) -> _Span:
+              reach: Mapping[str, intervals.IntervalSet]) -> Span:
         """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
         _, protocol, from_port, to_port = key
         axis = ports.axis_interval(protocol, from_port, to_port)
         cover, cover_starts, near, near_starts, vpc = self._addr_span(env, protocol, (axis,))
         # describe_pieces names a protocol wholly outside without its ports
-        text = "" if (axis,) == _FULL else ports.format_axis(protocol, (axis,)) + " "
-        span = _Span((axis,), text, cover, cover_starts, near, near_starts, vpc,
-                     _may_touch((protocol, from_port, to_port, ""), reach),
-                     _axis_severities(protocol, (axis,)))
+        text = "" if (axis,) == FULL else ports.format_axis(protocol, (axis,)) + " "
+        span = Span((axis,), text, cover, cover_starts, near, near_starts, vpc,
+                     may_touch((protocol, from_port, to_port, ""), reach),
+                     axis_severities(protocol, (axis,)))
         if len(self._spans) < CACHE_LIMIT:
             self._spans[key] = span
         return span
@@ -298,7 +217,7 @@ class Differ:
         have = (rule.protocol, ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),
                 self.source_of(rule.source, group))
         found = frozenset(i for i, (protocol, want) in enumerate(required)
-                          if _rect_covers(have, protocol, want))
+                          if rect_covers(have, protocol, want))
         if len(self._covers) < CACHE_LIMIT:
             self._covers[key] = (env, found)
         return found
@@ -339,8 +258,8 @@ class Differ:
                              env: Mapping[str, list[Rect]]) -> tuple[Outside, ...]:
         source = self.source_of(rule.source, group)
         if rule.protocol == ports.ALL:
-            pieces = [(p, _FULL, self._candidates(env, p, _FULL)) for p in ports.NAMED]
-            pieces.append((OTHER, _FULL, list(env.get(ports.ALL, []))))
+            pieces = [(p, FULL, self._candidates(env, p, FULL)) for p in ports.NAMED]
+            pieces.append((OTHER, FULL, list(env.get(ports.ALL, []))))
         else:
             axis: intervals.IntervalSet = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
             pieces = [(rule.protocol, axis, self._candidates(env, rule.protocol, axis))]
@@ -478,8 +397,8 @@ class Differ:
         return (piece,)
 
     def _addr_span(self, env: Mapping[str, list[Rect]], protocol: str,
-                   axis: intervals.IntervalSet) -> _AddrSpan:
-        """The envelope on (protocol, ports) in addresses, as ``_Span`` holds it: what covers
+                   axis: intervals.IntervalSet) -> AddrSpan:
+        """The envelope on (protocol, ports) in addresses, as ``Span`` holds it: what covers
         all the ports, what meets any, and whether an unknown VPC is among them."""
         rects = self._candidates(env, protocol, axis)
         addr_rects = [r for r in rects if r.source.token is None]
@@ -496,310 +415,12 @@ class Differ:
         gcp = group.cloud == "gcp"
         out = []
         for rule, reason, severity in extras:
-            key = (_gcp_key("extra", group, rule.protocol, rule.from_port, rule.to_port, rule.source,
+            key = (gcp_key("extra", group, rule.protocol, rule.from_port, rule.to_port, rule.source,
                             rule.rule_id) if gcp else None)
             out.append(self._extra_finding(group, rule, reason, severity, key))
         for grant, reason in missing:
-            key = (_gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
+            key = (gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
                             grant.source, None) if gcp else None)
             out.append(self._missing_finding(group, grant, (), reason, key))
         return tuple(out)
 
-
-#: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6
-#: blocks of at most /44 per VPC (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
-MAX_VPC_V4 = 50 * (1 << 16)
-MAX_VPC_V6 = 5 * (1 << 84)
-
-
-def could_be_inside_a_vpc(addrs: intervals.IntervalSet) -> bool:
-    """Whether these addresses could all lie inside some VPC whose CIDR is unknown."""
-    v4 = sum(hi - lo + 1 for lo, hi in intervals.intersect(addrs, addresses.V4_ALL))
-    v6 = sum(hi - lo + 1 for lo, hi in intervals.intersect(addrs, addresses.V6_ALL))
-    return v4 <= MAX_VPC_V4 and v6 <= MAX_VPC_V6
-
-
-def uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
-              rects: Sequence[Rect]) -> list[Outside]:
-    """The part of (axis x source) that no rect covers, as pieces with merged address ranges.
-
-    A rect from UNKNOWN_VPC (a VPC whose CIDR is unknown) covers a piece's ports only when the
-    piece's addresses could all lie inside some VPC: what is reported is then outside the
-    envelope whatever the VPC's CIDR is."""
-    rects = [r for r in rects if intervals.intersect(r.axis, axis)]
-    vpc_axis = intervals.normalize(iv for r in rects if r.source.token == UNKNOWN_VPC for iv in r.axis)
-    pieces = _uncovered(protocol, axis, source, rects)
-    if not vpc_axis or source.token is not None:
-        return pieces
-    out = []
-    for piece in pieces:
-        if could_be_inside_a_vpc(piece.addrs):
-            rest = intervals.subtract(piece.axis, vpc_axis)
-            if rest:
-                out.append(Outside(protocol, rest, addrs=piece.addrs))
-        else:
-            out.append(piece)
-    return out
-
-
-def address_rects(rects: Sequence[Rect]) -> list[Rect] | None:
-    """The rects that name addresses (another kind of source covers none), for the shortcuts of
-    ``uncovered``; None when one comes from an unknown VPC, which only ``uncovered`` weighs."""
-    out = []
-    for r in rects:
-        token = r.source.token
-        if token is None:
-            out.append(r)
-        elif token == UNKNOWN_VPC:
-            return None
-    return out
-
-
-def uncovered_contained(protocol: str, axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
-                        rects: Sequence[Rect]) -> list[Outside] | None:
-    """``uncovered`` of one address range, without its cut-point sweep, when every rect's
-    addresses either contain the range or miss it (a CIDR against rules from 0.0.0.0/0 or from
-    other CIDRs): what is left is then the axis less the ports of the containing rects, for
-    all of the range.  None when some rect covers only part of the range, or comes from an
-    unknown VPC."""
-    addr_rects = address_rects(rects)
-    if addr_rects is None:
-        return None
-    ports_covered: list[intervals.Interval] = []
-    for r in addr_rects:
-        if intervals.covers(r.source.addrs, addrs):
-            ports_covered.extend(r.axis)
-        elif intervals.intersect(r.source.addrs, addrs):
-            return None
-    rest = intervals.subtract(axis, intervals.normalize(ports_covered))
-    return [Outside(protocol, rest, addrs=addrs)] if rest else []
-
-
-def _uncovered(protocol: str, axis: intervals.IntervalSet, source: Source,
-               rects: Sequence[Rect]) -> list[Outside]:
-    if source.token is not None:
-        covered = intervals.normalize(iv for r in rects if r.source.token == source.token for iv in r.axis)
-        rest = intervals.subtract(axis, covered)
-        return [Outside(protocol, rest, token=source.token)] if rest else []
-    addr_rects = [r for r in rects if r.source.token is None and r.source.addrs]
-    if not addr_rects:  # an empty prefix list allows nothing, so nothing of it is outside
-        return [Outside(protocol, axis, addrs=source.addrs)] if source.addrs else []
-    by_axis: dict[intervals.IntervalSet, list[intervals.Interval]] = {}
-    for lo, hi, rest in _uncovered_runs(axis, source.addrs, addr_rects):
-        by_axis.setdefault(rest, []).append((lo, hi))
-    return [Outside(protocol, rest, addrs=intervals.normalize(ivs)) for rest, ivs in by_axis.items()]
-
-
-def _uncovered_runs(axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
-                    rects: Sequence[Rect]) -> list[tuple[int, int, intervals.IntervalSet]]:
-    """(first, last address, ports not covered) over the source's addresses, cut where any
-    rect's addresses start or end; neighbouring runs with the same ports are merged.
-
-    One sweep along the address line: a rect's ports join the covered ports where its addresses
-    start and leave where they end (``intervals.Coverage``), so the cost is near-linear in
-    rects, not cut points x rects."""
-    changes = _address_changes(rects)
-    points = set(changes)
-    for lo, hi in addrs:
-        points.update((lo, hi + 1))
-    coverage = intervals.Coverage(axis, (iv for r in rects for iv in r.axis))
-    rest = axis
-    runs: list[tuple[int, int, intervals.IntervalSet]] = []
-    inside = 0  # the first of the source's intervals that does not end before the point
-    for lo, nxt in pairwise(sorted(points)):
-        change = changes.get(lo)
-        if change:
-            for ports_of, delta in change:
-                for iv in ports_of:
-                    coverage.add(iv, delta)
-            rest = coverage.uncovered()
-        while inside < len(addrs) and addrs[inside][1] < lo:
-            inside += 1
-        if not rest or inside == len(addrs) or addrs[inside][0] > lo:
-            continue
-        if runs and runs[-1][1] + 1 == lo and runs[-1][2] == rest:
-            runs[-1] = (runs[-1][0], nxt - 1, rest)
-        else:
-            runs.append((lo, nxt - 1, rest))
-    return runs
-
-
-def _address_changes(rects: Sequence[Rect]) -> dict[int, list[tuple[intervals.IntervalSet, int]]]:
-    """Where along the address line each rect's ports start (1) and stop (-1) being covered."""
-    changes: dict[int, list[tuple[intervals.IntervalSet, int]]] = {}
-    for r in rects:
-        for lo, hi in r.source.addrs:
-            changes.setdefault(lo, []).append((r.axis, 1))
-            changes.setdefault(hi + 1, []).append((r.axis, -1))
-    return changes
-
-
-def _may_touch(sig: tuple[str, int, int, str], reach: Mapping[str, intervals.IntervalSet]) -> bool:
-    protocol, from_port, to_port, _ = sig
-    if protocol == ports.ALL:
-        return bool(reach)
-    occupied = reach.get(protocol)
-    return occupied is not None and bool(occupied) and bool(
-        intervals.intersect(occupied, (ports.axis_interval(protocol, from_port, to_port),)))
-
-
-def _meets(merged: intervals.IntervalSet, starts: tuple[int, ...], lo: int, hi: int) -> bool:
-    """``lo..hi`` shares an address with the merged interval set."""
-    i = bisect_right(starts, hi) - 1
-    return i >= 0 and merged[i][1] >= lo
-
-
-def _rect_covers(rule: tuple[str, intervals.Interval, Source], protocol: str, want: Rect) -> bool:
-    """Whether one actual rule (protocol, port interval, source) allows all of ``want``."""
-    have_protocol, axis, have = rule
-    if have_protocol != protocol and have_protocol != ports.ALL:
-        return False
-    if not intervals.covers((axis,), want.axis):
-        return False
-    if want.source.token is not None:
-        return have.token == want.source.token
-    return have.token is None and intervals.covers(have.addrs, want.source.addrs)
-
-
-def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:
-    """What of a rule is not covered, shortest first: protocols wholly outside are named
-    together; at most ``limit`` partial pieces are spelled out."""
-    wholly = [p for p in pieces if p.token == whole.token and p.addrs == whole.addrs
-              and p.axis == _FULL]
-    partial = [p for p in pieces if p not in wholly]
-    texts = [describe_outside(p, whole) for p in partial[:limit]]
-    if len(partial) > limit:
-        texts.append(f"and {len(partial) - limit} more range(s)")
-    if wholly:
-        names = ["all other protocols" if p.protocol == OTHER else p.protocol for p in wholly]
-        origin = whole.token if whole.token is not None else describe_addrs(whole.addrs, whole.addrs)
-        texts.append(f"{', '.join(names)} from {origin}")
-    return "; ".join(texts)
-
-
-def describe_outside(piece: Outside, whole: Source) -> str:
-    """"tcp 22 from 0.0.0.0/0 except 10.0.0.0/16" — what part of a rule is not covered."""
-    if piece.protocol == OTHER:
-        what = "all other protocols"
-    else:
-        what = f"{piece.protocol} {ports.format_axis(piece.protocol, piece.axis)}"
-    if piece.token is not None:
-        return f"{what} from {piece.token}"
-    return f"{what} from {describe_addrs(piece.addrs, whole.addrs)}"
-
-
-@lru_cache(maxsize=16384)
-def describe_addrs(part: intervals.IntervalSet, whole: intervals.IntervalSet) -> str:
-    if part == whole:  # one aligned block (a rule's one CIDR) is spelled from integers
-        return (len(whole) == 1 and addresses.interval_text(*whole[0])) or addresses.describe(whole)
-    rest = intervals.subtract(whole, part)
-    if len(addresses.to_cidrs(rest)) < len(addresses.to_cidrs(part)):
-        return f"{addresses.describe(whole)} except {addresses.describe(rest)}"
-    return addresses.describe(part)
-
-
-def extra_severity(outside: Sequence[Outside]) -> Severity:
-    """The worst of the pieces' severities (low when there are none)."""
-    if len(outside) == 1:
-        return _one_piece_severity(outside[0])
-    return Severity.worst(_one_piece_severity(piece) for piece in outside) or Severity.LOW
-
-
-def _one_piece_severity(piece: Outside) -> Severity:
-    """``_piece_severity``, from integers when the piece is one address range on one port
-    axis (its protocol and ports decided once per axis, as for a ``_Span``)."""
-    if piece.token is None and len(piece.addrs) == 1:
-        lo, hi = piece.addrs[0]
-        found = _severity_from(_cached_axis_severities(piece.protocol, piece.axis), lo, hi)
-        if found is not None:
-            return found
-    return _piece_severity(piece)
-
-
-@lru_cache(maxsize=4096)
-def _cached_axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severity, Severity, bool]:
-    return _axis_severities(protocol, axis)
-
-
-def rule_severity(rule: Rule, source: Source) -> Severity:
-    """The severity of an extra rule as it stands, whole (the README's table): what the policy
-    permits of it never lowers it, so the same rule rates the same under every policy."""
-    if rule.protocol == ports.ALL:
-        return _piece_severity(Outside(OTHER, _FULL, source.addrs, source.token))
-    axis = (ports.axis_interval(rule.protocol, rule.from_port, rule.to_port),)
-    return _piece_severity(Outside(rule.protocol, axis, source.addrs, source.token))
-
-
-def _piece_severity(piece: Outside) -> Severity:
-    """critical: all traffic from public addresses, or an admin port from a world-scale range;
-    high: anything else from public addresses; medium: private ranges, other groups and
-    prefix lists; low: icmp from private ranges."""
-    if piece.token is not None:
-        return _token_severity(piece)
-    public = intervals.subtract(piece.addrs, addresses.private_space())
-    if not public:
-        return Severity.LOW if piece.protocol in ports.ICMP else Severity.MEDIUM
-    all_traffic = piece.protocol == OTHER or ports.every_port(piece.protocol, piece.axis)
-    if all_traffic:
-        return Severity.CRITICAL
-    if _world_scale(public) and piece.protocol == "tcp" and intervals.intersect(piece.axis, ADMIN_PORTS):
-        return Severity.CRITICAL
-    return Severity.HIGH
-
-
-def _token_severity(piece: Outside) -> Severity:
-    """Other groups, prefix lists, tags and service accounts are medium; a firewall-policy
-    source that stands for internet addresses (a country, a threat list, a domain, an address
-    group: ``PUBLIC_SOURCE_KINDS``) is public and, since its size is unknown, world-scale."""
-    kind = piece.token.partition(":")[0] if piece.token else ""
-    if kind not in PUBLIC_SOURCE_KINDS:
-        return Severity.MEDIUM
-    _, public, admin = _axis_severities(piece.protocol, piece.axis)
-    return Severity.CRITICAL if admin else public
-
-
-def _axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severity, Severity, bool]:
-    """What ``_piece_severity`` decides from the protocol and ports alone (a span's, computed
-    once): the severity from private addresses, from public ones, and whether a world-scale
-    public source raises the latter to critical (an admin port over tcp)."""
-    private = Severity.LOW if protocol in ports.ICMP else Severity.MEDIUM
-    if protocol == OTHER or ports.every_port(protocol, axis):
-        return private, Severity.CRITICAL, False
-    admin = protocol == "tcp" and bool(intervals.intersect(axis, ADMIN_PORTS))
-    return private, Severity.HIGH, admin
-
-
-def _span_severity(span: _Span, lo: int, hi: int) -> Severity | None:
-    """``rule_severity`` of one CIDR ``lo..hi`` on the span's protocol and ports, from integers:
-    a source wholly inside one private range or wholly outside all of them (the usual case);
-    None when it straddles private space (the caller takes ``rule_severity``)."""
-    return _severity_from(span.severities, lo, hi)
-
-
-def _severity_from(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
-    """``_span_severity`` from a protocol and port axis's ``_axis_severities``."""
-    private = addresses.private_space()
-    i = bisect_right(_private_starts(), hi) - 1  # the last private range starting at or below hi
-    if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
-        return severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
-    _, public, admin = severities
-    return Severity.CRITICAL if admin and _world_scale_interval(lo, hi) else public
-
-
-def _world_scale_interval(lo: int, hi: int) -> bool:
-    """``_world_scale`` of the one interval ``lo..hi``, by arithmetic."""
-    v4 = min(hi, addresses.V6_OFFSET - 1) - lo + 1 if lo < addresses.V6_OFFSET else 0
-    v6 = hi - max(lo, addresses.V6_OFFSET) + 1 if hi >= addresses.V6_OFFSET else 0
-    return v4 >= 1 << 24 or v6 >= 1 << 96
-
-
-@lru_cache(maxsize=1)
-def _private_starts() -> tuple[int, ...]:
-    return tuple(lo for lo, _ in addresses.private_space())
-
-
-def _world_scale(public: intervals.IntervalSet) -> bool:
-    """At least a /8 of public IPv4 space or a /32 of IPv6: reachable by "the world"."""
-    v4 = sum(hi - lo + 1 for lo, hi in intervals.intersect(public, addresses.V4_ALL))
-    v6 = sum(hi - lo + 1 for lo, hi in intervals.intersect(public, addresses.V6_ALL))
-    return v4 >= 1 << 24 or v6 >= 1 << 96
