@@ -26,8 +26,10 @@ from sgaudit.sources import gcp
 GCP = FIXTURES / "gcp"
 SLOW, FAST = "coiled-slow", "coiled-demo"
 DRIP = 0.2
-#: the deadline, a watchdog tick, and the time to wind down (generous: the machine is shared)
-SLACK = 4.0
+#: the deadline, a watchdog tick, and the time to wind down: generous, because a loaded CI machine
+#: must not fail a test on time; without the deadline the dripped answer takes many minutes and
+#: the timed-out error asserted beside each bound never comes
+SLACK = 30.0
 
 
 @pytest.fixture
