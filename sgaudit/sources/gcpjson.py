@@ -34,7 +34,7 @@ _ACTIONS = {"allow": "allow", "deny": "deny", "goto_next": "goto_next",
 #: effective-firewalls policy ``type`` -> FirewallPolicy.kind.  Google documents where regional
 #: system policies are evaluated (right after the hierarchical ones, whatever the enforcement
 #: order), not global ones (nor "SYSTEM", the type networks.getEffectiveFirewalls names them
-#: by): those are "system-global", whose place is unknown (see the README)
+#: by): those are "system-global", whose place is unknown (see docs/gcp-effective-ingress.md)
 _POLICY_KINDS = {"HIERARCHY": "hierarchical", "NETWORK": "network", "NETWORK_REGIONAL": "regional",
                  "SYSTEM_REGIONAL": "system", "SYSTEM_GLOBAL": "system-global", "SYSTEM": "system-global"}
 #: evaluation order of the kinds (within a kind: the answer's order, by association priority)

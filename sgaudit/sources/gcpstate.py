@@ -255,7 +255,7 @@ class GcpCollector:
     def _check_system(self, networks: Mapping[Key, GcpNetwork]) -> None:
         """Google documents where regional system policies are evaluated, not global ones: a
         global system policy that allows or denies ingress leaves the network's verdict
-        uncertain (its rules are counted as possibly applying; see the README)."""
+        uncertain (its rules are counted as possibly applying; see docs/gcp-effective-ingress.md)."""
         for (project, name), network in networks.items():
             for policy in network.policies or ():
                 if policy.kind == "system-global" and gj.decides_ingress(policy):
@@ -273,7 +273,7 @@ class GcpCollector:
         """A scanned project's network with rules and subnets in a region whose regional
         policies were not read (a snapshot by an older sgaudit, or one edited): those policies
         could allow or deny anything there, so the project is incomplete.  (gcloud files cannot
-        say which regions they cover: they are not checked, see the README.)"""
+        say which regions they cover: they are not checked, see docs/gcp.md.)"""
         scanned = self.read_kinds.get("project", set()) & self.read_kinds.get(gj.SUBNETS, set())
         scanned -= {e.account for e in self.errors}  # already incomplete, with the reason
         for project, network in sorted({(r.project, r.network) for r, _ in self.rules.values()}):

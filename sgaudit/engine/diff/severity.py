@@ -39,7 +39,7 @@ def _cached_axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple
 
 
 def rule_severity(rule: Rule, source: Source) -> Severity:
-    """The severity of an extra rule as it stands, whole (the README's table): what the policy
+    """The severity of an extra rule as it stands, whole (docs/severity.md): what the policy
     permits of it never lowers it, so the same rule rates the same under every policy."""
     if rule.protocol == ports.ALL:
         return _piece_severity(Outside(OTHER, FULL, source.addrs, source.token))

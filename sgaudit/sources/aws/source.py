@@ -28,7 +28,7 @@ from sgaudit.sources.aws.sessions import CREDENTIALS_HELP, AwsTarget, Sessions
 #: progress callback: (finished region scans, all region scans known so far, groups read);
 #: organization scans add accounts_done=, accounts_total= and errors=
 ProgressHook = Callable[..., None]
-#: threads across accounts x regions (--max-workers); see bench/bench_org.py and the README
+#: threads across accounts x regions (--max-workers); see bench/bench_org.py and docs/aws.md
 MAX_WORKERS = 16
 #: no account sees more than this many calls at once (its API rate limits are its own)
 PER_ACCOUNT = 4
