@@ -8,11 +8,15 @@ REPEAT rounds, interleaved, taking the median of each:
   - floor (calls only): the same two calls on an existing client;
   - `sgaudit check --format json` in-process (sgaudit.cli.main), with its API calls counted by
     botocore's before-call event;
-  - `sgaudit check --format json` as a fresh process (adds interpreter start and imports).
+  - `sgaudit check --format json` as a fresh process (adds interpreter start and imports);
+  - `sgaudit check --format json --no-rule-ids` in-process: no DescribeSecurityGroupRules.
+--drifted D gives D of the tagged groups an extra rule (RDP from anywhere): extra findings, whose
+rule ids cost DescribeSecurityGroupRules calls, counted apart from the scan's own calls.
 Nothing leaves 127.0.0.1: fake credentials, AWS_ENDPOINT_URL on moto, instance metadata off.
 
     python bench/bench_live.py            # N = 1,000
     python bench/bench_live.py -n 500 --repeat 7
+    python bench/bench_live.py --drifted 370    # 370 of the 500 tagged groups with an extra rule
 """
 
 from __future__ import annotations
@@ -55,7 +59,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed(client: Any, n: int) -> None:
+RDP = {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+RULE_READS = "DescribeSecurityGroupRules"
+
+
+def seed(client: Any, n: int, drifted: int = 0) -> None:
     vpcs = [client.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(3)]
     coiled = [{"ResourceType": "security-group", "Tags": [{"Key": "owner", "Value": "coiled"},
                                                           {"Key": "coiled-cluster", "Value": "x"}]}]
@@ -68,6 +76,8 @@ def seed(client: Any, n: int) -> None:
                   "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
                  {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
                   "IpRanges": [{"CidrIp": "0.0.0.0/0" if i % 10 else "10.0.0.0/8"}]}]
+        if tagged and i // 2 < drifted:
+            rules.append(RDP)
         client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=rules)
 
 
@@ -89,6 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--groups", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--drifted", type=int, default=0,
+                        help="tagged groups given an extra rule (default 0)")
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -105,7 +117,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         isolate(endpoint, Path(scratch))
         started = time.perf_counter()
-        seed(boto3.client("ec2", region_name=REGION, endpoint_url=endpoint), args.groups)
+        seed(boto3.client("ec2", region_name=REGION, endpoint_url=endpoint), args.groups, args.drifted)
         print(f"moto on {endpoint}: {args.groups} groups ({args.groups - args.groups // 2} tagged) "
               f"created in {time.perf_counter() - started:.1f}s")
 
@@ -116,17 +128,20 @@ def main() -> None:
         floor(lambda: warm)  # warm moto's own caches before any timing
         out = Path(scratch) / "report.json"
         counter: Counter[str] = Counter()
+        counters = {"check": counter, "no_ids": Counter[str]()}
+        active = ["check"]
 
         def count(client: Any) -> None:
             client.meta.events.register("before-call.*.*",
-                                        lambda model, **_: counter.update([model.name]))
+                                        lambda model, **_: counters[active[0]].update([model.name]))
 
         aws.AwsSource = functools.partial(aws.AwsSource, client_hook=count)  # type: ignore[misc]
         argv = ["check", "-q", "--format", "json", "-o", str(out), "--regions", REGION]
 
-        def in_process() -> None:
+        def in_process(extra: tuple[str, ...] = ()) -> None:
+            active[0] = "no_ids" if extra else "check"
             try:
-                sgaudit_main(argv)
+                sgaudit_main([*argv, *extra])
             except SystemExit as exc:
                 assert exc.code == 0, exc.code
 
@@ -135,7 +150,8 @@ def main() -> None:
 
         # interleaved, so that a busy machine slows every contender alike
         runs = {"floor": lambda: floor(fresh_client), "calls": lambda: floor(lambda: warm),
-                "check": in_process, "process": new_process}
+                "check": in_process, "process": new_process,
+                "no_ids": lambda: in_process(("--no-rule-ids",))}
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
             for name, fn in runs.items():
@@ -144,21 +160,27 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
                 if name == "floor":
                     selected, floor_calls = result
-        t_floor, t_calls, t_check, t_proc = (statistics.median(times[n]) for n in runs)
+        t_floor, t_calls, t_check, t_proc, t_no_ids = (statistics.median(times[n]) for n in runs)
         calls_per_run = {op: n // args.repeat for op, n in sorted(counter.items())}
+        id_calls = calls_per_run.pop(RULE_READS, 0)
+        no_ids_calls = {op: n // args.repeat for op, n in sorted(counters["no_ids"].items())}
+        no_id_reads = no_ids_calls.pop(RULE_READS, 0)
         import json
 
-        audited = json.loads(out.read_text())["summary"]["groups"]
+        summary = json.loads(out.read_text())["summary"]
+        audited = summary["groups"]
     server.stop()
 
-    print(f"selected groups: floor {selected}, sgaudit {audited}")
+    print(f"selected groups: floor {selected}, sgaudit {audited}; drifted (seeded) {args.drifted}")
     print(f"{'':44} {'median s':>9} {'x floor':>8}  API calls")
     print(f"{'floor: new client + DSG pages + DescribeVpcs':44} {t_floor:9.3f} {1:8.2f}  {floor_calls}")
     print(f"{'floor, calls only (existing client)':44} {t_calls:9.3f} {t_calls / t_floor:8.2f}  "
           f"{floor_calls}")
     print(f"{'sgaudit check (in-process)':44} {t_check:9.3f} {t_check / t_floor:8.2f}  "
-          f"{sum(calls_per_run.values())} {calls_per_run}")
+          f"{sum(calls_per_run.values())} {calls_per_run} + rule ids: {id_calls}")
     print(f"{'sgaudit check (new process)':44} {t_proc:9.3f} {t_proc / t_floor:8.2f}")
+    print(f"{'sgaudit check --no-rule-ids (in-process)':44} {t_no_ids:9.3f} {t_no_ids / t_floor:8.2f}  "
+          f"{sum(no_ids_calls.values())} {no_ids_calls} + rule ids: {no_id_reads}")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,11 @@ from sgaudit.scheduled.accept import accept, read_baselines
                    "scan with a fixed clock is not recorded).")
 @notify_options
 @live_options
+@click.option("--no-rule-ids", "no_rule_ids", is_flag=True,
+              help="Live AWS scan: do not read the rule ids (sgr-...) of drifted groups' extra "
+                   "findings (one DescribeSecurityGroupRules series per drifted region). Without "
+                   "it they are read only when a report (json, html, sarif, junit, asff, ocsf), "
+                   "--notify or --securityhub shows them.")
 @gcp_options
 @fix_options
 @securityhub_option
@@ -81,7 +86,7 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
           record_what_if: bool = False, live: LiveOptions | None = None,
           fixing: FixOptions | None = None, gcp: GcpOptions | None = None,
           notify: tuple[str, ...] = (), notify_on: str | None = None,
-          securityhub: bool = False, reports: tuple[str, ...] = ()) -> None:
+          securityhub: bool = False, reports: tuple[str, ...] = (), no_rule_ids: bool = False) -> None:
     """Compare security groups with their desired state and report drift (--fix: and repair it)."""
     from sgaudit.cli import securityhub as hub
     from sgaudit.engine.audit import audit
@@ -105,8 +110,10 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     if securityhub:
         hub.require_places(snapshot)
+    ids_shown = not no_rule_ids and _rule_ids_shown([fmt, *(f for _, f in also)],
+                                                    notices is not None or securityhub)
     report = _with_scan_details(audit(policy, snapshot, now), snapshot,
-                                None if snapshots else (live or LiveOptions()))
+                                (live or LiveOptions()) if ids_shown and not snapshots else None)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)
@@ -171,6 +178,17 @@ def _with_scan_details(report: Report, snapshot: Snapshot, live: LiveOptions | N
     if snapshot.accounts is not None:
         report = replace(report, accounts=snapshot.accounts)
     return live.with_rule_ids(report, warn) if live is not None else report
+
+
+#: the report formats that print rule ids (table and markdown do not)
+RULE_ID_FORMATS = frozenset({ReportFormat.JSON, ReportFormat.HTML, ReportFormat.SARIF,
+                             ReportFormat.JUNIT, ReportFormat.ASFF, ReportFormat.OCSF})
+
+
+def _rule_ids_shown(formats: list[str], delivered: bool) -> bool:
+    """Whether anything this scan writes or sends shows rule ids: only then are they read
+    (``DescribeSecurityGroupRules`` per drifted region). Notices and Security Hub show them."""
+    return delivered or any(ReportFormat(f) in RULE_ID_FORMATS for f in formats)
 
 
 def write_reports(report: Report, main: tuple[str | None, str] | None,

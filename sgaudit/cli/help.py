@@ -17,7 +17,7 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Output", ("--format", "--output", "--report", "--fail-on-drift", "--allow-partial", "--quiet",
                 "--limit")),
     ("AWS", ("--profile", "--role-arn", "--external-id", "--regions", "--endpoint-url", "--org-role",
-             "--accounts", "--exclude-accounts")),
+             "--accounts", "--exclude-accounts", "--no-rule-ids")),
     ("Google Cloud", ("--gcp-project",)),
     ("Scheduled scans", ("--baseline", "--update-baseline", "--history", "--record-what-if",
                          "--copy-to")),

@@ -45,7 +45,7 @@ def test_check_help_groups_every_option_in_its_panel() -> None:
         "Input": ["--policy", "--snapshot", "--region", "--account", "--max-workers", "--timeout"],
         "Output": ["--format", "--output", "--report", "--fail-on-drift", "--allow-partial", "--quiet"],
         "AWS": ["--profile", "--role-arn", "--external-id", "--regions", "--endpoint-url", "--org-role",
-                "--accounts", "--exclude-accounts"],
+                "--accounts", "--exclude-accounts", "--no-rule-ids"],
         "Google Cloud": ["--gcp-project"],
         "Scheduled scans": ["--baseline", "--update-baseline", "--history", "--record-what-if"],
         "Fix": ["--fix", "--dry-run", "--yes", "--max-changes", "--backup"],

@@ -505,3 +505,30 @@ def test_the_policys_account_keys_without_org_role_are_a_warning(
     assert run.err_lines[0] == (f"sgaudit: warning: {policy}: accounts and exclude_accounts narrow an "
                                 "organization scan (--org-role); this scan reads the accounts it is "
                                 "given, so they are not used")
+
+
+def test_rule_ids_are_read_only_when_something_shows_them(
+        org: dict[str, str], sgaudit: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    counter = counting(monkeypatch)
+    scan = ("check", "--org-role", ROLE, "--regions", BOTH)
+    drift = {(org["a"], "us-east-1", "coiled-a-x", 3389), (org["b"], "eu-west-1", "coiled-b-x", 3389)}
+    # --no-rule-ids: the same findings, no ids, and no DescribeSecurityGroupRules call
+    run = sgaudit(*scan, "--format", "json", "--no-rule-ids")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert extras(doc) == drift and doc["complete"] is True
+    assert [f["rule_ids"] for f in doc["findings"] if f["kind"] == "extra"] == [[], []]
+    assert counter.by_operation()["DescribeSecurityGroupRules"] == 0
+    # table and markdown print no rule ids: none are read
+    for fmt in ("table", "markdown"):
+        shown = sgaudit(*scan, "--format", fmt)
+        assert shown.code == 0, shown.err
+        assert "coiled-a-x" in shown.out and "coiled-b-x" in shown.out
+    assert counter.by_operation()["DescribeSecurityGroupRules"] == 0
+    # one report that shows them (--report x.sarif) is enough: one series per drifted region
+    sarif = tmp_path / "x.sarif"
+    both = sgaudit(*scan, "--format", "markdown", "--report", str(sarif))
+    assert both.code == 0, both.err
+    assert counter.by_operation()["DescribeSecurityGroupRules"] == 2
+    ids = [r["properties"]["rule_ids"] for r in json.loads(sarif.read_text())["runs"][0]["results"]]
+    assert len(ids) == 2 and all(len(i) == 1 and i[0].startswith("sgr-") for i in ids)
