@@ -96,6 +96,9 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     _refuse_before_reading(fixing, snapshots, fmt, output, update_baseline, history_path, live, gcp)
     if record_what_if and not history_path:
         raise UsageError("--record-what-if only applies with --history (it records a what-if scan)")
+    if no_rule_ids and snapshots:
+        raise UsageError("--no-rule-ids applies to a live AWS scan (snapshots carry the ids they "
+                         "hold); it cannot be used with --snapshot")
     hub.refuse(securityhub, fixing.fix, gcp is not None and gcp.given)
     also = _more_reports(reports, output)
     fmt_given = fmt is not None

@@ -402,6 +402,9 @@ def test_a_backup_is_never_overwritten_and_default_names_do_not_collide(tmp_path
     (["--max-changes", "5"], "--max-changes only applies with --fix"),
     (["--max-changes", "50", "--dry-run"], "--dry-run, --max-changes only apply with --fix"),
     (["--record-what-if"], "--record-what-if only applies with --history (it records a what-if scan)"),
+    (["--no-rule-ids", "--snapshot", "sg.json"],
+     "--no-rule-ids applies to a live AWS scan (snapshots carry the ids they hold); it cannot be "
+     "used with --snapshot"),
     (["--fix", "--format", "html"], "with --fix, stdout shows the plan and what was done; write the "
                                     "report with -o FILE (--format json alone prints the plan and its "
                                     "results as JSON)"),
