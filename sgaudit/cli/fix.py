@@ -318,23 +318,26 @@ def _apply_or_interrupted(plan: fixplan.Plan, client_for: fixplan.ClientFor, wri
     try:
         return aws_apply.apply_plan(plan, client_for, writer, on_outcome)
     except KeyboardInterrupt:
-        _report_interrupt(plan, seen, writer, path)
+        report_interrupt([c.seq for c in plan.changes], seen, writer, path, "AWS")
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-def _report_interrupt(plan: fixplan.Plan, seen: Sequence[fixplan.Outcome], writer: BackupWriter,
-                      path: str) -> None:
+def report_interrupt(seqs: Sequence[int], seen: Sequence[Any], writer: Any, path: str,
+                     cloud: str) -> None:
+    """After Ctrl-C (AWS and GCP alike): mark the journal interrupted and say, by change number
+    (``seqs``: the plan's, in order), what was applied, what was in flight and what was not
+    attempted.  ``seen``: the outcomes so far; ``writer``: the backup's journal."""
     finished = {o.change.seq for o in seen}
     in_flight = writer.pending()
-    pending = [c for c in plan.changes if c.seq not in finished and c.seq in in_flight]
-    waiting = [c for c in plan.changes if c.seq not in finished and c not in pending]
+    pending = [n for n in seqs if n not in finished and n in in_flight]
+    waiting = [n for n in seqs if n not in finished and n not in in_flight]
     with contextlib.suppress(Exception):  # the journal already says "pending"; this adds why
         writer.doc["interrupted"] = True
         writer.write()
 
     done = [o.change.seq for o in seen if o.ok]
     other = [o.change.seq for o in seen if not o.ok]
-    interrupted_lines(done, other, [c.seq for c in pending], [c.seq for c in waiting], path, "AWS")
+    interrupted_lines(done, other, pending, waiting, path, cloud)
 
 
 def interrupted_lines(done: Sequence[int], other: Sequence[int], pending: Sequence[int],

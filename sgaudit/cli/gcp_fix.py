@@ -5,7 +5,6 @@ results, the engine's check after, and on Ctrl-C what was applied and how to rol
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from sgaudit.cli.fix import (
     _warn,
     confirm,
     go_ahead,
-    interrupted_lines,
+    report_interrupt,
 )
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from sgaudit.model import Report, Snapshot
@@ -167,23 +166,8 @@ def _apply_or_interrupted(plan: GcpPlan, api: FirewallApi, writer: GcpBackupWrit
     try:
         return gcp_apply.apply_plan(plan, api, writer, on_outcome)
     except KeyboardInterrupt:
-        _report_interrupt(plan, seen, writer, path)
+        report_interrupt([c.seq for c in plan.changes], seen, writer, path, "Google Cloud")
         raise SystemExit(EXIT_INTERRUPTED) from None
-
-
-def _report_interrupt(plan: GcpPlan, seen: Sequence[GcpOutcome], writer: GcpBackupWriter,
-                      path: str) -> None:
-    finished = {o.change.seq for o in seen}
-    in_flight = writer.pending()
-    pending = [c.seq for c in plan.changes if c.seq not in finished and c.seq in in_flight]
-    waiting = [c.seq for c in plan.changes if c.seq not in finished and c.seq not in in_flight]
-    with contextlib.suppress(Exception):  # the journal already says "pending"; this adds why
-        writer.doc["interrupted"] = True
-        writer.write()
-
-    done = [o.change.seq for o in seen if o.ok]
-    other = [o.change.seq for o in seen if not o.ok]
-    interrupted_lines(done, other, pending, waiting, path, "Google Cloud")
 
 
 # -- rollback ---------------------------------------------------------------------------------
