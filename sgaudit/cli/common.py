@@ -111,7 +111,7 @@ def warn_unknown_keys(snapshot: Snapshot, *uses: str | None) -> None:
 def write_output(text: str, output: str | None) -> None:
     """The report to ``-o`` (a file atomically, through symlinks; a device or FIFO directly;
     ``-`` is stdout) or to stdout; a failed write is one line and exit 2."""
-    from sgaudit.files import STDOUT, atomic_write, write_stdout
+    from sgaudit.fileio.files import STDOUT, atomic_write, write_stdout
 
     if output and output != STDOUT:
         atomic_write(output, text, label="report")
@@ -164,7 +164,7 @@ def summary_line(report: Report) -> str:
 
 
 def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
-    from sgaudit.files import ensure_writable
+    from sgaudit.fileio.files import ensure_writable
 
     for name, (path, label) in paths.items():
         if path and not (name == "history" and _on_server(path)):

@@ -10,7 +10,7 @@ from sgaudit.cli.gcp_options import GcpOptions, gcp_options
 from sgaudit.cli.help import EXAMPLES
 from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
-from sgaudit.files import write_stdout
+from sgaudit.fileio.files import write_stdout
 
 
 @click.command(cls=RichCommand, epilog=EXAMPLES["explain"])

@@ -159,7 +159,7 @@ def _warn(message: str) -> None:
 def _out(message: str = "", nl: bool = True) -> None:
     """The plan and the results on stdout, whole: a closed pipe or a full disk there is one line
     and exit 2 (``files.write_stdout``), never a silent loss of what was done."""
-    from sgaudit.files import write_stdout
+    from sgaudit.fileio.files import write_stdout
 
     write_stdout(message + ("\n" if nl else ""), label="the plan and its results")
 

@@ -8,7 +8,7 @@ from rich_click import RichCommand
 from sgaudit.cli.common import history_option
 from sgaudit.cli.help import EXAMPLES
 from sgaudit.errors import EXIT_OK, UsageError
-from sgaudit.files import write_stdout
+from sgaudit.fileio.files import write_stdout
 
 
 @click.command("history", cls=RichCommand, epilog=EXAMPLES["history"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sgaudit import intervals, ports
 from sgaudit.engine.diff import ADMIN_PORTS
 from sgaudit.model import Finding, Kind, Severity
+from sgaudit.net import intervals, ports
 
 
 @dataclass(frozen=True, slots=True)

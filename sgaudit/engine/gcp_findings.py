@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sgaudit import intervals, ports
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, describe_pieces, extra_severity
 from sgaudit.engine.gcp_effective import (
     Effective,
@@ -22,6 +21,7 @@ from sgaudit.engine.gcp_effective import (
     takers,
 )
 from sgaudit.model import AppliedRule, DesiredState, Finding, Grant, Group, Rule, Severity
+from sgaudit.net import intervals, ports
 
 
 class Memo:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sgaudit import addresses
 from sgaudit.model import FirewallRule, GcpInstance, GcpNetwork, GcpState, Group, Matcher, Vpc
+from sgaudit.net import addresses
 
 REGION = "global"
 

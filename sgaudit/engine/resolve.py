@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import DesiredState, Grant, Group, Options, Origin, Policy, Vpc
+from sgaudit.net import addresses, intervals, ports
 from sgaudit.policy import clusterargs
 
 SSH = 22

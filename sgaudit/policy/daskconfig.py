@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from sgaudit.errors import PolicyError
-from sgaudit.files import parse_problem, read_input
+from sgaudit.fileio.files import parse_problem, read_input
 from sgaudit.policy.options import (
     Collected,
     Where,

@@ -13,9 +13,8 @@ from typing import Any
 
 import yaml
 
-from sgaudit import ports
 from sgaudit.errors import PolicyError
-from sgaudit.files import parse_problem, read_input
+from sgaudit.fileio.files import parse_problem, read_input
 from sgaudit.model import (
     CLUSTER,
     ROLES,
@@ -28,6 +27,7 @@ from sgaudit.model import (
     RoleSelector,
     Waiver,
 )
+from sgaudit.net import ports
 from sgaudit.policy import clusterargs, daskconfig
 from sgaudit.policy.notify import parse_notify
 from sgaudit.policy.options import (

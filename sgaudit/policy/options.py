@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import Options, Origin
+from sgaudit.net import addresses, intervals, ports
 from sgaudit.policy.yamlsource import brief
 
 #: options that shape ingress and that sgaudit resolves

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sgaudit import addresses
 from sgaudit.model import UNKNOWN, Place
+from sgaudit.net import addresses
 from sgaudit.policy.options import Where, expect_rule_source, show
 
 PLACE_KEYS = ("account", "region", "network")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from sgaudit import ports
 from sgaudit.model import Rule
+from sgaudit.net import ports
 from sgaudit.remediate.plan import (
     ALREADY_DONE,
     APPLIED,

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import UsageError
-from sgaudit.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.versioned import DocumentFormat, VersionError
 from sgaudit.model import Rule
 from sgaudit.remediate import signing
 from sgaudit.remediate.backup_check import check_consistency
@@ -30,7 +31,6 @@ from sgaudit.remediate.plan import (
     Verification,
 )
 from sgaudit.remediate.signing import BackupError
-from sgaudit.versioned import DocumentFormat, VersionError
 
 FORMAT = DocumentFormat("sgaudit_backup", 1, "backup")
 PLANNED = "planned"

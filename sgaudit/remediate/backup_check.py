@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sgaudit import addresses, ports
 from sgaudit.model import Rule
+from sgaudit.net import addresses, ports
 from sgaudit.remediate.plan import (
     ALREADY_DONE,
     APPLIED,

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sgaudit.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.versioned import DocumentFormat, VersionError
 from sgaudit.remediate import gcp_shapes, signing
 from sgaudit.remediate.backup import BackupError, _list, _str
 from sgaudit.remediate.gcp_apply import APPLIED, TIMED_OUT, GcpOutcome
 from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan, NetworkPlan
-from sgaudit.versioned import DocumentFormat, VersionError
 
 FORMAT = DocumentFormat("sgaudit_gcp_backup", 1, "Google Cloud backup")
 PLANNED = "planned"

@@ -32,10 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sgaudit import intervals, ports
 from sgaudit.engine import gcp_effective
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, uncovered
 from sgaudit.model import Finding, GcpState, Grant, GroupResult
+from sgaudit.net import intervals, ports
 from sgaudit.remediate import gcp_prove, gcp_shapes
 from sgaudit.remediate.gcp_prove import NetworkRules, Target
 from sgaudit.remediate.gcp_shapes import Inexpressible, Shape

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import OTHER, Outside
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import Grant
+from sgaudit.net import addresses, intervals, ports
 
 _FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 #: source ranges per rule sgaudit writes (GCP accepts more; smaller rules are easier to read)

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import Differ, finding_key
 from sgaudit.engine.resolve import SELF
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
 from sgaudit.model import Finding, Grant, Group, GroupResult, Rule
+from sgaudit.net import addresses, intervals, ports
 
 Action = Literal["authorize", "revoke"]
 #: (account, region, group id): one security group, wherever it lives

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import PolicyError
-from sgaudit.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.versioned import DocumentFormat, VersionError
 from sgaudit.model import Finding, Report
 from sgaudit.scheduled.scope import Scope, complete_scope, network_in_key, placed_findings
-from sgaudit.versioned import DocumentFormat, VersionError
 
 FORMAT = DocumentFormat("sgaudit_baseline", 1, "baseline")
 

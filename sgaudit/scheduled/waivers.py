@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.errors import PolicyError
 from sgaudit.model import Finding, GroupResult, Report, Waiver, WaiverNotice, WaiverNotices
+from sgaudit.net import addresses, intervals, ports
 from sgaudit.scheduled.scope import Scope, describe_place, place_of
 
 #: waivers that expire within this many days are listed in the report

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, cast
 
-from sgaudit import addresses, ports
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, Vpc
+from sgaudit.net import addresses, ports
 
 _intern = sys.intern
 

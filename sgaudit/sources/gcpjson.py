@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.model import UNKNOWN, FirewallMatch, FirewallPolicy, FirewallRule, GcpInstance, ScanError
+from sgaudit.net import addresses, intervals, ports
 from sgaudit.sources.awsjson import ShapeError, _brief
 
 #: protocol names GCP accepts besides those ``ports.normalize_protocol`` knows

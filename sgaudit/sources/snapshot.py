@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sgaudit.errors import SnapshotError
-from sgaudit.files import check_regular, parse_problem
+from sgaudit.fileio.files import check_regular, parse_problem
+from sgaudit.fileio.versioned import DocumentFormat, VersionError
 from sgaudit.gcpause import pausing_collector
 from sgaudit.model import UNKNOWN, AccountSummary, Group, Matcher, Rule, ScanError, Snapshot, Vpc
 from sgaudit.sources import gcpjson
@@ -25,7 +26,6 @@ from sgaudit.sources.awsjson import (
     prefix_list_cidrs,
     selection,
 )
-from sgaudit.versioned import DocumentFormat, VersionError
 
 #: the account of an organization-wide error (as ``sources.aws`` names it)
 ORGANIZATION = "organization"

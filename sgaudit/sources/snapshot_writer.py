@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sgaudit import __version__
-from sgaudit.files import atomic_write
+from sgaudit.fileio.files import atomic_write
 from sgaudit.sources.snapshot import AWS_ONLY_VERSION, FORMAT
 
 if TYPE_CHECKING:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff.reasons import describe_pieces
 from sgaudit.engine.diff.rects import (
     CACHE_LIMIT,
@@ -33,6 +32,7 @@ from sgaudit.model import (
     Rule,
     Severity,
 )
+from sgaudit.net import addresses, intervals, ports
 
 
 class Differ:

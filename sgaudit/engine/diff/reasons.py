@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Source
+from sgaudit.net import addresses, intervals, ports
 
 
 def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) -> str:

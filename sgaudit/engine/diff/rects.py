@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sgaudit import intervals, ports
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import (
     Grant,
@@ -12,6 +11,7 @@ from sgaudit.model import (
     Severity,
     quick_init,
 )
+from sgaudit.net import intervals, ports
 
 #: required grants not (wholly) allowed, each with the pieces missing
 

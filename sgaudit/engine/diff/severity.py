@@ -6,13 +6,13 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff.rects import ADMIN_PORTS, FULL, OTHER, Outside, Source, Span
 from sgaudit.model import (
     PUBLIC_SOURCE_KINDS,
     Rule,
     Severity,
 )
+from sgaudit.net import addresses, intervals, ports
 
 
 def extra_severity(outside: Sequence[Outside]) -> Severity:

@@ -6,9 +6,9 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff.rects import Outside, Rect, Source
 from sgaudit.engine.resolve import UNKNOWN_VPC
+from sgaudit.net import addresses, intervals, ports
 
 #: The most any VPC can hold: AWS allows at most 50 IPv4 blocks of at most /16 and 5 IPv6
 #: blocks of at most /44 per VPC (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).

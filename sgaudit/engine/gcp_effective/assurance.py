@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from sgaudit import intervals, ports
 from sgaudit.engine.diff import (
     OTHER,
     Outside,
@@ -14,6 +13,7 @@ from sgaudit.engine.diff import (
 )
 from sgaudit.engine.gcp_effective.rect_index import Index, as_rects, minus, overlaps
 from sgaudit.engine.gcp_effective.shapes import FULL, Effective, Regions, Step
+from sgaudit.net import intervals, ports
 
 # -- the assurance view, one required rule at a time -------------------------------------------
 Wanted = tuple[str, intervals.IntervalSet, Source]

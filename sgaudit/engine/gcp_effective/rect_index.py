@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from sgaudit import intervals
 from sgaudit.engine.diff import (
     Outside,
     Rect,
@@ -15,6 +14,7 @@ from sgaudit.engine.diff import (
     uncovered_contained,
 )
 from sgaudit.engine.gcp_effective.shapes import Regions
+from sgaudit.net import intervals
 
 
 # -- helpers -----------------------------------------------------------------------------------

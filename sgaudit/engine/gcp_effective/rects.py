@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import (
     OTHER,
     Outside,
@@ -22,6 +21,7 @@ from sgaudit.engine.gcp_effective.shapes import (
 )
 from sgaudit.engine.gcp_effective.sweep import Sweep, evaluate
 from sgaudit.model import FirewallRule, GcpInstance, GcpNetwork
+from sgaudit.net import addresses, intervals, ports
 
 
 # -- rules as rectangles -----------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sgaudit import addresses, intervals, ports
 from sgaudit.engine.diff import (
     Outside,
     Rect,
@@ -13,6 +12,7 @@ from sgaudit.engine.diff import (
 )
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import FirewallRule, quick_init
+from sgaudit.net import addresses, intervals, ports
 
 FULL: intervals.IntervalSet = ((ports.PORT_MIN, ports.PORT_MAX),)
 SELF_SOURCE = Source(token=SELF)

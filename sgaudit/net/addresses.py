@@ -1,0 +1,211 @@
+"""CIDR sets as integer intervals.
+
+IPv4 and IPv6 share one integer line: IPv4 addresses are ``0 .. 2**32-1`` and IPv6 addresses
+follow at ``2**32 + address``.  A set of CIDRs is then a normalised interval set, and "is this
+/16 covered by these two /17s" is plain interval arithmetic (see ``ports``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from sgaudit.net.intervals import Interval, IntervalSet, covers, normalize
+
+V6_OFFSET = 1 << 32
+V4_ALL: IntervalSet = ((0, V6_OFFSET - 1),)
+V6_ALL: IntervalSet = ((V6_OFFSET, V6_OFFSET + (1 << 128) - 1),)
+INTERNET: IntervalSet = ((0, V6_OFFSET + (1 << 128) - 1),)
+
+_PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+               "169.254.0.0/16")
+_PRIVATE_V6 = ("fc00::/7", "fe80::/10", "::1/128")
+
+
+class CidrError(ValueError):
+    """Not a CIDR."""
+
+
+#: a dotted-quad IPv4 address with an optional prefix, in canonical spelling only (no leading
+#: zeros, ASCII digits): anything else takes ipaddress's slow path, which is the reference
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
+#: a prefix length as AWS and GCP write it: 0-128 in ASCII digits, no leading zero (ipaddress
+#: also reads ``/00``, ``/08`` and a netmask ``/255.0.0.0``)
+_PREFIX_RE = re.compile(r"[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]")
+
+
+#: every octet and prefix length as the regex accepts it (canonical decimal) -> its value: a
+#: lookup, where ``int`` would parse (the regex has already checked the spelling)
+_DECIMAL = {str(i): i for i in range(256)}
+
+
+def _fast_v4(text: str) -> tuple[int, int] | None:
+    """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
+    m = _V4_RE.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c, d, plen = m.groups()
+    value = _DECIMAL[a] << 24 | _DECIMAL[b] << 16 | _DECIMAL[c] << 8 | _DECIMAL[d]
+    return value, (32 if plen is None else _DECIMAL[plen])
+
+
+#: canonical IPv4 CIDR text -> its interval, filled as ``parse_cidr`` parses: the differ looks a
+#: rule's source up here instead of parsing it a second time (``cidr_interval``), which matters
+#: when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like every cache.
+PARSED: dict[str, Interval] = {}
+PARSED_LIMIT = 1 << 20  # about 150 MB at most
+
+
+@lru_cache(maxsize=65536)
+def parse_cidr(text: str) -> tuple[str, bool]:
+    """Canonical form of a CIDR and whether the input was already canonical.
+
+    ``10.1.0.2/16`` is accepted (host bits set) and becomes ``10.1.0.0/16``.  A bare address
+    is a single host.
+    """
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        raise CidrError(f"not a CIDR: {text!r}")
+    fast = _fast_v4(raw)
+    if fast is not None:
+        value, prefix = fast
+        size = 1 << (32 - prefix)
+        network = value & ~(size - 1) & 0xFFFFFFFF
+        canonical = v4_text(network, prefix) if network != value else (
+            raw if "/" in raw else f"{raw}/32")
+        if len(PARSED) < PARSED_LIMIT:
+            PARSED[canonical] = (network, network + size - 1)
+        return canonical, canonical == raw
+    if "/" in raw and not _PREFIX_RE.fullmatch(raw.rsplit("/", 1)[1]):
+        raise CidrError(f"not a CIDR: {raw!r} (the prefix length must be 0-128 in digits 0-9, "
+                        "without leading zeros)")
+    try:
+        net = ipaddress.ip_network(raw, strict=False)
+    except ValueError as exc:
+        raise CidrError(f"not a CIDR: {raw!r}") from exc
+    canonical = str(net)
+    return canonical, canonical == raw
+
+
+def canonical_cidr(text: str) -> str:
+    return parse_cidr(text)[0]
+
+
+@lru_cache(maxsize=65536)
+def cidr_interval(cidr: str) -> Interval:
+    fast = _fast_v4(cidr)
+    if fast is not None:
+        value, prefix = fast
+        size = 1 << (32 - prefix)
+        lo = value & ~(size - 1)
+        return (lo, lo + size - 1)
+    net = ipaddress.ip_network(cidr, strict=False)
+    lo = int(net.network_address)
+    hi = int(net.broadcast_address)
+    if net.version == 6:
+        return (lo + V6_OFFSET, hi + V6_OFFSET)
+    return (lo, hi)
+
+
+def cidr_set(cidrs: Iterable[str]) -> IntervalSet:
+    return normalize(cidr_interval(c) for c in cidrs)
+
+
+@lru_cache(maxsize=16384)
+def to_cidrs(intervals: IntervalSet) -> tuple[str, ...]:
+    """The fewest CIDRs that cover exactly these intervals (as ipaddress.summarize_address_range
+    gives them, computed on integers)."""
+    out: list[str] = []
+    for lo, hi in intervals:
+        for a, b, version in _split_family(lo, hi):
+            out.extend(v4_text(n, p) if version == 4 else f"{ipaddress.IPv6Address(n)}/{p}"
+                       for n, p in _blocks(a, b, 32 if version == 4 else 128))
+    return tuple(out)
+
+
+def _blocks(lo: int, hi: int, bits: int) -> list[tuple[int, int]]:
+    """(network, prefix) of the fewest aligned blocks covering ``lo..hi``, ascending."""
+    out = []
+    while lo <= hi:
+        size = (lo & -lo) if lo else 1 << bits
+        span = hi - lo + 1
+        while size > span:
+            size >>= 1
+        out.append((lo, bits + 1 - size.bit_length()))
+        lo += size
+    return out
+
+
+def v4_text(network: int, prefix: int) -> str:
+    """"10.0.0.0/16" from integers, as str(IPv4Network) spells it."""
+    return f"{network >> 24}.{network >> 16 & 255}.{network >> 8 & 255}.{network & 255}/{prefix}"
+
+
+def interval_text(lo: int, hi: int) -> str | None:
+    """The one CIDR that is exactly ``lo..hi`` on the shared line, or None when it is not one
+    aligned block (callers then take ``describe``)."""
+    size = hi - lo + 1
+    if size & (size - 1) or lo & (size - 1):
+        return None
+    if hi < V6_OFFSET:
+        return v4_text(lo, 33 - size.bit_length())
+    if lo >= V6_OFFSET:
+        return f"{ipaddress.IPv6Address(lo - V6_OFFSET)}/{129 - size.bit_length()}"
+    return None
+
+
+def _split_family(lo: int, hi: int) -> list[tuple[int, int, int]]:
+    parts = []
+    if lo < V6_OFFSET:
+        parts.append((lo, min(hi, V6_OFFSET - 1), 4))
+    if hi >= V6_OFFSET:
+        parts.append((max(lo, V6_OFFSET) - V6_OFFSET, hi - V6_OFFSET, 6))
+    return parts
+
+
+def is_cidr_source(source: str) -> bool:
+    return not (source.startswith("sg-") or source.startswith("pl-"))
+
+
+#: the kinds of Google Cloud rule source that are not addresses, as findings print them
+#: ("KIND:VALUE"): a source tag, a source service account, and the policy-rule sources and
+#: conditions sgaudit keeps as tokens (gcpjson); none of them is a hex word, so none reads as
+#: the start of an IPv6 address
+#: the GCP sources a report prints (and a waiver or allow entry may name); srcNetworkType and the
+#: other narrowing match fields are conditions of a rule, never a source of their own
+GCP_SOURCE_KINDS = ("tag", "sa", "srcSecureTags", "srcAddressGroups", "srcFqdns", "srcRegionCodes",
+                    "srcThreatIntelligences")
+_GCP_TOKEN_PREFIXES = tuple(f"{kind}:" for kind in GCP_SOURCE_KINDS)
+
+
+def is_gcp_token(source: str) -> bool:
+    """A GCP source that only matches itself ("tag:web", "sa:x@p.iam.gserviceaccount.com")."""
+    return source.startswith(_GCP_TOKEN_PREFIXES)
+
+
+@lru_cache(maxsize=1)
+def private_space() -> IntervalSet:
+    return cidr_set(_PRIVATE_V4 + _PRIVATE_V6)
+
+
+def is_private(intervals: IntervalSet) -> bool:
+    """True when every address lies in private, shared, loopback or link-local space."""
+    return covers(private_space(), intervals)
+
+
+def is_world(intervals: IntervalSet) -> bool:
+    """True when the set holds the whole IPv4 or the whole IPv6 internet."""
+    return covers(intervals, V4_ALL) or covers(intervals, V6_ALL)
+
+
+def describe(intervals: IntervalSet) -> str:
+    """Short human text for an address set: CIDRs, or "the whole internet"."""
+    if covers(intervals, INTERNET):
+        return "0.0.0.0/0 and ::/0"
+    cidrs = to_cidrs(intervals)
+    if len(cidrs) > 6:
+        return ", ".join(cidrs[:6]) + f" and {len(cidrs) - 6} more"
+    return ", ".join(cidrs)
