@@ -17,8 +17,8 @@ from conftest import FIXTURES, Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgaudit import addresses, ports
 from sgaudit.errors import PolicyError
+from sgaudit.net import addresses, ports
 from sgaudit.policy.loader import load_policy
 from sgaudit.sources import gcpjson
 from sgaudit.sources.awsjson import ShapeError

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from conftest import FIXTURES, Run
 
-from sgaudit import addresses
+from sgaudit.net import addresses
 
 POLICY = FIXTURES / "policy.yaml"
 GROUPS = FIXTURES / "security-groups.json"

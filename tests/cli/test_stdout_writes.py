@@ -124,7 +124,7 @@ def test_a_stream_that_takes_part_of_a_write_is_an_error() -> None:
     import io
 
     from sgaudit.errors import OutputError
-    from sgaudit.files import write_stdout
+    from sgaudit.fileio.files import write_stdout
 
     class Stingy(io.RawIOBase):
         taken = 0

@@ -13,10 +13,10 @@ import ipaddress
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sgaudit import addresses
 from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import SELF, SELF_GRANT, UNKNOWN_VPC
 from sgaudit.model import DesiredState, Finding, Grant, Group, Rule
+from sgaudit.net import addresses
 
 ACCOUNT = "111122223333"
 REGIONS = ("eu-west-1", "us-east-1")
@@ -231,16 +231,17 @@ def any_cidr(draw: st.DrawFn) -> str:
 def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataObject) -> None:
     """The severity spelled from integers is the general one; it declines only for a source that
     straddles private space."""
-    from sgaudit import intervals, ports
     from sgaudit.engine import diff
+    from sgaudit.engine.diff import rects, severity
+    from sgaudit.net import intervals, ports
 
     from_port, to_port = data.draw(ports_of(protocol))
     axis = (ports.axis_interval(protocol, from_port, to_port),)
-    span = diff._Span(axis, "", (), (), (), (), False, False, diff._axis_severities(protocol, axis))
+    span = rects.Span(axis, "", (), (), (), (), False, False, severity.axis_severities(protocol, axis))
     lo, hi = addresses.cidr_interval(cidr)
     general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
                                  diff.Source(addrs=((lo, hi),)))
-    fast = diff._span_severity(span, lo, hi)
+    fast = severity.span_severity(span, lo, hi)
     public = intervals.subtract(((lo, hi),), addresses.private_space())
     straddles = public not in ((), ((lo, hi),))
     assert fast == (None if straddles else general)
@@ -272,7 +273,7 @@ def test_remembered_protocol_and_ports_still_refuse_what_parsing_refuses() -> No
 @settings(max_examples=300, deadline=None)
 @given(lo=st.integers(0, (1 << 32) + (1 << 128) - 1), size=st.integers(0, 1 << 100))
 def test_world_scale_of_one_interval_by_arithmetic(lo: int, size: int) -> None:
-    from sgaudit.engine import diff
+    from sgaudit.engine.diff import severity
 
     hi = min(lo + size, (1 << 32) + (1 << 128) - 1)
-    assert diff._world_scale_interval(lo, hi) == diff._world_scale(((lo, hi),))
+    assert severity._world_scale_interval(lo, hi) == severity._world_scale(((lo, hi),))

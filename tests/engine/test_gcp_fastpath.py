@@ -18,10 +18,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgaudit import addresses, intervals
 from sgaudit.engine import gcp_effective, gcp_findings, gcp_targets
 from sgaudit.engine.audit import audit, desired_state
-from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Differ, Outside, Rect, Source, uncovered
+from sgaudit.engine.diff import OTHER, UNKNOWN_VPC, Differ, Outside, Rect, Source, severity, uncovered
+from sgaudit.engine.gcp_effective import rect_index
 from sgaudit.model import (
     FirewallMatch,
     FirewallPolicy,
@@ -33,6 +33,7 @@ from sgaudit.model import (
     Policy,
     Snapshot,
 )
+from sgaudit.net import addresses, intervals
 from sgaudit.policy.loader import parse_policy
 
 PROJECT, NETWORK = "proj", "net"
@@ -163,9 +164,9 @@ def test_minus_equals_uncovered(axis: tuple[tuple[int, int], ...], src: Source, 
         spanning += [Source(addrs=((lo, cut),)), Source(addrs=((cut + 1, hi + 1),))]
     rects = data.draw(st.permutations([*rects, *(Rect(wide, s) for s in spanning)]))
     want = uncovered("tcp", axis, src, rects)
-    assert gcp_effective._cut("tcp", axis, src, rects) == want
+    assert rect_index._cut("tcp", axis, src, rects) == want
     if all(r.source.token != UNKNOWN_VPC for r in rects):  # AWS's token: no GCP rule makes it
-        assert gcp_effective._minus("tcp", axis, src, rects) == want
+        assert rect_index.minus("tcp", axis, src, rects) == want
 
 
 piece_st = st.builds(
@@ -248,6 +249,6 @@ def test_severity_and_text_shortcuts_equal_the_general_ones(pieces: list[Outside
     what the general computations give."""
     from sgaudit.engine import diff
     from sgaudit.model import Severity
-    assert diff.extra_severity(pieces) == Severity.worst(diff._piece_severity(p) for p in pieces)
+    assert diff.extra_severity(pieces) == Severity.worst(severity._piece_severity(p) for p in pieces)
     for p in pieces:
         assert diff.describe_addrs.__wrapped__(p.addrs, p.addrs) == addresses.describe(p.addrs)

@@ -19,11 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_gcp_fastpath import POLICIES, states
 
-from sgaudit import intervals
-from sgaudit.engine import diff, gcp_effective
 from sgaudit.engine.audit import audit
 from sgaudit.engine.diff import Rect, Source
+from sgaudit.engine.diff.uncovered import _uncovered_runs
+from sgaudit.engine.gcp_effective.sweep import Sweep
 from sgaudit.model import FirewallMatch, FirewallRule, GcpNetwork, GcpState, Policy, Snapshot
+from sgaudit.net import intervals
 from sgaudit.policy.loader import parse_policy
 
 interval_st = st.tuples(st.integers(0, 40), st.integers(0, 12)).map(lambda t: (t[0], t[0] + t[1]))
@@ -81,7 +82,7 @@ def test_the_sweep_equals_the_rescan(
         axis: intervals.IntervalSet, addrs: intervals.IntervalSet,
         rects: list[tuple[intervals.IntervalSet, intervals.IntervalSet]]) -> None:
     made = [Rect(ports, Source(addrs=where)) for ports, where in rects]
-    assert diff._uncovered_runs(axis, addrs, made) == old_runs(axis, addrs, made)
+    assert _uncovered_runs(axis, addrs, made) == old_runs(axis, addrs, made)
 
 
 def test_many_active_rects_go_through_the_tree_and_agree() -> None:
@@ -89,7 +90,7 @@ def test_many_active_rects_go_through_the_tree_and_agree() -> None:
     answers, and agrees with the rescan."""
     axis = ((0, 65535),)
     made = [Rect(((p, p + 3),), Source(addrs=((100 - p, 200 + p),))) for p in range(0, 60, 2)]
-    runs = diff._uncovered_runs(axis, ((0, 400),), made)
+    runs = _uncovered_runs(axis, ((0, 400),), made)
     assert runs == old_runs(axis, ((0, 400),), made)
     assert runs[0] == (0, 41, axis)
     assert (100, 200, ((62, 65535),)) in runs  # all 30 rects: ports 0-61 covered
@@ -177,14 +178,14 @@ def test_allows_cut_once_report_what_allows_cut_each_report(state: GcpState, pol
     """The sweep's memo of cuts (allows alike in ports and source, between two denies) changes
     no finding and no applied-rule record."""
     report = audit(policy, Snapshot(groups=(), gcp=state), "2026-01-01T00:00:00Z")
-    init = gcp_effective._Sweep.__init__
+    init = Sweep.__init__
 
-    def forgetful(self: gcp_effective._Sweep, *args: Any, **kwargs: Any) -> None:
+    def forgetful(self: Sweep, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         self.cuts = _Forgetful()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gcp_effective._Sweep, "__init__", forgetful)
+        patch.setattr(Sweep, "__init__", forgetful)
         fresh = audit(policy, Snapshot(groups=(), gcp=state), "2026-01-01T00:00:00Z")
     assert [(r.findings, r.applied) for r in report.results] == [(r.findings, r.applied)
                                                                  for r in fresh.results]

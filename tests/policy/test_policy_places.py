@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import Run
 
-from sgaudit import addresses
 from sgaudit.errors import PolicyError
 from sgaudit.model import Group, Place, Policy, Waiver
+from sgaudit.net import addresses
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml
 from sgaudit.sources import gcpjson

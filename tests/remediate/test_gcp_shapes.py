@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sgaudit import addresses
 from sgaudit.engine.diff import OTHER, Outside
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import Grant
+from sgaudit.net import addresses
 from sgaudit.remediate import gcp_shapes
 from sgaudit.remediate.gcp_shapes import Inexpressible, Shape
 

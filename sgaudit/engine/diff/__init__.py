@@ -19,33 +19,21 @@ from sgaudit.engine.diff.rects import (
     Outside,
     Rect,
     Source,
-    Span,
     finding_key,
 )
 from sgaudit.engine.diff.severity import (
-    _piece_severity,
-    _world_scale,
-    _world_scale_interval,
-    axis_severities,
     extra_severity,
     rule_severity,
-    span_severity,
 )
 from sgaudit.engine.diff.uncovered import (
     MAX_VPC_V4,
     MAX_VPC_V6,
-    _uncovered_runs,
     address_rects,
     could_be_inside_a_vpc,
     uncovered,
     uncovered_contained,
 )
 from sgaudit.engine.resolve import UNKNOWN_VPC
-
-#: names from before the split, for callers (tests) not yet moved
-_Span = Span
-_axis_severities = axis_severities
-_span_severity = span_severity
 
 __all__ = [
     "ADMIN_PORTS",
@@ -59,13 +47,6 @@ __all__ = [
     "Outside",
     "Rect",
     "Source",
-    "_Span",
-    "_axis_severities",
-    "_piece_severity",
-    "_span_severity",
-    "_uncovered_runs",
-    "_world_scale",
-    "_world_scale_interval",
     "address_rects",
     "could_be_inside_a_vpc",
     "describe_addrs",

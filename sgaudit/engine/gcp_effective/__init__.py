@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from sgaudit.engine.gcp_effective.assurance import Wanted, gaps, shortfalls, takers
 from sgaudit.engine.gcp_effective.levels import applicability, levels
-from sgaudit.engine.gcp_effective.rect_index import _cut, minus
 from sgaudit.engine.gcp_effective.rects import NetworkIndex, protocol_keys, units_of
 from sgaudit.engine.gcp_effective.shapes import (
     BEFORE_CLASSIC,
@@ -44,11 +43,7 @@ from sgaudit.engine.gcp_effective.shapes import (
     Step,
     Unit,
 )
-from sgaudit.engine.gcp_effective.sweep import Sweep, evaluate
-
-#: names from before the split, for callers (tests) not yet moved
-_Sweep = Sweep
-_minus = minus
+from sgaudit.engine.gcp_effective.sweep import evaluate
 
 __all__ = [
     "BEFORE_CLASSIC",
@@ -62,9 +57,6 @@ __all__ = [
     "Step",
     "Unit",
     "Wanted",
-    "_Sweep",
-    "_cut",
-    "_minus",
     "applicability",
     "evaluate",
     "gaps",

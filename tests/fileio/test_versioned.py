@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sgaudit.versioned import DocumentFormat, VersionError
+from sgaudit.fileio.versioned import DocumentFormat, VersionError
 
 
 def test_an_older_version_is_upgraded_step_by_step() -> None:

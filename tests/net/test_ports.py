@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgaudit import intervals, ports
+from sgaudit.net import intervals, ports
 
 SMALL = 63  # the model's axis is 0..63: small enough to enumerate, big enough for gaps
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import FIXTURES, Run
 
 from sgaudit.errors import OutputError, PolicyError
-from sgaudit.files import atomic_write, ensure_writable
+from sgaudit.fileio.files import atomic_write, ensure_writable
 
 DEMO = ["--policy", FIXTURES / "policy.yaml", "--snapshot", FIXTURES / "security-groups.json",
         "--snapshot", FIXTURES / "vpcs.json"]
@@ -123,7 +123,7 @@ def test_a_lone_surrogate_is_written_as_replacement_character(tmp_path: Path) ->
 
 @needs_root
 def test_stdout_on_a_full_device_is_one_line(tmp_path: Path) -> None:
-    from sgaudit.files import write_stdout
+    from sgaudit.fileio.files import write_stdout
 
     full = char_device(tmp_path / "full", FULL)
     with open(full, "wb") as stream, pytest.raises(OutputError) as raised:
@@ -261,7 +261,7 @@ def test_snapshot_writer_through_a_symlink(tmp_path: Path) -> None:
 
 # -- special files as input ---------------------------------------------------------------------
 def test_read_input_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
-    from sgaudit.files import read_input
+    from sgaudit.fileio.files import read_input
 
     os.mkfifo(tmp_path / "p")
     with pytest.raises(PolicyError) as raised:
@@ -271,7 +271,7 @@ def test_read_input_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
 
 
 def test_read_input_bounds_what_it_reads(tmp_path: Path) -> None:
-    from sgaudit.files import read_input
+    from sgaudit.fileio.files import read_input
 
     (tmp_path / "big").write_bytes(b"x" * (3 << 20))
     with pytest.raises(PolicyError) as raised:

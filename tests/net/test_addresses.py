@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgaudit import addresses, intervals
+from sgaudit.net import addresses, intervals
 
 V4_BASE = int(ipaddress.IPv4Address("192.0.2.0"))
 V6_BASE = int(ipaddress.IPv6Address("2001:db8::"))
