@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from pathlib import Path
 
@@ -14,3 +15,21 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sgaudit").rglob("__init__.py")}
     assert on_disk | {"sgaudit.templates"} == listed
+
+
+def _modules() -> list[Path]:
+    return sorted((ROOT / "sgaudit").rglob("*.py"))
+
+
+def test_every_module_opens_with_the_line_that_says_its_job() -> None:
+    """`git ls-files sgaudit` should read like the pipeline, and each module's docstring says
+    what it is for before a reader opens more than its first line."""
+    missing = [str(p.relative_to(ROOT)) for p in _modules()
+               if not (ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) or "").strip()]
+    assert missing == []
+
+
+def test_the_top_of_the_package_holds_few_modules() -> None:
+    """Shared helpers live in packages named for what they are (net, fileio), not loose at the top."""
+    top = sorted(p.name for p in (ROOT / "sgaudit").glob("*.py"))
+    assert len(top) <= 8, top
