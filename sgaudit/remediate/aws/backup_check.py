@@ -21,17 +21,9 @@ from collections.abc import Iterable
 
 from sgaudit.model import Rule
 from sgaudit.net import addresses, ports
-from sgaudit.remediate.plan import (
-    ALREADY_DONE,
-    APPLIED,
-    FAILED,
-    SKIPPED,
-    BackupRecord,
-    Recorded,
-    Ref,
-    describe_rule,
-    signature,
-)
+from sgaudit.remediate.aws.changes import ALREADY_DONE, APPLIED, FAILED, SKIPPED, Ref
+from sgaudit.remediate.aws.rollback import BackupRecord, Recorded
+from sgaudit.remediate.aws.rules import describe_rule, signature
 from sgaudit.remediate.signing import BackupError
 
 #: the results a backup's change can carry (``planned`` and ``pending``: the journal's states)
