@@ -358,7 +358,10 @@ def test_rollback_restores_a_cross_account_reference_with_its_owner(fleet: Fleet
 def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, proxy: FaultProxy,
                                                                  sgaudit: Any) -> None:
     """The same group id re-created as the caller's own reference is not the rule that was there."""
-    from sgaudit.remediate import aws_apply, backup, plan, verify
+    from sgaudit.remediate.aws import apply as aws_apply
+    from sgaudit.remediate.aws import backup, verify
+    from sgaudit.remediate.aws.changes import Plan
+    from sgaudit.remediate.aws.rollback import plan_rollback
 
     group, peer = _cross_account_group(fleet)
     assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
@@ -367,7 +370,7 @@ def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, p
     record = backup.load_backup(fleet.backup)
     ref = next(r for r in record.before if r[2] == group)
     current = aws_apply.read_groups([ref], lambda account, region: fleet.client)
-    rollback_plan = plan.Plan(tuple(g for g in plan.plan_rollback(record, current).groups if g.ref == ref))
+    rollback_plan = Plan(tuple(g for g in plan_rollback(record, current).groups if g.ref == ref))
     [check] = verify.verify_rollback(record, rollback_plan, lambda account, region: fleet.client)
     assert not check.ok
     assert check.differences == (
