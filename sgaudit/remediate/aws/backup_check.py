@@ -1,4 +1,4 @@
-"""Does a backup agree with itself?  Checked before a rollback changes anything.
+"""Does an AWS backup agree with itself?  Checked before a rollback changes anything.
 
 A rollback re-authorizes what a fix revoked and revokes what it added, so a backup whose changes
 contradict its recorded groups would make it open what was never open (``0.0.0.0/0`` "put

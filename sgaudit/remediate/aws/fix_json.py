@@ -1,5 +1,5 @@
-"""``check --fix --format json`` on AWS: the plan and what became of it as one versioned document, so a
-change-approval step can read exactly what will be (or was) changed. Pure: no I/O."""
+"""``check --fix --format json`` on AWS: the plan and what became of it as one versioned
+document, so a change-approval step can read exactly what will be (or was) changed. Pure: no I/O."""
 
 from __future__ import annotations
 

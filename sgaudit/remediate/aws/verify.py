@@ -1,4 +1,4 @@
-"""After a fix or a rollback: re-read the changed groups and say what still differs."""
+"""After an AWS fix or rollback: re-read the changed groups and say what still differs."""
 
 from __future__ import annotations
 
