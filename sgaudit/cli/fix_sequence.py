@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import click
 
 from sgaudit.cli.fix import _err, _out, _silent, confirm
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, OutputError
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, OutputError, UsageError
 from sgaudit.model import Report
 from sgaudit.text import clean
 
@@ -118,8 +118,6 @@ def go_ahead(plan: Any, record: Any, echo: Callable[..., None], *, max_changes: 
              yes: bool, incomplete: bool) -> int | None:
     """Between a plan and its first change: --max-changes, then --dry-run, --yes or the
     terminal's answer.  None: go ahead; else the exit code, nothing changed."""
-    from sgaudit.errors import UsageError
-
     if len(plan.changes) > max_changes:
         raise UsageError(f"the plan has {len(plan.changes)} changes, more than --max-changes "
                          f"{max_changes}; nothing was changed")
