@@ -1,6 +1,6 @@
 """What does `check --fix` cost, next to the work it cannot avoid?
 
-1. The pure plan (sgaudit.remediate.plan.plan_fix) for N drifted groups, in memory: the engine's share.
+1. The pure plan (sgaudit.remediate.aws.plan_fix) for N drifted groups, in memory: the engine's share.
 2. A live fix against moto on 127.0.0.1 (real HTTP): G drifted groups, each needing
    authorize x2 + revoke (all traffic from the world, with public ssh off), timed end to end
    (`sgaudit check --fix --yes`) next to the floor: the scan alone (`sgaudit check`) plus the
@@ -37,7 +37,7 @@ def bench_plan(n: int) -> float:
     from sgaudit.engine.resolve import resolve
     from sgaudit.model import Group, GroupResult, Rule, Vpc
     from sgaudit.policy.options import Where, collect
-    from sgaudit.remediate import plan as fixplan
+    from sgaudit.remediate import aws as fixaws
 
     vpc = Vpc("vpc-1", "us-east-1", "111122223333", "10.0.0.0/16", ("10.0.0.0/16",))
     state = resolve(collect({"enable_public_ssh": False}, Where("policy.yaml")).options, vpc)
@@ -52,7 +52,7 @@ def bench_plan(n: int) -> float:
         results.append(GroupResult(group, state, differ.diff(group, state)))
         ingress[("111122223333", "us-east-1", gid)] = rules
     start = time.perf_counter()
-    plan = fixplan.plan_fix(results, ingress)
+    plan = fixaws.plan_fix(results, ingress)
     elapsed = time.perf_counter() - start
     assert len(plan.changes) == 5 * n, len(plan.changes)
     return elapsed

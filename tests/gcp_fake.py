@@ -485,7 +485,7 @@ def serve(fake: ComputeFake, rules: list[dict[str, Any]],
 def gcp_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ComputeFake]:
     """A running fake with sgaudit pointed at it: the static token, gcloud's endpoint override,
     no retry waits, and no Application Default Credentials that could reach beyond loopback."""
-    from sgaudit.remediate import gcp_apply
+    from sgaudit.remediate.gcp import apply as gcp_apply
     from sgaudit.sources import gcp
 
     fake = ComputeFake()

@@ -224,7 +224,8 @@ class FaultProxy:
     (or the end of a ``with`` block).  It forwards everything except what a ``Fault`` matches,
     and records every request it sees, retries included: ``log`` holds (Action, GroupId) in
     arrival order, ``requests`` counts them by (region, Action).  ``on_change(action, group)``,
-    if set, runs before each authorize/revoke is answered."""
+    if set, runs before each authorize/revoke is forwarded; ``after_change(action, group)`` once
+    moto has answered it (the change is made), before the answer is passed on."""
 
     def __init__(self, upstream: str, faults: Sequence[Fault] = ()) -> None:
         parsed = urllib.parse.urlsplit(upstream)
@@ -237,6 +238,7 @@ class FaultProxy:
         self.bodies: list[tuple[str, Any]] = []
         self._used: Counter[Fault] = Counter()
         self.on_change: Callable[[str, str], None] | None = None
+        self.after_change: Callable[[str, str], None] | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
@@ -314,6 +316,8 @@ class FaultProxy:
                     conn.request("POST", self.path, body=body, headers=headers)
                     answer = conn.getresponse()
                     payload = answer.read()
+                    if action in CHANGES and proxy.after_change is not None:
+                        proxy.after_change(action, group)
                     self._answer(answer.status, payload,
                                  {k: v for k, v in answer.getheaders()
                                   if k.lower() in ("content-type", "x-amzn-requestid")})

@@ -1,37 +1,25 @@
-"""``check --gcp-project … --fix`` and the rollback of its backup: the conversation with the
-operator, as for AWS (``cli.fix``): the plan (text, or ``sgaudit.fix/v1`` JSON), ``--dry-run``,
-``--yes`` or a terminal's answer, ``--max-changes``, the backup before the first change, the
-results, the engine's check after, and on Ctrl-C what was applied and how to roll it back."""
+"""``check --gcp-project … --fix`` and the rollback of its backup on Google Cloud: the plan, the
+calls and the text the fix sequence (``fix_sequence``, the same steps as for AWS) asks of this
+cloud: the engine's check after the fix, and the rollback.
+
+Imported only when a fix or a rollback runs (``sgaudit.remediate`` is not loaded by a ``check``).
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from sgaudit.cli.fix import (
-    _after_changes,
-    _err,
-    _out,
-    _silent,
-    _warn,
-    confirm,
-    go_ahead,
-    report_interrupt,
-)
-from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
-from sgaudit.model import Report, Snapshot
+from sgaudit.cli.fix import _err, _out, _warn, confirm
+from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK
+from sgaudit.model import GcpState, Report, Snapshot
+from sgaudit.remediate import gcp as fixgcp
 from sgaudit.text import clean
 
 if TYPE_CHECKING:
     from sgaudit.cli.gcp_options import GcpOptions
     from sgaudit.cli.live_options import LiveOptions
-    from sgaudit.remediate.gcp_apply import GcpOutcome
-    from sgaudit.remediate.gcp_backup import GcpBackupWriter
-    from sgaudit.remediate.gcp_plan import GcpPlan
-    from sgaudit.remediate.gcp_text import GcpFixRecord
     from sgaudit.sources.gcp_firewalls import FirewallApi
 
 
@@ -54,85 +42,89 @@ def read_projects(api: FirewallApi, projects: Sequence[str]) -> dict[str, list[d
     return out
 
 
-def run_gcp_fix(report: Report, snapshot: Snapshot, live: LiveOptions, gcp: GcpOptions, *,
-                dry_run: bool, yes: bool, max_changes: int, backup_path: str | None,
-                allow_partial: bool, now: str, policy_path: str | None, quiet: bool,
-                as_json: bool) -> int:
-    from sgaudit.cli.gcp_options import gcp_endpoint
-    from sgaudit.remediate import gcp_text
+@dataclass(frozen=True, slots=True)
+class GcpFix:
+    """The VPC firewall rules of the scanned projects, through ``api``."""
 
-    record = gcp_text.GcpFixRecord()
-    echo: Callable[..., None] = _out
-    if as_json:
-        echo = _silent if quiet else functools.partial(click.echo, err=True)
-    api = api_for(gcp_endpoint(live, gcp))
-    code = _fix_steps(report, snapshot, api, record, echo, dry_run=dry_run, yes=yes,
-                      max_changes=max_changes, backup_path=backup_path, allow_partial=allow_partial,
-                      now=now, policy_path=policy_path, quiet=quiet)
-    if as_json:
-        _after_changes(record.backup, lambda: _out(
-            gcp_text.render_json(record, report, now=now, dry_run=dry_run, exit_code=code), nl=False))
-    return code
+    api: FirewallApi
+    state: GcpState
+    now: str
+    name: str = "Google Cloud"
 
+    @classmethod
+    def of(cls, snapshot: Snapshot, live: LiveOptions, gcp: GcpOptions, now: str) -> GcpFix:
+        from sgaudit.cli.gcp_options import gcp_endpoint
 
-def _fix_steps(report: Report, snapshot: Snapshot, api: FirewallApi, record: GcpFixRecord,
-               echo: Callable[..., None], *, dry_run: bool, yes: bool, max_changes: int,
-               backup_path: str | None, allow_partial: bool, now: str, policy_path: str | None,
-               quiet: bool) -> int:
-    from sgaudit.remediate import backup, gcp_backup, gcp_plan, gcp_text, gcp_verify
+        assert snapshot.gcp is not None  # a GCP fix runs on a GCP scan
+        return cls(api_for(gcp_endpoint(live, gcp)), snapshot.gcp, now)
 
-    if backup_path and not dry_run:
-        backup.check_target(backup_path)
-    incomplete = not report.complete and not allow_partial
-    if not report.complete:
-        _err("sgaudit: warning: the scan is incomplete; what could not be read is not fixed "
-             f"({len(report.errors)} error(s))")
-    state = snapshot.gcp
-    assert state is not None  # a GCP fix runs on a GCP scan
-    projects = sorted({r.group.account for r in gcp_plan.candidates(report.results)})
-    plan = record.plan = gcp_plan.plan_gcp_fix(report.results, state, read_projects(api, projects), now)
-    echo(gcp_text.render_plan(plan), nl=False)
-    if not plan.changes:
-        echo("Nothing to change." if not (plan.refused or plan.skipped) else
-             "Nothing that sgaudit can change safely; the refused parts are listed above.")
-        return EXIT_INCOMPLETE if incomplete else (EXIT_DRIFT if plan.skipped or plan.refused else EXIT_OK)
-    stop = go_ahead(plan, record, echo, max_changes=max_changes, dry_run=dry_run, yes=yes,
-                    incomplete=incomplete)
-    if stop is not None:
-        return stop
-    path = record.backup = backup_path or str(backup.default_path())
-    writer = gcp_backup.GcpBackupWriter(path, plan, {**backup.stamp(now), "policy": policy_path})
-    writer.write()
-    record.status = "applied"
-    echo(f"Backup written to {path} (undo with: sgaudit rollback {path})")
-    outcomes = record.outcomes = _apply_or_interrupted(plan, api, writer, path, quiet)
-    writer.record_outcomes(outcomes)
-    problems = record.problems = gcp_verify.verify_fix(plan, report.results, state,
-                                                       read_projects(api, projects))
-    writer.record_verification(problems)
-    everything = all(o.ok for o in outcomes) and not problems
-    _after_changes(path, lambda: _print_results(echo, plan, outcomes, problems, path, everything))
-    if incomplete:
-        return EXIT_INCOMPLETE
-    return EXIT_OK if everything and not plan.skipped and not plan.refused else EXIT_DRIFT
+    def new_record(self) -> fixgcp.GcpFixRecord:
+        return fixgcp.GcpFixRecord()
 
+    def plan(self, report: Report) -> fixgcp.GcpPlan:
+        return fixgcp.plan_gcp_fix(report.results, self.state,
+                                   read_projects(self.api, self._projects(report)), self.now)
 
-def _print_results(echo: Callable[..., None], plan: GcpPlan, outcomes: Sequence[GcpOutcome],
-                   problems: Sequence[str], path: str, everything: bool) -> None:
-    from sgaudit.remediate import gcp_text
+    def _projects(self, report: Report) -> list[str]:
+        return sorted({r.group.account for r in fixgcp.candidates(report.results)})
 
-    echo("")
-    echo(gcp_text.render_outcomes(outcomes), nl=False)
-    echo("\nAfter the fix (the engine, on the rules read again):")
-    echo(gcp_text.render_check(problems, "every fixed tag is compliant (but for the refused "
+    def render_plan(self, plan: fixgcp.GcpPlan) -> str:
+        return fixgcp.render_plan(plan)
+
+    def left_alone(self, plan: fixgcp.GcpPlan) -> bool:
+        return bool(plan.skipped or plan.refused)
+
+    def nothing_to_change(self, plan: fixgcp.GcpPlan) -> str:
+        return ("Nothing to change." if not self.left_alone(plan) else
+                "Nothing that sgaudit can change safely; the refused parts are listed above.")
+
+    def backup_writer(self, path: str, plan: fixgcp.GcpPlan,
+                      meta: dict[str, Any]) -> fixgcp.GcpBackupWriter:
+        return fixgcp.GcpBackupWriter(path, plan, meta)
+
+    def apply(self, plan: fixgcp.GcpPlan, writer: fixgcp.GcpBackupWriter,
+              on_outcome: Callable[[fixgcp.GcpOutcome], None]) -> list[fixgcp.GcpOutcome]:
+        return fixgcp.apply_plan(plan, self.api, writer, on_outcome)
+
+    def progress(self, outcome: fixgcp.GcpOutcome) -> None:
+        _progress(outcome)
+
+    def verify(self, plan: fixgcp.GcpPlan, report: Report, record: fixgcp.GcpFixRecord) -> list[str]:
+        problems = record.problems = fixgcp.verify_fix(
+            plan, report.results, self.state, read_projects(self.api, self._projects(report)))
+        return problems
+
+    def show_results(self, echo: Callable[..., None], plan: fixgcp.GcpPlan,
+                     outcomes: Sequence[fixgcp.GcpOutcome], checks: Sequence[str], path: str,
+                     quiet: bool) -> None:
+        echo("")
+        echo(fixgcp.render_outcomes(outcomes), nl=False)
+        echo("\nAfter the fix (the engine, on the rules read again):")
+        echo(fixgcp.render_check(checks, "every fixed tag is compliant (but for the refused "
                                          "parts) and no other target's effective ingress changed"),
-         nl=False)
-    if not everything:
-        echo(f"To undo what was applied: sgaudit rollback {path}")
-    echo(_summary(outcomes, plan, problems))
+             nl=False)
+        if not _everything(outcomes, checks):
+            echo(f"To undo what was applied: sgaudit rollback {path}")
+        echo(_summary(outcomes, plan, checks))
+
+    def exit_code(self, plan: fixgcp.GcpPlan, outcomes: Sequence[fixgcp.GcpOutcome],
+                  checks: Sequence[str], complete: bool, allow_partial: bool) -> int:
+        if not complete and not allow_partial:
+            return EXIT_INCOMPLETE
+        fixed = _everything(outcomes, checks) and not self.left_alone(plan)
+        return EXIT_OK if fixed else EXIT_DRIFT
+
+    def render_json(self, record: fixgcp.GcpFixRecord, report: Report, *, now: str, dry_run: bool,
+                    exit_code: int) -> str:
+        return fixgcp.render_json(record, report, now=now, dry_run=dry_run, exit_code=exit_code)
 
 
-def _summary(outcomes: Sequence[GcpOutcome], plan: GcpPlan, problems: Sequence[str]) -> str:
+def _everything(outcomes: Sequence[fixgcp.GcpOutcome], problems: Sequence[str]) -> bool:
+    """Every change applied and nothing the engine finds wrong after them."""
+    return all(o.ok for o in outcomes) and not problems
+
+
+def _summary(outcomes: Sequence[fixgcp.GcpOutcome], plan: fixgcp.GcpPlan, problems: Sequence[str]) -> str:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1
@@ -145,42 +137,20 @@ def _summary(outcomes: Sequence[GcpOutcome], plan: GcpPlan, problems: Sequence[s
     return "sgaudit: " + "; ".join(parts)
 
 
-def _progress(outcome: GcpOutcome) -> None:
+def _progress(outcome: fixgcp.GcpOutcome) -> None:
     c = outcome.change
     _err(clean(f"  #{c.seq} {c.action} {outcome.name or c.name} [{c.tag}]: {outcome.text}"))
-
-
-def _apply_or_interrupted(plan: GcpPlan, api: FirewallApi, writer: GcpBackupWriter, path: str,
-                          quiet: bool) -> list[GcpOutcome]:
-    """Apply the plan; on Ctrl-C, say what was applied, what was in flight and what was not
-    attempted, where the backup is and how to roll back, and exit 130."""
-    from sgaudit.remediate import gcp_apply
-
-    seen: list[GcpOutcome] = []
-
-    def on_outcome(outcome: GcpOutcome) -> None:
-        seen.append(outcome)
-        if not quiet:
-            _progress(outcome)
-
-    try:
-        return gcp_apply.apply_plan(plan, api, writer, on_outcome)
-    except KeyboardInterrupt:
-        report_interrupt([c.seq for c in plan.changes], seen, writer, path, "Google Cloud")
-        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 # -- rollback ---------------------------------------------------------------------------------
 def run_gcp_rollback(path: str, endpoint_url: str | None, *, dry_run: bool, yes: bool,
                      api: FirewallApi | None = None, unsigned_ok: bool = False) -> int:
     """Undo a GCP fix by its backup; returns the exit code."""
-    from sgaudit.remediate import gcp_apply, gcp_backup, gcp_text
-
-    backup = gcp_backup.load_gcp_backup(path, unsigned_ok=unsigned_ok, warn=_warn)
+    backup = fixgcp.load_gcp_backup(path, unsigned_ok=unsigned_ok, warn=_warn)
     api = api or api_for(endpoint_url)
     projects = sorted({r.change.project for r in backup.changes})
-    plan = gcp_backup.plan_rollback(backup, read_projects(api, projects))
-    _out(gcp_text.render_plan(plan, title="Rollback plan"), nl=False)
+    plan = fixgcp.plan_rollback(backup, read_projects(api, projects))
+    _out(fixgcp.render_plan(plan, title="Rollback plan"), nl=False)
     if not plan.changes:
         _out("Nothing to roll back.")
         return EXIT_DRIFT if plan.skipped or plan.refused else EXIT_OK
@@ -189,13 +159,13 @@ def run_gcp_rollback(path: str, endpoint_url: str | None, *, dry_run: bool, yes:
             return EXIT_OK
         _out("Declined: nothing was changed.")
         return EXIT_DRIFT
-    outcomes = gcp_apply.apply_plan(plan, api, None, _progress)
-    problems = gcp_backup.rollback_problems(backup, plan, read_projects(api, projects))
+    outcomes = fixgcp.apply_plan(plan, api, None, _progress)
+    problems = fixgcp.rollback_problems(backup, plan, read_projects(api, projects))
     _out("")
-    _out(gcp_text.render_outcomes(outcomes), nl=False)
+    _out(fixgcp.render_outcomes(outcomes), nl=False)
     _out("\nAfter the rollback:")
-    _out(gcp_text.render_check(problems, "every rule is as the backup holds it, and the rules "
-                                               "sgaudit inserted are gone"), nl=False)
+    _out(fixgcp.render_check(problems, "every rule is as the backup holds it, and the rules "
+                                       "sgaudit inserted are gone"), nl=False)
     _out(_summary(outcomes, plan, problems))
     ok = all(o.ok for o in outcomes) and not problems and not plan.skipped and not plan.refused
     return EXIT_OK if ok else EXIT_DRIFT

@@ -15,8 +15,10 @@ import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import NET_URL, PROJECT, SUBNET, ComputeFake, gcp_fake, rule, serve, tcp  # noqa: F401
 
-from sgaudit.remediate import gcp_apply, gcp_shapes, signing
-from sgaudit.remediate.gcp_prove import UNTAGGED, NetworkRules
+from sgaudit.remediate import signing
+from sgaudit.remediate.gcp import apply as gcp_apply
+from sgaudit.remediate.gcp import shapes as gcp_shapes
+from sgaudit.remediate.gcp.prove import UNTAGGED, NetworkRules
 from sgaudit.sources import gcpjson
 from sgaudit.sources.gcp_firewalls import CallError
 from sgaudit.sources.gcp_write import ComputeFirewalls
@@ -328,7 +330,7 @@ def test_the_proof_sees_every_other_target_whose_ingress_changes() -> None:
     same = NetworkRules(network, None, parsed(mine, web, rule("open", allowed=tcp("3389"))))
     narrowed = NetworkRules(network, None, parsed(mine, web, rule("open", allowed=tcp("3389"),
                                                                   sources=("10.0.0.0/8",))))
-    from sgaudit.remediate.gcp_prove import changed_targets
+    from sgaudit.remediate.gcp.prove import changed_targets
 
     assert changed_targets(before, same, ()) == []
     assert changed_targets(before, narrowed, ()) == sorted([UNTAGGED, "coiled-a", "web"])

@@ -358,7 +358,10 @@ def test_rollback_restores_a_cross_account_reference_with_its_owner(fleet: Fleet
 def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, proxy: FaultProxy,
                                                                  sgaudit: Any) -> None:
     """The same group id re-created as the caller's own reference is not the rule that was there."""
-    from sgaudit.remediate import aws_apply, backup, plan, verify
+    from sgaudit.remediate.aws import apply as aws_apply
+    from sgaudit.remediate.aws import backup, verify
+    from sgaudit.remediate.aws.changes import Plan
+    from sgaudit.remediate.aws.rollback import plan_rollback
 
     group, peer = _cross_account_group(fleet)
     assert sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup)).code == 0
@@ -367,7 +370,7 @@ def test_rollback_verification_compares_the_owner_of_a_reference(fleet: Fleet, p
     record = backup.load_backup(fleet.backup)
     ref = next(r for r in record.before if r[2] == group)
     current = aws_apply.read_groups([ref], lambda account, region: fleet.client)
-    rollback_plan = plan.Plan(tuple(g for g in plan.plan_rollback(record, current).groups if g.ref == ref))
+    rollback_plan = Plan(tuple(g for g in plan_rollback(record, current).groups if g.ref == ref))
     [check] = verify.verify_rollback(record, rollback_plan, lambda account, region: fleet.client)
     assert not check.ok
     assert check.differences == (
@@ -434,20 +437,39 @@ def test_ctrl_c_while_applying_says_what_happened_and_exits_130(fleet: Fleet, pr
                                                                  sgaudit: Any) -> None:
     """A real SIGINT while the second change's call is on its way: the first is applied, the
     second was in flight, the rest were not attempted; the backup and the rollback command are
-    named, and the exit code is 130 (not 2, the bad-usage code)."""
+    named, and the exit code is 130 (not 2, the bad-usage code).
+
+    No timing is assumed: the second call is held at the proxy until the interrupt has been
+    taken, and the rollback starts once that call has reached moto."""
     import os
     import signal
+    import threading
 
     calls: list[str] = []
+    taken, landed = threading.Event(), threading.Event()
+
+    def take(signum: int, frame: object) -> None:
+        taken.set()
+        signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as without this test
 
     def interrupt_the_second(action: str, group: str) -> None:
         calls.append(action)
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGINT)
+            taken.wait(30)  # the client gives up on this call before it is answered
 
-    proxy.on_change = interrupt_the_second
-    run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    def after_the_second(action: str, group: str) -> None:
+        if len(calls) == 2:
+            landed.set()
+
+    proxy.on_change, proxy.after_change = interrupt_the_second, after_the_second
+    previous = signal.signal(signal.SIGINT, take)
+    try:
+        run = sgaudit(*fix_args(fleet, proxy, "--yes", "--backup", fleet.backup))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert run.code == 130, run.out + run.err
+    assert taken.is_set() and landed.wait(30)
     assert run.err_lines[-6:] == [
         "sgaudit: interrupted during the fix.",
         "  applied: #1",
@@ -459,7 +481,7 @@ def test_ctrl_c_while_applying_says_what_happened_and_exits_130(fleet: Fleet, pr
     assert doc["interrupted"] is True
     assert [c["result"] for c in doc["changes"]] == ["applied", "pending", "planned", "planned", "planned"]
     # the rollback it names works: the applied change is undone, the in-flight one found
-    proxy.on_change = None
+    proxy.on_change = proxy.after_change = None
     undo = sgaudit("rollback", fleet.backup, "--yes", "--endpoint-url", proxy.url)
     assert undo.code == 0, undo.out + undo.err
 

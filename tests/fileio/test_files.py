@@ -235,8 +235,9 @@ def test_history_database_must_be_a_file(sgaudit: Callable[..., Run], tmp_path: 
 
 
 def test_backup_through_a_symlink(tmp_path: Path) -> None:
-    from sgaudit.remediate.backup import BackupWriter, check_target
-    from sgaudit.remediate.plan import Plan
+    from sgaudit.remediate.aws.backup import BackupWriter
+    from sgaudit.remediate.aws.changes import Plan
+    from sgaudit.remediate.documents import check_target
 
     (tmp_path / "store").mkdir()
     link = tmp_path / "backup.json"
@@ -327,7 +328,7 @@ def test_o_through_a_link_to_this_process_stdout(tmp_path: Path) -> None:
 
 def test_backup_to_stdout_is_refused() -> None:
     from sgaudit.errors import UsageError
-    from sgaudit.remediate.backup import check_target
+    from sgaudit.remediate.documents import check_target
 
     with pytest.raises(UsageError) as raised:
         check_target("-")

@@ -16,8 +16,13 @@ from sgaudit.engine.resolve import resolve
 from sgaudit.errors import EXIT_DRIFT, EXIT_INCOMPLETE, EXIT_OK, SgauditError
 from sgaudit.model import Group, GroupResult, Rule, Vpc
 from sgaudit.policy.options import Where, collect
-from sgaudit.remediate import aws_apply, backup, verify
-from sgaudit.remediate import plan as fixplan
+from sgaudit.remediate import documents
+from sgaudit.remediate.aws import apply as aws_apply
+from sgaudit.remediate.aws import backup, verify
+from sgaudit.remediate.aws.changes import ALREADY_DONE, APPLIED, SKIPPED, Outcome, Plan, fix_exit_code
+from sgaudit.remediate.aws.plan import plan_fix
+from sgaudit.remediate.aws.rollback import plan_rollback
+from sgaudit.remediate.aws.rules import describe_rule, signature
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -27,7 +32,7 @@ STATE = resolve(collect({}, Where("policy.yaml")).options, VPC)  # Coiled's defa
 
 
 class AwsError(Exception):
-    """What botocore's ClientError looks like to sgaudit.remediate.aws_apply: a ``response`` with the code."""
+    """What botocore's ClientError looks like to sgaudit.remediate.aws.apply: a ``response`` with the code."""
 
     def __init__(self, code: str, message: str = "from the fake") -> None:
         super().__init__(f"{code}: {message}")
@@ -70,7 +75,7 @@ class FakeEC2:
                         "UserIdGroupPairs": "GroupId"}[kind]]
         new = Rule(perm["IpProtocol"], perm.get("FromPort", -1), perm.get("ToPort", -1), source,
                    f"sgr-{next(self.ids)}", entry.get("Description"))
-        if any(fixplan.signature(r) == fixplan.signature(new) for r in self.groups[GroupId]):
+        if any(signature(r) == signature(new) for r in self.groups[GroupId]):
             raise AwsError("InvalidPermission.Duplicate")
         if not self.lying:
             self.groups[GroupId].append(new)
@@ -113,7 +118,7 @@ RDP = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), WORLD, 
        rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
 
 
-def setup(groups: dict[str, list[Rule]]) -> tuple[FakeEC2, list[GroupResult], fixplan.Plan]:
+def setup(groups: dict[str, list[Rule]]) -> tuple[FakeEC2, list[GroupResult], Plan]:
     ec2 = FakeEC2(groups)
     results = []
     for gid, rules in groups.items():
@@ -121,16 +126,16 @@ def setup(groups: dict[str, list[Rule]]) -> tuple[FakeEC2, list[GroupResult], fi
                   rules=tuple(replace(r, rule_id=None) for r in rules))
         results.append(GroupResult(g, STATE, Differ().diff(g, STATE)))
     refs = [(ACCOUNT, REGION, gid) for gid in groups]
-    plan = fixplan.plan_fix(results, aws_apply.read_groups(refs, lambda a, r: ec2))
+    plan = plan_fix(results, aws_apply.read_groups(refs, lambda a, r: ec2))
     return ec2, results, plan
 
 
-def results_of(outcomes: list[fixplan.Outcome]) -> list[tuple[int, str, str]]:
+def results_of(outcomes: list[Outcome]) -> list[tuple[int, str, str]]:
     return [(o.change.seq, o.change.group_id, o.text) for o in outcomes]
 
 
 def rules_of(ec2: FakeEC2, gid: str) -> set[tuple[str, int, int, str]]:
-    return {fixplan.signature(r) for r in ec2.groups[gid]}
+    return {signature(r) for r in ec2.groups[gid]}
 
 
 def test_apply_then_verify_is_clean_and_authorizes_precede_the_revoke() -> None:
@@ -145,8 +150,8 @@ def test_apply_then_verify_is_clean_and_authorizes_precede_the_revoke() -> None:
                                      ("tcp", 8787, 8787, WORLD), ("-1", -1, -1, "sg-a")}
     checks = verify.verify_fix(plan, results, lambda a, r: ec2)
     assert [(c.ref[2], c.ok) for c in checks] == [("sg-a", True), ("sg-b", True)]
-    assert fixplan.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_OK
-    assert fixplan.fix_exit_code(plan, outcomes, checks, complete=False) == EXIT_INCOMPLETE
+    assert fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_OK
+    assert fix_exit_code(plan, outcomes, checks, complete=False) == EXIT_INCOMPLETE
 
 
 def test_each_group_is_re_read_once_just_before_it_is_changed() -> None:
@@ -167,11 +172,11 @@ def test_a_denied_authorize_cancels_the_revoke_it_protects_and_other_groups_are_
         (4, "sg-a", "skipped: not attempted: needs change #1, #2, #3 to succeed first"),
         (5, "sg-b", "applied")]
     assert rules_of(ec2, "sg-a") == {("-1", -1, -1, WORLD), ("-1", -1, -1, "sg-a")}  # access kept
-    assert rules_of(ec2, "sg-b") == {fixplan.signature(r) for r in RDP[:2]}
+    assert rules_of(ec2, "sg-b") == {signature(r) for r in RDP[:2]}
     checks = verify.verify_fix(plan, results, lambda a, r: ec2)
     assert [(c.ref[2], [f.key.split("|")[4:] for f in c.remaining]) for c in checks] == [
         ("sg-a", [["-1", "-1", "-1", WORLD]]), ("sg-b", [])]
-    assert fixplan.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_DRIFT
+    assert fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_DRIFT
 
 
 def test_an_unconfirmed_authorize_is_failed_and_the_revoke_it_protects_waits() -> None:
@@ -203,14 +208,14 @@ def test_a_group_changed_after_the_plan_is_skipped_as_stale() -> None:
                                     (4, "sg-a", stale), (5, "sg-b", "applied")]
     assert ("authorize", "sg-a") not in ec2.calls and ("revoke", "sg-a") not in ec2.calls
     checks = verify.verify_fix(plan, results, lambda a, r: ec2)
-    assert fixplan.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_DRIFT
+    assert fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_DRIFT
 
 
 def test_a_rule_replaced_under_the_same_text_is_a_change_too() -> None:
     ec2, _, plan = setup({"sg-b": RDP})
     ec2.groups["sg-b"][2] = replace(ec2.groups["sg-b"][2], rule_id="sgr-rdp-again")
     (outcome,) = aws_apply.apply_plan(plan, lambda a, r: ec2)
-    assert outcome.result == fixplan.SKIPPED and outcome.detail.startswith("stale")
+    assert outcome.result == SKIPPED and outcome.detail.startswith("stale")
 
 
 def test_work_done_by_someone_else_between_re_read_and_call_is_already_done() -> None:
@@ -227,17 +232,17 @@ def test_work_done_by_someone_else_between_re_read_and_call_is_already_done() ->
     assert [o.text for o in outcomes] == ["already done: InvalidPermission.Duplicate"] * 3 + [
         "already done: InvalidPermission.NotFound"]
     checks = verify.verify_fix(plan, results, lambda a, r: ec2)
-    assert fixplan.fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_OK
+    assert fix_exit_code(plan, outcomes, checks, complete=True) == EXIT_OK
 
 
 def test_verification_catches_a_change_that_did_not_take() -> None:
     ec2, results, plan = setup({"sg-d": [rule("tcp", (22, 22), WORLD, "sgr-22")]})
     ec2.lying = True
     outcomes = aws_apply.apply_plan(plan, lambda a, r: ec2)
-    assert all(o.result == fixplan.APPLIED for o in outcomes)
+    assert all(o.result == APPLIED for o in outcomes)
     (check,) = verify.verify_fix(plan, results, lambda a, r: ec2)
     assert [f.kind for f in check.remaining] == ["missing", "missing"]
-    assert fixplan.fix_exit_code(plan, outcomes, [check], complete=True) == EXIT_DRIFT
+    assert fix_exit_code(plan, outcomes, [check], complete=True) == EXIT_DRIFT
 
 
 def test_an_unreachable_region_fails_its_groups_only() -> None:
@@ -259,7 +264,7 @@ def fixed(tmp_path: Path, groups: dict[str, list[Rule]],
     ec2.deny |= deny
     before = state(ec2)
     path = tmp_path / "backup.json"
-    writer = backup.BackupWriter(path, plan, backup.stamp("2026-03-01T02:00:00Z"))
+    writer = backup.BackupWriter(path, plan, documents.stamp("2026-03-01T02:00:00Z"))
     writer.write()
     outcomes = aws_apply.apply_plan(plan, lambda a, r: ec2, writer)
     writer.record_outcomes(outcomes)
@@ -276,7 +281,7 @@ def resign(path: Path, doc: dict[str, Any]) -> None:
 
 def state(ec2: FakeEC2) -> dict[str, set[Any]]:
     """Each group's rules as what they allow and their description (ids of re-added rules differ)."""
-    return {gid: {(*fixplan.signature(r), r.description) for r in rules} for gid, rules in ec2.groups.items()}
+    return {gid: {(*signature(r), r.description) for r in rules} for gid, rules in ec2.groups.items()}
 
 
 def test_the_backup_records_every_affected_group_and_each_change_with_its_result(tmp_path: Path) -> None:
@@ -317,8 +322,8 @@ def test_rollback_restores_exactly_the_rules_before_the_fix(tmp_path: Path) -> N
     ec2, path, before = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP})
     record = backup.load_backup(path)
     refs = list(record.before)
-    plan = fixplan.plan_rollback(record, aws_apply.read_groups(refs, lambda a, r: ec2))
-    assert [(c.seq, c.group_id, c.action, fixplan.describe_rule(c.rule, with_id=True))
+    plan = plan_rollback(record, aws_apply.read_groups(refs, lambda a, r: ec2))
+    assert [(c.seq, c.group_id, c.action, describe_rule(c.rule, with_id=True))
             for c in plan.changes] == [
         (1, "sg-a", "authorize", "all traffic from 0.0.0.0/0"),
         (2, "sg-a", "revoke", "sgr-100 (tcp 22 from 0.0.0.0/0)"),
@@ -326,7 +331,7 @@ def test_rollback_restores_exactly_the_rules_before_the_fix(tmp_path: Path) -> N
         (4, "sg-a", "revoke", "sgr-102 (tcp 8787 from 0.0.0.0/0)"),
         (5, "sg-b", "authorize", "tcp 3389 from 0.0.0.0/0")]
     outcomes = aws_apply.apply_plan(plan, lambda a, r: ec2)
-    assert all(o.result == fixplan.APPLIED for o in outcomes)
+    assert all(o.result == APPLIED for o in outcomes)
     assert state(ec2) == before
     checks = verify.verify_rollback(record, plan, lambda a, r: ec2)
     assert [c.ok for c in checks] == [True, True]
@@ -336,7 +341,7 @@ def test_rollback_undoes_only_what_the_fix_did(tmp_path: Path) -> None:
     # sg-a's authorizes were denied, so its revoke never ran: nothing to undo there
     ec2, path, _ = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP}, deny={("authorize", "sg-a")})
     record = backup.load_backup(path)
-    plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
+    plan = plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
     assert [(c.group_id, c.action, c.rule.source, c.rule.from_port) for c in plan.changes] == [
         ("sg-b", "authorize", WORLD, 3389)]
 
@@ -347,7 +352,7 @@ def test_rollback_after_a_crash_finds_an_added_rule_whose_id_was_never_recorded(
     doc["changes"][0].update(result="pending", new_rule_ids=[])  # the call went out, then a crash
     resign(path, doc)  # what the journal wrote just before that call
     record = backup.load_backup(path)
-    plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
+    plan = plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
     assert [(c.action, c.rule.rule_id, c.rule.from_port) for c in plan.changes] == [
         ("revoke", "sgr-100", 8786), ("revoke", "sgr-101", 8787)]
 
@@ -356,9 +361,9 @@ def test_rolling_back_twice_is_harmless(tmp_path: Path) -> None:
     ec2, path, before = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD})
     record = backup.load_backup(path)
     for _ in range(2):
-        plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
+        plan = plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
         outcomes = aws_apply.apply_plan(plan, lambda a, r: ec2)
-    assert {o.result for o in outcomes} == {fixplan.ALREADY_DONE}
+    assert {o.result for o in outcomes} == {ALREADY_DONE}
     assert state(ec2) == before
 
 
@@ -386,14 +391,14 @@ def test_a_backup_is_never_overwritten_and_default_names_do_not_collide(tmp_path
     existing = tmp_path / "b.json"
     existing.write_text("{}")
     with pytest.raises(SgauditError, match="the file exists; a backup is never overwritten"):
-        backup.check_target(existing)
+        documents.check_target(existing)
     from datetime import UTC, datetime
 
     when = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-    first = backup.default_path(when, tmp_path)
+    first = documents.default_path(when, tmp_path)
     assert first.name == "sgaudit-backup-20260301T020000Z.json"
     first.write_text("{}")
-    assert backup.default_path(when, tmp_path).name == "sgaudit-backup-20260301T020000Z-1.json"
+    assert documents.default_path(when, tmp_path).name == "sgaudit-backup-20260301T020000Z-1.json"
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -425,7 +430,7 @@ def test_rollback_leaves_a_group_alone_when_an_added_rule_id_now_allows_somethin
     ec2.groups["sg-a"] = [replace(r, source="10.9.0.0/16") if r.rule_id == "sgr-100" else r
                           for r in ec2.groups["sg-a"]]
     record = backup.load_backup(path)
-    plan = fixplan.plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
+    plan = plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))
     assert [(g.group_id, g.skipped, len(g.changes)) for g in plan.groups] == [
         ("sg-a", "its rule sgr-100 allows tcp 22 from 10.9.0.0/16, not tcp 22 from 0.0.0.0/0 as the "
                  "backup says sgaudit added; left alone", 0),

@@ -9,8 +9,8 @@ from sgaudit.engine.diff import OTHER, Outside
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import Grant
 from sgaudit.net import addresses
-from sgaudit.remediate import gcp_shapes
-from sgaudit.remediate.gcp_shapes import Inexpressible, Shape
+from sgaudit.remediate.gcp import shapes as gcp_shapes
+from sgaudit.remediate.gcp.shapes import Inexpressible, Shape
 
 KEYS = ("tcp", "udp", "icmp", "icmpv6", OTHER)
 FULL = ((0, 65535),)

@@ -10,8 +10,11 @@ from sgaudit.engine.diff import Differ
 from sgaudit.engine.resolve import resolve
 from sgaudit.model import DesiredState, Group, GroupResult, Rule, Vpc
 from sgaudit.policy.options import Where, collect
-from sgaudit.remediate import aws_apply, plan_text
-from sgaudit.remediate import plan as fixplan
+from sgaudit.remediate.aws import apply as aws_apply
+from sgaudit.remediate.aws import text as plan_text
+from sgaudit.remediate.aws.changes import RESTORED_DESCRIPTION, Plan, Ref
+from sgaudit.remediate.aws.plan import candidates, plan_fix
+from sgaudit.remediate.aws.rules import describe_rule
 from sgaudit.sources.awsjson import parse_sgr
 
 ACCOUNT = "111122223333"
@@ -35,12 +38,12 @@ def result(rules: list[Rule], state: DesiredState, gid: str = "sg-1") -> GroupRe
     return GroupResult(group, state, Differ().diff(group, state))
 
 
-def ref(gid: str = "sg-1") -> fixplan.Ref:
+def ref(gid: str = "sg-1") -> Ref:
     return (ACCOUNT, REGION, gid)
 
 
-def brief(plan: fixplan.Plan) -> list[tuple[int, str, str, tuple[int, ...]]]:
-    return [(c.seq, c.action, fixplan.describe_rule(c.rule, with_id=True), c.depends_on)
+def brief(plan: Plan) -> list[tuple[int, str, str, tuple[int, ...]]]:
+    return [(c.seq, c.action, describe_rule(c.rule, with_id=True), c.depends_on)
             for c in plan.changes]
 
 
@@ -49,22 +52,22 @@ COMPLIANT = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), W
 
 def test_a_compliant_group_is_not_planned() -> None:
     r = result(COMPLIANT, desired())
-    assert fixplan.candidates([r]) == []
-    assert fixplan.plan_fix([r], {ref(): COMPLIANT}).groups == ()
+    assert candidates([r]) == []
+    assert plan_fix([r], {ref(): COMPLIANT}).groups == ()
 
 
 def test_shared_permission_revokes_only_the_world_source() -> None:
     # one IpPermission "tcp 22 from 0.0.0.0/0 and 10.0.0.0/16" is two rules with two ids
     rules = [rule("tcp", (22, 22), WORLD, "sgr-world"), rule("tcp", (22, 22), "10.0.0.0/16", "sgr-vpc"),
              rule("tcp", (8786, 8787), WORLD, "sgr-http")]
-    plan = fixplan.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    plan = plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
     assert brief(plan) == [(1, "revoke", "sgr-world (tcp 22 from 0.0.0.0/0)", ())]
     assert plan.changes[0].reason.startswith("extra: outside the envelope: tcp 22 from 0.0.0.0/0")
 
 
 def test_all_traffic_from_the_world_authorizes_the_narrow_rules_first() -> None:
     rules = [rule("-1", (-1, -1), WORLD, "sgr-all")]
-    plan = fixplan.plan_fix([result(rules, desired())], {ref(): rules})
+    plan = plan_fix([result(rules, desired())], {ref(): rules})
     assert brief(plan) == [
         (1, "authorize", "tcp 22 from 0.0.0.0/0", ()),
         (2, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
@@ -74,13 +77,13 @@ def test_all_traffic_from_the_world_authorizes_the_narrow_rules_first() -> None:
         (5, "revoke", "sgr-all (all traffic from 0.0.0.0/0)", (1, 2, 3, 4)),
     ]
     added = plan.changes[0]
-    assert added.rule.description == fixplan.RESTORED_DESCRIPTION
+    assert added.rule.description == RESTORED_DESCRIPTION
     assert "now allowed only through sgr-all, revoked below" in added.reason
 
 
 def test_a_broad_private_rule_keeps_vpc_access_until_the_narrow_rules_exist() -> None:
     rules = [rule("-1", (-1, -1), "10.0.0.0/8", "sgr-wide"), rule("tcp", (22, 22), "10.0.0.0/16", "sgr-22")]
-    plan = fixplan.plan_fix([result(rules, desired(disable_public_ingress=True))], {ref(): rules})
+    plan = plan_fix([result(rules, desired(disable_public_ingress=True))], {ref(): rules})
     # 22 from the VPC stays through sgr-22; 8786 and 8787 live only in the rule being revoked
     assert brief(plan) == [
         (1, "authorize", "tcp 8786 from 10.0.0.0/16", ()),
@@ -93,7 +96,7 @@ def test_a_broad_private_rule_keeps_vpc_access_until_the_narrow_rules_exist() ->
 def test_required_rule_covered_partly_by_a_kept_rule_and_partly_by_a_revoked_one() -> None:
     rules = [rule("tcp", (22, 22), WORLD, "sgr-22"), rule("tcp", (8786, 8787), "0.0.0.0/1", "sgr-half"),
              rule("tcp", (0, 65535), WORLD, "sgr-every-port")]
-    plan = fixplan.plan_fix([result(rules, desired())], {ref(): rules})
+    plan = plan_fix([result(rules, desired())], {ref(): rules})
     assert brief(plan) == [
         (1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
         (2, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
@@ -104,7 +107,7 @@ def test_required_rule_covered_partly_by_a_kept_rule_and_partly_by_a_revoked_one
 
 def test_missing_rules_are_authorized_with_the_sgaudit_description() -> None:
     rules = [rule("tcp", (22, 22), WORLD, "sgr-22")]
-    plan = fixplan.plan_fix([result(rules, desired())], {ref(): rules})
+    plan = plan_fix([result(rules, desired())], {ref(): rules})
     assert brief(plan) == [(1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
                            (2, "authorize", "tcp 8787 from 0.0.0.0/0", ())]
     assert all(c.reason.startswith("missing: no rule allows it") for c in plan.changes)
@@ -113,7 +116,7 @@ def test_missing_rules_are_authorized_with_the_sgaudit_description() -> None:
 
 def test_a_partly_missing_rule_is_authorized_whole() -> None:
     rules = [*COMPLIANT[:1], rule("tcp", (8786, 8787), "0.0.0.0/1", "sgr-half")]
-    plan = fixplan.plan_fix([result(rules, desired())], {ref(): rules})
+    plan = plan_fix([result(rules, desired())], {ref(): rules})
     assert brief(plan) == [(1, "authorize", "tcp 8786 from 0.0.0.0/0", ()),
                            (2, "authorize", "tcp 8787 from 0.0.0.0/0", ())]
     assert plan.changes[0].reason.startswith("missing: only partly allowed")
@@ -126,7 +129,7 @@ def test_waived_or_baselined_findings_are_never_touched() -> None:
     accepted = {"extra|111122223333|eu-west-1|sg-1|tcp|3389|3389|0.0.0.0/0": "waived",
                 "missing|111122223333|eu-west-1|sg-1|tcp|8786|8786|0.0.0.0/0": "baselined"}
     findings = tuple(replace(f, **{accepted[f.key]: True}) if f.key in accepted else f for f in r.findings)
-    plan = fixplan.plan_fix([replace(r, findings=findings)], {ref(): rules})
+    plan = plan_fix([replace(r, findings=findings)], {ref(): rules})
     assert brief(plan) == [(1, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
                            (2, "revoke", "sgr-dns (udp 53 from 10.0.0.0/16)", ())]
 
@@ -135,13 +138,13 @@ def test_a_group_whose_findings_are_all_accepted_is_not_planned() -> None:
     rules = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
     r = result(rules, desired())
     r = replace(r, findings=tuple(replace(f, waived=True) for f in r.findings))
-    assert fixplan.plan_fix([r], {ref(): rules}).groups == ()
+    assert plan_fix([r], {ref(): rules}).groups == ()
 
 
 def test_a_group_that_changed_between_scan_and_plan_is_skipped_as_stale() -> None:
     scanned = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
     read_back = [*scanned, rule("tcp", (23, 23), WORLD, "sgr-telnet")]
-    plan = fixplan.plan_fix([result(scanned, desired())], {ref(): read_back})
+    plan = plan_fix([result(scanned, desired())], {ref(): read_back})
     assert plan.changes == []
     assert [g.skipped for g in plan.groups] == [
         "stale: changed since the scan (+1 rule(s): tcp 23 from 0.0.0.0/0)"]
@@ -151,7 +154,7 @@ def test_unreadable_groups_are_skipped_and_others_planned() -> None:
     bad = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
     other = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp2")]
     results = [result(bad, desired(), "sg-1"), result(other, desired(), "sg-2")]
-    plan = fixplan.plan_fix(results, {ref("sg-1"): "UnauthorizedOperation: denied", ref("sg-2"): other})
+    plan = plan_fix(results, {ref("sg-1"): "UnauthorizedOperation: denied", ref("sg-2"): other})
     assert [(g.group_id, g.skipped) for g in plan.groups] == [
         ("sg-1", "cannot read its rules: UnauthorizedOperation: denied"), ("sg-2", None)]
     assert brief(plan) == [(1, "revoke", "sgr-rdp2 (tcp 3389 from 0.0.0.0/0)", ())]
@@ -161,7 +164,7 @@ def test_sequence_numbers_run_across_groups_and_unresolved_groups_are_left_alone
     a = [rule("-1", (-1, -1), WORLD, "sgr-a")]
     b = [*COMPLIANT, rule("udp", (53, 53), WORLD, "sgr-b")]
     unresolved = replace(result(a, desired(), "sg-3"), desired=DesiredState((), (), (), "no VPC"))
-    plan = fixplan.plan_fix([result(a, desired(), "sg-1"), unresolved, result(b, desired(), "sg-2")],
+    plan = plan_fix([result(a, desired(), "sg-1"), unresolved, result(b, desired(), "sg-2")],
                         {ref("sg-1"): a, ref("sg-2"): b, ref("sg-3"): a})
     assert [(c.group_id, c.seq) for c in plan.changes] == [
         ("sg-1", 1), ("sg-1", 2), ("sg-1", 3), ("sg-1", 4), ("sg-1", 5), ("sg-2", 6)]
@@ -203,7 +206,7 @@ def test_parse_sgr_reads_every_source_kind_and_drops_egress() -> None:
 def test_the_plan_reads_as_a_reviewer_needs_it() -> None:
     rules = [rule("-1", (-1, -1), WORLD, "sgr-all")]
     stale = [*COMPLIANT, rule("udp", (53, 53), WORLD, "sgr-dns")]
-    plan = fixplan.plan_fix([result(rules, desired(enable_public_ssh=False)),
+    plan = plan_fix([result(rules, desired(enable_public_ssh=False)),
                              result(stale, desired(), "sg-2")],
                             {ref(): rules, ref("sg-2"): "UnauthorizedOperation: denied"})
     assert plan_text.render_plan(plan) == (
@@ -237,7 +240,7 @@ def test_revoking_a_broad_vpc_rule_keeps_what_the_options_permit_from_the_vpc() 
     """Nothing is required (ssh and http off), 22/8786/8787 are permitted from the VPC: the
     only rule, -1 from the VPC, must not go without those ports and the cluster's own traffic."""
     rules = [rule("-1", (-1, -1), "10.0.0.0/16", "sgr-vpc")]
-    plan = fixplan.plan_fix([result(rules, desired(enable_public_ssh=False, enable_public_http=False))],
+    plan = plan_fix([result(rules, desired(enable_public_ssh=False, enable_public_http=False))],
                         {ref(): rules})
     assert brief(plan) == [
         (1, "authorize", "tcp 22 from 10.0.0.0/16", ()),
@@ -252,7 +255,7 @@ def test_revoking_a_broad_vpc_rule_keeps_what_the_options_permit_from_the_vpc() 
 
 def test_a_bastion_port_range_keeps_its_ssh() -> None:
     rules = [*COMPLIANT[1:], rule("tcp", (20, 25), "10.0.0.0/16", "sgr-bastion")]
-    plan = fixplan.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    plan = plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
     assert brief(plan) == [
         (1, "authorize", "tcp 22 from 10.0.0.0/16", ()),
         (2, "revoke", "sgr-bastion (tcp 20-25 from 10.0.0.0/16)", (1,)),
@@ -262,7 +265,7 @@ def test_a_bastion_port_range_keeps_its_ssh() -> None:
 def test_a_kept_part_already_allowed_by_a_staying_rule_is_not_added_again() -> None:
     rules = [*COMPLIANT[1:], rule("tcp", (22, 22), "10.0.0.0/16", "sgr-22"),
              rule("-1", (-1, -1), "10.0.0.0/16", "sgr-vpc"), rule("-1", (-1, -1), "sg-1", "sgr-self")]
-    plan = fixplan.plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
+    plan = plan_fix([result(rules, desired(enable_public_ssh=False))], {ref(): rules})
     assert brief(plan) == [(1, "revoke", "sgr-vpc (all traffic from 10.0.0.0/16)", ())]
 
 
@@ -271,9 +274,9 @@ def test_a_rule_from_an_unread_prefix_list_is_never_revoked() -> None:
     rules = [*COMPLIANT, rule("tcp", (5000, 5000), "pl-0abc1234", "sgr-pl"),
              rule("tcp", (23, 23), WORLD, "sgr-telnet")]
     state = desired()
-    plan = fixplan.plan_fix([result(rules, state)], {ref(): rules})
+    plan = plan_fix([result(rules, state)], {ref(): rules})
     assert brief(plan) == [(1, "revoke", "sgr-telnet (tcp 23 from 0.0.0.0/0)", ())]
-    read = fixplan.plan_fix([result(rules, state)], {ref(): rules},
+    read = plan_fix([result(rules, state)], {ref(): rules},
                         prefix_lists={(REGION, "pl-0abc1234"): ("203.0.113.0/24",)})
     assert brief(read) == [(1, "revoke", "sgr-pl (tcp 5000 from pl-0abc1234)", ()),
                            (2, "revoke", "sgr-telnet (tcp 23 from 0.0.0.0/0)", ())]

@@ -7,7 +7,8 @@ from sgaudit.engine.audit import audit
 from sgaudit.model import Group, Rule, Snapshot, Vpc
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml
-from sgaudit.remediate.plan import RESTORED_DESCRIPTION, Plan, plan_fix
+from sgaudit.remediate.aws.changes import RESTORED_DESCRIPTION, Plan
+from sgaudit.remediate.aws.plan import plan_fix
 
 VPC = Vpc("vpc-1", "eu-west-1", "111122223333", "10.0.0.0/16", ("10.0.0.0/16",))
 POLICY = 'roles:\n  cluster: {names: ["*-cluster"]}\n'

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sgaudit.errors import SgauditError
-from sgaudit.remediate import backup, signing
+from sgaudit.remediate import documents, signing
 
 
 def signed(tmp_path: Path, body: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
@@ -35,7 +35,7 @@ def test_the_key_is_private_and_never_replaced(tmp_path: Path) -> None:
     with pytest.raises(signing.BackupError, match="cannot create the backup's key: File exists"):
         signing.create_key(path)
     with pytest.raises(SgauditError, match=r"its key file .*b.json.key exists"):
-        backup.check_target(path)  # the backup itself does not exist, its key does
+        documents.check_target(path)  # the backup itself does not exist, its key does
 
 
 def test_a_rewrite_in_another_spelling_keeps_the_signature(tmp_path: Path) -> None:

@@ -1,50 +1,24 @@
-"""The ``--fix`` plan on Google Cloud: pure functions of the scan's results, what was read of
-each network (policies, instances) and the network's VPC firewall rules re-read just before
-planning (whole resources, so the backup can restore them exactly).  Applying is
-``gcp_apply``'s job.
-
-A VPC rule can reach many tags, so the fix works on one audited tag's *effective* ingress and
-never changes what another target gets:
-
-- extra ingress from a rule that targets only this tag: the rule is patched down to what the
-  envelope permits of it, or deleted when nothing is permitted (parts of it that one rule cannot
-  hold are inserted first, as rules of their own at its priority);
-- extra ingress from a rule that also reaches others (no targets, several tags, service
-  accounts): a deny that targets only this tag, just above that rule, covering exactly the part
-  outside the envelope (when that part is "all other protocols", a deny of all of the rule's
-  match with an allow of its permitted part just above);
-- missing required ingress taken away by VPC rules: an allow of the required rule that targets
-  only this tag, just above the first rule that took it;
-- anything decided by a firewall policy (hierarchical, system, network) is refused with one
-  line naming its rule: sgaudit does not edit policies.
-
-A new rule's priority is in the gap between the rule to beat and the tag's rule before it;
-without one (priority 0, or no free number) that part is refused.  Then the plan is proved with
-the engine (``gcp_prove``): applied to the rules read, every fixed tag is compliant (but for the
-refused parts) and every other target's effective ingress is unchanged; a tag whose changes do
-not prove is refused whole.
-"""
+"""One Google Cloud network's fix, tag by tag: narrow, deny, restore, each tag's changes
+proved alone and then all of them together (the rules are in ``gcp.plan``'s docstring)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from sgaudit.engine import gcp_effective
 from sgaudit.engine.diff import Differ, Outside, Rect, Source, uncovered
-from sgaudit.model import Finding, GcpState, Grant, GroupResult
+from sgaudit.model import Finding, Grant, GroupResult
 from sgaudit.net import intervals, ports
-from sgaudit.remediate import gcp_prove, gcp_shapes
-from sgaudit.remediate.gcp_prove import NetworkRules, Target
-from sgaudit.remediate.gcp_shapes import Inexpressible, Shape
+from sgaudit.remediate.gcp import prove, shapes
+from sgaudit.remediate.gcp.changes import Action, GcpChange, NetworkPlan
+from sgaudit.remediate.gcp.prove import NetworkRules, Target
+from sgaudit.remediate.gcp.shapes import Inexpressible, Shape
 from sgaudit.sources.awsjson import ShapeError
 from sgaudit.text import clean
 
-Action = Literal["insert", "patch", "update", "delete"]
-#: (project, network name)
-NetRef = tuple[str, str]
 NETWORK_URL = "https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{network}"
 #: the priority of an allow that restores required ingress no rule took away
 DEFAULT_PRIORITY = 1000
@@ -52,122 +26,6 @@ DESCRIPTION = "sgaudit --fix (scan {scan}): {why}"
 DESCRIPTION_MAX = 2048
 #: the order of a network's changes: what keeps access first, what narrows it last
 _ORDER = {"allow": 0, "deny": 1, "patch": 2, "delete": 3}
-
-
-@dataclass(frozen=True, slots=True)
-class GcpChange:
-    """One call: insert a rule, patch (the fields that change), update (the whole rule) or
-    delete one."""
-
-    seq: int
-    action: Action
-    project: str
-    network: str
-    tag: str
-    name: str
-    #: insert/update: the whole rule; patch: the fields that change; delete: None
-    body: Mapping[str, Any] | None
-    #: patch/update/delete: the rule's fingerprint when planned (the re-read must match)
-    fingerprint: str | None
-    reason: str
-    depends_on: tuple[int, ...] = ()
-    #: "allow" or "deny" for an insert (what it does), else the action
-    kind: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkPlan:
-    project: str
-    network: str
-    #: every VPC rule of the network as read when planning, by name
-    seen: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    changes: tuple[GcpChange, ...] = ()
-    #: one line per part of the fix that is not done, and why
-    refused: tuple[str, ...] = ()
-    #: why the whole network is left alone, or None
-    skipped: str | None = None
-    tags: tuple[str, ...] = ()
-    #: per tag, the keys of the findings whose fix was refused (they stay after the fix)
-    refused_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> NetRef:
-        return (self.project, self.network)
-
-
-@dataclass(frozen=True, slots=True)
-class GcpPlan:
-    networks: tuple[NetworkPlan, ...]
-
-    @property
-    def changes(self) -> list[GcpChange]:
-        return [c for n in self.networks for c in n.changes]
-
-    @property
-    def skipped(self) -> list[NetworkPlan]:
-        return [n for n in self.networks if n.skipped]
-
-    @property
-    def refused(self) -> list[str]:
-        return [line for n in self.networks for line in n.refused]
-
-
-def candidates(results: Iterable[GroupResult]) -> list[GroupResult]:
-    """The GCP targets a fix would touch: resolved, with an active finding."""
-    return [r for r in results if r.group.cloud == "gcp" and not r.desired.unresolved
-            and any(f.active for f in r.findings)]
-
-
-def plan_gcp_fix(results: Sequence[GroupResult], state: GcpState,
-                 read: Mapping[str, Sequence[Mapping[str, Any]] | str], scan: str) -> GcpPlan:
-    """The changes that bring every candidate tag to its desired state.  ``read`` maps each
-    project to its VPC firewall rules as re-read now (whole resources), or to why they could
-    not be read; ``scan`` names the scan in the new rules' descriptions."""
-    by_net: dict[NetRef, list[GroupResult]] = {}
-    for result in candidates(results):
-        by_net.setdefault((result.group.account, result.group.vpc_id or ""), []).append(result)
-    plans = []
-    seq = 0
-    for (project, name), found in sorted(by_net.items()):
-        plan = _network_plan(project, name, found, state, read.get(project), scan, seq)
-        seq += len(plan.changes)
-        plans.append(plan)
-    return GcpPlan(tuple(plans))
-
-
-def _network_plan(project: str, name: str, results: list[GroupResult], state: GcpState,
-                  raw: Sequence[Mapping[str, Any]] | str | None, scan: str, seq: int) -> NetworkPlan:
-    tags = tuple(r.group.group_id for r in results)
-    base = NetworkPlan(project, name, tags=tags)
-    if raw is None or isinstance(raw, str):
-        return replace(base, skipped=f"cannot read its firewall rules: {raw or 'not read'}")
-    try:
-        rules = gcp_prove.parse_rules(raw, f"project {project} firewalls")
-    except ShapeError as exc:
-        return replace(base, skipped=f"cannot read its firewall rules: {exc}")
-    mine = [(r, dict(body)) for r, body in zip(rules, raw, strict=True) if r.network == name]
-    seen = {r.name: body for r, body in mine}
-    base = replace(base, seen=seen)
-    scanned = {r for r in state.firewalls if (r.project, r.network) == (project, name)}
-    moved = _difference(scanned, {r for r, _ in mine})
-    if moved:
-        return replace(base, skipped=f"stale: its firewall rules changed since the scan ({moved})")
-    network = state.networks.get((project, name))
-    if network is None or network.policies is None:
-        return replace(base, skipped="its firewall policies were not read: what a change would do "
-                                     "cannot be proved")
-    before = NetworkRules(network, state.instances.get((project, name)), tuple(r for r, _ in mine))
-    planner = _Planner(before, seen, {str(r.get("name")) for r in raw}, scan)
-    for result in results:
-        planner.plan_tag(result)
-    return planner.finish(base, seq)
-
-
-def _difference(before: set[Any], after: set[Any]) -> str:
-    added, gone = sorted(r.name for r in after - before), sorted(r.name for r in before - after)
-    parts = ([f"changed or added: {', '.join(added[:3])}"] if added else []) + (
-        [f"changed or removed: {', '.join(gone[:3])}"] if gone else [])
-    return "; ".join(parts)
 
 
 @dataclass
@@ -186,7 +44,7 @@ class _TagWork:
         self.refused_keys.update(f.key for f in findings)
 
 
-class _Planner:
+class Planner:
     """One network's plan, tag by tag, each tag proved alone, then all of them together."""
 
     def __init__(self, before: NetworkRules, seen: Mapping[str, Mapping[str, Any]],
@@ -239,7 +97,7 @@ class _Planner:
         """A rule of this tag alone: keep what the envelope permits of it."""
         rule, body = step.rule, self.seen[step.rule.name]
         whole = [p for u in step.units for p in u.whole]
-        kept = gcp_shapes.shapes(_minus(whole, self.differ.outside_envelope(whole, env)),
+        kept = shapes.shapes(_minus(whole, self.differ.outside_envelope(whole, env)),
                                  self.before.index.keys, work.tag)
         why = "; ".join(f"extra {_what(f)}" for f in findings[:3])
         if not kept:
@@ -263,11 +121,11 @@ class _Planner:
         keys = self.before.index.keys
         outside = [p for e in exposures for p in self.differ.outside_envelope(e.pieces, env)]
         try:
-            denies, allows = gcp_shapes.shapes(outside, keys, work.tag), []
+            denies, allows = shapes.shapes(outside, keys, work.tag), []
         except Inexpressible:  # "all other protocols": deny the rule's match, allow back the rest
             whole = [p for e in exposures for p in e.unit.whole]
-            denies = gcp_shapes.shapes(whole, keys, work.tag)
-            allows = gcp_shapes.shapes(_minus(whole, self.differ.outside_envelope(whole, env)),
+            denies = shapes.shapes(whole, keys, work.tag)
+            allows = shapes.shapes(_minus(whole, self.differ.outside_envelope(whole, env)),
                                        keys, work.tag)
         top = self._free(work, step.rule, effective, 2 if allows else 1, findings)
         if top is None:
@@ -307,7 +165,7 @@ class _Planner:
                         "does not edit firewall policies", finding)
             return
         try:
-            shape = gcp_shapes.grant_shape(grant, work.tag)
+            shape = shapes.grant_shape(grant, work.tag)
         except Inexpressible as exc:
             work.refuse(f"required {_what(finding)}: {exc}", finding)
             return
@@ -347,7 +205,7 @@ class _Planner:
         description = DESCRIPTION.format(scan=self.scan, why=why)
         body["description"] = description[:DESCRIPTION_MAX]
         salt = json.dumps(body, sort_keys=True)
-        body["name"] = gcp_shapes.rule_name(kind, work.tag, salt, self.names)
+        body["name"] = shapes.rule_name(kind, work.tag, salt, self.names)
         self.names.add(body["name"])
         work.changes.append(self._change("insert", work.tag, body["name"], body, None, clean(why), kind))
 
@@ -355,14 +213,14 @@ class _Planner:
                 seen: Mapping[str, Any] | None, reason: str, kind: str) -> GcpChange:
         net = self.before.network
         return GcpChange(0, action, net.project, net.name, tag, name, body,
-                         gcp_shapes.fingerprint(seen) if seen is not None else None, reason, (), kind)
+                         shapes.fingerprint(seen) if seen is not None else None, reason, (), kind)
 
     # -- proofs -------------------------------------------------------------------------------
     def _prove_alone(self, work: _TagWork) -> None:
         if not work.changes:
             return
         after = self._after(work.changes)
-        left = [after] if isinstance(after, str) else gcp_prove.remaining(
+        left = [after] if isinstance(after, str) else prove.remaining(
             after, [work.target], {work.tag: work.refused_keys}, self.differ)
         if left:
             why = left[0]
@@ -374,7 +232,7 @@ class _Planner:
         """The network under the planned rules, or why a planned rule is not one GCP takes."""
         rules = apply_to(self.seen, changes)
         try:
-            parsed = gcp_prove.parse_rules(rules.values(), "planned rules")
+            parsed = prove.parse_rules(rules.values(), "planned rules")
         except ShapeError as exc:
             return str(exc)
         return NetworkRules(self.before.network, self.before.instances, parsed)
@@ -388,7 +246,7 @@ class _Planner:
         if changes:
             targets = [w.target for w in self.work if w.changes]
             after = self._after(changes)
-            problems = [after] if isinstance(after, str) else gcp_prove.problems(
+            problems = [after] if isinstance(after, str) else prove.problems(
                 self.before, after, targets, {w.tag: w.refused_keys for w in self.work}, self.differ)
             if problems:
                 return replace(base, refused=refused, skipped="the plan does not prove: "

@@ -1,12 +1,12 @@
-"""The fix and rollback conversation's text: the plan, the results, the verification."""
+"""The AWS fix and rollback conversation's text: the plan, the results, the verification."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sgaudit.model import Rule
-from sgaudit.remediate.plan import Outcome, Plan, Verification
-from sgaudit.remediate.plan import describe_rule as _describe_rule
+from sgaudit.remediate.aws.changes import Outcome, Plan, Verification
+from sgaudit.remediate.aws.rules import describe_rule as _describe_rule
 from sgaudit.text import clean
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sgaudit.remediate import gcp_shapes
-from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan
+from sgaudit.remediate.gcp import shapes
+from sgaudit.remediate.gcp.changes import GcpChange, GcpPlan
 from sgaudit.sources.gcp_firewalls import CallError, FirewallApi
 
 APPLIED = "applied"
@@ -111,7 +111,7 @@ def _apply(change: GcpChange, api: FirewallApi, journal: Journal, waiting: Waiti
         if exc.status == 404:
             return GcpOutcome(change, SKIPPED, f"stale: rule {change.name} is gone", change.name)
         return GcpOutcome(change, FAILED, f"cannot re-read rule {change.name}: {exc.message}", change.name)
-    if gcp_shapes.fingerprint(current) != change.fingerprint:
+    if shapes.fingerprint(current) != change.fingerprint:
         return GcpOutcome(change, SKIPPED, f"stale: rule {change.name} changed since the plan", change.name)
     journal.started(change, change.name)
     body = dict(change.body or {})
@@ -137,7 +137,7 @@ def _insert(change: GcpChange, api: FirewallApi, journal: Journal, waiting: Wait
         except CallError as exc:
             if exc.status == 409 and name.startswith("sgaudit-"):
                 kind = change.kind or "rule"
-                name = gcp_shapes.rule_name(kind, change.tag, f"{change.seq}|{name}|renamed", tried)
+                name = shapes.rule_name(kind, change.tag, f"{change.seq}|{name}|renamed", tried)
                 tried.add(name)
                 continue
             return GcpOutcome(change, FAILED, f"{exc.code}: {exc.message}", name)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from sgaudit.model import Rule
 from sgaudit.net import ports
-from sgaudit.remediate.plan import (
+from sgaudit.remediate.aws.changes import (
     ALREADY_DONE,
     APPLIED,
     FAILED,
@@ -20,8 +20,8 @@ from sgaudit.remediate.plan import (
     Outcome,
     Plan,
     Ref,
-    describe_difference,
 )
+from sgaudit.remediate.aws.rules import describe_difference
 from sgaudit.sources.awsjson import error_code, error_text, read_ingress
 
 #: what AWS answers when the work is already done

@@ -1,23 +1,18 @@
-"""After a fix or a rollback: re-read the changed groups and say what still differs."""
+"""After an AWS fix or rollback: re-read the changed groups and say what still differs."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from sgaudit.engine.diff import Differ
 from sgaudit.model import GroupResult, Rule
-from sgaudit.remediate.aws_apply import read_groups
-from sgaudit.remediate.plan import (
-    BackupRecord,
-    ClientFor,
-    Plan,
-    Verification,
-    _rule_of,
-    describe_rule,
-    signature,
-)
+from sgaudit.remediate.aws.apply import read_groups
+from sgaudit.remediate.aws.changes import ClientFor, Plan, Verification
+from sgaudit.remediate.aws.rollback import BackupRecord
+from sgaudit.remediate.aws.rules import describe_rule, signature
 
 
 # -- verifying --------------------------------------------------------------------------------
@@ -84,3 +79,5 @@ def _describe(key: tuple[object, ...]) -> str:
     return text
 
 
+def _rule_of(key: tuple[Any, ...]) -> Rule:
+    return Rule(key[0], key[1], key[2], key[3], None, key[4])

@@ -1,4 +1,4 @@
-"""The backup file of ``check --fix``: what each affected group held, and every change made.
+"""The backup file of an AWS ``check --fix``: what each affected group held, every change made.
 
 Written (atomically, fsync'd) before the first change and again around each change, so that
 whatever happens to the process, the file says what was there and which calls may have
@@ -11,63 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sgaudit.errors import UsageError
-from sgaudit.fileio.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.files import parse_problem, read_input
 from sgaudit.fileio.versioned import DocumentFormat, VersionError
 from sgaudit.model import Rule
 from sgaudit.remediate import signing
-from sgaudit.remediate.backup_check import check_consistency
-from sgaudit.remediate.plan import (
-    BackupRecord,
-    Change,
-    Outcome,
-    Plan,
-    Recorded,
-    Ref,
-    Verification,
-)
+from sgaudit.remediate.aws.backup_check import check_consistency
+from sgaudit.remediate.aws.changes import Change, Outcome, Plan, Ref, Verification
+from sgaudit.remediate.aws.rollback import BackupRecord, Recorded
+from sgaudit.remediate.documents import PENDING, PLANNED, Journal, list_field, str_field
 from sgaudit.remediate.signing import BackupError
 
 FORMAT = DocumentFormat("sgaudit_backup", 1, "backup")
-PLANNED = "planned"
-PENDING = "pending"
-
-__all__ = ["BackupError", "BackupWriter", "check_target", "default_path", "load_backup", "stamp"]
-
-
-def default_path(now: datetime | None = None, folder: str | Path = ".") -> Path:
-    """``sgaudit-backup-20260131T020000Z.json`` in ``folder``; never an existing file (nor
-    one whose key file exists)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(folder) / f"sgaudit-backup-{stamp}"
-    path = base.with_suffix(".json")
-    n = 1
-    while path.exists() or signing.key_path(path).exists():
-        path = Path(f"{base}-{n}.json")
-        n += 1
-    return path
-
-
-def check_target(path: str | Path) -> None:
-    """Refuse to overwrite a backup (it may be the only way back) before anything changes."""
-    target = Path(path)
-    if str(path) == "-":
-        raise UsageError("--backup -: a backup is a file (it is rewritten around every change); "
-                         "give a path")
-    if target.exists():
-        raise UsageError(f"--backup {path}: the file exists; a backup is never overwritten, "
-                         "choose another path")
-    if signing.key_path(target).exists():
-        raise UsageError(f"--backup {path}: its key file {signing.key_path(target)} exists (the key "
-                         "of another backup?); choose another path")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"--backup {path}: folder {folder} does not exist")
-
 
 def rule_dict(rule: Rule) -> dict[str, Any]:
     out = {"rule_id": rule.rule_id, "protocol": rule.protocol, "from_port": rule.from_port,
@@ -79,15 +36,12 @@ def rule_dict(rule: Rule) -> dict[str, Any]:
     return out
 
 
-class BackupWriter:
-    """The fix's journal: rewrites the whole file atomically after each step."""
+class BackupWriter(Journal):
+    """The fix's journal: what each affected group held, every change and what became of it."""
 
     def __init__(self, path: str | Path, plan: Plan, meta: Mapping[str, Any]) -> None:
-        self.path = Path(path)
-        self._key: bytes | None = None
         affected = [g for g in plan.groups if g.changes and not g.skipped]
-        self._index = {c.seq: i for i, c in enumerate(plan.changes)}
-        self.doc: dict[str, Any] = {
+        super().__init__(path, {
             **FORMAT.stamp(),
             **meta,
             "groups": [{"account": g.account, "region": g.region, "group_id": g.group_id,
@@ -98,14 +52,7 @@ class BackupWriter:
                          "reason": c.reason, "depends_on": list(c.depends_on), "result": PLANNED,
                          "detail": "", "new_rule_ids": []}
                         for c in plan.changes],
-        }
-
-    def write(self) -> None:
-        """The whole file, signed; the key file is created before the first version."""
-        if self._key is None:
-            self._key = signing.create_key(self.path)
-        signed = signing.sign(self.doc, self._key, self.path)
-        atomic_write(self.path, json.dumps(signed, indent=2) + "\n", label="backup")
+        }, (c.seq for c in plan.changes))
 
     def started(self, change: Change) -> None:
         self._entry(change)["result"] = PENDING
@@ -117,28 +64,12 @@ class BackupWriter:
                      new_rule_ids=list(outcome.new_rule_ids))
         self.write()
 
-    def record_outcomes(self, outcomes: list[Outcome]) -> None:
-        """Outcomes of changes that never reached a call (skipped, failed re-reads)."""
-        for outcome in outcomes:
-            entry = self._entry(outcome.change)
-            if entry["result"] == PLANNED:
-                entry.update(result=outcome.result, detail=outcome.detail)
-        self.write()
-
     def record_verification(self, checks: list[Verification]) -> None:
         self.doc["verification"] = [
             {"account": v.ref[0], "region": v.ref[1], "group_id": v.ref[2], "ok": v.ok,
              "error": v.error, "still_drifted": [f.key for f in v.remaining]}
             for v in checks]
         self.write()
-
-    def pending(self) -> set[int]:
-        """The changes whose call was started and never answered (an interrupted run)."""
-        return {c["seq"] for c in self.doc["changes"] if c["result"] == PENDING}
-
-    def _entry(self, change: Change) -> dict[str, Any]:
-        entry: dict[str, Any] = self.doc["changes"][self._index[change.seq]]
-        return entry
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -167,22 +98,22 @@ def load_backup(path: str | Path, *, unsigned_ok: bool = False,
 def _record(doc: Mapping[str, Any], text_path: str) -> BackupRecord:
     before: dict[Ref, tuple[Rule, ...]] = {}
     names: dict[Ref, str] = {}
-    for i, g in enumerate(_list(doc, "groups", text_path)):
+    for i, g in enumerate(list_field(doc, "groups", text_path)):
         where = f"{text_path}: groups[{i}]"
-        ref = (_str(g, "account", where), _str(g, "region", where), _str(g, "group_id", where))
+        ref = (str_field(g, "account", where), str_field(g, "region", where), str_field(g, "group_id", where))
         if ref in before:
             raise BackupError(f"{where}: group {ref[2]} ({ref[0]}/{ref[1]}) is listed twice")
         names[ref] = str(g.get("group_name") or "")
         before[ref] = tuple(_rule(r, f"{where}.ingress[{j}]")
-                            for j, r in enumerate(_list(g, "ingress", where)))
+                            for j, r in enumerate(list_field(g, "ingress", where)))
     changes = [_recorded(c, f"{text_path}: changes[{i}]")
-               for i, c in enumerate(_list(doc, "changes", text_path))]
+               for i, c in enumerate(list_field(doc, "changes", text_path))]
     meta = {k: v for k, v in doc.items() if k not in ("groups", "changes", signing.SIGNATURE)}
     return BackupRecord(text_path, before, names, tuple(changes), meta)
 
 
 def _recorded(c: Any, where: str) -> Recorded:
-    action = _str(c, "action", where)
+    action = str_field(c, "action", where)
     if action not in ("authorize", "revoke"):
         raise BackupError(f"{where}.action: expected authorize or revoke, got {action!r}")
     seq = c.get("seq")
@@ -191,27 +122,13 @@ def _recorded(c: Any, where: str) -> Recorded:
     depends = c.get("depends_on") or []
     if not isinstance(depends, list) or not all(type(x) is int for x in depends):
         raise BackupError(f"{where}.depends_on: expected a list of change numbers")
-    change = Change(seq, action, _str(c, "account", where), _str(c, "region", where),  # type: ignore[arg-type]
-                    _str(c, "group_id", where), str(c.get("group_name") or ""),
+    change = Change(seq, action, str_field(c, "account", where), str_field(c, "region", where),  # type: ignore[arg-type]
+                    str_field(c, "group_id", where), str(c.get("group_name") or ""),
                     _rule(c.get("rule"), f"{where}.rule"), str(c.get("reason") or ""), tuple(depends))
     ids = c.get("new_rule_ids") or []
     if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
         raise BackupError(f"{where}.new_rule_ids: expected a list of rule ids")
-    return Recorded(change, _str(c, "result", where), tuple(ids))
-
-
-def _list(obj: Any, key: str, where: str) -> list[Any]:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if not isinstance(value, list):
-        raise BackupError(f"{where}.{key}: expected a list")
-    return value
-
-
-def _str(obj: Any, key: str, where: str) -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if not isinstance(value, str) or not value:
-        raise BackupError(f"{where}.{key}: expected a non-empty string, got {value!r}")
-    return value
+    return Recorded(change, str_field(c, "result", where), tuple(ids))
 
 
 def _rule(raw: Any, where: str) -> Rule:
@@ -222,7 +139,8 @@ def _rule(raw: Any, where: str) -> Rule:
             raise BackupError(f"{where}.{key}: expected an integer, got {raw.get(key)!r}")
     rule_id = raw.get("rule_id")
     description = raw.get("description")
-    return Rule(_str(raw, "protocol", where), raw["from_port"], raw["to_port"], _str(raw, "source", where),
+    return Rule(str_field(raw, "protocol", where), raw["from_port"], raw["to_port"],
+                str_field(raw, "source", where),
                 rule_id if isinstance(rule_id, str) else None,
                 description if isinstance(description, str) else None,
                 _optional_str(raw, "user_id", where), _optional_str(raw, "vpc_peering_connection_id", where))
@@ -232,11 +150,4 @@ def _optional_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
     """Absent in backups written before sgaudit kept references' owners (then: not compared)."""
     if obj.get(key) is None:
         return None
-    return _str(obj, key, where)
-
-
-def stamp(now: str) -> dict[str, Any]:
-    """The header fields of a new backup."""
-    from sgaudit import __version__
-
-    return {"created_at": now, "sgaudit_version": __version__}
+    return str_field(obj, key, where)

@@ -1,4 +1,4 @@
-"""Does a backup agree with itself?  Checked before a rollback changes anything.
+"""Does an AWS backup agree with itself?  Checked before a rollback changes anything.
 
 A rollback re-authorizes what a fix revoked and revokes what it added, so a backup whose changes
 contradict its recorded groups would make it open what was never open (``0.0.0.0/0`` "put
@@ -21,17 +21,9 @@ from collections.abc import Iterable
 
 from sgaudit.model import Rule
 from sgaudit.net import addresses, ports
-from sgaudit.remediate.plan import (
-    ALREADY_DONE,
-    APPLIED,
-    FAILED,
-    SKIPPED,
-    BackupRecord,
-    Recorded,
-    Ref,
-    describe_rule,
-    signature,
-)
+from sgaudit.remediate.aws.changes import ALREADY_DONE, APPLIED, FAILED, SKIPPED, Ref
+from sgaudit.remediate.aws.rollback import BackupRecord, Recorded
+from sgaudit.remediate.aws.rules import describe_rule, signature
 from sgaudit.remediate.signing import BackupError
 
 #: the results a backup's change can carry (``planned`` and ``pending``: the journal's states)

@@ -7,9 +7,9 @@ from typing import Any
 
 from sgaudit.engine.diff import Differ
 from sgaudit.model import GcpState, GroupResult
-from sgaudit.remediate import gcp_prove
-from sgaudit.remediate.gcp_plan import GcpPlan, NetworkPlan
-from sgaudit.remediate.gcp_prove import NetworkRules, Target
+from sgaudit.remediate.gcp import prove
+from sgaudit.remediate.gcp.changes import GcpPlan, NetworkPlan
+from sgaudit.remediate.gcp.prove import NetworkRules, Target
 from sgaudit.sources.awsjson import ShapeError
 from sgaudit.text import clean
 
@@ -35,8 +35,8 @@ def _network(net: NetworkPlan, by_tag: Mapping[tuple[str, str | None, str], Grou
     network = state.networks[(net.project, net.network)]
     instances = state.instances.get((net.project, net.network))
     try:
-        now = gcp_prove.parse_rules(raw, f"project {net.project} firewalls")
-        seen = gcp_prove.parse_rules(net.seen.values(), "rules as planned")
+        now = prove.parse_rules(raw, f"project {net.project} firewalls")
+        seen = prove.parse_rules(net.seen.values(), "rules as planned")
     except ShapeError as exc:
         return [clean(f"{where}: cannot read its firewall rules: {exc}")]
     before = NetworkRules(network, instances, seen)
@@ -46,4 +46,4 @@ def _network(net: NetworkPlan, by_tag: Mapping[tuple[str, str | None, str], Grou
         result = by_tag[(net.project, net.network, tag)]
         targets.append(Target(result.group, result.desired,
                               frozenset(f.key for f in result.findings if not f.active)))
-    return gcp_prove.problems(before, after, targets, net.refused_keys, differ, verb="changed")
+    return prove.problems(before, after, targets, net.refused_keys, differ, verb="changed")

@@ -1,11 +1,12 @@
-"""The backup of a GCP ``--fix`` and its rollback.
+"""The backup of a GCP ``--fix``: what it changed, written around every change, read back.
 
 The backup is written (atomically) before the first change and again around each: every rule
 the plan patches or deletes, whole, as it was read; every change with what became of it and,
 for an insert, the name the rule got.  ``sgaudit rollback`` restores patched rules exactly
 (``update`` with the whole resource), recreates deleted ones with every field (GCP gives them a
 new id and creation time), and deletes the rules sgaudit inserted - only those, and only while
-they are still as inserted.  A backup that contradicts itself is refused (exit 2).
+they are still as inserted (``gcp.rollback``).  A backup that contradicts itself is refused
+(exit 2).
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sgaudit.fileio.files import atomic_write, parse_problem, read_input
+from sgaudit.fileio.files import parse_problem, read_input
 from sgaudit.fileio.versioned import DocumentFormat, VersionError
-from sgaudit.remediate import gcp_shapes, signing
-from sgaudit.remediate.backup import BackupError, _list, _str
-from sgaudit.remediate.gcp_apply import APPLIED, TIMED_OUT, GcpOutcome
-from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan, NetworkPlan
+from sgaudit.remediate import signing
+from sgaudit.remediate.documents import PENDING, PLANNED, Journal, list_field, str_field
+from sgaudit.remediate.gcp import shapes
+from sgaudit.remediate.gcp.apply import APPLIED, TIMED_OUT, GcpOutcome
+from sgaudit.remediate.gcp.changes import GcpChange, GcpPlan
+from sgaudit.remediate.signing import BackupError
 
 FORMAT = DocumentFormat("sgaudit_gcp_backup", 1, "Google Cloud backup")
-PLANNED = "planned"
-PENDING = "pending"
 RESULTS = (PLANNED, PENDING, APPLIED, TIMED_OUT, "skipped", "failed")
 #: the results whose call may have reached GCP: a rollback undoes them
 UNDONE = (APPLIED, PENDING, TIMED_OUT)
@@ -42,28 +43,18 @@ def is_gcp_backup(path: str | Path) -> bool:
         return False
 
 
-class GcpBackupWriter:
-    """The fix's journal: rewrites the whole file after each step."""
+class GcpBackupWriter(Journal):
+    """The fix's journal: every rule it patches or deletes, whole, and every change with what
+    became of it."""
 
     def __init__(self, path: str | Path, plan: GcpPlan, meta: Mapping[str, Any]) -> None:
-        self.path = Path(path)
-        self._index = {c.seq: i for i, c in enumerate(plan.changes)}
         touched = {(c.project, c.name) for c in plan.changes if c.action != "insert"}
-        self.doc: dict[str, Any] = {
+        super().__init__(path, {
             **FORMAT.stamp(), **meta, "cloud": "gcp",
             "rules": [{"project": n.project, "network": n.network, "resource": dict(n.seen[name])}
                       for n in plan.networks for name in sorted(n.seen) if (n.project, name) in touched],
             "changes": [_change_dict(c) for c in plan.changes],
-        }
-        self._key: bytes | None = None
-
-    def write(self) -> None:
-        """The whole file, signed (as AWS backups are); the key file is made before the first
-        version."""
-        if self._key is None:
-            self._key = signing.create_key(self.path)
-        signed = signing.sign(self.doc, self._key, self.path)
-        atomic_write(self.path, json.dumps(signed, indent=2) + "\n", label="backup")
+        }, (c.seq for c in plan.changes))
 
     def started(self, change: GcpChange, name: str) -> None:
         self._entry(change).update(result=PENDING, applied_name=name)
@@ -74,24 +65,9 @@ class GcpBackupWriter:
                                            applied_name=outcome.name or None)
         self.write()
 
-    def record_outcomes(self, outcomes: Sequence[GcpOutcome]) -> None:
-        """Outcomes of changes that never reached a call (skipped, not attempted)."""
-        for outcome in outcomes:
-            entry = self._entry(outcome.change)
-            if entry["result"] == PLANNED:
-                entry.update(result=outcome.result, detail=outcome.detail)
-        self.write()
-
     def record_verification(self, problems: Sequence[str]) -> None:
         self.doc["verification"] = {"ok": not problems, "problems": list(problems)}
         self.write()
-
-    def pending(self) -> set[int]:
-        return {c["seq"] for c in self.doc["changes"] if c["result"] == PENDING}
-
-    def _entry(self, change: GcpChange) -> dict[str, Any]:
-        entry: dict[str, Any] = self.doc["changes"][self._index[change.seq]]
-        return entry
 
 
 def _change_dict(c: GcpChange) -> dict[str, Any]:
@@ -134,46 +110,47 @@ def load_gcp_backup(path: str | Path, *, unsigned_ok: bool = False,
         raise BackupError(f"{text}: not a valid JSON backup: {parse_problem(exc) or exc}") from None
     signing.verify(doc, text, unsigned_ok=unsigned_ok, warn=warn)
     rules: dict[RuleRef, tuple[str, dict[str, Any]]] = {}
-    for i, entry in enumerate(_list(doc, "rules", text)):
+    for i, entry in enumerate(list_field(doc, "rules", text)):
         where = f"{text}: rules[{i}]"
-        project, network = _str(entry, "project", where), _str(entry, "network", where)
+        project, network = str_field(entry, "project", where), str_field(entry, "network", where)
         resource = entry.get("resource")
         if not isinstance(resource, dict):
             raise BackupError(f"{where}.resource: expected the rule as an object")
-        name = _str(resource, "name", f"{where}.resource")
+        name = str_field(resource, "name", f"{where}.resource")
         if not str(resource.get("network", "")).rstrip("/").endswith(f"/networks/{network}"):
             raise BackupError(f"{where}.resource.network: {resource.get('network')!r} is not network "
                               f"{network} that the entry names")
         if (project, name) in rules:
             raise BackupError(f"{where}: rule {name} of project {project} is in the backup twice")
         rules[(project, name)] = (network, resource)
-    changes = tuple(_recorded(c, f"{text}: changes[{i}]") for i, c in enumerate(_list(doc, "changes", text)))
+    changes = tuple(_recorded(c, f"{text}: changes[{i}]")
+                    for i, c in enumerate(list_field(doc, "changes", text)))
     _consistent(text, rules, changes)
     meta = {k: v for k, v in doc.items() if k not in ("rules", "changes", signing.SIGNATURE)}
     return GcpBackup(text, rules, changes, meta)
 
 
 def _recorded(raw: Any, where: str) -> GcpRecorded:
-    action = _str(raw, "action", where)
+    action = str_field(raw, "action", where)
     if action not in ("insert", "patch", "delete"):
         raise BackupError(f"{where}.action: expected insert, patch or delete, got {action!r}")
     seq = raw.get("seq")
     if type(seq) is not int:
         raise BackupError(f"{where}.seq: expected an integer")
-    result = _str(raw, "result", where)
+    result = str_field(raw, "result", where)
     if result not in RESULTS:
         raise BackupError(f"{where}.result: expected one of {', '.join(RESULTS)}, got {result!r}")
     body = raw.get("body")
     if (body is None) != (action == "delete") or (body is not None and not isinstance(body, dict)):
         raise BackupError(f"{where}.body: expected {'null' if action == 'delete' else 'an object'}")
     applied = raw.get("applied_name")
-    if applied is not None and not (isinstance(applied, str) and gcp_shapes.NAME.match(applied)):
+    if applied is not None and not (isinstance(applied, str) and shapes.NAME.match(applied)):
         raise BackupError(f"{where}.applied_name: not a rule name: {applied!r}")
     depends = raw.get("depends_on") or []
     if not isinstance(depends, list) or not all(type(n) is int for n in depends):
         raise BackupError(f"{where}.depends_on: expected a list of change numbers")
-    change = GcpChange(seq, action, _str(raw, "project", where), _str(raw, "network", where),  # type: ignore[arg-type]
-                       _str(raw, "tag", where), _str(raw, "name", where), body,
+    change = GcpChange(seq, action, str_field(raw, "project", where), str_field(raw, "network", where),  # type: ignore[arg-type]
+                       str_field(raw, "tag", where), str_field(raw, "name", where), body,
                        raw.get("fingerprint") if isinstance(raw.get("fingerprint"), str) else None,
                        str(raw.get("reason") or ""), tuple(depends), str(raw.get("kind") or ""))
     return GcpRecorded(change, result, applied)
@@ -210,101 +187,3 @@ def _consistent(text: str, rules: Mapping[RuleRef, tuple[str, dict[str, Any]]],
             raise BackupError(f"{where}.body: not the rule the change names (name {body.get('name')!r}, "
                               f"targets {body.get('targetTags')!r})")
         inserted.add((c.project, name))
-
-
-# -- the rollback plan --------------------------------------------------------------------------
-def plan_rollback(backup: GcpBackup,
-                  current: Mapping[str, Sequence[Mapping[str, Any]] | str]) -> GcpPlan:
-    """Restore (update) or recreate (insert) every rule the fix patched or deleted, then delete
-    the rules it inserted that are still as inserted, last first.  ``current``: each project's rules now."""
-    restore: list[GcpChange] = []
-    remove: list[GcpChange] = []
-    skipped: dict[tuple[str, str], str] = {}
-    notes: dict[tuple[str, str], list[str]] = {}
-    for rec in backup.changes:
-        c = rec.change
-        now = current.get(c.project)
-        if rec.result not in UNDONE:
-            continue
-        if now is None or isinstance(now, str):
-            skipped[(c.project, c.network)] = f"cannot read its firewall rules: {now or 'not read'}"
-            continue
-        by_name = {str(r.get("name")): r for r in now}
-        if c.action == "insert":
-            change = _undo_insert(rec, by_name, notes.setdefault((c.project, c.network), []))
-            if change is not None:
-                remove.append(change)
-        else:
-            restore.append(_undo_change(rec, backup.rules[(c.project, c.name)][1], by_name))
-    # inserts go in reverse: a deny before the allow inserted above it (the permitted part of
-    # an "all protocols" rule is never denied on the way back)
-    ordered = [*_dedup(restore), *reversed(remove)]
-    numbered = [GcpChange(i + 1, c.action, c.project, c.network, c.tag, c.name, c.body, c.fingerprint,
-                          c.reason, (), c.kind) for i, c in enumerate(ordered)]
-    nets = sorted({(c.project, c.network) for c in numbered} | set(skipped) | set(notes))
-    return GcpPlan(tuple(
-        NetworkPlan(p, n, changes=tuple(c for c in numbered if (c.project, c.network) == (p, n)),
-                    refused=tuple(notes.get((p, n), ())), skipped=skipped.get((p, n)))
-        for p, n in nets))
-
-
-def _undo_insert(rec: GcpRecorded, by_name: Mapping[str, Mapping[str, Any]],
-                 notes: list[str]) -> GcpChange | None:
-    c = rec.change
-    name = rec.applied_name or c.name
-    found = by_name.get(name)
-    if found is None:
-        return None  # never made, or already gone
-    expected = {**(c.body or {}), "name": name}
-    if any(found.get(k) != v for k, v in expected.items()):  # GCP adds defaults (logConfig …)
-        notes.append(f"{name}: changed since sgaudit inserted it; left in place (delete it by hand "
-                     "if it should go)")
-        return None
-    return GcpChange(0, "delete", c.project, c.network, c.tag, name, None, gcp_shapes.fingerprint(found),
-                     f"rollback #{c.seq}: remove the rule sgaudit inserted", kind="delete")
-
-
-def _undo_change(rec: GcpRecorded, before: dict[str, Any],
-                 by_name: Mapping[str, Mapping[str, Any]]) -> GcpChange:
-    c = rec.change
-    found = by_name.get(c.name)
-    if found is None:
-        return GcpChange(0, "insert", c.project, c.network, c.tag, c.name, gcp_shapes.comparable(before),
-                         None, f"rollback #{c.seq}: recreate {c.name} as it was", kind="recreate")
-    return GcpChange(0, "update", c.project, c.network, c.tag, c.name, dict(before),
-                     gcp_shapes.fingerprint(found), f"rollback #{c.seq}: put {c.name} back as it was",
-                     kind="update")
-
-
-def _dedup(changes: list[GcpChange]) -> list[GcpChange]:
-    """One restore per rule (a rule patched twice is put back once, as it first was)."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for c in changes:
-        if (c.project, c.name) not in seen:
-            seen.add((c.project, c.name))
-            out.append(c)
-    return out
-
-
-def rollback_problems(backup: GcpBackup, plan: GcpPlan,
-                      current: Mapping[str, Sequence[Mapping[str, Any]] | str]) -> list[str]:
-    """After a rollback: each rule restored must equal the backup (but for the id and creation
-    time GCP gives a recreated rule), each rule removed must be gone."""
-    out = []
-    for c in plan.changes:
-        now = current.get(c.project)
-        if now is None or isinstance(now, str):
-            out.append(f"{c.name}: cannot re-read project {c.project}: {now or 'not read'}")
-            continue
-        found = next((r for r in now if r.get("name") == c.name), None)
-        if c.action == "delete":
-            if found is not None:
-                out.append(f"{c.name}: still there")
-            continue
-        before = backup.rules[(c.project, c.name)][1]
-        if found is None:
-            out.append(f"{c.name}: missing")
-        elif gcp_shapes.comparable(found) != gcp_shapes.comparable(before):
-            out.append(f"{c.name}: differs from the backup")
-    return out

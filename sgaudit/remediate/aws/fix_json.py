@@ -1,5 +1,5 @@
-"""``check --fix --format json``: the plan and what became of it as one versioned document, so a
-change-approval step can read exactly what will be (or was) changed. Pure: no I/O."""
+"""``check --fix --format json`` on AWS: the plan and what became of it as one versioned
+document, so a change-approval step can read exactly what will be (or was) changed. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sgaudit.model import Report
-from sgaudit.remediate.backup import PLANNED, rule_dict
-from sgaudit.remediate.plan import Outcome, Plan, Verification
+from sgaudit.remediate.aws.backup import rule_dict
+from sgaudit.remediate.aws.changes import Outcome, Plan, Verification
+from sgaudit.remediate.documents import PLANNED, SCHEMA
 
-SCHEMA = "sgaudit.fix/v1"
 #: what the run did: nothing to change, only planned (--dry-run), declined by the operator, or
 #: applied (each change's own result says how it went)
 STATUSES = ("nothing_to_change", "dry_run", "declined", "applied")

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sgaudit.model import Report
-from sgaudit.remediate.fix_json import SCHEMA
-from sgaudit.remediate.gcp_apply import GcpOutcome
-from sgaudit.remediate.gcp_plan import GcpChange, GcpPlan
+from sgaudit.remediate.documents import SCHEMA
+from sgaudit.remediate.gcp.apply import GcpOutcome
+from sgaudit.remediate.gcp.changes import GcpChange, GcpPlan
 from sgaudit.text import clean
 
 
