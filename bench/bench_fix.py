@@ -2,7 +2,9 @@
 
 1. The pure plan (sgaudit.remediate.aws.plan_fix) for N drifted groups, in memory: the engine's share.
 2. A live fix against moto on 127.0.0.1 (real HTTP): G drifted groups, each needing
-   authorize x2 + revoke (all traffic from the world, with public ssh off), timed end to end
+   authorize x4 + revoke (all traffic from the world, with public ssh off: tcp 8786 and 8787
+   restored, the parts of the rule the options permit kept - ssh from the VPC, traffic from
+   the group itself - then the rule revoked), timed end to end
    (`sgaudit check --fix --yes`) next to the floor: the scan alone (`sgaudit check`) plus the
    bare API calls the fix must make (one DescribeSecurityGroupRules per group, the changes,
    one DescribeSecurityGroupRules per group to verify) issued directly with boto3.
@@ -54,7 +56,9 @@ def bench_plan(n: int) -> float:
     start = time.perf_counter()
     plan = fixaws.plan_fix(results, ingress)
     elapsed = time.perf_counter() - start
-    assert len(plan.changes) == 5 * n, len(plan.changes)
+    # per group: authorize 8786 and 8787 and the group itself (the permitted parts of the -1 rule),
+    # then revoke the -1, the public 22 and the 3389 rules
+    assert len(plan.changes) == 6 * n, len(plan.changes)
     return elapsed
 
 
@@ -86,16 +90,17 @@ def bench_live(groups: int) -> None:
         env = {**os.environ, "AWS_ENDPOINT_URL": proxy.url}
         base = [sys.executable, "-m", "sgaudit", "check", "--policy", str(policy), "-q"]
 
-        def timed(args: list[str]) -> tuple[float, int]:
+        def timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
             start = time.perf_counter()
             done = subprocess.run(args, env=env, cwd=folder, capture_output=True, text=True)
-            return time.perf_counter() - start, done.returncode
+            return time.perf_counter() - start, done
 
         scan, _ = timed(base)
+
         proxy.log.clear()
-        fixing, code = timed([*base, "--fix", "--yes", "--max-changes", str(3 * groups)])
+        fixing, done = timed([*base, "--fix", "--yes", "--max-changes", str(5 * groups)])
         calls = Counter(action for action, _ in proxy.log)
-        assert code == 0, code
+        assert done.returncode == 0, (done.returncode, done.stderr)
         # the floor: the scan, plus the calls the fix cannot avoid, made directly
         for gid in ids:  # put the drift back (moto's state is shared)
             rules = client.describe_security_group_rules(
@@ -115,12 +120,15 @@ def bench_live(groups: int) -> None:
             for p in (8786, 8787):
                 direct.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
                     {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": WORLD}]}])
+            direct.authorize_security_group_ingress(GroupId=gid, IpPermissions=[  # the parts kept
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]},
+                {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": gid}]}])
             direct.revoke_security_group_ingress(GroupId=gid,
                                                  SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])
             direct.describe_security_group_rules(Filters=flt)
         calls_floor = time.perf_counter() - start
         floor = scan + calls_floor
-        print(f"live, {groups} groups, {3 * groups} changes:")
+        print(f"live, {groups} groups, {5 * groups} changes:")
         print(f"  check (scan only)          {scan:6.2f} s")
         print(f"  bare fix API calls         {calls_floor:6.2f} s")
         print(f"  floor (scan + bare calls)  {floor:6.2f} s")
@@ -139,7 +147,7 @@ def main() -> None:
     parser.add_argument("-g", type=int, default=20, help="groups for the live fix against moto")
     args = parser.parse_args()
     for n in args.n or [1000, 10000]:
-        print(f"plan_fix, {n:,} drifted groups ({5 * n:,} changes): {bench_plan(n) * 1000:.0f} ms")
+        print(f"plan_fix, {n:,} drifted groups ({6 * n:,} changes): {bench_plan(n) * 1000:.0f} ms")
     bench_live(args.g)
 
 
