@@ -1,5 +1,7 @@
-"""Live Google Cloud: the only package that imports Google libraries, loaded only when a GCP scan
-(``--gcp-project``) or a GCP fix runs; without them it is a usage error naming the extra.
+"""Live Google Cloud: scans and ``--fix``'s calls, the only package that imports Google libraries.
+
+Loaded only when a GCP scan (``--gcp-project``) or a GCP fix runs; without the libraries it is a
+usage error naming the extra.
 
 Client: google-api-python-client (pure Python, builds the compute API from its bundled discovery
 document, answers in the API's own JSON shapes, which ``sgaudit snapshot`` saves as they are)

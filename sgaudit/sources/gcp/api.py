@@ -1,5 +1,8 @@
-"""The compute API as both the scan and ``--fix`` call it: where it is, as whom, its bundled
-description, and what its error answers say (code and one line)."""
+"""Where the compute API is, as whom sgaudit calls it, its description, what its errors say.
+
+Shared by the scan and ``--fix``: the endpoint, the credentials, the discovery document bundled
+with the client, and an error answer's code and one-line message.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""What a scan reads of one project, in which order, and whether sgaudit can read the answers:
-the calls a project needs follow from what the earlier answers hold."""
+"""What a scan reads of one project, in which order, and whether its answers can be read.
+
+The calls a project needs follow from what the earlier answers hold.
+"""
 
 from __future__ import annotations
 

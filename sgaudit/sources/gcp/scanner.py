@@ -1,5 +1,8 @@
-"""One project's calls to the compute API, on one connection: each within its deadline, 429/5xx
-retried, pages followed, and any failure one ``Failure`` naming the call."""
+"""One project's compute API calls on one connection: deadlines, retries, pages, failures.
+
+Each call ends within its deadline, 429/5xx answers are retried, pages are followed, and any
+failure is one ``Failure`` naming the call.
+"""
 
 from __future__ import annotations
 

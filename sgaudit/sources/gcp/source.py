@@ -1,5 +1,7 @@
-"""The live Google Cloud source: several projects read concurrently, one connection each, within
-one ``--timeout``, and the snapshot they make."""
+"""The live Google Cloud source: projects read concurrently within one --timeout, as a snapshot.
+
+One connection per project; a project that fails is an error of its own, the others are read.
+"""
 
 from __future__ import annotations
 

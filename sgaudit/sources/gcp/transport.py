@@ -1,5 +1,8 @@
-"""httplib2 under a call's deadline: the watchdog (``deadlines``) can cut every socket a Google
-Cloud call waits on, and an answer cut short is ``DeadlineExceeded``, never half a body."""
+"""httplib2 under each Google Cloud call's deadline, every socket within the watchdog's reach.
+
+The watchdog (``deadlines``) can cut every socket a call waits on, and an answer cut short is
+``DeadlineExceeded``, never half a body.
+"""
 
 from __future__ import annotations
 

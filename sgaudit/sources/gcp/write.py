@@ -1,6 +1,7 @@
-"""The compute API calls of ``--fix`` on Google Cloud (``gcp_firewalls.FirewallApi``) with the
-Google client: firewall rules read, inserted, patched, updated and deleted, and
-``globalOperations.wait``.  Used only when a GCP fix or rollback runs.
+"""``--fix``'s compute API calls on Google Cloud firewall rules, made with the Google client.
+
+They implement ``gcp_firewalls.FirewallApi``: firewall rules read, inserted, patched, updated and
+deleted, and ``globalOperations.wait``.  Used only when a GCP fix or rollback runs.
 
 Errors become ``CallError`` (status, the API's code, one line); nothing is retried here but
 429/5xx answers to reads (a write is never repeated blindly: the fix decides, since a repeated
