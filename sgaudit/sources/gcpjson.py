@@ -369,11 +369,3 @@ def effective_network(data: Mapping[str, Any], where: str) -> tuple[str, str] | 
                          "get-effective-firewalls answers for one")
     return next(iter(seen), None)
 
-
-def __getattr__(name: str) -> Any:
-    """``_OTHER_SOURCES`` moved to ``gcppolicies``; read here until the tests read it there."""
-    if name == "_OTHER_SOURCES":
-        from sgaudit.sources.gcppolicies import _OTHER_SOURCES
-
-        return _OTHER_SOURCES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

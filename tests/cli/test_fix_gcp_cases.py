@@ -18,8 +18,8 @@ from gcp_fake import NET_URL, PROJECT, SUBNET, ComputeFake, gcp_fake, rule, serv
 from sgaudit.remediate import gcp_apply, gcp_shapes, signing
 from sgaudit.remediate.gcp_prove import UNTAGGED, NetworkRules
 from sgaudit.sources import gcpjson
+from sgaudit.sources.gcp.write import ComputeFirewalls
 from sgaudit.sources.gcp_firewalls import CallError
-from sgaudit.sources.gcp_write import ComputeFirewalls
 
 POLICY = FIXTURES / "gcp" / "policy.yaml"
 

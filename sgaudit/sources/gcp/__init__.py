@@ -38,21 +38,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
     raise UsageError(f"Google Cloud scans need the optional Google client libraries "
                      f"({exc.name} is missing): pip install 'sgaudit[gcp]'") from None
 
-from sgaudit.sources.deadlines import DeadlineExceeded
-from sgaudit.sources.gcp.api import endpoint
-from sgaudit.sources.gcp.limits import BACKOFF, RETRIES, SCAN_TIMEOUT, TIMEOUT, Limits
+from sgaudit.sources.gcp.limits import SCAN_TIMEOUT
 from sgaudit.sources.gcp.source import GcpSource, to_snapshot
 from sgaudit.sources.gcp.write import ComputeFirewalls
 
-__all__ = [
-    "BACKOFF",
-    "RETRIES",
-    "SCAN_TIMEOUT",
-    "TIMEOUT",
-    "ComputeFirewalls",
-    "DeadlineExceeded",
-    "GcpSource",
-    "Limits",
-    "endpoint",
-    "to_snapshot",
-]
+__all__ = ["SCAN_TIMEOUT", "ComputeFirewalls", "GcpSource", "to_snapshot"]
