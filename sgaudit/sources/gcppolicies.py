@@ -6,8 +6,8 @@ that reach the network's VMs.
 Strict as ``gcpjson`` (whose field readers and protocol/port/CIDR parsing it shares): a value GCP
 would refuse, or a match field sgaudit does not know, stops the run with one line naming the
 JSON path, the policy rule and the value.  Sources sgaudit cannot turn into addresses (address
-groups, FQDNs, regions, threat lists, secure tags) are kept as ``kind:value`` tokens, and fields
-that narrow a rule as conditions: the engine counts such a rule as only possibly applying.
+groups, FQDNs, regions, threat lists, secure tags) are kept as ``kind:value`` tokens, and the
+fields that narrow a rule as conditions (a rule with one only possibly applies).
 """
 
 from __future__ import annotations
