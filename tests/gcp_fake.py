@@ -486,14 +486,14 @@ def gcp_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Comput
     """A running fake with sgaudit pointed at it: the static token, gcloud's endpoint override,
     no retry waits, and no Application Default Credentials that could reach beyond loopback."""
     from sgaudit.remediate.gcp import apply as gcp_apply
-    from sgaudit.sources import gcp
+    from sgaudit.sources.gcp import limits
 
     fake = ComputeFake()
     monkeypatch.setenv("CLOUDSDK_AUTH_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", f"{fake.url}/compute/v1/")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-adc.json"))
     monkeypatch.setenv("NO_GCE_CHECK", "True")
-    monkeypatch.setattr(gcp, "BACKOFF", 0.0)
+    monkeypatch.setattr(limits, "BACKOFF", 0.0)
     monkeypatch.setattr(gcp_apply, "POLL", 0.0)
     try:
         yield fake

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def api_for(endpoint_url: str | None) -> FirewallApi:
-    from sgaudit.sources.gcp_write import ComputeFirewalls
+    from sgaudit.sources.gcp import ComputeFirewalls
 
     return ComputeFirewalls(endpoint_url)
 

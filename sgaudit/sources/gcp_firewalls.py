@@ -1,6 +1,8 @@
-"""What ``--fix`` on Google Cloud asks of the compute API, without the Google libraries: the
-calls on VPC firewall rules and operations (``gcp_write`` makes them with the Google client; the
-fix and rollback are written against this), and the one error type they raise."""
+"""What ``--fix`` on Google Cloud asks of the compute API, without the Google libraries.
+
+The calls on VPC firewall rules and operations (``gcp.write`` makes them with the Google client;
+the fix and rollback are written against this), and the one error type they raise.
+"""
 
 from __future__ import annotations
 

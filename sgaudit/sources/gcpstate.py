@@ -1,6 +1,8 @@
-"""Assembles a ``GcpState`` from what was read of Google Cloud: gcloud JSON files (the project is
-taken from the resources' URLs) or per-project scans (live, or replayed from an sgaudit
-snapshot).  One path for all three, so a replay gives exactly the state the scan gave.
+"""Assembles a ``GcpState`` from what was read of Google Cloud, however it was read.
+
+gcloud JSON files (the project is taken from the resources' URLs) or per-project scans (live,
+or replayed from an sgaudit snapshot): one path for all three, so a replay gives exactly the
+state the scan gave.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from sgaudit.errors import SnapshotError
 from sgaudit.model import UNKNOWN, FirewallPolicy, FirewallRule, GcpInstance, GcpNetwork, GcpState, ScanError
 from sgaudit.sources import gcpjson as gj
+from sgaudit.sources import gcppolicies
 from sgaudit.sources.awsjson import ShapeError
 
 Key = tuple[str, str]
@@ -63,8 +66,8 @@ class GcpCollector:
         items = [data] if single else data
         for i, item in enumerate(items):
             where = "$" if single else f"$[{i}]"
-            if gj._item_kind(item, where) != kind:
-                raise ShapeError(f"{where}: a {gj._item_kind(item, where)} item in a list of {kind}")
+            if gj.item_kind(item, where) != kind:
+                raise ShapeError(f"{where}: a {gj.item_kind(item, where)} item in a list of {kind}")
             self._add_item(kind, item, where, file, listed=not single)
 
     def _add_item(self, kind: str, item: Any, where: str, file: str, listed: bool = True) -> None:
@@ -134,25 +137,25 @@ class GcpCollector:
         gcloud file does not say it); the rest of a regional answer repeats the network's and
         is left to it.  The network answer's VPC rules join the others (a rule in two inputs
         must agree; see ``_check_answers`` for a rule only one of them has)."""
-        data = gj._object(data, where)
-        if gj._list(data, "organizationFirewalls", where):
+        data = gj.object_of(data, where)
+        if gj.list_of(data, "organizationFirewalls", where):
             raise ShapeError(f"{where}.organizationFirewalls: the deprecated form of hierarchical "
                              "policies, which sgaudit does not read; pass an answer that lists them "
                              "under 'firewallPolicys' (a current gcloud)")
-        policies = gj.parse_policies(gj._list(data, "firewallPolicys", where),
+        policies = gcppolicies.parse_policies(gj.list_of(data, "firewallPolicys", where),
                                      f"{where}.firewallPolicys", *key, region or UNKNOWN)
         self.regional.setdefault(key, {}).update(
-            dict.fromkeys(p for p in policies if p.kind in gj.REGIONAL_KINDS))
+            dict.fromkeys(p for p in policies if p.kind in gcppolicies.REGIONAL_KINDS))
         if region is not None:
             self.regions_read.setdefault(key, set()).add(region)
             return
         names = []
-        for i, raw in enumerate(gj._list(data, "firewalls", where)):
+        for i, raw in enumerate(gj.list_of(data, "firewalls", where)):
             rule = gj.parse_firewall(raw, f"{where}.firewalls[{i}]")
             self._add_rule(rule, file)
             names.append(rule.name)
         self.answered.append((key, file, frozenset(names)))
-        rest = tuple(p for p in policies if p.kind not in gj.REGIONAL_KINDS)
+        rest = tuple(p for p in policies if p.kind not in gcppolicies.REGIONAL_KINDS)
         seen = self.policies.get(key)
         if seen is not None and seen != rest:
             raise ShapeError(f"{where}: a second get-effective-firewalls answer for network {key[1]} "
@@ -206,7 +209,7 @@ class GcpCollector:
         policies = self.policies.get(key)
         if policies is not None:  # in evaluation order: by kind, regional ones by region
             regional = sorted(self.regional.get(key, {}), key=lambda p: p.region or "")
-            policies = tuple(sorted((*policies, *regional), key=lambda p: gj.POLICY_RANKS[p.kind]))
+            policies = tuple(sorted((*policies, *regional), key=lambda p: gcppolicies.POLICY_RANKS[p.kind]))
         return GcpNetwork(project=project, name=name,
                           enforcement_order=self.orders.get(key, gj.ENFORCEMENT_ORDERS[0]),
                           subnet_ranges=ranges, policies=policies)
@@ -245,7 +248,7 @@ class GcpCollector:
         enforcement order; a network whose order is not in the input (no networks list, or
         one that describes another network) has an unknown order: fail closed, per network."""
         for key, network in networks.items():
-            if gj.uses_network_policies(network.policies) and key not in self.orders:
+            if gcppolicies.uses_network_policies(network.policies) and key not in self.orders:
                 self._error(gj.scan_error(
                     key[0], "networks.list",
                     f"network {key[1]} has network firewall policies but its enforcement order is "
@@ -258,7 +261,7 @@ class GcpCollector:
         uncertain (its rules are counted as possibly applying; see docs/gcp-effective-ingress.md)."""
         for (project, name), network in networks.items():
             for policy in network.policies or ():
-                if policy.kind == "system-global" and gj.decides_ingress(policy):
+                if policy.kind == "system-global" and gcppolicies.decides_ingress(policy):
                     self._error(gj.scan_error(
                         project, "networks.getEffectiveFirewalls",
                         f"network {name} has the global system firewall policy {policy.name}, whose "

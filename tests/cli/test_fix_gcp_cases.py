@@ -20,8 +20,8 @@ from sgaudit.remediate.gcp import apply as gcp_apply
 from sgaudit.remediate.gcp import shapes as gcp_shapes
 from sgaudit.remediate.gcp.prove import UNTAGGED, NetworkRules
 from sgaudit.sources import gcpjson
+from sgaudit.sources.gcp.write import ComputeFirewalls
 from sgaudit.sources.gcp_firewalls import CallError
-from sgaudit.sources.gcp_write import ComputeFirewalls
 
 POLICY = FIXTURES / "gcp" / "policy.yaml"
 

@@ -15,7 +15,7 @@ from sgaudit.model import Group, Place, Policy, Waiver
 from sgaudit.net import addresses
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml
-from sgaudit.sources import gcpjson
+from sgaudit.sources import gcppolicies
 
 WAIVER = "waivers:\n  - {group_id: %s, source: %s, reason: r, expires: 2026-04-30%s}\n"
 ALLOW = "allow:\n  - {protocol: tcp, ports: [22], source: %s%s}\n"
@@ -149,8 +149,8 @@ def test_a_bad_gcp_source_is_one_line(source: str, message: str) -> None:
 
 
 def test_every_source_kind_the_gcp_reader_makes_is_known() -> None:
-    """The reader's token kinds (gcpjson) and the policy's (addresses) cannot drift apart."""
-    made = {"tag", "sa", "srcSecureTags", *gcpjson._OTHER_SOURCES}
+    """The reader's token kinds (gcppolicies) and the policy's (addresses) cannot drift apart."""
+    made = {"tag", "sa", "srcSecureTags", *gcppolicies._OTHER_SOURCES}
     assert made == set(addresses.GCP_SOURCE_KINDS)
 
 

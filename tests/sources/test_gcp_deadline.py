@@ -21,7 +21,10 @@ import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import TOKEN, ComputeFake, Fault, gcp_fake  # noqa: F401 - fixture
 
-from sgaudit.sources import gcp
+from sgaudit.sources.deadlines import DeadlineExceeded
+from sgaudit.sources.gcp import limits
+from sgaudit.sources.gcp.limits import Limits
+from sgaudit.sources.gcp.source import GcpSource
 
 GCP = FIXTURES / "gcp"
 SLOW, FAST = "coiled-slow", "coiled-demo"
@@ -51,7 +54,7 @@ def test_a_dripping_call_ends_at_its_deadline_as_an_error_of_its_project(fake: C
     fake.faults.append(Fault(SLOW, 200, "global/firewalls", drip=DRIP))
     before = len(_scan_threads())
     started = time.monotonic()
-    snapshot = gcp.GcpSource([SLOW], call_deadline=1.5).read()
+    snapshot = GcpSource([SLOW], call_deadline=1.5).read()
     elapsed = time.monotonic() - started
     assert _errors(snapshot) == [(SLOW, "compute.firewalls.list", "Timeout",
                                   "timed out: no complete answer within the 1.5 s call deadline")]
@@ -88,24 +91,24 @@ def test_the_scan_timeout_makes_a_slow_project_its_error_and_the_others_are_read
 def test_calls_after_the_scan_s_end_do_not_go_out(fake: ComputeFake) -> None:
     """The scan ends while the second call drips: no third call is made."""
     fake.faults.append(Fault(SLOW, 200, "global/firewalls", drip=DRIP))
-    source = gcp.GcpSource([SLOW], timeout=1.0)
+    source = GcpSource([SLOW], timeout=1.0)
     scans = source.scan()
     assert [(e.operation, e.code, e.message) for e in scans[0].errors] == [
         ("compute.firewalls.list", "Timeout", "timed out: no complete answer within the scan's "
          "--timeout (1 s)")]
     assert len(fake.calls(SLOW)) == 2
-    limits = gcp.Limits(60.0, time.monotonic() - 1, 5.0)
-    with pytest.raises(gcp.DeadlineExceeded, match=r"the scan's --timeout \(5 s\) ran out before this call"):
-        limits.start()
+    ended = Limits(60.0, time.monotonic() - 1, 5.0)
+    with pytest.raises(DeadlineExceeded, match=r"the scan's --timeout \(5 s\) ran out before this call"):
+        ended.start()
 
 
 def test_retry_waits_end_at_the_deadline(fake: ComputeFake, monkeypatch: pytest.MonkeyPatch) -> None:
     """Quota errors retried with real backoff (0.5, 1, 2, 4 s): the call still ends at its 1.2 s
     deadline, as a timeout, and no attempt goes out after it."""
-    monkeypatch.setattr(gcp, "BACKOFF", 0.5)
+    monkeypatch.setattr(limits, "BACKOFF", 0.5)
     fake.faults.append(Fault(SLOW, 429, "global/networks"))
     started = time.monotonic()
-    snapshot = gcp.GcpSource([SLOW], call_deadline=1.2).read()
+    snapshot = GcpSource([SLOW], call_deadline=1.2).read()
     elapsed = time.monotonic() - started
     assert _errors(snapshot) == [(SLOW, "compute.networks.list", "Timeout",
                                   "timed out: no complete answer within the 1.2 s call deadline")]

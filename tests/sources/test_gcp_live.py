@@ -15,7 +15,9 @@ from gcp_fake import TOKEN, ComputeFake, Fault, gcp_fake, network_url  # noqa: F
 from moto_support import aws_env, closed_port_url, moto_url  # noqa: F401 - fixtures
 
 from sgaudit.model import Matcher
-from sgaudit.sources import gcp
+from sgaudit.sources.gcp import limits
+from sgaudit.sources.gcp.api import endpoint
+from sgaudit.sources.gcp.source import GcpSource
 from sgaudit.sources.snapshot import SnapshotSource
 
 GCP = FIXTURES / "gcp"
@@ -40,7 +42,7 @@ def paths(fake: ComputeFake, project: str = PROJECT) -> list[str]:
 
 
 def test_live_scan_reads_what_the_gcloud_files_say(fake: ComputeFake) -> None:
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert snap.errors == ()
     assert snap.gcp.read == ((PROJECT, "coiled-net"),)
     assert snap.scanned == (f"gcp:{PROJECT}",)
@@ -52,7 +54,7 @@ def test_calls_per_project_pages_followed_nothing_per_rule(fake: ComputeFake) ->
     """14 rules at 2 per page: 7 firewall pages; one effective-firewalls call for the one network
     with rules, and one for the one region it has subnets in; instances because a rule targets a
     service account; the token on every call."""
-    gcp.GcpSource([PROJECT]).read()
+    GcpSource([PROJECT]).read()
     assert paths(fake) == (["global/networks"] + ["global/firewalls"] * 7 + ["aggregated/subnetworks"]
                            + ["global/networks/coiled-net/getEffectiveFirewalls",
                               "regions/us-central1/firewallPolicies/getEffectiveFirewalls"]
@@ -74,7 +76,7 @@ def _drop_service_account_targets(fake: ComputeFake) -> None:
 
 def test_instances_are_read_only_when_a_rule_targets_service_accounts(fake: ComputeFake) -> None:
     _drop_service_account_targets(fake)
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert "aggregated/instances" not in paths(fake)
     assert snap.gcp.instances == {}
     assert snap.errors == () and snap.gcp.read == ((PROJECT, "coiled-net"),)
@@ -84,7 +86,7 @@ def test_policy_rule_targeting_a_service_account_also_reads_instances(fake: Comp
     state = fake.projects[PROJECT]
     state.firewalls = [r for r in state.firewalls if not r.get("targetServiceAccounts")]
     state.effective["coiled-net"]["firewalls"] = state.firewalls
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert paths(fake).count("aggregated/instances") == 3
     assert len(snap.gcp.instances[(PROJECT, "coiled-net")]) == 6
 
@@ -92,7 +94,7 @@ def test_policy_rule_targeting_a_service_account_also_reads_instances(fake: Comp
 def test_projects_are_read_concurrently_and_one_failing_spoils_only_itself(fake: ComputeFake) -> None:
     fake.load_gcloud("coiled-other", GCP)  # its rules name coiled-demo's network: same rules
     fake.faults.append(Fault("coiled-other", 403, "firewalls"))
-    snap = gcp.GcpSource([PROJECT, "coiled-other"]).read()
+    snap = GcpSource([PROJECT, "coiled-other"]).read()
     assert snap.gcp.read == ((PROJECT, "coiled-net"),)
     [error] = snap.errors
     assert (error.account, error.region, error.operation, error.code) == (
@@ -112,22 +114,22 @@ def test_projects_are_read_concurrently_and_one_failing_spoils_only_itself(fake:
 ])
 def test_failures_fail_closed(fake: ComputeFake, fault: Fault, code: str, operation: str) -> None:
     fake.faults.append(fault)
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     [error] = snap.errors
     assert (error.account, error.code, error.operation) == (PROJECT, code, operation)
     assert snap.gcp.read == ()
 
 
 def test_quota_is_retried_a_bounded_number_of_times(fake: ComputeFake) -> None:
-    fake.faults.append(Fault(PROJECT, 429, "firewalls", times=gcp.RETRIES))
-    snap = gcp.GcpSource([PROJECT]).read()
+    fake.faults.append(Fault(PROJECT, 429, "firewalls", times=limits.RETRIES))
+    snap = GcpSource([PROJECT]).read()
     assert snap.errors == () and snap.gcp == from_files()
-    assert paths(fake).count("global/firewalls") == 7 + gcp.RETRIES
+    assert paths(fake).count("global/firewalls") == 7 + limits.RETRIES
     fake.requests.clear()
     fake.faults.append(Fault(PROJECT, 429, "firewalls"))
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert [e.code for e in snap.errors] == ["RESOURCE_EXHAUSTED"]
-    assert paths(fake).count("global/firewalls") == gcp.RETRIES + 1
+    assert paths(fake).count("global/firewalls") == limits.RETRIES + 1
 
 
 def test_a_page_failing_midway_keeps_no_partial_list(fake: ComputeFake) -> None:
@@ -145,7 +147,7 @@ def test_a_page_failing_midway_keeps_no_partial_list(fake: ComputeFake) -> None:
         return original(path, query)
 
     fake.answer = answer  # type: ignore[method-assign]
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert calls["n"] == 1
     assert [e.code for e in snap.errors] == ["PERMISSION_DENIED"]
     assert snap.gcp.firewalls == ()
@@ -154,7 +156,7 @@ def test_a_page_failing_midway_keeps_no_partial_list(fake: ComputeFake) -> None:
 
 def test_malformed_rule_in_an_answer_is_an_incomplete_scan_not_bad_input(fake: ComputeFake) -> None:
     fake.projects[PROJECT].firewalls[0]["allowed"][0]["ports"] = ["70000"]
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     [error] = snap.errors
     assert error.code == "MalformedAnswer"
     assert "port '70000' outside 0-65535" in error.message
@@ -162,21 +164,21 @@ def test_malformed_rule_in_an_answer_is_an_incomplete_scan_not_bad_input(fake: C
 
 
 def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, gcp_fake: ComputeFake) -> None:  # noqa: F811
-    monkeypatch.setattr(gcp, "TIMEOUT", 5.0)
-    snap = gcp.GcpSource([PROJECT], closed_port_url()).read()
+    monkeypatch.setattr(limits, "TIMEOUT", 5.0)
+    snap = GcpSource([PROJECT], closed_port_url()).read()
     [error] = snap.errors
     assert (error.code, error.operation) == ("EndpointUnreachable", "compute.networks.list")
 
 
 def test_endpoint_forms(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", raising=False)
-    assert gcp.endpoint(None) == "https://compute.googleapis.com/compute/v1/"
-    assert gcp.endpoint("http://127.0.0.1:9") == "http://127.0.0.1:9/compute/v1/"
-    assert gcp.endpoint("http://127.0.0.1:9/") == "http://127.0.0.1:9/compute/v1/"
-    assert gcp.endpoint("http://127.0.0.1:9/compute/beta") == "http://127.0.0.1:9/compute/beta/"
+    assert endpoint(None) == "https://compute.googleapis.com/compute/v1/"
+    assert endpoint("http://127.0.0.1:9") == "http://127.0.0.1:9/compute/v1/"
+    assert endpoint("http://127.0.0.1:9/") == "http://127.0.0.1:9/compute/v1/"
+    assert endpoint("http://127.0.0.1:9/compute/beta") == "http://127.0.0.1:9/compute/beta/"
     monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", "http://127.0.0.1:7/compute/v1/")
-    assert gcp.endpoint(None) == "http://127.0.0.1:7/compute/v1/"
-    assert gcp.endpoint("http://127.0.0.1:8") == "http://127.0.0.1:8/compute/v1/"
+    assert endpoint(None) == "http://127.0.0.1:7/compute/v1/"
+    assert endpoint("http://127.0.0.1:8") == "http://127.0.0.1:8/compute/v1/"
 
 
 # -- through the command line -------------------------------------------------------------------
@@ -219,7 +221,7 @@ def test_snapshot_saves_what_was_read_and_replays_to_the_same_state(
     assert project["Firewalls"] == json.loads((GCP / "firewall-rules.json").read_text())
     assert list(project["EffectiveFirewalls"]) == ["coiled-net"]
     replay = SnapshotSource([str(out)]).read(Matcher())
-    live = gcp.GcpSource([PROJECT]).read()
+    live = GcpSource([PROJECT]).read()
     assert replay.gcp == live.gcp == from_files()
     assert replay.gcp.read == live.gcp.read == ((PROJECT, "coiled-net"),)
     assert replay.errors == live.errors == ()
@@ -305,7 +307,7 @@ def test_application_default_credentials(sgaudit: Callable[..., Run], fake: Comp
                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CLOUDSDK_AUTH_ACCESS_TOKEN")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_adc_file(tmp_path, fake)))
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert snap.errors == () and snap.gcp == from_files()
     assert fake.requests[0] == ("/token", "POST")
     assert {auth for _p, auth in fake.requests[1:]} == {f"Bearer {TOKEN}"}
@@ -426,7 +428,7 @@ def test_regional_call_per_region_with_subnets_and_only_then(fake: ComputeFake) 
     state.subnetworks["europe-west4"] = [_subnet(PROJECT, "coiled-net", "europe-west4", "10.164.0.0/20"),
                                          _subnet(PROJECT, "unused-net", "europe-west4", "10.200.0.0/20")]
     state.subnetworks["asia-east1"] = [_subnet(PROJECT, "unused-net", "asia-east1", "10.210.0.0/20")]
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert snap.errors == () and snap.gcp.read == ((PROJECT, "coiled-net"),)
     regional = [c for c in fake.calls(PROJECT) if "/regions/" in c]
     link = quote(network_url(PROJECT, "coiled-net"), safe="")
@@ -438,7 +440,7 @@ def test_regional_call_per_region_with_subnets_and_only_then(fake: ComputeFake) 
 
 def test_no_subnets_no_regional_call(fake: ComputeFake) -> None:
     fake.projects[PROJECT].subnetworks = {}
-    gcp.GcpSource([PROJECT]).read()
+    GcpSource([PROJECT]).read()
     assert not [p for p in paths(fake) if p.startswith("regions/")]
 
 
@@ -471,11 +473,11 @@ def test_a_regional_policy_of_another_region_leaves_the_findings_alone(
 
 def test_instances_are_read_when_a_regional_policy_has_rules(fake: ComputeFake) -> None:
     _drop_service_account_targets(fake)
-    gcp.GcpSource([PROJECT]).read()
+    GcpSource([PROJECT]).read()
     assert "aggregated/instances" not in paths(fake)
     fake.requests.clear()
     _regional_policy(fake)
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert paths(fake).count("aggregated/instances") == 3
     assert {i.zone for i in snap.gcp.instances[(PROJECT, "coiled-net")]} == {"us-central1-a"}
 
@@ -491,7 +493,7 @@ def test_regional_call_failures_fail_closed(sgaudit: Callable[..., Run], fake: C
     assert report["complete"] is False
     assert [(e["account"], e["code"], e["operation"]) for e in report["errors"]] == [
         (PROJECT, code, REGIONAL_OP)]
-    attempts = gcp.RETRIES + 1 if status in (429, 500) else 1
+    attempts = limits.RETRIES + 1 if status in (429, 500) else 1
     assert paths(fake).count("regions/us-central1/firewallPolicies/getEffectiveFirewalls") == attempts
 
 
@@ -499,7 +501,7 @@ def test_a_malformed_rule_in_a_regional_answer_is_an_incomplete_scan(fake: Compu
     _regional_policy(fake)
     answer = fake.projects[PROJECT].regional[("coiled-net", "us-central1")]
     answer["firewallPolicys"][-1]["rules"][0]["match"]["layer4Configs"][0]["ports"] = ["99999"]
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     [error] = snap.errors
     assert (error.code, error.operation) == ("MalformedAnswer", "read answers")
     assert "regional[coiled-net][us-central1]" in error.message and "'99999'" in error.message
@@ -518,7 +520,7 @@ def test_snapshot_with_regional_answers_replays_to_the_same_findings(
     replay = sgaudit("check", "--policy", GCP / "policy.yaml", "--snapshot", out, "-f", "json")
     assert (live.code, replay.code) == (0, 0)
     assert _findings(replay) == _findings(live) != BASELINE
-    assert SnapshotSource([str(out)]).read(Matcher()).gcp == gcp.GcpSource([PROJECT]).read().gcp
+    assert SnapshotSource([str(out)]).read(Matcher()).gcp == GcpSource([PROJECT]).read().gcp
 
 
 def test_an_older_snapshot_without_regional_answers_replays_incomplete(

@@ -12,7 +12,7 @@ from conftest import Run
 from gcp_fake import ComputeFake, Fault, gcp_fake  # noqa: F401 - fixture
 from gcp_files import dask_rule, network, rule, subnet
 
-from sgaudit.sources import gcp
+from sgaudit.sources.gcp.source import GcpSource
 
 PROJECT = "acme-data"
 
@@ -31,7 +31,7 @@ def _serve(fake: ComputeFake) -> None:
 
 def test_every_network_of_a_project_read_whole_is_in_scope(gcp_fake: ComputeFake) -> None:  # noqa: F811
     _serve(gcp_fake)
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert snap.errors == () and snap.read == ()
     assert snap.gcp is not None
     assert snap.gcp.read == ((PROJECT, "empty"), (PROJECT, "net1"), (PROJECT, "net2"))
@@ -40,7 +40,7 @@ def test_every_network_of_a_project_read_whole_is_in_scope(gcp_fake: ComputeFake
 def test_an_error_in_one_network_leaves_the_whole_project_out(gcp_fake: ComputeFake) -> None:  # noqa: F811
     _serve(gcp_fake)
     gcp_fake.faults.append(Fault(PROJECT, 403, "networks/net2/getEffectiveFirewalls"))
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     assert [(e.account, e.code) for e in snap.errors] == [(PROJECT, "PERMISSION_DENIED")]
     assert snap.gcp is not None and snap.gcp.read == ()
 

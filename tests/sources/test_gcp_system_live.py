@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, Run
 from gcp_fake import ComputeFake, gcp_fake  # noqa: F401 - fixture
 
-from sgaudit.sources import gcp
+from sgaudit.sources.gcp.source import GcpSource
 
 GCP = FIXTURES / "gcp"
 PROJECT = "coiled-demo"
@@ -51,7 +51,7 @@ def test_a_regional_system_deny_decides_for_certain_in_its_region(sgaudit: Calla
 
 
 def test_the_system_policy_is_kept_with_its_region(fake: ComputeFake) -> None:
-    snap = gcp.GcpSource([PROJECT]).read()
+    snap = GcpSource([PROJECT]).read()
     policies = snap.gcp.networks[(PROJECT, "coiled-net")].policies
     assert [(p.name, p.kind, p.region) for p in policies] == [
         ("org-baseline", "hierarchical", None), ("gke-sys", "system", "us-central1")]

@@ -1,6 +1,7 @@
-"""The compute API calls of ``--fix`` on Google Cloud (``gcp_firewalls.FirewallApi``) with the
-Google client: firewall rules read, inserted, patched, updated and deleted, and
-``globalOperations.wait``.  Loaded only when a GCP fix or rollback runs.
+"""``--fix``'s compute API calls on Google Cloud firewall rules, made with the Google client.
+
+They implement ``gcp_firewalls.FirewallApi``: firewall rules read, inserted, patched, updated and
+deleted, and ``globalOperations.wait``.  Used only when a GCP fix or rollback runs.
 
 Errors become ``CallError`` (status, the API's code, one line); nothing is retried here but
 429/5xx answers to reads (a write is never repeated blindly: the fix decides, since a repeated
@@ -9,7 +10,6 @@ insert may find its own rule).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,10 +17,9 @@ from typing import Any
 import google.auth.exceptions
 import google_auth_httplib2
 import httplib2
-from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-from sgaudit.sources import gcp
+from sgaudit.sources.gcp import api, limits
 from sgaudit.sources.gcp_firewalls import CallError
 
 #: what a fix needs: compute (read-write), not compute.readonly
@@ -28,7 +27,6 @@ WRITE_SCOPE = "https://www.googleapis.com/auth/compute"
 #: seconds one call may take: ``globalOperations.wait`` answers within about two minutes, so a
 #: wait is not cut off while GCP is still holding it open
 TIMEOUT = 150.0
-_LOCK = threading.Lock()
 
 
 class ComputeFirewalls:
@@ -36,15 +34,12 @@ class ComputeFirewalls:
 
     def __init__(self, endpoint_url: str | None = None, creds: Any = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        base = gcp.endpoint(endpoint_url)
-        creds = creds if creds is not None else gcp.credentials(WRITE_SCOPE)
+        base = api.endpoint(endpoint_url)
+        creds = creds if creds is not None else api.credentials(WRITE_SCOPE)
         http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=TIMEOUT))
-        document = gcp._discovery_document()
-        with _LOCK:
-            compute = discovery.build_from_document(document, http=http,
-                                                    client_options={"api_endpoint": base})
-            self._firewalls = compute.firewalls()
-            self._operations = compute.globalOperations()
+        compute = api.collections(http, base, ("firewalls", "globalOperations"))
+        self._firewalls = compute["firewalls"]
+        self._operations = compute["globalOperations"]
         self.sleep = sleep
 
     def list(self, project: str) -> list[dict[str, Any]]:
@@ -59,7 +54,7 @@ class ComputeFirewalls:
                                 "compute.firewalls.list: 'items' is not a list of rules")
             items.extend(found)
             pages += 1
-            if pages > gcp.MAX_PAGES:
+            if pages > limits.MAX_PAGES:
                 raise CallError(200, "MalformedAnswer", "compute.firewalls.list: pagination does not end")
             request = self._firewalls.list_next(request, answer)
         return items
@@ -84,13 +79,13 @@ class ComputeFirewalls:
 
     def _read(self, request: Any) -> dict[str, Any]:
         """A read (or a wait), retried on 429/5xx as the scan's reads are."""
-        for attempt in range(gcp.RETRIES + 1):
+        for attempt in range(limits.RETRIES + 1):
             try:
                 return _call(request)
             except CallError as exc:
-                if exc.status not in gcp._RETRIED or attempt == gcp.RETRIES:
+                if exc.status not in limits.RETRIED or attempt == limits.RETRIES:
                     raise
-                self.sleep(gcp.BACKOFF * 2 ** attempt)
+                self.sleep(limits.BACKOFF * 2 ** attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -98,7 +93,7 @@ def _call(request: Any) -> dict[str, Any]:
     try:
         answer = request.execute(num_retries=0)
     except HttpError as exc:
-        code, message = gcp._error_code(exc)
+        code, message = api.error_code(exc)
         raise CallError(exc.resp.status, code, message) from None
     except google.auth.exceptions.GoogleAuthError as exc:
         raise CallError(0, "AuthError", f"{type(exc).__name__}: {exc}"[:300]) from None
