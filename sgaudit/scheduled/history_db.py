@@ -1,5 +1,5 @@
 """Where the history lives: a SQLite file or a PostgreSQL database, behind one small connection
-interface, so that history.py states the semantics once and only the dialect differs here
+interface, so that the history package states the semantics once and only the dialect differs here
 (placeholders, ids of inserted rows, bulk inserts, the write lock, the schema version, errors).
 
 A target is a file path (SQLite) or a ``postgresql://`` / ``postgres://`` URL (history_pg.py).
