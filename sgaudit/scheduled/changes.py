@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sgaudit.model import Finding, Report
 from sgaudit.scheduled import history
 from sgaudit.scheduled.baseline import Baseline, gone
-from sgaudit.scheduled.history_db import HistoryConnection
+from sgaudit.scheduled.history import HistoryConnection
 
 HISTORY = "history"
 BASELINE = "baseline"

@@ -13,7 +13,7 @@ import pytest
 from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError, TrendPoint
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import HistoryError, open_history, record_scan, scans, with_first_seen
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history.url import display
 
 ACCOUNT = "111122223333"
 T1, T2, T3, T4 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3, 4))

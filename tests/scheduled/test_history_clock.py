@@ -17,7 +17,7 @@ from test_history import finding, report_of
 
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import open_history, record_scan, scans
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history.url import display
 
 SNAPSHOTS = ("--snapshot", FIXTURES / "vpcs.json")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)

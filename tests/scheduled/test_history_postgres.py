@@ -23,9 +23,10 @@ from test_history import finding, report_of
 from test_history_clock import V1_SCHEMA
 from test_history_nightly import edited_fixture
 
-from sgaudit.scheduled import history, history_pg
+from sgaudit.scheduled import history
 from sgaudit.scheduled.history import HistoryError, open_history, record_scan
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history import pg as history_pg
+from sgaudit.scheduled.history.url import display
 
 POLICY = FIXTURES / "policy.yaml"
 T1, T2, T3 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3))

@@ -2,12 +2,15 @@
 
 ``schema`` creates, migrates and opens the tables; ``record`` writes a scan (what it opens and
 resolves, in what order); ``read`` reads scans and open findings back; ``render`` is the
-``sgaudit history`` output. history_db.py holds what differs between the two databases.
+``sgaudit history`` output and ``copy`` its ``--copy-to``. ``db`` holds what differs between
+the two databases (``pg``: PostgreSQL's side); ``url`` reads targets without a driver.
 Callers import from here.
 """
 
 from __future__ import annotations
 
+from sgaudit.scheduled.history.copy import copy_history
+from sgaudit.scheduled.history.db import HistoryConnection, HistoryError
 from sgaudit.scheduled.history.read import (
     ALL_ROWS,
     TREND_SCANS,
@@ -36,8 +39,7 @@ from sgaudit.scheduled.history.schema import (
     open_history,
     transaction,
 )
-from sgaudit.scheduled.history_db import HistoryConnection, HistoryError
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history.url import display, is_url
 
 #: ``_statements`` stays here only until the tests import it from ``schema``
 __all__ = [
@@ -53,9 +55,11 @@ __all__ = [
     "OpenFinding",
     "ScanSummary",
     "_statements",
+    "copy_history",
     "display",
     "history_document",
     "history_table",
+    "is_url",
     "iso",
     "open_findings",
     "open_history",

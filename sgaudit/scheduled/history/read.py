@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sgaudit.model import SEVERITIES, Resolved, TrendPoint
-from sgaudit.scheduled.history_db import HistoryConnection
+from sgaudit.scheduled.history.db import HistoryConnection
 
 TREND_SCANS = 30
 #: LIMIT for "every row" that both databases accept (PostgreSQL refuses SQLite's -1)

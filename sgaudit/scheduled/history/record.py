@@ -25,8 +25,8 @@ from typing import Any
 
 from sgaudit.engine.summary import summarize
 from sgaudit.model import Finding, Report
+from sgaudit.scheduled.history.db import HistoryConnection
 from sgaudit.scheduled.history.schema import transaction
-from sgaudit.scheduled.history_db import HistoryConnection
 from sgaudit.scheduled.scope import complete_scope, network_in_key
 
 #: a scan dated more than this after the recording machine's clock is "from the future"

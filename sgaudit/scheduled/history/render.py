@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from sgaudit.model import SEVERITIES
+from sgaudit.scheduled.history.db import HistoryConnection
 from sgaudit.scheduled.history.read import OpenFinding, ScanSummary, open_findings, scan_count, scans
-from sgaudit.scheduled.history_db import HistoryConnection
 from sgaudit.text import clean
 
 HISTORY_SCHEMA = "sgaudit.history/v1"

@@ -1,9 +1,9 @@
 """The history's tables: created on first use, migrated forward, opened under one lock discipline.
 
 Every scan is one transaction that takes the database's write lock before it reads (SQLite:
-``BEGIN IMMEDIATE`` in WAL mode; PostgreSQL: an advisory lock, see history_pg.py): writers queue
+``BEGIN IMMEDIATE`` in WAL mode; PostgreSQL: an advisory lock, see pg.py): writers queue
 for up to the busy timeout, readers never block them; two scans recording at once are
-serialised and both are kept. The semantics are in this package, once; history_db.py holds what
+serialised and both are kept. The semantics are in this package, once; db.py holds what
 differs between the two databases.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
-from sgaudit.scheduled.history_db import HistoryConnection, HistoryError, connect
+from sgaudit.scheduled.history.db import HistoryConnection, HistoryError, connect
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
