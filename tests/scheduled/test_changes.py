@@ -14,7 +14,7 @@ from sgaudit.scheduled.baseline import Baseline, Entry
 from sgaudit.scheduled.changes import (
     BASELINE,
     HISTORY,
-    Resolved,
+    ResolvedChange,
     ScanChanges,
     after_recording,
     before_recording,
@@ -119,7 +119,7 @@ def test_a_scan_recorded_in_between_by_another_job_is_not_counted_as_this_ones(t
         mine = report_of(regions=("us-east-1",))  # this job: east fixed
         scan_id, _ = history.record_scan(conn, mine, "2026-03-02T02:00:01Z")
         changes = after_recording(conn, before, scan_id, mine)
-    assert changes.resolved == (Resolved(east.key, "high", "active"),)
+    assert changes.resolved == (ResolvedChange(east.key, "high", "active"),)
 
 
 def test_without_a_history_the_baseline_decides() -> None:
