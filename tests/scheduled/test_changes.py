@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Policy, Report, ScanError, Waiver
+from history_samples import ACCOUNT, finding, report_of
+
+from sgaudit.model import Policy, Report, Waiver
 from sgaudit.policy.loader import DEFAULT_SELECT
 from sgaudit.scheduled import history
 from sgaudit.scheduled.accept import accept
@@ -20,26 +22,7 @@ from sgaudit.scheduled.changes import (
     before_recording,
 )
 
-ACCOUNT = "111122223333"
 POLICY = Policy(path=None, sha256="", account_options={}, dask_options={}, select=DEFAULT_SELECT)
-
-
-def finding(port: int, region: str = "us-east-1", severity: str = "high") -> Finding:
-    key = f"extra|{ACCOUNT}|{region}|sg-1|tcp|{port}|{port}|0.0.0.0/0"
-    return Finding(key=key, kind="extra", severity=severity, account=ACCOUNT, region=region,  # type: ignore[arg-type]
-                   group_id="sg-1", group_name="g", protocol="tcp", from_port=port, to_port=port,
-                   source="0.0.0.0/0", rule_ids=(), reason="r")
-
-
-def report_of(*findings: Finding, regions: tuple[str, ...] = ("us-east-1",),
-              failed: tuple[str, ...] = ()) -> Report:
-    results = tuple(
-        GroupResult(Group("sg-1", "g", None, region, ACCOUNT), DesiredState((), ()),
-                    tuple(f for f in findings if f.region == region))
-        for region in regions if region not in failed)
-    errors = tuple(ScanError(ACCOUNT, r, "DescribeSecurityGroups", "denied") for r in failed)
-    return Report(complete=not errors, errors=errors, results=results, warnings=(),
-                  generated_at="t", policy_path="p.yaml", scanned=("s.json",))
 
 
 def night(db: Path, day: int, report: Report, policy: Policy = POLICY,

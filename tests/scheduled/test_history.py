@@ -9,32 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from history_samples import finding, report_of
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError, TrendPoint
+from sgaudit.model import TrendPoint
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import HistoryError, open_history, record_scan, scans, with_first_seen
 from sgaudit.scheduled.history.url import display
 
-ACCOUNT = "111122223333"
 T1, T2, T3, T4 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3, 4))
-
-
-def finding(port: int, region: str = "us-east-1", severity: str = "high") -> Finding:
-    key = f"extra|{ACCOUNT}|{region}|sg-1|tcp|{port}|{port}|0.0.0.0/0"
-    return Finding(key=key, kind="extra", severity=severity, account=ACCOUNT, region=region,  # type: ignore[arg-type]
-                   group_id="sg-1", group_name="g", protocol="tcp", from_port=port, to_port=port,
-                   source="0.0.0.0/0", rule_ids=(), reason="r")
-
-
-def report_of(*findings: Finding, regions: tuple[str, ...] = ("us-east-1",),
-              failed: tuple[str, ...] = ()) -> Report:
-    results = tuple(
-        GroupResult(Group("sg-1", "g", None, region, ACCOUNT), DesiredState((), ()),
-                    tuple(f for f in findings if f.region == region))
-        for region in regions)
-    errors = tuple(ScanError(ACCOUNT, r, "DescribeSecurityGroups", "denied") for r in failed)
-    return Report(complete=not errors, errors=errors, results=results, warnings=(),
-                  generated_at="t", policy_path="p.yaml", scanned=("s.json",))
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, Run
+from history_samples import finding, report_of
 from pg_support import recorded_scans
-from test_history import finding, report_of
 
 from sgaudit.scheduled import history
 from sgaudit.scheduled.history import open_history, record_scan, scans

@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import FIXTURES, Run
+from history_samples import finding, report_of
 from pg_support import PASSWORD, PgServer, free_port, recorded_scans
-from test_history import finding, report_of
 from test_history_clock import V1_SCHEMA
 from test_history_nightly import edited_fixture
 
