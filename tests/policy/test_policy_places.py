@@ -12,7 +12,8 @@ from conftest import Run
 
 from sgaudit import addresses
 from sgaudit.errors import PolicyError
-from sgaudit.model import Group, Place, Policy, Waiver
+from sgaudit.model.groups import Group
+from sgaudit.model.policy import Place, Policy, Waiver
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml
 from sgaudit.sources import gcpjson

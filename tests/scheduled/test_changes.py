@@ -10,7 +10,6 @@ from history_samples import ACCOUNT, finding, report_of
 
 from sgaudit.model import Policy, Report, Waiver
 from sgaudit.policy.loader import DEFAULT_SELECT
-from sgaudit.scheduled import history
 from sgaudit.scheduled.accept import accept
 from sgaudit.scheduled.baseline import Baseline, Entry
 from sgaudit.scheduled.changes import (
@@ -21,6 +20,9 @@ from sgaudit.scheduled.changes import (
     after_recording,
     before_recording,
 )
+from sgaudit.scheduled.history.read import OpenFinding, open_findings
+from sgaudit.scheduled.history.record import record_scan
+from sgaudit.scheduled.history.schema import open_history
 
 POLICY = Policy(path=None, sha256="", account_options={}, dask_options={}, select=DEFAULT_SELECT)
 
@@ -93,14 +95,14 @@ def test_a_late_scan_announces_nothing(tmp_path: Path) -> None:
 
 def test_a_scan_recorded_in_between_by_another_job_is_not_counted_as_this_ones(tmp_path: Path) -> None:
     east, west = finding(22, "us-east-1"), finding(80, "eu-west-1")
-    with history.open_history(tmp_path / "h.db", create=True) as conn:
-        history.record_scan(conn, report_of(east, west, regions=("us-east-1", "eu-west-1")),
-                            "2026-03-01T02:00:00Z")
+    with open_history(tmp_path / "h.db", create=True) as conn:
+        record_scan(conn, report_of(east, west, regions=("us-east-1", "eu-west-1")),
+                    "2026-03-01T02:00:00Z")
         before = before_recording(conn)
         # another job, scanning eu-west-1 only, resolves west meanwhile
-        history.record_scan(conn, report_of(regions=("eu-west-1",)), "2026-03-02T02:00:00Z")
+        record_scan(conn, report_of(regions=("eu-west-1",)), "2026-03-02T02:00:00Z")
         mine = report_of(regions=("us-east-1",))  # this job: east fixed
-        scan_id, _ = history.record_scan(conn, mine, "2026-03-02T02:00:01Z")
+        scan_id, _ = record_scan(conn, mine, "2026-03-02T02:00:01Z")
         changes = after_recording(conn, before, scan_id, mine)
     assert changes.resolved == (ResolvedChange(east.key, "high", "active"),)
 
@@ -125,6 +127,6 @@ def test_nothing_is_compared_unless_asked(tmp_path: Path) -> None:
     assert [o.key for o in _open(tmp_path / "h.db")] == [finding(22).key]
 
 
-def _open(db: Path) -> list[history.OpenFinding]:
-    with history.open_history(db, create=False) as conn:
-        return history.open_findings(conn)
+def _open(db: Path) -> list[OpenFinding]:
+    with open_history(db, create=False) as conn:
+        return open_findings(conn)

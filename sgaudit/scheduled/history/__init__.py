@@ -35,13 +35,11 @@ from sgaudit.scheduled.history.render import HISTORY_SCHEMA, history_document, h
 from sgaudit.scheduled.history.schema import (
     BUSY_TIMEOUT_S,
     SCHEMA_VERSION,
-    _statements,
     open_history,
     transaction,
 )
 from sgaudit.scheduled.history.url import display, is_url
 
-#: ``_statements`` stays here only until the tests import it from ``schema``
 __all__ = [
     "ALL_ROWS",
     "BUSY_TIMEOUT_S",
@@ -54,7 +52,6 @@ __all__ = [
     "HistoryError",
     "OpenFinding",
     "ScanSummary",
-    "_statements",
     "copy_history",
     "display",
     "history_document",
