@@ -164,7 +164,7 @@ def pg_url(pg_server: PgServer) -> str:
 
 def recorded_scans(target: str) -> int | None:
     """How many scans a history holds; None when there is no history there at all."""
-    from sgaudit.scheduled.history_url import is_url
+    from sgaudit.scheduled.history.url import is_url
 
     if not is_url(target):
         if not Path(target).exists():

@@ -1,5 +1,5 @@
 """Rule, Finding, Group, GroupResult, AppliedRule and the engine's rects, pieces, steps and
-exposures take a faster ``__init__`` (model.quick_init): it must behave exactly as the one
+exposures take a faster ``__init__`` (model.frozen.quick_init): it must behave exactly as the one
 ``dataclass`` generates - the same parameters and defaults, frozen, equal and hashed by value,
 and ``replace`` still works."""
 
@@ -10,9 +10,12 @@ import inspect
 
 import pytest
 
-from sgaudit.engine.diff import Outside, Rect, Source
-from sgaudit.engine.gcp_effective import Exposure, Step
-from sgaudit.model import AppliedRule, DesiredState, Finding, Group, GroupResult, Kind, Rule, Severity
+from sgaudit.engine.diff.rects import Outside, Rect, Source
+from sgaudit.engine.gcp_effective.shapes import Exposure, Step
+from sgaudit.model.findings import AppliedRule, Finding, GroupResult
+from sgaudit.model.groups import Group, Rule
+from sgaudit.model.policy import DesiredState
+from sgaudit.model.terms import Kind, Severity
 
 
 def _generated(cls: type) -> type:

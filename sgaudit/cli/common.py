@@ -172,7 +172,7 @@ def refuse_unwritable(**paths: tuple[str | None, str]) -> None:
 
 
 def _on_server(history: str) -> bool:
-    from sgaudit.scheduled.history_url import is_url
+    from sgaudit.scheduled.history import is_url
 
     return is_url(history)
 

@@ -36,9 +36,7 @@ def history_command(history_path: str, fmt: str, limit: int, copy_to: str | None
 def _copy(source: str, target: str) -> None:
     import os
 
-    from sgaudit.scheduled.history import open_history
-    from sgaudit.scheduled.history_copy import copy_history
-    from sgaudit.scheduled.history_url import display, is_url
+    from sgaudit.scheduled.history import copy_history, display, is_url, open_history
 
     same = source == target if is_url(source) or is_url(target) else (
         os.path.realpath(source) == os.path.realpath(target))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sgaudit.engine.summary import summarize
 from sgaudit.model import SEVERITIES, Finding, Group, Report
 from sgaudit.report import format_ports, format_protocol
-from sgaudit.scheduled.changes import Resolved, ScanChanges
+from sgaudit.scheduled.changes import ResolvedChange, ScanChanges
 from sgaudit.text import clean
 
 #: findings listed in one notice (new first, then resolved); the rest are counted
@@ -144,7 +144,7 @@ def digest(report: Report, changes: ScanChanges | None, *, what_if: bool = False
         new_total=len(new), resolved_total=len(resolved))
 
 
-def _order(item: Finding | Resolved) -> tuple[int, str]:
+def _order(item: Finding | ResolvedChange) -> tuple[int, str]:
     """Worst first, then by key: the order every report lists findings in."""
     return (_RANK.get(item.severity, len(_RANK)), item.key)
 
@@ -178,7 +178,7 @@ def _of_finding(f: Finding, group: Group | None) -> Item:
                 rule=_cut(", ".join(f.rule_ids)), reason=_cut(f.reason), status="active")
 
 
-def _of_resolved(r: Resolved) -> Item:
+def _of_resolved(r: ResolvedChange) -> Item:
     """What the key says of a finding no longer found (kind|account|region|group|protocol|
     from|to|source, and for GCP the group is network/tag and a rule may follow)."""
     parts = r.key.split("|")

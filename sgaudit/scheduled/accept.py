@@ -87,7 +87,7 @@ def accept(report: Report, policy: Policy, now: str,
             warn(f"{len(fixed)} baseline entr{'y is' if len(fixed) == 1 else 'ies are'} no longer "
                  "found; --update-baseline drops them, so that drift cannot return unnoticed")
     if history_path and what_if and not record_what_if:
-        from sgaudit.scheduled.history_url import display
+        from sgaudit.scheduled.history import display
 
         warn(f"SGAUDIT_NOW is set, so this what-if scan is not recorded in {display(history_path)} "
              "(--record-what-if records it)")

@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from sgaudit.model import Finding, Report
 from sgaudit.scheduled import history
 from sgaudit.scheduled.baseline import Baseline, gone
-from sgaudit.scheduled.history_db import HistoryConnection
+from sgaudit.scheduled.history import HistoryConnection
 
 HISTORY = "history"
 BASELINE = "baseline"
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
-    """A finding that this scan no longer found: what is known of it is its key, its severity
-    and what it was (active, waived or baselined)."""
+class ResolvedChange:
+    """A finding that this scan no longer found, as a notice lists it: its key, its severity
+    and what it was (active, waived or baselined).  From the history or from the baseline, so
+    it holds no more than both know; the report's ``model.Resolved`` is the history's fuller
+    record of a closed finding (its place and first_seen, for OCSF Close events)."""
 
     key: str
     severity: str
@@ -37,14 +39,14 @@ class ScanChanges:
     #: HISTORY or BASELINE
     compared_with: str
     new: tuple[Finding, ...]
-    resolved: tuple[Resolved, ...]
+    resolved: tuple[ResolvedChange, ...]
 
 
 def from_baseline(report: Report, known: Baseline) -> ScanChanges:
     """Not in the baseline (and not waived) = new; entries no longer found where the scan read
     completely = resolved."""
     return ScanChanges(BASELINE, tuple(report.active_findings),
-                       tuple(Resolved(e.key, e.severity, "baselined") for e in gone(report, known)))
+                       tuple(ResolvedChange(e.key, e.severity, "baselined") for e in gone(report, known)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def after_recording(conn: HistoryConnection, before: Before, scan_id: int,
                 if now_open.get(_stored(f.key)) == "active" and before.open.get(_stored(f.key)) != "active")
     recorded_since = history.scan_count(conn) - before.scans  # this scan and any concurrent ones
     mine = next((s for s in history.scans(conn, max(recorded_since, 1)) if s.id == scan_id), None)
-    resolved = tuple(Resolved(c.key, c.severity, before.open.get(c.key, ""))
+    resolved = tuple(ResolvedChange(c.key, c.severity, before.open.get(c.key, ""))
                      for c in (mine.resolved if mine is not None else ()))
     return ScanChanges(HISTORY, new, resolved)
 

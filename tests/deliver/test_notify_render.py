@@ -12,7 +12,7 @@ from typing import Any
 from sgaudit.deliver import notify_slack, notify_teams, notify_webhook
 from sgaudit.deliver.notify_digest import FIELD_CHARS, digest
 from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError
-from sgaudit.scheduled.changes import HISTORY, Resolved, ScanChanges
+from sgaudit.scheduled.changes import HISTORY, ResolvedChange, ScanChanges
 
 ACCOUNT = "111122223333"
 HOSTILE = ("<!channel> & <https://evil.example|click> *bold* [x](https://evil.example) "
@@ -37,7 +37,7 @@ def report_of(*findings: Finding, errors: tuple[ScanError, ...] = ()) -> Report:
                   generated_at="2026-03-02T02:00:00Z", policy_path="policy.yaml", scanned=("s",))
 
 
-def changes(new: tuple[Finding, ...], resolved: tuple[Resolved, ...] = ()) -> ScanChanges:
+def changes(new: tuple[Finding, ...], resolved: tuple[ResolvedChange, ...] = ()) -> ScanChanges:
     return ScanChanges(HISTORY, new, resolved)
 
 
@@ -54,7 +54,7 @@ def texts(node: Any) -> list[str]:
 def test_digest_lists_worst_first_then_by_key_and_counts_the_rest() -> None:
     severities = ["low", "critical", "medium", "high"]
     new = tuple(finding(1000 + i, severities[i % 4]) for i in range(25))
-    resolved = (Resolved(f"extra|{ACCOUNT}|us-east-1|sg-2|tcp|22|22|0.0.0.0/0", "critical", "active"),)
+    resolved = (ResolvedChange(f"extra|{ACCOUNT}|us-east-1|sg-2|tcp|22|22|0.0.0.0/0", "critical", "active"),)
     d = digest(report_of(*new), changes(new, resolved))
     assert (d.new_total, len(d.new), d.more_new) == (25, 20, 5)
     assert (d.resolved_total, len(d.resolved), d.more_resolved) == (1, 0, 1)
@@ -66,7 +66,7 @@ def test_digest_lists_worst_first_then_by_key_and_counts_the_rest() -> None:
 
 def test_slack_blocks_and_fallback_for_a_small_digest() -> None:
     a, b = finding(22, "critical"), finding(80, "medium", group="sg-2", name="web")
-    gone = Resolved(f"extra|{ACCOUNT}|us-east-1|sg-3|tcp|443|443|10.0.0.0/8", "low", "waived")
+    gone = ResolvedChange(f"extra|{ACCOUNT}|us-east-1|sg-3|tcp|443|443|10.0.0.0/8", "low", "waived")
     payload = notify_slack.render(digest(report_of(a, b), changes((b, a), (gone,))))
     header = "sgaudit: 2 new finding(s) (1 critical, 1 medium), 1 resolved; 2 active in all"
     assert payload["text"] == "\n".join([
@@ -154,7 +154,7 @@ def test_an_incomplete_scan_says_so_first_in_every_channel() -> None:
 
 def test_webhook_document_exactly() -> None:
     a = finding(22, "critical")
-    gone = Resolved("extra|my-project|global|default/coiled-sched|tcp|8786|8787|0.0.0.0/0|allow-dask",
+    gone = ResolvedChange("extra|my-project|global|default/coiled-sched|tcp|8786|8787|0.0.0.0/0|allow-dask",
                     "high", "active")
     payload = notify_webhook.render(digest(report_of(a), changes((a,), (gone,))))
     assert payload == {
@@ -179,7 +179,7 @@ def test_webhook_document_exactly() -> None:
 
 
 def test_a_key_that_does_not_parse_is_shown_as_the_key_alone() -> None:
-    odd = Resolved("extra|a|b|sg|x|tcp|１|2|0.0.0.0/0", "medium", "active")  # fullwidth digit
+    odd = ResolvedChange("extra|a|b|sg|x|tcp|１|2|0.0.0.0/0", "medium", "active")  # fullwidth digit
     (item,) = digest(report_of(), changes((), (odd,))).resolved
     assert (item.key, item.ports, item.group, item.reason) == (odd.key, "", "", "no longer found")
 
@@ -194,7 +194,7 @@ def test_signature_is_the_hmac_of_the_exact_body() -> None:
 def test_huge_hostile_input_stays_within_every_channels_limits() -> None:
     long = "<&>" * 3000
     new = tuple(replace(finding(1000 + i, name=long), reason=long, source=long) for i in range(40))
-    gone = tuple(Resolved(f"extra|{ACCOUNT}|us-east-1|{long}|tcp|22|22|0.0.0.0/0", "low", "active")
+    gone = tuple(ResolvedChange(f"extra|{ACCOUNT}|us-east-1|{long}|tcp|22|22|0.0.0.0/0", "low", "active")
                  for _ in range(40))
     d = digest(report_of(*new), changes(new, gone))
     slack = notify_slack.render(d)

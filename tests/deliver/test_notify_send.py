@@ -15,11 +15,11 @@ from sgaudit.deliver.notify_targets import parse_target
 from sgaudit.errors import UsageError
 from sgaudit.model import NotifyConfig, Policy
 from sgaudit.policy.loader import DEFAULT_SELECT
-from sgaudit.scheduled.changes import HISTORY, Resolved, ScanChanges
+from sgaudit.scheduled.changes import HISTORY, ResolvedChange, ScanChanges
 
 POLICY = Policy(path=None, sha256="", account_options={}, dask_options={}, select=DEFAULT_SELECT)
 NEW = ScanChanges(HISTORY, (finding(22),), ())
-RESOLVED = ScanChanges(HISTORY, (), (Resolved("k", "high", "active"),))
+RESOLVED = ScanChanges(HISTORY, (), (ResolvedChange("k", "high", "active"),))
 NOTHING = ScanChanges(HISTORY, (), ())
 
 

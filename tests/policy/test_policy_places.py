@@ -11,7 +11,8 @@ import pytest
 from conftest import Run
 
 from sgaudit.errors import PolicyError
-from sgaudit.model import Group, Place, Policy, Waiver
+from sgaudit.model.groups import Group
+from sgaudit.model.policy import Place, Policy, Waiver
 from sgaudit.net import addresses
 from sgaudit.policy.loader import parse_policy
 from sgaudit.policy.yamlsource import load_yaml

@@ -6,40 +6,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Policy, Report, ScanError, Waiver
+from history_samples import ACCOUNT, finding, report_of
+
+from sgaudit.model import Policy, Report, Waiver
 from sgaudit.policy.loader import DEFAULT_SELECT
-from sgaudit.scheduled import history
 from sgaudit.scheduled.accept import accept
 from sgaudit.scheduled.baseline import Baseline, Entry
 from sgaudit.scheduled.changes import (
     BASELINE,
     HISTORY,
-    Resolved,
+    ResolvedChange,
     ScanChanges,
     after_recording,
     before_recording,
 )
+from sgaudit.scheduled.history.read import OpenFinding, open_findings
+from sgaudit.scheduled.history.record import record_scan
+from sgaudit.scheduled.history.schema import open_history
 
-ACCOUNT = "111122223333"
 POLICY = Policy(path=None, sha256="", account_options={}, dask_options={}, select=DEFAULT_SELECT)
-
-
-def finding(port: int, region: str = "us-east-1", severity: str = "high") -> Finding:
-    key = f"extra|{ACCOUNT}|{region}|sg-1|tcp|{port}|{port}|0.0.0.0/0"
-    return Finding(key=key, kind="extra", severity=severity, account=ACCOUNT, region=region,  # type: ignore[arg-type]
-                   group_id="sg-1", group_name="g", protocol="tcp", from_port=port, to_port=port,
-                   source="0.0.0.0/0", rule_ids=(), reason="r")
-
-
-def report_of(*findings: Finding, regions: tuple[str, ...] = ("us-east-1",),
-              failed: tuple[str, ...] = ()) -> Report:
-    results = tuple(
-        GroupResult(Group("sg-1", "g", None, region, ACCOUNT), DesiredState((), ()),
-                    tuple(f for f in findings if f.region == region))
-        for region in regions if region not in failed)
-    errors = tuple(ScanError(ACCOUNT, r, "DescribeSecurityGroups", "denied") for r in failed)
-    return Report(complete=not errors, errors=errors, results=results, warnings=(),
-                  generated_at="t", policy_path="p.yaml", scanned=("s.json",))
 
 
 def night(db: Path, day: int, report: Report, policy: Policy = POLICY,
@@ -110,16 +95,16 @@ def test_a_late_scan_announces_nothing(tmp_path: Path) -> None:
 
 def test_a_scan_recorded_in_between_by_another_job_is_not_counted_as_this_ones(tmp_path: Path) -> None:
     east, west = finding(22, "us-east-1"), finding(80, "eu-west-1")
-    with history.open_history(tmp_path / "h.db", create=True) as conn:
-        history.record_scan(conn, report_of(east, west, regions=("us-east-1", "eu-west-1")),
-                            "2026-03-01T02:00:00Z")
+    with open_history(tmp_path / "h.db", create=True) as conn:
+        record_scan(conn, report_of(east, west, regions=("us-east-1", "eu-west-1")),
+                    "2026-03-01T02:00:00Z")
         before = before_recording(conn)
         # another job, scanning eu-west-1 only, resolves west meanwhile
-        history.record_scan(conn, report_of(regions=("eu-west-1",)), "2026-03-02T02:00:00Z")
+        record_scan(conn, report_of(regions=("eu-west-1",)), "2026-03-02T02:00:00Z")
         mine = report_of(regions=("us-east-1",))  # this job: east fixed
-        scan_id, _ = history.record_scan(conn, mine, "2026-03-02T02:00:01Z")
+        scan_id, _ = record_scan(conn, mine, "2026-03-02T02:00:01Z")
         changes = after_recording(conn, before, scan_id, mine)
-    assert changes.resolved == (Resolved(east.key, "high", "active"),)
+    assert changes.resolved == (ResolvedChange(east.key, "high", "active"),)
 
 
 def test_without_a_history_the_baseline_decides() -> None:
@@ -142,6 +127,6 @@ def test_nothing_is_compared_unless_asked(tmp_path: Path) -> None:
     assert [o.key for o in _open(tmp_path / "h.db")] == [finding(22).key]
 
 
-def _open(db: Path) -> list[history.OpenFinding]:
-    with history.open_history(db, create=False) as conn:
-        return history.open_findings(conn)
+def _open(db: Path) -> list[OpenFinding]:
+    with open_history(db, create=False) as conn:
+        return open_findings(conn)

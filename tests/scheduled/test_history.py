@@ -9,32 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from history_samples import finding, report_of
 
-from sgaudit.model import DesiredState, Finding, Group, GroupResult, Report, ScanError, TrendPoint
-from sgaudit.scheduled import history
-from sgaudit.scheduled.history import HistoryError, open_history, record_scan, scans, with_first_seen
-from sgaudit.scheduled.history_url import display
+from sgaudit.model import TrendPoint
+from sgaudit.scheduled.history.db import HistoryError
+from sgaudit.scheduled.history.read import open_findings, scans, trend
+from sgaudit.scheduled.history.record import record_scan, with_first_seen
+from sgaudit.scheduled.history.render import render
+from sgaudit.scheduled.history.schema import SCHEMA_VERSION, open_history
+from sgaudit.scheduled.history.url import display
 
-ACCOUNT = "111122223333"
 T1, T2, T3, T4 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3, 4))
-
-
-def finding(port: int, region: str = "us-east-1", severity: str = "high") -> Finding:
-    key = f"extra|{ACCOUNT}|{region}|sg-1|tcp|{port}|{port}|0.0.0.0/0"
-    return Finding(key=key, kind="extra", severity=severity, account=ACCOUNT, region=region,  # type: ignore[arg-type]
-                   group_id="sg-1", group_name="g", protocol="tcp", from_port=port, to_port=port,
-                   source="0.0.0.0/0", rule_ids=(), reason="r")
-
-
-def report_of(*findings: Finding, regions: tuple[str, ...] = ("us-east-1",),
-              failed: tuple[str, ...] = ()) -> Report:
-    results = tuple(
-        GroupResult(Group("sg-1", "g", None, region, ACCOUNT), DesiredState((), ()),
-                    tuple(f for f in findings if f.region == region))
-        for region in regions)
-    errors = tuple(ScanError(ACCOUNT, r, "DescribeSecurityGroups", "denied") for r in failed)
-    return Report(complete=not errors, errors=errors, results=results, warnings=(),
-                  generated_at="t", policy_path="p.yaml", scanned=("s.json",))
 
 
 @pytest.fixture
@@ -58,7 +43,7 @@ def test_first_seen_is_stable_while_open_and_restarts_after_a_resolve(db) -> Non
            for s in scans(db)]
     assert got == [(1, T1, 2, [a.key, b.key], []), (2, T2, 2, [], []), (3, T3, 1, [], [b.key]),
                    (4, T4, 2, [b.key], [])]
-    assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(a.key, T1), (b.key, T4)]
+    assert [(o.key, o.first_seen) for o in open_findings(db)] == [(a.key, T1), (b.key, T4)]
 
 
 def test_a_scan_of_another_region_resolves_nothing(db) -> None:
@@ -89,7 +74,7 @@ def test_counts_per_scan_by_status_and_severity(db) -> None:
     assert (summary.groups, summary.open, summary.active, summary.waived, summary.baselined) == (
         1, 3, 1, 1, 1)
     assert summary.by_severity == {"critical": 0, "high": 0, "medium": 1, "low": 0}
-    assert [(o.key, o.status) for o in history.open_findings(db)] == [
+    assert [(o.key, o.status) for o in open_findings(db)] == [
         (a.key, "waived"), (c.key, "active"), (b.key, "baselined")]  # by time, then key
     rows = db.execute("SELECT key, status FROM scan_keys WHERE scan_id = 1 ORDER BY key").fetchall()
     assert rows == [(a.key, "waived"), (c.key, "active"), (b.key, "baselined")]
@@ -98,7 +83,7 @@ def test_counts_per_scan_by_status_and_severity(db) -> None:
 def test_trend_is_oldest_first_and_limited(db) -> None:
     for day in range(1, 10):
         record_scan(db, report_of(*(finding(p) for p in range(1, day + 1))), f"2026-03-0{day}T02:00:00Z")
-    assert history.trend(db, limit=3) == (
+    assert trend(db, limit=3) == (
         TrendPoint("2026-03-07T02:00:00Z", 7, 7),
         TrendPoint("2026-03-08T02:00:00Z", 8, 8),
         TrendPoint("2026-03-09T02:00:00Z", 9, 9))
@@ -112,11 +97,11 @@ def test_a_late_scan_with_many_new_keys_opens_none_of_them(db) -> None:
     many = [finding(p) for p in range(1000, 1080)]
     _, seen = record_scan(db, report_of(kept, *many), T1)  # late
     assert seen == {f.key: T1 for f in (kept, *many)}
-    assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(kept.key, T1)]
+    assert [(o.key, o.first_seen) for o in open_findings(db)] == [(kept.key, T1)]
     assert db.execute("SELECT count(*) FROM scan_keys WHERE scan_id = 2").fetchone() == (81,)
     record_scan(db, report_of(kept, *many), T3)  # now they open, with this scan's time
     assert len(scans(db)[-1].opened) == 80
-    assert {o.first_seen for o in history.open_findings(db)} == {T1, T3}
+    assert {o.first_seen for o in open_findings(db)} == {T1, T3}
 
 
 def test_with_first_seen_is_pure() -> None:
@@ -129,7 +114,7 @@ def test_with_first_seen_is_pure() -> None:
 def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
     with open_history(tmp_path / "h.db", create=True) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (history.SCHEMA_VERSION,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 # -- the database's errors -----------------------------------------------------------------
@@ -192,11 +177,11 @@ def test_an_empty_history(sgaudit, history_target: str) -> None:
 def test_the_table_caps_long_lists_and_json_lists_all(db) -> None:
     many = [finding(p) for p in range(1, 61)]
     record_scan(db, report_of(*many), T1)
-    table = history.render(db, "table")
+    table = render(db, "table")
     assert "  ... and 40 more (--format json lists all)" in table.splitlines()
     assert table.splitlines()[-1] == "... and 10 more (--format json lists all)"
     assert sum(1 for line in table.splitlines() if line.startswith("  opened ")) == 20
-    doc = json.loads(history.render(db, "json"))
+    doc = json.loads(render(db, "json"))
     assert len(doc["scans"][0]["opened"]) == 60 and len(doc["open"]) == 60
 
 

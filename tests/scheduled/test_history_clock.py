@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, Run
+from history_samples import finding, report_of
 from pg_support import recorded_scans
-from test_history import finding, report_of
 
-from sgaudit.scheduled import history
-from sgaudit.scheduled.history import open_history, record_scan, scans
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history.read import open_findings, scans
+from sgaudit.scheduled.history.record import iso, record_scan
+from sgaudit.scheduled.history.schema import _statements, open_history
+from sgaudit.scheduled.history.url import display
 
 SNAPSHOTS = ("--snapshot", FIXTURES / "vpcs.json")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
 
 def at(hours: float) -> str:
-    return history.iso(NOW + timedelta(hours=hours))
+    return iso(NOW + timedelta(hours=hours))
 
 
 def test_a_fast_clock_does_not_freeze_the_history(history_target: str) -> None:
@@ -36,7 +37,7 @@ def test_a_fast_clock_does_not_freeze_the_history(history_target: str) -> None:
         record_scan(db, report_of(fixed), at(0), recorded_at=at(0))
         record_scan(db, report_of(fixed), at(24), recorded_at=at(24))   # machine A, a day fast
         record_scan(db, report_of(new), at(2), recorded_at=at(2), warn=said.append)  # machine B
-        assert [(o.key, o.first_seen) for o in history.open_findings(db)] == [(new.key, at(2))]
+        assert [(o.key, o.first_seen) for o in open_findings(db)] == [(new.key, at(2))]
         last = scans(db)[-1]
         assert ([c.key for c in last.opened], [c.key for c in last.resolved]) == ([new.key], [fixed.key])
     assert said == [f"history: scan 2 is dated {at(24)}, after this machine's clock ({at(2)}; a "
@@ -49,7 +50,7 @@ def test_a_slow_concurrent_scan_is_still_late_and_says_so(history_target: str) -
     with open_history(history_target, create=True) as db:
         record_scan(db, report_of(a), at(1), recorded_at=at(1.1))
         record_scan(db, report_of(b), at(0.9), recorded_at=at(1.2), warn=said.append)
-        assert [o.key for o in history.open_findings(db)] == [a.key]  # b opened nothing
+        assert [o.key for o in open_findings(db)] == [a.key]  # b opened nothing
         assert (scans(db)[-1].opened, scans(db)[-1].resolved) == ((), ())
     assert said == [f"history: this scan ({at(0.9)}) is older than scan 1 ({at(1)}), already "
                     "recorded: it is kept out of order, and opens and resolves nothing"]
@@ -169,7 +170,7 @@ CREATE VIEW scan_keys AS
 def test_a_v1_database_is_migrated_in_place(sgaudit: Callable[..., Run], tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in history._statements(V1_SCHEMA):
+    for statement in _statements(V1_SCHEMA):
         conn.execute(statement)
     conn.execute("INSERT INTO scans (scanned_at, complete, policy, sources, scope, groups, open, active,"
                  " waived, baselined, critical, high, medium, low, opened, resolved)"

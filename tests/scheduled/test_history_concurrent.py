@@ -12,8 +12,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sgaudit.scheduled.history import open_history
-from sgaudit.scheduled.history_url import is_url
+from sgaudit.scheduled.history.schema import open_history
+from sgaudit.scheduled.history.url import is_url
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SCANS_PER_WRITER = 25

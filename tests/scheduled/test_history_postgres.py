@@ -18,14 +18,18 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import FIXTURES, Run
+from history_samples import finding, report_of
 from pg_support import PASSWORD, PgServer, free_port, recorded_scans
-from test_history import finding, report_of
 from test_history_clock import V1_SCHEMA
 from test_history_nightly import edited_fixture
 
-from sgaudit.scheduled import history, history_pg
-from sgaudit.scheduled.history import HistoryError, open_history, record_scan
-from sgaudit.scheduled.history_url import display
+from sgaudit.scheduled.history import pg as history_pg
+from sgaudit.scheduled.history.db import HistoryError
+from sgaudit.scheduled.history.read import scans
+from sgaudit.scheduled.history.record import record_scan
+from sgaudit.scheduled.history.render import render
+from sgaudit.scheduled.history.schema import SCHEMA_VERSION, _statements, open_history
+from sgaudit.scheduled.history.url import display
 
 POLICY = FIXTURES / "policy.yaml"
 T1, T2, T3 = (f"2026-03-0{d}T02:00:00Z" for d in (1, 2, 3))
@@ -179,7 +183,7 @@ def test_a_server_gone_mid_write_leaves_no_half_recorded_scan(pg_server: PgServe
     with open_history(pg_url, create=True) as conn:  # the next scan records as if nothing happened
         record_scan(conn, report_of(finding(22), finding(443)), T2)
         assert [(s.id, [c.key for c in s.opened], [c.key for c in s.resolved])
-                for s in history.scans(conn)] == [
+                for s in scans(conn)] == [
             (1, [finding(22).key, finding(80).key], []), (3, [finding(443).key], [finding(80).key])]
 
 
@@ -241,7 +245,7 @@ def test_both_databases_print_the_same_history(pg_url: str, tmp_path: Path) -> N
         with open_history(target, create=True) as conn:
             for report, at, flags in scans:
                 record_scan(conn, report, at, recorded_at=T3, **flags)
-            documents.append((history.render(conn, "json"), history.render(conn, "table")))
+            documents.append((render(conn, "json"), render(conn, "table")))
     assert documents[0] == documents[1]
     doc = json.loads(documents[0][0])
     assert [[c["key"].split("|")[3] for c in s["opened"]] for s in doc["scans"]] == [
@@ -323,7 +327,7 @@ def test_copy_to_takes_a_v1_file_and_goes_back_to_sqlite(sgaudit: Callable[..., 
     """An old (v1) file is migrated on the way; PostgreSQL to SQLite works the same."""
     v1 = tmp_path / "v1.db"
     with closing(sqlite3.connect(v1, isolation_level=None)) as conn:
-        for statement in history._statements(V1_SCHEMA):
+        for statement in _statements(V1_SCHEMA):
             conn.execute(statement)
         conn.execute("INSERT INTO scans (scanned_at, complete, policy, sources, scope, groups, open,"
                      " active, waived, baselined, critical, high, medium, low, opened, resolved)"
@@ -349,7 +353,7 @@ def test_copy_to_takes_a_v1_file_and_goes_back_to_sqlite(sgaudit: Callable[..., 
 def test_a_v1_schema_is_migrated_on_postgresql_too(sgaudit: Callable[..., Run], pg_url: str) -> None:
     """No v1 database was ever written to PostgreSQL; the migration runs there all the same."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        for statement in history._statements(V1_SCHEMA):
+        for statement in _statements(V1_SCHEMA):
             conn.execute(history_pg._ddl(statement))
         conn.execute("INSERT INTO scans (scanned_at, complete, policy, sources, scope, groups, open,"
                      " active, waived, baselined, critical, high, medium, low, opened, resolved)"
@@ -368,4 +372,4 @@ def test_a_pg_database_has_its_schema_version(pg_url: str) -> None:
     with open_history(pg_url, create=True):
         pass
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT version FROM sgaudit_schema").fetchall() == [(history.SCHEMA_VERSION,)]
+        assert conn.execute("SELECT version FROM sgaudit_schema").fetchall() == [(SCHEMA_VERSION,)]

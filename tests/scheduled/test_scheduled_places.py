@@ -22,7 +22,9 @@ from sgaudit.model import (
     ScanError,
     Waiver,
 )
-from sgaudit.scheduled import history
+from sgaudit.scheduled.history.read import open_findings
+from sgaudit.scheduled.history.record import record_scan
+from sgaudit.scheduled.history.schema import open_history
 from sgaudit.scheduled.scope import complete_scope, network_in_key, place_of
 from sgaudit.scheduled.waivers import apply_waivers, covers, notices
 
@@ -136,13 +138,13 @@ def test_the_stale_notice_names_the_place() -> None:
 # -- history rows are placed by their keys ---------------------------------------------------------
 def test_history_resolves_only_in_the_networks_read(tmp_path: Path) -> None:
     net1, net2 = gcp_group("acme", "net1"), gcp_group("acme", "net2")
-    with history.open_history(tmp_path / "h.db", create=True) as conn:
-        history.record_scan(conn, report_of(net1, net2, networks_read=(("acme", "net1"), ("acme", "net2"))),
-                            "2026-03-01T02:00:00Z")
+    with open_history(tmp_path / "h.db", create=True) as conn:
+        record_scan(conn, report_of(net1, net2, networks_read=(("acme", "net1"), ("acme", "net2"))),
+                    "2026-03-01T02:00:00Z")
         # net1 read again, with nothing left in it; net2 not read
         empty = Report(complete=True, errors=(), results=(), warnings=(), generated_at="t",
                        policy_path=None, scanned=(), networks_read=(("acme", "net1"),))
-        history.record_scan(conn, empty, "2026-03-02T02:00:00Z")
-        assert [o.key for o in history.open_findings(conn)] == [finding_of(net2).key]
+        record_scan(conn, empty, "2026-03-02T02:00:00Z")
+        assert [o.key for o in open_findings(conn)] == [finding_of(net2).key]
         [(scope,)] = conn.execute("SELECT scope FROM scans WHERE id = 2").fetchall()
         assert json.loads(scope) == [["acme", "global", "net1"]]

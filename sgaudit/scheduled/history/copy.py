@@ -8,15 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sgaudit.scheduled.history import (
-    HistoryConnection,
-    HistoryError,
-    history_document,
-    open_findings,
-    scan_count,
-    scans,
-    transaction,
-)
+from sgaudit.scheduled.history.db import HistoryConnection, HistoryError
+from sgaudit.scheduled.history.read import open_findings, scan_count, scans
+from sgaudit.scheduled.history.render import history_document
+from sgaudit.scheduled.history.schema import transaction
 
 #: every column of schema v2, parents before children (the foreign keys)
 TABLES: dict[str, tuple[str, ...]] = {

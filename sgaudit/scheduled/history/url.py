@@ -1,5 +1,5 @@
 """History targets as the user gives them: a SQLite file path, or a PostgreSQL URL whose
-password never appears in a message. No driver is imported here (the CLI asks it cheaply)."""
+password never appears in a message. No driver is imported here (psycopg loads when a URL opens)."""
 
 from __future__ import annotations
 

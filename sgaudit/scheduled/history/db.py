@@ -1,8 +1,8 @@
 """Where the history lives: a SQLite file or a PostgreSQL database, behind one small connection
-interface, so that history.py states the semantics once and only the dialect differs here
+interface, so that the history package states the semantics once and only the dialect differs here
 (placeholders, ids of inserted rows, bulk inserts, the write lock, the schema version, errors).
 
-A target is a file path (SQLite) or a ``postgresql://`` / ``postgres://`` URL (history_pg.py).
+A target is a file path (SQLite) or a ``postgresql://`` / ``postgres://`` URL (pg.py).
 Every message shows the target through ``display``: a URL without its password.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sgaudit.errors import SgauditError
-from sgaudit.scheduled.history_url import POSTGRES_SCHEMES, display, url_scheme
+from sgaudit.scheduled.history.url import POSTGRES_SCHEMES, display, url_scheme
 
 
 class HistoryError(SgauditError):
@@ -134,7 +134,7 @@ def connect(target: str | Path, *, create: bool, timeout: float) -> HistoryConne
     """A connection to the history at ``target`` (a path or a PostgreSQL URL)."""
     scheme = url_scheme(target)
     if scheme in POSTGRES_SCHEMES:
-        from sgaudit.scheduled.history_pg import connect_postgres
+        from sgaudit.scheduled.history.pg import connect_postgres
 
         return connect_postgres(str(target), create=create, timeout=timeout)
     if scheme is not None:

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sgaudit.scheduled.history_db import HistoryConnection, HistoryError
-from sgaudit.scheduled.history_url import display, first_line
+from sgaudit.scheduled.history.db import HistoryConnection, HistoryError
+from sgaudit.scheduled.history.url import display, first_line
 
 #: seconds to wait for the server to answer a connection, unless the URL or PGCONNECT_TIMEOUT says
 CONNECT_TIMEOUT_S = 10

@@ -1,0 +1,61 @@
+"""The audited units as a cloud holds them: groups (AWS security groups, GCP network tags), their
+ingress rules, and AWS VPCs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sgaudit.model.frozen import quick_init
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One actual ingress grant with exactly one source, as it stands in the cloud.
+
+    ``protocol`` is canonical ("tcp", "udp", "icmp", "icmpv6", "-1" or a number); ports are
+    AWS's FromPort/ToPort (-1 for all); ``source`` is a canonical CIDR, ``sg-…`` or ``pl-…``.
+    """
+
+    protocol: str
+    from_port: int
+    to_port: int
+    source: str
+    rule_id: str | None = None
+    description: str | None = None
+    #: for a security-group source: the account that owns it (``UserId``) and the peering
+    #: connection it is reached through, so a rollback re-creates exactly this reference
+    peer_account: str | None = None
+    peering_id: str | None = None
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Group:
+    """An audited unit: an AWS security group, or a GCP network tag in one network (then
+    ``group_id`` and ``group_name`` are the tag, ``vpc_id`` the network's name, ``account`` the
+    project id and ``region`` "global")."""
+
+    group_id: str
+    group_name: str
+    vpc_id: str | None
+    region: str
+    account: str
+    description: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    rules: tuple[Rule, ...] = ()
+    cloud: str = "aws"
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class Vpc:
+    vpc_id: str
+    region: str
+    account: str
+    primary_cidr: str | None
+    #: every associated block, IPv4 and IPv6, canonical
+    cidrs: tuple[str, ...] = ()
