@@ -172,7 +172,7 @@ def is_cidr_source(source: str) -> bool:
 
 #: the kinds of Google Cloud rule source that are not addresses, as findings print them
 #: ("KIND:VALUE"): a source tag, a source service account, and the policy-rule sources and
-#: conditions sgaudit keeps as tokens (gcpjson); none of them is a hex word, so none reads as
+#: conditions sgaudit keeps as tokens (gcppolicies); none of them is a hex word, so none reads as
 #: the start of an IPv6 address
 #: the GCP sources a report prints (and a waiver or allow entry may name); srcNetworkType and the
 #: other narrowing match fields are conditions of a rule, never a source of their own
