@@ -148,12 +148,13 @@ def interval_text(lo: int, hi: int) -> str | None:
     """The one CIDR that is exactly ``lo..hi`` on the shared line, or None when it is not one
     aligned block (callers then take ``describe``)."""
     size = hi - lo + 1
-    if size & (size - 1) or lo & (size - 1):
+    if size & (size - 1):
         return None
     if hi < V6_OFFSET:
-        return v4_text(lo, 33 - size.bit_length())
-    if lo >= V6_OFFSET:
-        return f"{ipaddress.IPv6Address(lo - V6_OFFSET)}/{129 - size.bit_length()}"
+        return None if lo & (size - 1) else v4_text(lo, 33 - size.bit_length())
+    start = lo - V6_OFFSET  # IPv6 blocks align from the start of IPv6, not of the line
+    if start >= 0 and not start & (size - 1):
+        return f"{ipaddress.IPv6Address(start)}/{129 - size.bit_length()}"
     return None
 
 

@@ -174,3 +174,14 @@ def test_describe() -> None:
     many = addresses.cidr_set([f"10.0.{i * 2}.0/24" for i in range(8)])
     assert addresses.describe(many) == ("10.0.0.0/24, 10.0.2.0/24, 10.0.4.0/24, 10.0.6.0/24, "
                                         "10.0.8.0/24, 10.0.10.0/24 and 2 more")
+
+
+def test_one_ipv6_block_is_spelled_from_the_start_of_ipv6() -> None:
+    """IPv6 blocks align from where IPv6 starts on the shared line (2**32), not from 0: ::/95
+    is one block, and the 2**33 addresses from ::1:0:0 are not (they straddle two /95s).
+    Found by the property test in tests/engine/test_fast_paths.py."""
+    v6 = addresses.V6_OFFSET
+    assert addresses.interval_text(v6, v6 + 2**33 - 1) == "::/95"
+    assert addresses.interval_text(2 * v6, 2 * v6 + 2**33 - 1) is None
+    assert addresses.to_cidrs(((2 * v6, 2 * v6 + 2**33 - 1),)) == ("::1:0:0/96", "::2:0:0/96")
+    assert addresses.interval_text(2 * v6, 2 * v6 + 2**32 - 1) == "::1:0:0/96"
