@@ -9,7 +9,8 @@ then times, REPEAT rounds, interleaved, taking the median of each:
   - `sgaudit check` in-process (sgaudit.cli.main) as `--format table` (shows no rule ids),
     `--format json` and `--format json --no-rule-ids`, with its API calls counted by botocore's
     before-call event;
-  - `sgaudit check --format json` as a fresh process (adds interpreter start and imports).
+  - `sgaudit check --format json` as a fresh process (adds interpreter start and imports;
+    not with --latency).
 --drifted D gives D of the tagged groups of each region an extra rule (RDP from anywhere): extra
 findings, whose rule ids cost DescribeSecurityGroupRules calls, counted apart from the scan's.
 --latency MS adds that much wait to every call of the floor and of the in-process checks (a
@@ -214,7 +215,20 @@ def bench(repeat: int, regions: tuple[str, ...], latency: float, scratch: Path,
 
     runs: dict[str, Callable[[], Any]] = {"floor": lambda: floor(regions, latency)}
     runs.update({name: functools.partial(in_process, name) for name in CHECKS})
-    runs["json (new process)"] = new_process
+    if not latency:  # the hook that adds it cannot reach into another process
+        runs["json (new process)"] = new_process
+    times, (selected, floor_calls), doc = rounds(runs, repeat, out)
+    extras = [f for f in doc["findings"] if f["kind"] == "extra"]
+    return {"times": times,
+            "calls": {n: {op: k // repeat for op, k in c.items()} for n, c in counters.items()},
+            "floor_calls": floor_calls, "selected": selected, "audited": doc["summary"]["groups"],
+            "extras": len(extras), "with_ids": sum(1 for f in extras if f["rule_ids"]),
+            "repeat": repeat}
+
+
+def rounds(runs: dict[str, Callable[[], Any]], repeat: int,
+           out: Path) -> tuple[dict[str, float], Any, dict[str, Any]]:
+    """Median seconds of each run, the floor's (groups, calls) and the json run's report."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):  # interleaved, so that a busy machine slows every contender alike
         for name, fn in runs.items():
@@ -222,15 +236,10 @@ def bench(repeat: int, regions: tuple[str, ...], latency: float, scratch: Path,
             result = fn()
             times[name].append(time.perf_counter() - start)
             if name == "floor":
-                selected, floor_calls = result
+                floor_result = result
             if name == "json":
                 doc = json.loads(out.read_text())
-    extras = [f for f in doc["findings"] if f["kind"] == "extra"]
-    return {"times": {n: statistics.median(t) for n, t in times.items()},
-            "calls": {n: {op: k // repeat for op, k in c.items()} for n, c in counters.items()},
-            "floor_calls": floor_calls, "selected": selected, "audited": doc["summary"]["groups"],
-            "extras": len(extras), "with_ids": sum(1 for f in extras if f["rule_ids"]),
-            "repeat": repeat}
+    return {n: statistics.median(t) for n, t in times.items()}, floor_result, doc
 
 
 def print_table(results: dict[str, Any]) -> None:
