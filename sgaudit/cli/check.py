@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import click
@@ -35,7 +36,7 @@ from sgaudit.cli.live_options import LiveOptions, live_options
 from sgaudit.cli.notices import notify_options, plan_notices, send_notices
 from sgaudit.cli.securityhub import securityhub_option
 from sgaudit.errors import UsageError
-from sgaudit.model import Report, Snapshot
+from sgaudit.model import Policy, Report, Snapshot
 from sgaudit.report import FORMATS, ReportFormat, format_for_path, renderer
 from sgaudit.scheduled.accept import accept, read_baselines
 
@@ -109,14 +110,16 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
     now = now_utc()
     baselines = read_baselines(baseline_path, update_baseline, policy, warn)
     check_history_server(history_path, recorded=record_what_if or not what_if())
+    ids_shown = not no_rule_ids and not snapshots and _rule_ids_shown(
+        [fmt, *(f for _, f in also)], notices is not None or securityhub)
+    live = live or LiveOptions()
+    if ids_shown:
+        live.read_rule_ids_early(_drifted_groups(policy, now))
     snapshot = read_source(policy, snapshots, quiet, live, gcp, snapshot_region, snapshot_account)
     warn_unknown_keys(snapshot, baseline_path, update_baseline, history_path)
     if securityhub:
         hub.require_places(snapshot)
-    ids_shown = not no_rule_ids and _rule_ids_shown([fmt, *(f for _, f in also)],
-                                                    notices is not None or securityhub)
-    report = _with_scan_details(audit(policy, snapshot, now), snapshot,
-                                (live or LiveOptions()) if ids_shown and not snapshots else None)
+    report = _with_scan_details(audit(policy, snapshot, now), snapshot, live if ids_shown else None)
     shown = set(policy.warnings)
     for message in (w for w in report.warnings if w not in shown):
         warn(message)
@@ -125,13 +128,13 @@ def check(policy_path: str | None, snapshots: tuple[str, ...], fmt: str | None, 
                       info=None if quiet else say, compare=notices is not None)
     report = accepted.report
     if securityhub:
-        report = hub.deliver(report, None if snapshots else (live or LiveOptions()), quiet)
+        report = hub.deliver(report, None if snapshots else live, quiet)
     if fixing.fix:
         write_reports(report, (output, fmt) if output else None, also, quiet)
         send_notices(notices, accepted, quiet)
         if not quiet:
             click.echo(summary_line(report), err=True)
-        raise SystemExit(fixing.run(report, snapshot, live or LiveOptions(), now=now,
+        raise SystemExit(fixing.run(report, snapshot, live, now=now,
                                     policy_path=policy_path, allow_partial=allow_partial, quiet=quiet,
                                     as_json=fmt == "json" and not output, gcp=gcp))
     # --update-baseline alone: no table on stdout
@@ -181,6 +184,19 @@ def _with_scan_details(report: Report, snapshot: Snapshot, live: LiveOptions | N
     if snapshot.accounts is not None:
         report = replace(report, accounts=snapshot.accounts)
     return live.with_rule_ids(report, warn) if live is not None else report
+
+
+def _drifted_groups(policy: Policy, now: str) -> Callable[[Snapshot], list[str]]:
+    """The groups of one account/region with extra findings, by the audit of that part alone
+    (the same policy and clock as the whole audit): their rule ids are read while the other
+    regions are still being read.  A group this misses is read after the whole audit."""
+    from sgaudit.engine.audit import audit
+
+    def drifted(part: Snapshot) -> list[str]:
+        return [r.group.group_id for r in audit(policy, part, now).results
+                if any(f.kind == "extra" for f in r.findings)]
+
+    return drifted
 
 
 #: the report formats that print rule ids (table and markdown do not)

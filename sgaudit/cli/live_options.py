@@ -9,7 +9,7 @@ snapshot runs start fast.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ class LiveOptions:
     timeout: float | None = None
     _sessions: Sessions | None = field(default=None, init=False, repr=False, compare=False)
     _source: AwsSource | None = field(default=None, init=False, repr=False, compare=False)
+    _rule_ids_for: Callable[[Snapshot], Collection[str]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     @property
     def given(self) -> list[str]:
@@ -97,7 +99,7 @@ class LiveOptions:
         source = aws.AwsSource(targets, regions, sessions.endpoint_url, progress=progress,
                                sessions=sessions, org=org,
                                max_workers=self.max_workers or aws.MAX_WORKERS, timeout=timeout,
-                               spent=spent)
+                               spent=spent, rule_ids_for=self._rule_ids_for)
         object.__setattr__(self, "_source", source)
         return source
 
@@ -127,6 +129,12 @@ class LiveOptions:
         if self._source is None:
             raise ValueError("no live AWS scan ran")
         return self._source.client_of(service, account, region)
+
+    def read_rule_ids_early(self, wanted: Callable[[Snapshot], Collection[str]]) -> None:
+        """The coming ``read`` will be asked for rule ids (``with_rule_ids``): ``wanted`` names
+        the groups of each account/region read whose ids will be shown, and they are read as
+        soon as that region is read, while the rest of the scan goes on."""
+        object.__setattr__(self, "_rule_ids_for", wanted)
 
     def with_rule_ids(self, report: Report, warn: Callable[[str], None]) -> Report:
         """After a live scan's audit: the rule ids of the drifted groups' extra findings."""

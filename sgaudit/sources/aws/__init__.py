@@ -6,13 +6,15 @@ live path (the CLI does so lazily), so snapshot runs never pay for loading boto3
 Per account and region it makes exactly: paginated ``DescribeSecurityGroups`` (1,000 a page,
 server-side ``tag:`` / ``group-id`` filters where the selection allows), one ``DescribeVpcs``
 for the VPCs of the selected groups, and ``GetManagedPrefixListEntries`` per referenced prefix
-list.  Nothing per group.  Accounts x regions run in a bounded thread pool.  Whatever cannot be
-read becomes a ``ScanError`` (fail closed); only a total lack of credentials raises.
+list.  Nothing per group; a ``read`` told which groups will show rule ids (``rule_ids_for``)
+then reads ``DescribeSecurityGroupRules`` for those, in the same job (``rule_ids``).  Accounts x
+regions run in a bounded thread pool.  Whatever cannot be read becomes a ``ScanError`` (fail
+closed); only a total lack of credentials raises.
 
 The modules, in the order a scan uses them: ``clients`` (retries, timeouts, deadlines),
 ``sessions`` (targets and credentials), ``org`` (organization discovery), ``regions`` (one
 account/region read and normalised), ``schedule`` and ``source`` (the orchestration),
-``rule_ids`` (ids of drifted rules), ``failures`` (what a failed call becomes).
+``rule_ids`` (ids of drifted rules, read as the scan goes), ``failures`` (what a failed call becomes).
 """
 
 from __future__ import annotations

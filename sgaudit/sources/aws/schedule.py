@@ -13,10 +13,13 @@ from sgaudit.sources.aws.regions import RegionScan
 from sgaudit.sources.aws.sessions import AwsTarget
 
 if TYPE_CHECKING:
-    pass
+    from botocore.client import BaseClient
 
-if TYPE_CHECKING:
     from sgaudit.sources.aws.source import AwsSource
+
+#: what a region's job does next with what it read: (its client, account, region, the
+#: consumed part); the rule reads of ``rule_ids.EarlyRuleIds``
+ThenHook = Callable[["BaseClient", str, str, Any], None]
 
 
 @dataclass(slots=True)
@@ -35,13 +38,15 @@ class ScanRun:
     """One scan's scheduling: accounts are assumed, then their regions read, in a pool of
     ``max_workers`` threads; no account has more than ``per_account`` jobs at once, and an
     account's regions go before new accounts are started (so finished accounts free their
-    credentials and clients early)."""
+    credentials and clients early).  ``then``, if given, runs in a region's job after its part
+    is consumed, within the same deadlines (the region counts as done when it returns)."""
 
     def __init__(self, source: AwsSource, select: Matcher, consume: Callable[[RegionScan], Any],
-                 targets: Sequence[AwsTarget]) -> None:
+                 targets: Sequence[AwsTarget], then: ThenHook | None = None) -> None:
         self.source = source
         self.select = select
         self.consume = consume
+        self.then = then
         self.targets = list(targets)
         self.home = {t: source._home_region(t) for t in dict.fromkeys(targets)}
         self.results: list[list[Any]] = [[] for _ in self.targets]
@@ -83,9 +88,13 @@ class ScanRun:
         return None
 
     def _region(self, index: int, region: str) -> tuple[Any, int, int]:
-        scan = self.source._region(self.account[index], region, self.select)
+        account = self.account[index]
+        scan, client = self.source._region(account, region, self.select)
         groups, errors = len(scan.security_groups), len(scan.errors)
-        return self.consume(scan), groups, errors
+        part = self.consume(scan)
+        if self.then is not None and client is not None:
+            self.then(client, account.account, region, part)
+        return part, groups, errors
 
     def _finished(self, index: int, slot: int | None, result: Any) -> None:
         self.busy[index] -= 1

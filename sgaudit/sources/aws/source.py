@@ -21,8 +21,8 @@ from sgaudit.sources.aws.clients import SCAN_TIMEOUT, ClientHook
 from sgaudit.sources.aws.failures import AWS_FAILURES, answer_items, error_of
 from sgaudit.sources.aws.org import Org, OrgScope, discover, summarize
 from sgaudit.sources.aws.regions import RegionScan, merge_snapshots, scan_region, to_snapshot
-from sgaudit.sources.aws.rule_ids import read_rule_ids
-from sgaudit.sources.aws.schedule import Account, ScanRun, errors_of
+from sgaudit.sources.aws.rule_ids import EarlyRuleIds, WantedIds, read_rule_ids
+from sgaudit.sources.aws.schedule import Account, ScanRun, ThenHook, errors_of
 from sgaudit.sources.aws.sessions import CREDENTIALS_HELP, AwsTarget, Sessions
 
 #: progress callback: (finished region scans, all region scans known so far, groups read);
@@ -42,14 +42,17 @@ class AwsSource:
     regions, from DescribeRegions), or explicit names.  ``client_hook`` sees every client made
     (tests and the benchmark count API calls with botocore's event hooks).  ``timeout`` bounds
     the scan: what is not read by then is an error of its account/region; ``spent`` seconds of
-    it went to another cloud's scan before this one (the bound is the whole command's)."""
+    it went to another cloud's scan before this one (the bound is the whole command's).
+    ``rule_ids_for``: which groups of each account/region ``read`` will want rule ids of;
+    they are read as soon as that region is read (see ``rule_ids``)."""
 
     def __init__(self, targets: Sequence[AwsTarget] = (AwsTarget(),),
                  regions: Sequence[str] | str | None = None, endpoint_url: str | None = None,
                  *, max_workers: int = MAX_WORKERS, client_hook: ClientHook | None = None,
                  progress: ProgressHook | None = None, sessions: Sessions | None = None,
                  org: OrgScope | None = None, timeout: float = SCAN_TIMEOUT,
-                 per_account: int = PER_ACCOUNT, spent: float = 0.0) -> None:
+                 per_account: int = PER_ACCOUNT, spent: float = 0.0,
+                 rule_ids_for: WantedIds | None = None) -> None:
         self.targets = tuple(targets) or (AwsTarget(),)
         self.regions = regions
         if sessions is not None and sessions.endpoint_url != endpoint_url:
@@ -64,14 +67,20 @@ class AwsSource:
         self.per_account = max(1, per_account)
         #: the organization's account summary, after a scan with ``org``
         self.accounts: AccountSummary | None = None
+        self.rule_ids_for = rule_ids_for
+        #: the rule ids ``read`` read as it went (with ``rule_ids_for``)
+        self.early: EarlyRuleIds | None = None
         #: account id -> target, for reading rule ids after the audit
         self._by_account: dict[str, AwsTarget] = {}
         self._org: Org | None = None
 
     def read(self, select: Matcher) -> Snapshot:
         """Read and normalise as it goes: each account/region's raw answers are dropped once
-        parsed, so memory holds the groups, not the AWS JSON."""
-        parts = self._run(select, lambda scan: to_snapshot([scan], select))
+        parsed, so memory holds the groups, not the AWS JSON.  With ``rule_ids_for``, each
+        region's job then reads the rule ids of the groups it names."""
+        self.early = EarlyRuleIds(self.rule_ids_for) if self.rule_ids_for is not None else None
+        parts = self._run(select, lambda scan: to_snapshot([scan], select),
+                          self.early.read if self.early is not None else None)
         snapshot = merge_snapshots(parts, self.accounts)
         if self.org is not None:  # one line for the report header, not one per account/region
             places = len(snapshot.read)
@@ -83,12 +92,13 @@ class AwsSource:
         """The raw shapes per account and region, in target order then region order."""
         return self._run(select, lambda scan: scan)
 
-    def _run(self, select: Matcher, consume: Callable[[RegionScan], Any]) -> list[Any]:
+    def _run(self, select: Matcher, consume: Callable[[RegionScan], Any],
+             then: ThenHook | None = None) -> list[Any]:
         self.sessions.scan_deadline = time.monotonic() + self.timeout - self.spent
         self.sessions.scan_timeout = self.timeout
         try:
             targets, before = self._targets()
-            out = ScanRun(self, select, consume, targets).run()
+            out = ScanRun(self, select, consume, targets, then).run()
         finally:
             self.sessions.scan_deadline = None
         parts = [consume(RegionScan(e.account, e.region, errors=[e])) for e in before] + out
@@ -150,17 +160,20 @@ class AwsSource:
         """Organization scans do not keep clients: an account's are dropped when it is done."""
         return self.sessions.client("ec2", target, region, self.client_hook, cache=self.org is None)
 
-    def _region(self, account: Account, region: str, select: Matcher) -> RegionScan:
+    def _region(self, account: Account, region: str,
+                select: Matcher) -> tuple[RegionScan, BaseClient | None]:
+        """One account/region read, and the client that read it (None if none could be made)."""
         try:
             ec2 = self._client(account.target, region)
         except AWS_FAILURES as exc:
             return RegionScan(account.account, region,
-                              errors=[error_of(exc, account.account, region, "AssumeRole")])
-        return scan_region(ec2, account.account, region, select)
+                              errors=[error_of(exc, account.account, region, "AssumeRole")]), None
+        return scan_region(ec2, account.account, region, select), ec2
 
     def with_rule_ids(self, results: Sequence[GroupResult]) -> tuple[tuple[GroupResult, ...], list[str]]:
-        """The results with the rule ids of their extra findings (see ``rule_ids``)."""
-        return read_rule_ids(self, results)
+        """The results with the rule ids of their extra findings (see ``rule_ids``): those read
+        during the scan, and the rest read now."""
+        return read_rule_ids(self, results, self.early)
 
     def client_for(self, account: str, region: str) -> BaseClient:
         """The scan's EC2 client of a scanned account and region."""
