@@ -233,10 +233,12 @@ def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataO
     straddles private space."""
     from sgaudit import intervals, ports
     from sgaudit.engine import diff
+    from sgaudit.engine.diff.rects import Stretches
 
     from_port, to_port = data.draw(ports_of(protocol))
     axis = (ports.axis_interval(protocol, from_port, to_port),)
-    span = diff._Span(axis, "", (), (), (), (), False, False, diff._axis_severities(protocol, axis))
+    span = diff._Span(axis, "", Stretches((0,), ((),)), {}, False, False,
+                      diff._axis_severities(protocol, axis))
     lo, hi = addresses.cidr_interval(cidr)
     general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
                                  diff.Source(addrs=((lo, hi),)))

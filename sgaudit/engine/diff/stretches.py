@@ -1,0 +1,83 @@
+"""The envelope on one port axis, cut along the address line: any source's uncovered pieces.
+
+``uncovered`` sweeps the address line from a rule's own addresses each time it is asked; a
+fleet whose rules overlap the envelope in part (a /16 around a VPC, a port range around an
+allowed port, protocol -1) asks it for nearly every rule, with addresses that never repeat.
+The sweep's answer over the whole line depends on the envelope's rects alone, so it is made
+once per distinct set of rects (``Stretches``) and each rule reads its part of it with a
+binary search: the same runs, the same pieces, in the same order.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from sgaudit.engine.diff.rects import Outside, Rect, Stretches
+from sgaudit.engine.diff.uncovered import _uncovered_runs
+from sgaudit.net import addresses, intervals
+
+#: the whole address line: IPv4, then IPv6
+LINE: intervals.Interval = addresses.INTERNET[0]
+
+
+def cut(axis: intervals.IntervalSet, rects: Sequence[Rect]) -> Stretches:
+    """The line cut where ``rects`` start and end.  ``rects``: rects that meet ``axis`` and
+    name addresses (a token covers only itself; a rect from an unknown VPC only ``uncovered``
+    weighs), as ``uncovered`` would keep them."""
+    runs = _uncovered_runs(axis, (LINE,), rects) if rects else [(LINE[0], LINE[1], axis)]
+    starts: list[int] = []
+    rests: list[intervals.IntervalSet] = []
+    nxt = LINE[0]
+    for lo, hi, rest in runs:
+        if lo > nxt:  # covered between the runs
+            starts.append(nxt)
+            rests.append(())
+        starts.append(lo)
+        rests.append(rest)
+        nxt = hi + 1
+    if nxt <= LINE[1]:
+        starts.append(nxt)
+        rests.append(())
+    return Stretches(tuple(starts), tuple(rests))
+
+
+def runs_within(stretches: Stretches, addrs: intervals.IntervalSet
+                ) -> list[tuple[int, int, intervals.IntervalSet]]:
+    """``_uncovered_runs`` over ``addrs`` (normalised): (first, last address, ports not covered)
+    for each stretch they meet that leaves ports uncovered."""
+    starts, rests = stretches.starts, stretches.rests
+    last = len(starts) - 1
+    out: list[tuple[int, int, intervals.IntervalSet]] = []
+    for lo, hi in addrs:
+        i = bisect_right(starts, lo) - 1
+        while True:
+            end = starts[i + 1] - 1 if i < last else LINE[1]
+            rest = rests[i]
+            if rest:
+                out.append((lo if lo > starts[i] else starts[i], hi if hi < end else end, rest))
+            if end >= hi:
+                break
+            i += 1
+    return out
+
+
+def pieces(protocol: str, stretches: Stretches, addrs: intervals.IntervalSet) -> list[Outside]:
+    """``uncovered(protocol, axis, Source(addrs=addrs), rects)`` for the rects the stretches
+    were cut from: the runs grouped by their ports, in the order they first occur."""
+    runs = runs_within(stretches, addrs)
+    if len(runs) == 1:
+        lo, hi, rest = runs[0]
+        return [Outside(protocol, rest, ((lo, hi),))]
+    by_axis: dict[intervals.IntervalSet, list[intervals.Interval]] = {}
+    for lo, hi, rest in runs:
+        by_axis.setdefault(rest, []).append((lo, hi))
+    return [Outside(protocol, rest, intervals.normalize(ivs)) for rest, ivs in by_axis.items()]
+
+
+def token_pieces(protocol: str, axis: intervals.IntervalSet, token: str,
+                 covered: intervals.IntervalSet | None) -> list[Outside]:
+    """``uncovered`` of a token source (``sg-…``, an unread ``pl-…``, the group itself), given
+    the ports that rects of that same token cover (None: none of them)."""
+    rest = axis if covered is None else intervals.subtract(axis, covered)
+    return [Outside(protocol, rest, token=token)] if rest else []
