@@ -14,7 +14,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from sgaudit.engine.diff.rects import Outside, Rect, Stretches
-from sgaudit.engine.diff.uncovered import _uncovered_runs
 from sgaudit.net import addresses, intervals
 
 #: the whole address line: IPv4, then IPv6
@@ -24,21 +23,30 @@ LINE: intervals.Interval = addresses.INTERNET[0]
 def cut(axis: intervals.IntervalSet, rects: Sequence[Rect]) -> Stretches:
     """The line cut where ``rects`` start and end.  ``rects``: rects that meet ``axis`` and
     name addresses (a token covers only itself; a rect from an unknown VPC only ``uncovered``
-    weighs), as ``uncovered`` would keep them."""
-    runs = _uncovered_runs(axis, (LINE,), rects) if rects else [(LINE[0], LINE[1], axis)]
-    starts: list[int] = []
-    rests: list[intervals.IntervalSet] = []
-    nxt = LINE[0]
-    for lo, hi, rest in runs:
-        if lo > nxt:  # covered between the runs
-            starts.append(nxt)
-            rests.append(())
-        starts.append(lo)
-        rests.append(rest)
-        nxt = hi + 1
-    if nxt <= LINE[1]:
-        starts.append(nxt)
-        rests.append(())
+    weighs), as ``uncovered`` would keep them.  A plain sweep: an envelope has a few rects."""
+    changes: dict[int, list[tuple[intervals.IntervalSet, int]]] = {}
+    for r in rects:
+        for lo, hi in r.source.addrs:
+            changes.setdefault(lo, []).append((r.axis, 1))
+            changes.setdefault(hi + 1, []).append((r.axis, -1))
+    active: dict[intervals.Interval, int] = {}
+    starts, rests = [LINE[0]], [axis]
+    for point in sorted(changes):
+        for ports_of, delta in changes[point]:
+            for iv in ports_of:
+                count = active.get(iv, 0) + delta
+                if count:
+                    active[iv] = count
+                else:
+                    del active[iv]
+        if point > LINE[1]:
+            break
+        rest = intervals.subtract(axis, intervals.normalize(active)) if active else axis
+        if point == starts[-1]:  # a rect from the line's first address
+            rests[-1] = rest
+        elif rest != rests[-1]:
+            starts.append(point)
+            rests.append(rest)
     return Stretches(tuple(starts), tuple(rests))
 
 
