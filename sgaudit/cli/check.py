@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import click
@@ -37,7 +37,7 @@ from sgaudit.cli.notices import notify_options, plan_notices, send_notices
 from sgaudit.cli.securityhub import securityhub_option
 from sgaudit.errors import UsageError
 from sgaudit.model import Policy, Report, Snapshot
-from sgaudit.report import FORMATS, ReportFormat, format_for_path, renderer
+from sgaudit.report import FORMATS, ReportFormat, format_for_path, render_chunks, renderer
 from sgaudit.scheduled.accept import accept, read_baselines
 
 
@@ -214,10 +214,10 @@ def write_reports(report: Report, main: tuple[str | None, str] | None,
                   also: list[tuple[str, str]], quiet: bool) -> None:
     """The report (-o, or stdout when ``main`` names no file), then every --report file."""
     for output, fmt in ([main] if main is not None else []) + list(also):
-        write_report(renderer(fmt)(report), output, fmt, quiet)
+        write_report(render_chunks(fmt, report), output, fmt, quiet)
 
 
-def write_report(text: str, output: str | None, fmt: str, quiet: bool) -> None:
+def write_report(text: str | Iterator[str], output: str | None, fmt: str, quiet: bool) -> None:
     """Write the report; with -o, say where it went (unless -q)."""
     write_output(text, output)
     if output and output != "-" and not quiet:

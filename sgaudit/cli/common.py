@@ -4,7 +4,7 @@ and choosing the report, the exit code and the summary line."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -108,15 +108,16 @@ def warn_unknown_keys(snapshot: Snapshot, *uses: str | None) -> None:
              "and --account")
 
 
-def write_output(text: str, output: str | None) -> None:
+def write_output(text: str | Iterator[str], output: str | None) -> None:
     """The report to ``-o`` (a file atomically, through symlinks; a device or FIFO directly;
-    ``-`` is stdout) or to stdout; a failed write is one line and exit 2."""
+    ``-`` is stdout) or to stdout; a failed write is one line and exit 2.  ``text`` may come
+    in chunks (a file gets them as they come)."""
     from sgaudit.fileio.files import STDOUT, atomic_write, write_stdout
 
     if output and output != STDOUT:
         atomic_write(output, text, label="report")
     else:
-        write_stdout(text, label="report")
+        write_stdout(text if isinstance(text, str) else "".join(text), label="report")
 
 
 def choose_format(fmt: str | None, output: str | None) -> str:

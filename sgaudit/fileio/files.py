@@ -18,6 +18,7 @@ import re
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -94,20 +95,26 @@ def ensure_writable(path: str | Path, *, label: str = "output", regular_only: bo
         raise OutputError(f"{path}: cannot write {label}: folder {str(shown)!r} is not writable")
 
 
-def atomic_write(path: str | Path, data: str | bytes, *, label: str = "output") -> None:
+def atomic_write(path: str | Path, data: str | bytes | Iterator[str], *, label: str = "output") -> None:
     """Write ``data`` to ``path``: atomically for files (through symlinks), directly to
-    character devices, FIFOs and ``-`` (stdout)."""
-    payload = encode(data) if isinstance(data, str) else data
+    character devices, FIFOs and ``-`` (stdout).  ``data`` may come in chunks of text (a long
+    report): a file gets each as it comes, so the whole text is never held at once."""
     kind = _kind(path) if str(path) != STDOUT else None
     if str(path) == STDOUT or (kind in ("char", "fifo", "socket") and is_stdout(path)):
-        write_stdout(payload, label=label)  # our own stdout (/dev/stdout): through its buffer
+        write_stdout(_whole(data), label=label)  # our own stdout (/dev/stdout): through its buffer
         return
     if kind in ("char", "fifo"):
-        _write_stream(path, payload, label)  # opened by its name: /proc's fd links work too
+        _write_stream(path, _whole(data), label)  # opened by its name: /proc's fd links work too
         return
     if kind not in (None, "regular"):
         raise OutputError(f"{path}: cannot write {label}: it is a {kind}")
-    _replace(path, resolve(path), payload, label)
+    _replace(path, resolve(path), data, label)
+
+
+def _whole(data: str | bytes | Iterator[str]) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    return encode(data if isinstance(data, str) else "".join(data))
 
 
 def is_stdout(path: str | Path) -> bool:
@@ -119,8 +126,9 @@ def is_stdout(path: str | Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
-def _replace(path: str | Path, target: Path, payload: bytes, label: str) -> None:
-    """Temporary file beside the target, fsync, rename over it, fsync the folder."""
+def _replace(path: str | Path, target: Path, data: str | bytes | Iterator[str], label: str) -> None:
+    """Temporary file beside the target, fsync, rename over it, fsync the folder; the temporary
+    file is removed whatever stops the write (an error making the chunks, too)."""
     folder = target.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -129,15 +137,21 @@ def _replace(path: str | Path, target: Path, payload: bytes, label: str) -> None
     try:
         os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            if isinstance(data, (str, bytes)):
+                handle.write(encode(data) if isinstance(data, str) else data)
+            else:
+                for chunk in data:
+                    handle.write(encode(chunk))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         _fsync_dir(folder)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write {label}: {exc.strerror or exc}") from None
+        raise
 
 
 def _write_stream(path: str | Path, payload: bytes, label: str) -> None:

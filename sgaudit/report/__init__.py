@@ -4,6 +4,8 @@ imported only when used."""
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -59,6 +61,15 @@ def renderer(name: str) -> Renderer:
         return ReportFormat(name).renderer()
     except ValueError:
         raise UsageError(f"--format: unknown format {name!r}; choose from {', '.join(FORMATS)}") from None
+
+
+def render_chunks(name: str, report: Report) -> Iterator[str]:
+    """The report in this format as chunks of text: a format whose module has its own
+    ``render_chunks`` (json) gives a long report as it is made, so that it is written without
+    being held whole; any other gives its text as one chunk."""
+    render = renderer(name)
+    chunks = getattr(sys.modules[render.__module__], "render_chunks", None)
+    return chunks(report) if chunks is not None else iter((render(report),))
 
 
 def format_for_path(path: str) -> str | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii as _s
 from typing import Any
 
 from sgaudit.engine.summary import summarize
-from sgaudit.gcpause import pausing_collector
+from sgaudit.gcpause import collector_paused
 from sgaudit.model import Finding, GroupResult, Kind, Report, ScanError, Severity, Status, WaiverNotice
 from sgaudit.scheduled.waivers import waiver_ports
 
@@ -26,32 +26,48 @@ class _Rows:
         self.line = line
 
 
-@pausing_collector
 def render(report: Report) -> str:
     """Indented at the top, one line per group and finding: readable, diffable, and fast
     (json's C encoder only runs without ``indent``)."""
-    doc = document(report, rows=True)
-    parts = ["{\n"]  # one join at the end: the report is held once, not once per level
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        comma = "," if i < len(items) - 1 else ""
-        if isinstance(value, _Rows):
-            if not value.items:
-                parts.append(f"  {json.dumps(key)}: []{comma}\n")
-                continue
-            parts.append(f"  {json.dumps(key)}: [\n    ")
-            for j, item in enumerate(value.items):
-                if j:
-                    parts.append(",\n    ")
-                parts.append(value.line(item))
-            parts.append(f"\n  ]{comma}\n")
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            body = ",\n    ".join(json.dumps(v) for v in value)
-            parts.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}\n")
-        else:
-            parts.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}\n")
-    parts.append("}\n")
-    return "".join(parts)
+    return "".join(render_chunks(report))
+
+
+#: lines of groups or findings per chunk of ``render_chunks``
+CHUNK_LINES = 2048
+
+
+def render_chunks(report: Report) -> Iterator[str]:
+    """``render``'s text in chunks of at most ``CHUNK_LINES`` lines, so that a report of
+    hundreds of thousands of findings is written as it is made, never held whole."""
+    with collector_paused():
+        doc = document(report, rows=True)
+        parts = ["{\n"]
+        items = list(doc.items())
+        for i, (key, value) in enumerate(items):
+            comma = "," if i < len(items) - 1 else ""
+            if isinstance(value, _Rows):
+                if not value.items:
+                    parts.append(f"  {json.dumps(key)}: []{comma}\n")
+                    continue
+                parts.append(f"  {json.dumps(key)}: [\n    ")
+                yield "".join(parts)
+                yield from _row_chunks(value)
+                parts = [f"\n  ]{comma}\n"]
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                body = ",\n    ".join(json.dumps(v) for v in value)
+                parts.append(f"  {json.dumps(key)}: [\n    {body}\n  ]{comma}\n")
+            else:
+                parts.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}\n")
+        parts.append("}\n")
+        yield "".join(parts)
+
+
+def _row_chunks(rows: _Rows) -> Iterator[str]:
+    """The rows' lines, joined by ``,\\n    ``, a chunk at a time."""
+    line, items = rows.line, rows.items
+    for start in range(0, len(items), CHUNK_LINES):
+        text = ",\n    ".join([line(item) for item in items[start:start + CHUNK_LINES]])
+        yield text if start == 0 else ",\n    " + text
 
 
 def document(report: Report, rows: bool = False) -> dict[str, Any]:

@@ -233,11 +233,13 @@ def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataO
     straddles private space."""
     from sgaudit.engine import diff
     from sgaudit.engine.diff import rects, severity
+    from sgaudit.engine.diff.rects import Stretches
     from sgaudit.net import intervals, ports
 
     from_port, to_port = data.draw(ports_of(protocol))
     axis = (ports.axis_interval(protocol, from_port, to_port),)
-    span = rects.Span(axis, "", (), (), (), (), False, False, severity.axis_severities(protocol, axis))
+    span = rects.Span(axis, "", Stretches((0,), ((),)), {}, False, False,
+                      severity.axis_severities(protocol, axis))
     lo, hi = addresses.cidr_interval(cidr)
     general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
                                  diff.Source(addrs=((lo, hi),)))

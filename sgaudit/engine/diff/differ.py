@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
+from sgaudit.engine.diff.fast import FastPath
 from sgaudit.engine.diff.reasons import describe_pieces
 from sgaudit.engine.diff.rects import (
     CACHE_LIMIT,
@@ -16,11 +17,10 @@ from sgaudit.engine.diff.rects import (
     Outside,
     Rect,
     Source,
-    Span,
     finding_key,
     gcp_key,
 )
-from sgaudit.engine.diff.severity import axis_severities, rule_severity, span_severity
+from sgaudit.engine.diff.severity import rule_severity
 from sgaudit.engine.diff.uncovered import _meets, may_touch, rect_covers, uncovered, uncovered_contained
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import (
@@ -53,12 +53,13 @@ class Differ:
         self._rule_cache: dict[tuple[object, ...], tuple[tuple[str, Severity] | None, bool]] = {}
         self._reach: dict[int, tuple[DesiredState, dict[str, intervals.IntervalSet]]] = {}
         self._missing_cache: dict[tuple[object, ...], MissingGaps] = {}
-        self._spans: dict[tuple[int, str, int, int], Span] = {}
         self._piece_spans: dict[tuple[int, str, intervals.IntervalSet],
                                 tuple[Mapping[str, list[Rect]], AddrSpan]] = {}
         self._required: dict[tuple[int, str], tuple[DesiredState, list[tuple[str, Rect]]]] = {}
         #: (envelope, region, rule signature) -> (that envelope, which required rules it covers)
         self._covers: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], frozenset[int]]] = {}
+        self._rects: dict[tuple[object, ...], Rect] = {}
+        self._fast = FastPath(self.source_of)
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
@@ -96,21 +97,34 @@ class Differ:
         env: dict[str, list[Rect]] = {}
         for grant in (*desired.required, *desired.permitted):
             axis = (ports.axis_interval(grant.protocol, grant.from_port, grant.to_port),)
-            env.setdefault(grant.protocol, []).append(Rect(axis, self.source_of(grant.source, group)))
+            env.setdefault(grant.protocol, []).append(self._rect(axis, self.source_of(grant.source, group)))
         self._envelopes[cache_key] = (desired, env)
         return env
+
+    def _rect(self, axis: intervals.IntervalSet, source: Source) -> Rect:
+        """One Rect per distinct axis and source: envelopes that permit the same (most of a
+        fleet's, whatever their VPC) share them, and so do the fast path's cuts of them."""
+        key = (axis, source.addrs, source.token)
+        found = self._rects.get(key)
+        if found is None:
+            found = Rect(axis, source)
+            if len(self._rects) < CACHE_LIMIT:
+                self._rects[key] = found
+        return found
 
     # -- the diff ------------------------------------------------------------------------
     def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
         env = self._envelope(desired, group)
         reach = self._required_reach(desired)
         fast = self.fast_paths
+        unresolved = desired.unresolved is not None
         findings: list[Finding] = []
         touching = []
         touching_rules: list[Rule] = []
+        prefix = f"extra|{group.account}|{group.region}|{group.group_id}|"  # see finding_key
         for rule in group.rules:
             src = SELF if rule.source == group.group_id else rule.source
-            entry = self._fast_classify(rule, src, env, reach) if fast else None
+            entry = self._fast.classify(rule, src, group, env, reach, unresolved) if fast else None
             if entry is None:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
@@ -118,7 +132,8 @@ class Differ:
                 touching.append((rule.protocol, rule.from_port, rule.to_port, src))
                 touching_rules.append(rule)
             if verdict is not None:
-                findings.append(self._extra_finding(group, rule, *verdict))
+                key = f"{prefix}{rule.protocol}|{rule.from_port}|{rule.to_port}|{rule.source}"
+                findings.append(extra_finding(key, group, rule, *verdict))
         missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
                                                           touching_rules) if fast else None)
         if missing is None:
@@ -144,47 +159,6 @@ class Differ:
             if len(self._rule_cache) < CACHE_LIMIT:
                 self._rule_cache[cache_key] = entry
         return entry
-
-    def _fast_classify(self, rule: Rule, src: str, env: Mapping[str, list[Rect]],
-                       reach: Mapping[str, intervals.IntervalSet]
-                       ) -> tuple[tuple[str, Severity] | None, bool] | None:
-        """A rule with one CIDR on one protocol that the envelope either covers whole or does
-        not meet at all: its verdict from integers, exactly as ``_classify`` gives it.  None
-        when the rule needs the general path (a partial overlap, a token, protocol -1, an
-        unknown VPC nearby)."""
-        protocol = rule.protocol
-        if protocol == ports.ALL or not (src[:1].isdigit() or ":" in src):  # not a CIDR
-            return None
-        key = (id(env), protocol, rule.from_port, rule.to_port)
-        span = self._spans.get(key) or self._span(key, env, reach)
-        parsed = addresses.PARSED.get(src)
-        lo, hi = parsed or addresses.cidr_interval(src)
-        i = bisect_right(span.cover_starts, lo) - 1  # inside one merged permitted range?
-        if i >= 0 and span.cover[i][1] >= hi:
-            return None, span.touches
-        if span.vpc or _meets(span.near, span.near_starts, lo, hi):
-            return None
-        # a parsed IPv4 source is already its interval's canonical CIDR text
-        origin = (src if parsed is not None else
-                  addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),)))
-        severity = span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
-        return ((f"outside the envelope: {protocol} {span.ports_text}from {origin}", severity),
-                span.touches)
-
-    def _span(self, key: tuple[int, str, int, int], env: Mapping[str, list[Rect]],
-              reach: Mapping[str, intervals.IntervalSet]) -> Span:
-        """The envelope on (protocol, ports) in addresses; few distinct ports occur."""
-        _, protocol, from_port, to_port = key
-        axis = ports.axis_interval(protocol, from_port, to_port)
-        cover, cover_starts, near, near_starts, vpc = self._addr_span(env, protocol, (axis,))
-        # describe_pieces names a protocol wholly outside without its ports
-        text = "" if (axis,) == FULL else ports.format_axis(protocol, (axis,)) + " "
-        span = Span((axis,), text, cover, cover_starts, near, near_starts, vpc,
-                     may_touch((protocol, from_port, to_port, ""), reach),
-                     axis_severities(protocol, (axis,)))
-        if len(self._spans) < CACHE_LIMIT:
-            self._spans[key] = span
-        return span
 
     def _missing_fast(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
                       touching: list[tuple[str, int, int, str]],
@@ -320,17 +294,6 @@ class Differ:
         return tuple(uncovered(grant.protocol, axis, self.source_of(grant.source, group), rects))
 
     # -- findings ------------------------------------------------------------------------
-    def _extra_finding(self, group: Group, rule: Rule, reason: str, severity: Severity,
-                       key: str | None = None) -> Finding:
-        return Finding(
-            key=key or finding_key("extra", group.account, group.region, group.group_id,
-                                   rule.protocol, rule.from_port, rule.to_port, rule.source),
-            kind=Kind.EXTRA, severity=severity, account=group.account,
-            region=group.region, group_id=group.group_id, group_name=group.group_name,
-            protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
-            source=rule.source, rule_ids=(rule.rule_id,) if rule.rule_id else (),
-            reason=reason, description=rule.description)
-
     def _missing_finding(self, group: Group, grant: Grant, gaps: tuple[Outside, ...],
                          reason: str | None = None, key: str | None = None) -> Finding:
         whole = self.source_of(grant.source, group)
@@ -416,11 +379,19 @@ class Differ:
         out = []
         for rule, reason, severity in extras:
             key = (gcp_key("extra", group, rule.protocol, rule.from_port, rule.to_port, rule.source,
-                            rule.rule_id) if gcp else None)
-            out.append(self._extra_finding(group, rule, reason, severity, key))
+                           rule.rule_id) if gcp else
+                   finding_key("extra", group.account, group.region, group.group_id, rule.protocol,
+                               rule.from_port, rule.to_port, rule.source))
+            out.append(extra_finding(key, group, rule, reason, severity))
         for grant, reason in missing:
-            key = (gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
-                            grant.source, None) if gcp else None)
-            out.append(self._missing_finding(group, grant, (), reason, key))
+            gap_key = (gcp_key("missing", group, grant.protocol, grant.from_port, grant.to_port,
+                               grant.source, None) if gcp else None)
+            out.append(self._missing_finding(group, grant, (), reason, gap_key))
         return tuple(out)
 
+
+def extra_finding(key: str, group: Group, rule: Rule, reason: str, severity: Severity) -> Finding:
+    """The extra finding of ``rule`` (made by the hundred thousand: its fields in order)."""
+    return Finding(key, Kind.EXTRA, severity, group.account, group.region, group.group_id,
+                   group.group_name, rule.protocol, rule.from_port, rule.to_port, rule.source,
+                   (rule.rule_id,) if rule.rule_id else (), reason, rule.description)

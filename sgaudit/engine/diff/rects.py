@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sgaudit.engine.resolve import SELF
@@ -54,23 +55,33 @@ class Outside:
 
 
 @dataclass(frozen=True, slots=True)
+class Stretches:
+    """The address line cut where an envelope's rects start and end (see ``stretches``): the
+    i-th stretch starts at ``starts[i]`` (the first at the line's start) and ends where the
+    next starts; ``rests[i]`` are the ports of the axis that no rect covers there (``()``: all
+    of them are covered).  Neighbours never have the same rest."""
+
+    starts: tuple[int, ...]
+    rests: tuple[intervals.IntervalSet, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Span:
-    """What an envelope permits on one protocol and port interval, as addresses, so that a
-    rule with one CIDR is judged by two binary searches (no cache of it needed).
+    """What an envelope permits on one protocol and port interval, so that a rule there is
+    judged by a binary search (no cache of the rule needed).
 
     ``axis``: the ports on the axis; ``ports_text``: how a reason names them ("22 ", or ""
     when they are all of the protocol's);
-    ``cover``: addresses for which every one of these ports is permitted (merged);
-    ``near``: addresses that some permitted rect meets on any of these ports (merged);
-    ``vpc``: an unknown-VPC rect is among them (the general path handles those);
+    ``stretches``: the address line, with the ports each stretch leaves uncovered;
+    ``tokens``: the ports that rects of each token (``sg-…``, ``pl-…``, self) cover;
+    ``vpc``: an unknown-VPC rect is among them (only the general path weighs those for
+    addresses);
     ``touches``: a rule there may cover a required rule."""
 
     axis: intervals.IntervalSet
     ports_text: str
-    cover: intervals.IntervalSet
-    cover_starts: tuple[int, ...]
-    near: intervals.IntervalSet
-    near_starts: tuple[int, ...]
+    stretches: Stretches
+    tokens: Mapping[str, intervals.IntervalSet]
     vpc: bool
     touches: bool
     #: see ``axis_severities``

@@ -27,7 +27,7 @@ def _one_piece_severity(piece: Outside) -> Severity:
     axis (its protocol and ports decided once per axis, as for a ``Span``)."""
     if piece.token is None and len(piece.addrs) == 1:
         lo, hi = piece.addrs[0]
-        found = _severity_from(_cached_axis_severities(piece.protocol, piece.axis), lo, hi)
+        found = interval_severity(_cached_axis_severities(piece.protocol, piece.axis), lo, hi)
         if found is not None:
             return found
     return _piece_severity(piece)
@@ -90,11 +90,12 @@ def span_severity(span: Span, lo: int, hi: int) -> Severity | None:
     """``rule_severity`` of one CIDR ``lo..hi`` on the span's protocol and ports, from integers:
     a source wholly inside one private range or wholly outside all of them (the usual case);
     None when it straddles private space (the caller takes ``rule_severity``)."""
-    return _severity_from(span.severities, lo, hi)
+    return interval_severity(span.severities, lo, hi)
 
 
-def _severity_from(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
-    """``span_severity`` from a protocol and port axis's ``axis_severities``."""
+def interval_severity(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
+    """``rule_severity`` of one address range ``lo..hi`` on a protocol and port axis, from that
+    axis's ``axis_severities``; None when the range straddles private space."""
     private = addresses.private_space()
     i = bisect_right(_private_starts(), hi) - 1  # the last private range starting at or below hi
     if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
