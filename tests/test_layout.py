@@ -33,3 +33,10 @@ def test_the_top_of_the_package_holds_few_modules() -> None:
     """Shared helpers live in packages named for what they are (net, fileio), not loose at the top."""
     top = sorted(p.name for p in (ROOT / "sgaudit").glob("*.py"))
     assert len(top) <= 8, top
+
+
+def test_no_module_is_longer_than_a_sitting() -> None:
+    """A module a newcomer can read in a sitting: at most 450 lines (issue 23)."""
+    long = {str(p.relative_to(ROOT)): n for p in _modules()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
+    assert long == {}
