@@ -11,10 +11,12 @@ general path alone.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgaudit.engine.diff import Differ
+from sgaudit.engine.diff import rects as rect_module
 from sgaudit.engine.diff.rects import Rect, Source
 from sgaudit.engine.diff.stretches import cut, pieces
 from sgaudit.engine.diff.uncovered import uncovered
@@ -153,6 +155,20 @@ def test_a_fleet_in_many_vpcs_gets_from_the_fast_path_what_the_general_path_give
     general = Differ(PREFIX_LISTS)
     general.fast_paths = False
     assert run(Differ(PREFIX_LISTS), fleet) == run(general, fleet)
+
+
+@settings(max_examples=150, deadline=None)
+@given(fleet=fleets(), limit=st.integers(1, 6))
+def test_caches_that_start_over_when_full_change_no_finding(
+        fleet: list[tuple[int, int, list[Rule]]], limit: int) -> None:
+    """A cache that reaches ``CACHE_LIMIT`` is emptied and fills again (a large fleet in many
+    VPCs would otherwise miss for every group after the first few thousand): with a limit of a
+    few entries, every cache starts over again and again mid-fleet, and what an entry keyed by
+    an object's id holds must still be that object's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rect_module, "CACHE_LIMIT", limit)
+        small = run(Differ(PREFIX_LISTS), fleet)
+    assert small == run(Differ(PREFIX_LISTS), fleet)
 
 
 def test_overlapping_sources_around_a_vpc_are_said_as_the_general_path_says_them() -> None:

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from sgaudit.engine.diff.fast import FastPath
 from sgaudit.engine.diff.reasons import describe_pieces
 from sgaudit.engine.diff.rects import (
-    CACHE_LIMIT,
     FULL,
     OTHER,
     SELF_SOURCE,
@@ -19,6 +18,7 @@ from sgaudit.engine.diff.rects import (
     Source,
     finding_key,
     gcp_key,
+    remember,
 )
 from sgaudit.engine.diff.severity import rule_severity
 from sgaudit.engine.diff.uncovered import _meets, may_touch, rect_covers, uncovered, uncovered_contained
@@ -71,8 +71,7 @@ class Differ:
         found = self._sources.get(key)
         if found is None:
             found = self._resolve_source(source, group.region)
-            if len(self._sources) < CACHE_LIMIT:
-                self._sources[key] = found
+            remember(self._sources, key, found)
         return found
 
     def _resolve_source(self, source: str, region: str) -> Source:
@@ -108,8 +107,7 @@ class Differ:
         found = self._rects.get(key)
         if found is None:
             found = Rect(axis, source)
-            if len(self._rects) < CACHE_LIMIT:
-                self._rects[key] = found
+            remember(self._rects, key, found)
         return found
 
     # -- the diff ------------------------------------------------------------------------
@@ -141,8 +139,7 @@ class Differ:
             missing = self._missing_cache.get(missing_key)
             if missing is None:
                 missing = self._missing(group, desired)
-                if len(self._missing_cache) < CACHE_LIMIT:
-                    self._missing_cache[missing_key] = missing
+                remember(self._missing_cache, missing_key, missing)
         findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
         return tuple(findings)
 
@@ -156,8 +153,7 @@ class Differ:
         if entry is None:
             entry = self._classify(rule, group, env, may_touch(sig, reach),
                                    desired.unresolved is not None)
-            if len(self._rule_cache) < CACHE_LIMIT:
-                self._rule_cache[cache_key] = entry
+            remember(self._rule_cache, cache_key, entry)
         return entry
 
     def _missing_fast(self, group: Group, desired: DesiredState, env: Mapping[str, list[Rect]],
@@ -192,8 +188,7 @@ class Differ:
                 self.source_of(rule.source, group))
         found = frozenset(i for i, (protocol, want) in enumerate(required)
                           if rect_covers(have, protocol, want))
-        if len(self._covers) < CACHE_LIMIT:
-            self._covers[key] = (env, found)
+        remember(self._covers, key, (env, found))
         return found
 
     def _required_rects(self, desired: DesiredState, group: Group) -> list[tuple[str, Rect]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from sgaudit.engine.diff.reasons import describe_pieces
-from sgaudit.engine.diff.rects import CACHE_LIMIT, FULL, OTHER, Outside, Rect, Source, Span, Stretches
+from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Rect, Source, Span, Stretches, remember
 from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity, span_severity
 from sgaudit.engine.diff.stretches import cut, pieces, token_pieces
 from sgaudit.engine.diff.uncovered import may_touch
@@ -127,8 +127,7 @@ class FastPath:
                                                  and lo <= r.axis[0][1]), axis)
         text, severities = _axis_facts(protocol, axis)
         span = Span(axis, text, stretches, tokens, vpc, touches, severities)
-        if len(self._spans) < CACHE_LIMIT:
-            self._spans[key] = (env, span)
+        remember(self._spans, key, (env, span))
         return span
 
     def _cut(self, rects: tuple[Rect, ...], axis: intervals.IntervalSet) -> _Cut:
@@ -147,8 +146,7 @@ class FastPath:
         tokens = {token: intervals.normalize(ivs) for token, ivs in covered.items()}
         addressed = [r for r in rects if r.source.token is None and r.source.addrs]
         made = (cut(axis, addressed), tokens, UNKNOWN_VPC in tokens)
-        if len(self._cuts) < CACHE_LIMIT:
-            self._cuts[key] = (rects, made)
+        remember(self._cuts, key, (rects, made))
         return made
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sgaudit.engine.resolve import SELF
 from sgaudit.model import (
@@ -92,9 +93,22 @@ class Span:
 #: starts, an unknown VPC among them) - see ``Span``
 AddrSpan = tuple[intervals.IntervalSet, tuple[int, ...], intervals.IntervalSet, tuple[int, ...], bool]
 
-#: past this many entries a cache stops growing: a fleet whose rules are mostly distinct is
-#: carried by the fast paths, which need no cache, and memory stays bounded
+#: past this many entries a cache starts over: memory stays bounded, and what the groups being
+#: diffed now need is remembered again (a cache that merely stopped growing would miss for every
+#: group after the first few thousand of a large fleet in many VPCs)
 CACHE_LIMIT = 65536
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(cache: dict[K, V], key: K, value: V) -> None:
+    """``cache[key] = value``, emptying ``cache`` first when it holds ``CACHE_LIMIT`` entries.
+    Every cache this serves maps to values computed from the key alone (entries keyed by an
+    object's ``id`` hold that object, or it lives as long as the differ)."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 def finding_key(kind: str, account: str, region: str, group_id: str, protocol: str,
