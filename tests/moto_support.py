@@ -207,11 +207,18 @@ class Fault:
     times: int | None = None
     #: answer with this JSON body and ``status`` instead of an error (a 200 with FailedFindings)
     body: str | None = None
+    #: answer 200 and then one byte a second, until the client gives up or the proxy closes
+    drip: bool = False
 
     @classmethod
     def denied(cls, action: str, *, region: str | None = None, group: str | None = None) -> Fault:
         """UnauthorizedOperation (403), as IAM answers a call the caller may not make."""
         return cls(region, "UnauthorizedOperation", 403, action, DENIED_MESSAGE, group)
+
+    @classmethod
+    def dripping(cls, action: str, *, region: str | None = None) -> Fault:
+        """A 200 whose body never ends: a read timeout per socket read never trips on it."""
+        return cls(region, "Dripping", 200, action, drip=True)
 
     def matches(self, region: str, action: str, group: str, role_arn: str = "") -> bool:
         return all(want in (None, got) for want, got in
@@ -240,6 +247,8 @@ class FaultProxy:
         self.on_change: Callable[[str, str], None] | None = None
         self.after_change: Callable[[str, str], None] | None = None
         self.lock = threading.Lock()
+        #: set by ``close()``: ends every dripping answer
+        self.stopped = threading.Event()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}"
@@ -253,6 +262,7 @@ class FaultProxy:
         self.close()
 
     def close(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -307,7 +317,10 @@ class FaultProxy:
                     proxy.on_change(action, group)
                 fault = proxy.fault_for(region, action, group, form.get("RoleArn", [""])[0])
                 if fault is not None:
-                    self._answer(*fault_answer(fault, json_protocol=bool(target or rest)))
+                    if fault.drip:
+                        drip(self, proxy.stopped)
+                    else:
+                        self._answer(*fault_answer(fault, json_protocol=bool(target or rest)))
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 try:
@@ -333,6 +346,20 @@ class FaultProxy:
                 self.wfile.write(payload)
 
         return Handler
+
+
+def drip(handler: BaseHTTPRequestHandler, stopped: threading.Event) -> None:
+    """Answer 200 and then one byte a second, until the client gives up or ``stopped`` is set."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/xml")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    try:
+        while not stopped.wait(1.0):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+    except OSError:
+        pass  # the client gave up: that is the point
 
 
 def fault_answer(fault: Fault, json_protocol: bool) -> tuple[int, bytes, dict[str, str]]:

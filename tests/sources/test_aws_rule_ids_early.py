@@ -7,13 +7,10 @@ region's DescribeSecurityGroupRules answer one byte a second, as a stuck proxy w
 from __future__ import annotations
 
 import functools
-import http.client
 import json
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Collection, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,7 +18,6 @@ from moto_support import (
     ACCOUNT,
     COILED,
     DEFAULT_INGRESS,
-    LOOPBACK,
     Fault,
     FaultProxy,
     aws_env,
@@ -29,7 +25,6 @@ from moto_support import (
     make_group,
     make_vpc,
     moto_url,
-    signed_region,
 )
 
 from sgaudit.cli import check
@@ -185,72 +180,10 @@ def test_a_denied_rule_read_is_a_warning_of_its_region_and_the_others_have_their
     assert proxy.requests[("eu-west-1", RULES)] == 2  # once per run: never again after the audit
 
 
-class DripProxy:
-    """Forwards to moto, except ``action`` in ``region``: answered 200, then one byte a second."""
-
-    def __init__(self, upstream: str, region: str, action: str) -> None:
-        parsed = urllib.parse.urlsplit(upstream)
-        assert parsed.hostname == LOOPBACK
-        self.stop = threading.Event()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                form = urllib.parse.parse_qs(body.decode())
-                if (signed_region(self.headers.get("Authorization", "")),
-                        form.get("Action", [""])[0]) == (region, action):
-                    self.drip()
-                    return
-                conn = http.client.HTTPConnection(LOOPBACK, parsed.port, timeout=60)
-                try:
-                    conn.request("POST", self.path, body=body, headers={
-                        k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")})
-                    answer = conn.getresponse()
-                    payload = answer.read()
-                finally:
-                    conn.close()
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.getheader("Content-Type") or "text/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def drip(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", "100000")
-                self.end_headers()
-                try:
-                    while not proxy.stop.wait(1.0):
-                        self.wfile.write(b" ")
-                        self.wfile.flush()
-                except OSError:
-                    pass  # the client gave up: that is the point
-
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def dripping_rules(aws_env: str) -> Iterator[str]:
-    proxy = DripProxy(aws_env, "eu-west-1", RULES)
-    try:
+    with FaultProxy(aws_env, [Fault.dripping(RULES, region="eu-west-1")]) as proxy:
         yield proxy.url
-    finally:
-        proxy.close()
 
 
 def test_a_stuck_rule_read_ends_at_its_deadline_as_a_warning_of_its_region(
