@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,17 +61,11 @@ def bench_plan(n: int) -> float:
     return elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_live(groups: int) -> None:
     os.environ.update(ENV)
     import boto3
     from moto.server import ThreadedMotoServer
-    from moto_support import COILED, make_group, make_vpc
+    from moto_support import COILED, free_port, make_group, make_vpc
     from moto_support import FaultProxy as Proxy
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)

@@ -29,7 +29,6 @@ import argparse
 import functools
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # moto_support
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1", "eu-central-1", "sa-east-1")
 TAG_FILTER = [{"Name": "tag:owner", "Values": ["coiled"]}]
@@ -59,25 +60,6 @@ def isolate(endpoint: str, scratch: Path) -> None:
                       AWS_CONFIG_FILE=str(scratch / "absent-config"),
                       AWS_SHARED_CREDENTIALS_FILE=str(scratch / "absent-credentials"),
                       AWS_ENDPOINT_URL=endpoint)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("moto server did not start")
 
 
 def seed(client: Any, n: int, drifted: int = 0) -> None:
@@ -148,6 +130,7 @@ def main() -> None:
     latency = args.latency / 1000
 
     import boto3
+    from moto_support import moto_process
 
     import sgaudit
     from sgaudit.cli import main as sgaudit_main
@@ -155,7 +138,7 @@ def main() -> None:
 
     if args.endpoint and not args.endpoint.startswith("http://127.0.0.1:"):
         raise SystemExit("--endpoint: a moto server on http://127.0.0.1:PORT only")
-    proc, endpoint = (None, args.endpoint) if args.endpoint else start_moto()
+    proc, endpoint = (None, args.endpoint) if args.endpoint else moto_process()
     try:
         with tempfile.TemporaryDirectory() as scratch:
             isolate(endpoint, Path(scratch))

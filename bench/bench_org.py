@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # moto_support
 ROLE = "sgaudit-read"
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1", "eu-central-1", "sa-east-1")
 TAG_FILTER = [{"Name": "tag:owner", "Values": ["coiled"]}]
@@ -54,25 +54,6 @@ def isolate(endpoint: str, scratch: Path) -> dict[str, str]:
                AWS_SHARED_CREDENTIALS_FILE=str(scratch / "absent-credentials"),
                AWS_ENDPOINT_URL=endpoint, PYTHONPATH=str(ROOT))
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("moto server did not start")
 
 
 # -- seeding --------------------------------------------------------------------------------
@@ -241,7 +222,9 @@ def main() -> None:
         return
     regions = REGIONS[:args.regions]
     sizes = sorted({args.accounts, *([args.also] if args.also else [])})
-    proc, endpoint = start_moto()
+    from moto_support import moto_process
+
+    proc, endpoint = moto_process()
     try:
         with tempfile.TemporaryDirectory() as scratch:
             env = isolate(endpoint, Path(scratch))

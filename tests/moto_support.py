@@ -12,7 +12,10 @@ import http.client
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,6 +47,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def moto_process() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in a process of its own on 127.0.0.1 (for the benchmarks: its work does not
+    share the measured process's interpreter); returns the process and its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        with socket.socket() as sock:
+            if sock.connect_ex((LOOPBACK, port)) == 0:
+                return proc, f"http://{LOOPBACK}:{port}"
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("moto server did not start")
 
 
 def closed_port_url() -> str:
