@@ -101,8 +101,9 @@ class Differ:
         return env
 
     def _rect(self, axis: intervals.IntervalSet, source: Source) -> Rect:
-        """One Rect per distinct axis and source: envelopes that permit the same (most of a
-        fleet's, whatever their VPC) share them, and so do the fast path's cuts of them."""
+        """One Rect per distinct axis and source (until the cache starts over): envelopes that
+        permit the same (most of a fleet's, whatever their VPC) share them, and so do the fast
+        path's cuts of them; a second Rect for the same grant costs a cut, never a verdict."""
         key = (axis, source.addrs, source.token)
         found = self._rects.get(key)
         if found is None:
