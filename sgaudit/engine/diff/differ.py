@@ -116,23 +116,30 @@ class Differ:
         env = self._envelope(desired, group)
         reach = self._required_reach(desired)
         fast = self.fast_paths
+        classify = self._fast.classify
         unresolved = desired.unresolved is not None
         findings: list[Finding] = []
         touching = []
         touching_rules: list[Rule] = []
-        prefix = f"extra|{group.account}|{group.region}|{group.group_id}|"  # see finding_key
+        account, region, gid, name = group.account, group.region, group.group_id, group.group_name
+        prefix = f"extra|{account}|{region}|{gid}|"  # see finding_key
         for rule in group.rules:
-            src = SELF if rule.source == group.group_id else rule.source
-            entry = self._fast.classify(rule, src, group, env, reach, unresolved) if fast else None
+            source = rule.source
+            src = SELF if source == gid else source
+            entry = classify(rule, src, group, env, reach, unresolved) if fast else None
             if entry is None:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
             if touches:
                 touching.append((rule.protocol, rule.from_port, rule.to_port, src))
                 touching_rules.append(rule)
-            if verdict is not None:
-                key = f"{prefix}{rule.protocol}|{rule.from_port}|{rule.to_port}|{rule.source}"
-                findings.append(extra_finding(key, group, rule, *verdict))
+            if verdict is not None:  # extra_finding's record, its fields in order, made inline
+                protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
+                rule_id = rule.rule_id
+                findings.append(Finding(
+                    f"{prefix}{protocol}|{from_port}|{to_port}|{source}", Kind.EXTRA, verdict[1],
+                    account, region, gid, name, protocol, from_port, to_port, source,
+                    (rule_id,) if rule_id else (), verdict[0], rule.description))
         missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
                                                           touching_rules) if fast else None)
         if missing is None:

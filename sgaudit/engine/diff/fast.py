@@ -15,7 +15,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
-from sgaudit.engine.diff.reasons import describe_pieces
+from sgaudit.engine.diff import rects as rect_module
+from sgaudit.engine.diff.reasons import describe_pieces, joined, protocol_name, protocol_words
 from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Rect, Source, Span, Stretches, remember
 from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity, span_severity
 from sgaudit.engine.diff.stretches import cut, pieces, token_pieces
@@ -30,6 +31,10 @@ Entry = tuple[tuple[str, Severity] | None, bool]
 Envelope = Mapping[str, list[Rect]]
 #: the stretches, token rects and unknown-VPC flag of one axis and set of rects
 _Cut = tuple[Stretches, dict[str, intervals.IntervalSet], bool]
+#: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
+EverySpan = tuple[tuple[str, Span], ...]
+#: what ``FastPath._last`` holds before the first rule (no envelope is None)
+_NO_SPAN = Span(FULL, "", Stretches((0,), ((),)), {}, False, False, (Severity.LOW, Severity.LOW, False))
 
 
 class FastPath:
@@ -43,19 +48,66 @@ class FastPath:
         #: (axis, the rects on it) -> those rects and what ``_cut`` made of them: shared by
         #: envelopes
         self._cuts: dict[tuple[object, ...], tuple[tuple[Rect, ...], _Cut]] = {}
-        #: envelope -> that envelope and its spans on every protocol (for protocol -1)
-        self._every_protocol: dict[int, tuple[Envelope, tuple[tuple[str, Span], ...]]] = {}
+        #: (protocol, FromPort, ToPort, touches, the cut) -> that cut and the span: one Span for
+        #: every envelope with the same rects there (most of a fleet's, whatever their VPC)
+        self._shared: dict[tuple[object, ...], tuple[_Cut, Span]] = {}
+        #: envelope -> that envelope and its spans on every protocol (for protocol -1), as the
+        #: first envelope with the same spans made them (so that they stand for them)
+        self._every_protocol: dict[int, tuple[Envelope, EverySpan]] = {}
+        self._every_shared: dict[tuple[object, ...], EverySpan] = {}
+        #: (a shared span or every-protocol key, source) -> it and the verdict there: a source
+        #: that recurs across a fleet (the world, a VPC's range, a private block) is judged once
+        self._verdicts: dict[tuple[int, str], tuple[object, Entry | None]] = {}
+        #: the span of the last rule (a permission's sources follow each other)
+        self._last: tuple[object, str, int, int, Span] = (None, "", 0, 0, _NO_SPAN)
 
     def classify(self, rule: Rule, src: str, group: Group, env: Envelope,
                  reach: Mapping[str, intervals.IntervalSet], unresolved: bool) -> Entry | None:
         """The verdict of ``rule`` (its source ``src``, ``self`` for the group's own), or None
-        when only the general path can tell (an unknown VPC near it)."""
+        when only the general path can tell (an unknown VPC near it).  Remembered per shared
+        span and source, except for a prefix list (what it holds depends on the region)."""
+        where: Span | EverySpan
         if rule.protocol == ports.ALL:
-            return None if unresolved else self._all_protocols(rule, group, env, reach)
+            if unresolved:
+                return None
+            where = self._every_protocol_spans(env, reach)[1]
+        else:
+            where = self._span_of(rule, env, reach)
+        memo_key = (id(where), src)
+        verdicts = self._verdicts
+        known = verdicts.get(memo_key)
+        if known is not None and known[0] is where:
+            return known[1]
+        entry = self._judge(rule, src, group, where, bool(reach))
+        if not src.startswith("pl-"):
+            if len(verdicts) >= rect_module.CACHE_LIMIT:  # ``remember``, inline: once per rule judged
+                verdicts.clear()
+            verdicts[memo_key] = (where, entry)
+        return entry
+
+    def _span_of(self, rule: Rule, env: Envelope, reach: Mapping[str, intervals.IntervalSet]) -> Span:
+        """``span`` of the rule's protocol and ports; the last one is at hand (the sources of a
+        permission follow each other)."""
+        last = self._last
+        if last[0] is env and last[1] == rule.protocol and last[2] == rule.from_port \
+                and last[3] == rule.to_port:
+            return last[4]
         span = self.span(env, rule.protocol, rule.from_port, rule.to_port, reach)
+        self._last = (env, rule.protocol, rule.from_port, rule.to_port, span)
+        return span
+
+    def _judge(self, rule: Rule, src: str, group: Group, where: Span | EverySpan,
+               touches: bool) -> Entry | None:
+        """``classify`` on the rule's span (protocol -1: every protocol's)."""
         parsed = addresses.PARSED.get(src)
-        if parsed is not None:  # an IPv4 CIDR as parsing left it: its own canonical text
-            return self._one_range(rule, span, *parsed, src)
+        if isinstance(where, Span):
+            return self._one_range(rule, where, *parsed, src) if parsed is not None \
+                else self._on_span(rule, group, where)
+        entry = _all_one_range(rule, where, *parsed, src, touches) if parsed is not None else None
+        return entry if entry is not None else self._all_protocols(rule, group, where, touches)
+
+    def _on_span(self, rule: Rule, group: Group, span: Span) -> Entry | None:
+        """A source that parsing did not leave as one IPv4 range (``addresses.PARSED``)."""
         source = self._source_of(rule.source, group)
         if source.token is not None:
             outside = token_pieces(rule.protocol, span.axis, source.token, span.tokens.get(source.token))
@@ -69,43 +121,59 @@ class FastPath:
 
     def _one_range(self, rule: Rule, span: Span, lo: int, hi: int, text: str | None) -> Entry | None:
         """A source of one address range (``text``: its CIDR, when known): inside one stretch
-        (the usual case) it is covered or outside whole, and said from integers; otherwise its
-        pieces are read off the stretches.  None when an unknown VPC could cover some of it."""
+        (the usual case) it is covered, or outside on the ports that stretch leaves, and said
+        from integers; otherwise its pieces are read off the stretches.  None when an unknown
+        VPC could cover some of it."""
         starts = span.stretches.starts
         i = bisect_right(starts, lo) - 1
         if i + 1 == len(starts) or starts[i + 1] > hi:
             rest = span.stretches.rests[i]
             if not rest:
                 return None, span.touches
-            if rest == span.axis and not span.vpc:
+            if not span.vpc:  # one piece, the whole range on the ports left: as describe_pieces says it
+                said = span.ports_text if rest == span.axis else _axis_facts(rule.protocol, rest)[0]
                 origin = text or addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
                 severity = span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
-                return ((f"outside the envelope: {rule.protocol} {span.ports_text}from {origin}",
-                         severity), span.touches)
+                return ((f"outside the envelope: {rule.protocol} {said}from {origin}", severity),
+                        span.touches)
         if span.vpc:
             return None
         outside = pieces(rule.protocol, span.stretches, ((lo, hi),))
         return _verdict(rule, Source(addrs=((lo, hi),)), outside, span.severities), span.touches
 
-    def _all_protocols(self, rule: Rule, group: Group, env: Envelope,
-                       reach: Mapping[str, intervals.IntervalSet]) -> Entry | None:
+    def _every_protocol_spans(self, env: Envelope, reach: Mapping[str, intervals.IntervalSet]
+                              ) -> tuple[Envelope, EverySpan]:
+        """The envelope's spans on all ports of every protocol, as the first envelope with the
+        same spans (and the same answer to "may it cover a required rule") made them: the one
+        tuple stands for them all."""
+        found = self._every_protocol.get(id(env))
+        if found is None or found[0] is not env:
+            spans = tuple((protocol, self.span(env, protocol, -1, -1, reach))
+                          for protocol in (*ports.NAMED, OTHER))
+            key = (bool(reach), *(id(span) for _, span in spans))
+            shared = self._every_shared.get(key)
+            if shared is None:  # it holds its spans, so that their ids in the key stay theirs
+                shared = spans
+                remember(self._every_shared, key, spans)
+            found = (env, shared)
+            remember(self._every_protocol, id(env), found)
+        return found
+
+    def _all_protocols(self, rule: Rule, group: Group, spans: EverySpan,
+                       touches: bool) -> Entry | None:
         """Protocol -1: the pieces of each named protocol on all its ports, then of every other
         protocol, as ``Differ._outside_of_envelope`` lists them."""
         source = self._source_of(rule.source, group)
-        found = self._every_protocol.get(id(env))
-        if found is None or found[0] is not env:
-            found = self._every_protocol[id(env)] = (env, tuple(
-                (protocol, self.span(env, protocol, -1, -1, reach)) for protocol in (*ports.NAMED, OTHER)))
         outside: list[Outside] = []
         token = source.token
-        for protocol, span in found[1]:
+        for protocol, span in spans:
             if token is not None:
                 outside += token_pieces(protocol, FULL, token, span.tokens.get(token))
             elif span.vpc:
                 return None
             else:
                 outside += pieces(protocol, span.stretches, source.addrs)
-        return _verdict(rule, source, outside, _ALL_SEVERITIES), bool(reach)
+        return _verdict(rule, source, outside, _ALL_SEVERITIES), touches
 
     def span(self, env: Envelope, protocol: str, from_port: int, to_port: int,
              reach: Mapping[str, intervals.IntervalSet]) -> Span:
@@ -123,10 +191,16 @@ class FastPath:
             touches = may_touch((protocol, from_port, to_port, ""), reach)
         (lo, hi), = axis
         # an envelope's rects have one port interval each (``Differ._envelope``)
-        stretches, tokens, vpc = self._cut(tuple(r for r in rects if r.axis[0][0] <= hi
-                                                 and lo <= r.axis[0][1]), axis)
-        text, severities = _axis_facts(protocol, axis)
-        span = Span(axis, text, stretches, tokens, vpc, touches, severities)
+        made = self._cut(tuple(r for r in rects if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
+        shared_key = (protocol, from_port, to_port, touches, id(made))
+        shared = self._shared.get(shared_key)
+        if shared is not None and shared[0] is made:
+            span = shared[1]
+        else:
+            stretches, tokens, vpc = made
+            text, severities = _axis_facts(protocol, axis)
+            span = Span(axis, text, stretches, tokens, vpc, touches, severities)
+            remember(self._shared, shared_key, (made, span))
         remember(self._spans, key, (env, span))
         return span
 
@@ -148,6 +222,31 @@ class FastPath:
         made = (cut(axis, addressed), tokens, UNKNOWN_VPC in tokens)
         remember(self._cuts, key, (rects, made))
         return made
+
+
+def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,
+                   touches: bool) -> Entry | None:
+    """Protocol -1 from one address range that lies inside one stretch on every protocol's
+    span (the usual case): ``_all_protocols``'s verdict from integers, without its pieces.
+    None when the range crosses a stretch or an unknown VPC is near (``_all_protocols`` then
+    tells)."""
+    partial: list[str] = []
+    wholly: list[str] = []
+    for protocol, span in spans:
+        starts = span.stretches.starts
+        i = bisect_right(starts, lo) - 1
+        if span.vpc or (i + 1 < len(starts) and starts[i + 1] <= hi):
+            return None
+        rest = span.stretches.rests[i]
+        if rest == FULL:
+            wholly.append(protocol_name(protocol))
+        elif rest:
+            partial.append(f"{protocol_words(protocol, rest)} from {text}")
+    if not partial and not wholly:
+        return None, touches
+    reason = "outside the envelope: " + joined(partial, len(partial), wholly, text)
+    severity = interval_severity(_ALL_SEVERITIES, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
+    return (reason, severity), touches
 
 
 #: what protocol -1 from addresses rates, by ``axis_severities``

@@ -19,22 +19,37 @@ def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) ->
             wholly.append(p)
         else:
             partial.append(p)
-    texts = [describe_outside(p, whole) for p in partial[:limit]]
-    if len(partial) > limit:
-        texts.append(f"and {len(partial) - limit} more range(s)")
+    origin = "" if not wholly else whole.token if whole.token is not None else _whole_text(whole.addrs)
+    return joined([describe_outside(p, whole) for p in partial[:limit]], len(partial),
+                  [protocol_name(p.protocol) for p in wholly], origin, limit)
+
+
+def joined(partial: list[str], partial_count: int, wholly: list[str], origin: str,
+           limit: int = 3) -> str:
+    """The reason's line: the first ``limit`` partial pieces (``partial``: their texts, of
+    ``partial_count`` in all), then the protocols wholly outside, named together."""
+    texts = partial[:limit]
+    if partial_count > limit:
+        texts.append(f"and {partial_count - limit} more range(s)")
     if wholly:
-        names = ["all other protocols" if p.protocol == OTHER else p.protocol for p in wholly]
-        origin = whole.token if whole.token is not None else _whole_text(whole.addrs)
-        texts.append(f"{', '.join(names)} from {origin}")
+        texts.append(f"{', '.join(wholly)} from {origin}")
     return "; ".join(texts)
+
+
+def protocol_name(protocol: str) -> str:
+    return "all other protocols" if protocol == OTHER else protocol
+
+
+def protocol_words(protocol: str, axis: intervals.IntervalSet) -> str:
+    """"tcp 22, 8786-8787", "all other protocols": a piece's protocol and ports."""
+    if protocol == OTHER:
+        return "all other protocols"
+    return f"{protocol} {_ports_text(protocol, axis)}"
 
 
 def describe_outside(piece: Outside, whole: Source) -> str:
     """"tcp 22 from 0.0.0.0/0 except 10.0.0.0/16" — what part of a rule is not covered."""
-    if piece.protocol == OTHER:
-        what = "all other protocols"
-    else:
-        what = f"{piece.protocol} {_ports_text(piece.protocol, piece.axis)}"
+    what = protocol_words(piece.protocol, piece.axis)
     if piece.token is not None:
         return f"{what} from {piece.token}"
     addrs = piece.addrs
