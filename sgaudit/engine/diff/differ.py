@@ -115,18 +115,17 @@ class Differ:
     def diff(self, group: Group, desired: DesiredState) -> tuple[Finding, ...]:
         env = self._envelope(desired, group)
         reach = self._required_reach(desired)
-        fast = self.fast_paths
-        classify = self._fast.classify
         unresolved = desired.unresolved is not None
+        entries = (self._fast.judge_all(group, env, reach, unresolved) if self.fast_paths
+                   else [None] * len(group.rules))
         findings: list[Finding] = []
         touching = []
         touching_rules: list[Rule] = []
         account, region, gid, name = group.account, group.region, group.group_id, group.group_name
         prefix = f"extra|{account}|{region}|{gid}|"  # see finding_key
-        for rule in group.rules:
+        for rule, entry in zip(group.rules, entries, strict=True):
             source = rule.source
             src = SELF if source == gid else source
-            entry = classify(rule, src, group, env, reach, unresolved) if fast else None
             if entry is None:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
@@ -141,7 +140,7 @@ class Differ:
                     account, region, gid, name, protocol, from_port, to_port, source,
                     (rule_id,) if rule_id else (), verdict[0], rule.description))
         missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
-                                                          touching_rules) if fast else None)
+                                                          touching_rules) if self.fast_paths else None)
         if missing is None:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
