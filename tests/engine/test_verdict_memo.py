@@ -77,3 +77,20 @@ def test_protocol_minus_one_from_one_range_is_said_per_protocol_as_the_general_p
         "outside the envelope: tcp all ports from 203.0.112.0/24; tcp 0-21, 23-65535 from "
         "203.0.113.0/24; icmp all types from 203.0.112.0/24; and 1 more range(s); udp, icmpv6, "
         "all other protocols from 203.0.112.0/23"]
+
+
+def test_the_same_rects_required_in_one_state_and_permitted_in_another_are_told_apart() -> None:
+    """Both states give the envelope the same rect (tcp 22 from 10.0.0.0/8); only one requires
+    it.  A span made for the first group must not tell the second that its rule covers nothing
+    required, or the second group would report its required rule missing."""
+    permitted = DesiredState((), (Grant("tcp", 22, 22, "10.0.0.0/8", "ssh"), SELF_GRANT))
+    required = DesiredState((Grant("tcp", 22, 22, "10.0.0.0/8", "ssh"),), (SELF_GRANT,))
+    cases = [(permitted, Rule("tcp", 22, 22, "10.0.0.0/8"), "eu-west-1"),
+             (required, Rule("tcp", 22, 22, "10.0.0.0/8"), "eu-west-1"),
+             (required, Rule("tcp", 22, 22, "10.1.0.0/16"), "eu-west-1")]
+    found = diff_all(Differ(), cases)
+    assert found == diff_all(general_differ(), cases)
+    assert found[:2] == [(), ()]
+    assert [(f.kind.value, f.reason) for f in found[2]] == [
+        ("missing", "only partly allowed; not covered: tcp 22 from 10.0.0.0/8 except 10.1.0.0/16; "
+                    "required because ssh")]

@@ -31,6 +31,8 @@ Entry = tuple[tuple[str, Severity] | None, bool]
 Envelope = Mapping[str, list[Rect]]
 #: the stretches, token rects and unknown-VPC flag of one axis and set of rects
 _Cut = tuple[Stretches, dict[str, intervals.IntervalSet], bool]
+#: an envelope's rects on one protocol, and what identifies them (see ``FastPath._side``)
+Side = tuple[tuple[Rect, ...], tuple[object, ...]]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
 #: what ``FastPath._last`` holds before the first rule (no envelope is None)
@@ -43,8 +45,12 @@ class FastPath:
 
     def __init__(self, source_of: Callable[[str, Group], Source]) -> None:
         self._source_of = source_of
-        #: (envelope, protocol, FromPort, ToPort) -> that envelope and its span there
-        self._spans: dict[tuple[int, str, int, int], tuple[Envelope, Span]] = {}
+        #: (envelope, protocol) -> that envelope and its side there (see ``_side``), and the
+        #: sides by what they hold
+        self._sides: dict[tuple[int, str], tuple[Envelope, Side]] = {}
+        self._shared_sides: dict[tuple[object, ...], Side] = {}
+        #: (side, FromPort, ToPort) -> that side and its span there
+        self._spans: dict[tuple[int, int, int], tuple[Side, Span]] = {}
         #: (axis, the rects on it) -> those rects and what ``_cut`` made of them: shared by
         #: envelopes
         self._cuts: dict[tuple[object, ...], tuple[tuple[Rect, ...], _Cut]] = {}
@@ -217,19 +223,19 @@ class FastPath:
              reach: Mapping[str, intervals.IntervalSet]) -> Span:
         """The envelope on (protocol, ports); ``OTHER``: the rects of protocol -1 alone, on
         the whole axis (what covers the protocols that are not named)."""
-        key = (id(env), protocol, from_port, to_port)
+        side = self._side(env, protocol, reach)
+        key = (id(side), from_port, to_port)
         found = self._spans.get(key)
-        if found is not None and found[0] is env:
+        if found is not None and found[0] is side:
             return found[1]
         if protocol == OTHER:
-            axis, rects, touches = FULL, env.get(ports.ALL, ()), False
+            axis, touches = FULL, False
         else:
             axis = (ports.axis_interval(protocol, from_port, to_port),)
-            rects = (*env.get(protocol, ()), *env.get(ports.ALL, ()))
             touches = may_touch((protocol, from_port, to_port, ""), reach)
         (lo, hi), = axis
         # an envelope's rects have one port interval each (``Differ._envelope``)
-        made = self._cut(tuple(r for r in rects if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
+        made = self._cut(tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
         shared_key = (protocol, from_port, to_port, touches, id(made))
         shared = self._shared.get(shared_key)
         if shared is not None and shared[0] is made:
@@ -239,8 +245,26 @@ class FastPath:
             text, severities = _axis_facts(protocol, axis)
             span = Span(axis, text, stretches, tokens, vpc, touches, severities)
             remember(self._shared, shared_key, (made, span))
-        remember(self._spans, key, (env, span))
+        remember(self._spans, key, (side, span))
         return span
+
+    def _side(self, env: Envelope, protocol: str, reach: Mapping[str, intervals.IntervalSet]) -> Side:
+        """The envelope's rects on ``protocol`` (with protocol -1's; ``OTHER``: those alone), as
+        every envelope with the same rects there and the same required ports shares them: a
+        fleet's envelopes differ by VPC on a few tcp ports, and spans are made per side."""
+        key = (id(env), protocol)
+        found = self._sides.get(key)
+        if found is not None and found[0] is env:
+            return found[1]
+        every = env.get(ports.ALL, ())
+        rects = every if protocol == OTHER else (*env.get(protocol, ()), *every)
+        ident = (protocol, None if protocol == OTHER else reach.get(protocol), *map(id, rects))
+        side = self._shared_sides.get(ident)
+        if side is None:  # it holds its rects, so that their ids in ``ident`` stay theirs
+            side = (tuple(rects), ident)
+            remember(self._shared_sides, ident, side)
+        remember(self._sides, key, (env, side))
+        return side
 
     def _cut(self, rects: tuple[Rect, ...], axis: intervals.IntervalSet) -> _Cut:
         """The stretches of ``rects`` on ``axis``, the ports each token's rects cover, and
