@@ -61,9 +61,10 @@ class FastPath:
         #: first envelope with the same spans made them (so that they stand for them)
         self._every_protocol: dict[int, tuple[Envelope, EverySpan]] = {}
         self._every_shared: dict[tuple[object, ...], EverySpan] = {}
-        #: (a shared span or every-protocol key, source) -> it and the verdict there: a source
-        #: that recurs across a fleet (the world, a VPC's range, a private block) is judged once
-        self._verdicts: dict[tuple[int, str], tuple[object, Entry | None]] = {}
+        #: (a shared span or every-protocol tuple, source[, region for a prefix list]) -> it and
+        #: the verdict there: a source that recurs across a fleet (the world, a VPC's range, a
+        #: private block, a managed prefix list) is judged once
+        self._verdicts: dict[tuple[object, ...], tuple[object, Entry | None]] = {}
         #: the span of the last rule (a permission's sources follow each other)
         self._last: tuple[object, str, int, int, Span] = (None, "", 0, 0, _NO_SPAN)
 
@@ -73,7 +74,7 @@ class FastPath:
         half a million times, with the span of a permission's sources and the remembered
         verdicts at hand."""
         out: list[Entry | None] = []
-        gid = group.group_id
+        gid, region = group.group_id, group.region
         verdicts = self._verdicts
         parsed_of = addresses.PARSED.get
         span, protocol, from_port, to_port = _NO_SPAN, "", 0, 0
@@ -87,7 +88,7 @@ class FastPath:
                     or span is _NO_SPAN:
                 protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
                 span = self.span(env, protocol, from_port, to_port, reach)
-            memo_key = (id(span), src)
+            memo_key = (id(span), src, region) if src.startswith("pl-") else (id(span), src)
             known = verdicts.get(memo_key)
             if known is not None and known[0] is span:
                 out.append(known[1])
@@ -95,12 +96,11 @@ class FastPath:
             parsed = parsed_of(src)
             entry = self._one_range(rule, span, *parsed, src) if parsed is not None \
                 else self._on_span(rule, group, span)
-            if not src.startswith("pl-"):
-                self._remember(memo_key, span, entry)
+            self._remember(memo_key, span, entry)
             out.append(entry)
         return out
 
-    def _remember(self, memo_key: tuple[int, str], where: Span | EverySpan, entry: Entry | None) -> None:
+    def _remember(self, memo_key: tuple[object, ...], where: Span | EverySpan, entry: Entry | None) -> None:
         """``remember``, with the limit read where the tests can lower it."""
         verdicts = self._verdicts
         if len(verdicts) >= rect_module.CACHE_LIMIT:
@@ -111,7 +111,7 @@ class FastPath:
                  reach: Mapping[str, intervals.IntervalSet], unresolved: bool) -> Entry | None:
         """The verdict of ``rule`` (its source ``src``, ``self`` for the group's own), or None
         when only the general path can tell (an unknown VPC near it).  Remembered per shared
-        span and source, except for a prefix list (what it holds depends on the region)."""
+        span and source (and region, for a prefix list: what it holds depends on the region)."""
         where: Span | EverySpan
         if rule.protocol == ports.ALL:
             if unresolved:
@@ -119,14 +119,13 @@ class FastPath:
             where = self._every_protocol_spans(env, reach)[1]
         else:
             where = self._span_of(rule, env, reach)
-        memo_key = (id(where), src)
+        memo_key = (id(where), src, group.region) if src.startswith("pl-") else (id(where), src)
         verdicts = self._verdicts
         known = verdicts.get(memo_key)
         if known is not None and known[0] is where:
             return known[1]
         entry = self._judge(rule, src, group, where, bool(reach))
-        if not src.startswith("pl-"):
-            self._remember(memo_key, where, entry)
+        self._remember(memo_key, where, entry)
         return entry
 
     def _span_of(self, rule: Rule, env: Envelope, reach: Mapping[str, intervals.IntervalSet]) -> Span:
