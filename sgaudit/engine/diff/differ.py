@@ -75,6 +75,9 @@ class Differ:
         return found
 
     def _resolve_source(self, source: str, region: str) -> Source:
+        parsed = addresses.PARSED.get(source)  # a CIDR as the snapshot's reader left it
+        if parsed is not None:
+            return Source(addrs=(parsed,))
         if source.startswith("sg-") or source == UNKNOWN_VPC or addresses.is_gcp_token(source):
             return Source(token=source)  # a policy's allow can name a GCP tag:, sa: or token
         if source.startswith("pl-"):
