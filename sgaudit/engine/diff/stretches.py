@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sgaudit.engine.diff.rects import Outside, Rect, Stretches
 from sgaudit.net import addresses, intervals
@@ -41,13 +42,21 @@ def cut(axis: intervals.IntervalSet, rects: Sequence[Rect]) -> Stretches:
                     del active[iv]
         if point > LINE[1]:
             break
-        rest = intervals.subtract(axis, intervals.normalize(active)) if active else axis
+        rest = _uncovered_ports(axis, tuple(sorted(active))) if active else axis
         if point == starts[-1]:  # a rect from the line's first address
             rests[-1] = rest
         elif rest != rests[-1]:
             starts.append(point)
             rests.append(rest)
     return Stretches(tuple(starts), tuple(rests))
+
+
+@lru_cache(maxsize=65536)
+def _uncovered_ports(axis: intervals.IntervalSet, covered: tuple[intervals.Interval, ...]
+                     ) -> intervals.IntervalSet:
+    """``axis`` less the ports of the rects active at a point: an envelope's few port
+    intervals make few such sets, and every cut of a fleet in many VPCs meets them again."""
+    return intervals.subtract(axis, intervals.normalize(covered))
 
 
 def runs_within(stretches: Stretches, addrs: intervals.IntervalSet
