@@ -1,12 +1,14 @@
 """The differ's fast path: a rule's verdict read off the envelope's spans, as the general path
-would give it, with no set arithmetic per rule and no cache of rules.
+would give it, with no set arithmetic per rule.
 
 A span is what the envelope permits on one protocol and port interval (``Span``).  Its
 stretches of the address line depend on the envelope's rects on that axis alone, so they are
-cut once per distinct set of rects and shared by every desired state that has the same ones
-(a fleet in many VPCs differs only in the rects from its VPC, and only on the ports those
+cut once per distinct set of rects, and one Span serves every envelope that has the same rects
+there (a fleet in many VPCs differs only in the rects from its VPC, and only on the ports those
 open).  A rule then costs a binary search, and its pieces, reason and severity are made by
-the general path's own functions (``describe_pieces``, ``rule_severity``) from the same pieces.
+the general path's own functions (``describe_pieces``, ``rule_severity``) or said from integers
+as they would say them.  The verdict is remembered per span and source: a source that recurs
+across a fleet (the world, a VPC's range, a private block) is judged once per span.
 """
 
 from __future__ import annotations
