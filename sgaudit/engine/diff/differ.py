@@ -38,10 +38,10 @@ from sgaudit.net import addresses, intervals, ports
 class Differ:
     """Diffs groups against desired states.
 
-    A rule with one CIDR that the envelope covers whole or does not meet at all (most rules of
-    a real fleet) is judged from integers, without a cache, so the cost per rule does not
-    depend on rules repeating; the rest take the general path (set subtraction, summarised
-    reasons), cached per state.  ``fast_paths = False`` takes the general path alone: the tests
+    A rule is judged by the fast path (``FastPath``) from the envelope's spans: a binary search,
+    whether or not its source repeats elsewhere in the fleet (a verdict is remembered per span
+    and source, for those that do); where an unknown VPC is near, the general path (set
+    subtraction, summarised reasons) decides, cached per state.  ``fast_paths = False`` takes the general path alone: the tests
     check that both report the same."""
 
     def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
