@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from sgaudit.net import ipv6
 from sgaudit.net.intervals import Interval, IntervalSet, covers, normalize
 
 V6_OFFSET = 1 << 32
@@ -52,9 +53,10 @@ def _fast_v4(text: str) -> tuple[int, int] | None:
     return value, (32 if plen is None else _DECIMAL[plen])
 
 
-#: canonical IPv4 CIDR text -> its interval, filled as ``parse_cidr`` parses: the differ looks a
-#: rule's source up here instead of parsing it a second time (``cidr_interval``), which matters
-#: when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like every cache.
+#: canonical CIDR text -> its interval on the shared line, filled as ``parse_cidr`` parses: the
+#: differ looks a rule's source up here instead of parsing it a second time (``cidr_interval``),
+#: which matters when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like
+#: every cache.
 PARSED: dict[str, Interval] = {}
 PARSED_LIMIT = 1 << 20  # about 150 MB at most
 
@@ -82,12 +84,26 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     if "/" in raw and not _PREFIX_RE.fullmatch(raw.rsplit("/", 1)[1]):
         raise CidrError(f"not a CIDR: {raw!r} (the prefix length must be 0-128 in digits 0-9, "
                         "without leading zeros)")
+    fast = ipv6.parse(raw)
+    if fast is not None:
+        lo, hi = _v6_block(*fast)
+        canonical = f"{ipv6.address_text(lo)}/{fast[1]}"
+        if len(PARSED) < PARSED_LIMIT:
+            PARSED[canonical] = (lo + V6_OFFSET, hi + V6_OFFSET)
+        return canonical, canonical == raw
     try:
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError as exc:
         raise CidrError(f"not a CIDR: {raw!r}") from exc
     canonical = str(net)
     return canonical, canonical == raw
+
+
+def _v6_block(value: int, prefix: int) -> Interval:
+    """The first and last IPv6 address of the /prefix block holding ``value``."""
+    size = 1 << (128 - prefix)
+    lo = value & ~(size - 1)
+    return lo, lo + size - 1
 
 
 def canonical_cidr(text: str) -> str:
@@ -102,6 +118,10 @@ def cidr_interval(cidr: str) -> Interval:
         size = 1 << (32 - prefix)
         lo = value & ~(size - 1)
         return (lo, lo + size - 1)
+    fast6 = ipv6.parse(cidr)
+    if fast6 is not None:
+        lo, hi = _v6_block(*fast6)
+        return (lo + V6_OFFSET, hi + V6_OFFSET)
     net = ipaddress.ip_network(cidr, strict=False)
     lo = int(net.network_address)
     hi = int(net.broadcast_address)
@@ -121,7 +141,7 @@ def to_cidrs(intervals: IntervalSet) -> tuple[str, ...]:
     out: list[str] = []
     for lo, hi in intervals:
         for a, b, version in _split_family(lo, hi):
-            out.extend(v4_text(n, p) if version == 4 else f"{ipaddress.IPv6Address(n)}/{p}"
+            out.extend(v4_text(n, p) if version == 4 else f"{ipv6.address_text(n)}/{p}"
                        for n, p in _blocks(a, b, 32 if version == 4 else 128))
     return tuple(out)
 
@@ -154,7 +174,7 @@ def interval_text(lo: int, hi: int) -> str | None:
         return None if lo & (size - 1) else v4_text(lo, 33 - size.bit_length())
     start = lo - V6_OFFSET  # IPv6 blocks align from the start of IPv6, not of the line
     if start >= 0 and not start & (size - 1):
-        return f"{ipaddress.IPv6Address(start)}/{129 - size.bit_length()}"
+        return f"{ipv6.address_text(start)}/{129 - size.bit_length()}"
     return None
 
 
