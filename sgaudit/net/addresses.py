@@ -29,28 +29,30 @@ class CidrError(ValueError):
     """Not a CIDR."""
 
 
-#: a dotted-quad IPv4 address with an optional prefix, in canonical spelling only (no leading
-#: zeros, ASCII digits): anything else takes ipaddress's slow path, which is the reference
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
 #: a prefix length as AWS and GCP write it: 0-128 in ASCII digits, no leading zero (ipaddress
 #: also reads ``/00``, ``/08`` and a netmask ``/255.0.0.0``)
 _PREFIX_RE = re.compile(r"[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]")
 
 
-#: every octet and prefix length as the regex accepts it (canonical decimal) -> its value: a
-#: lookup, where ``int`` would parse (the regex has already checked the spelling)
-_DECIMAL = {str(i): i for i in range(256)}
+#: every octet and IPv4 prefix length in canonical decimal (ASCII digits, no leading zero) ->
+#: its value: a spelling that is no key here (" 1", "01", "1\n", "\u0661", "256") takes
+#: ipaddress's slow path, which is the reference
+_OCTETS = {str(i): i for i in range(256)}
+_V4_PREFIXES = {str(i): i for i in range(33)}
 
 
 def _fast_v4(text: str) -> tuple[int, int] | None:
-    """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
-    m = _V4_RE.fullmatch(text)
-    if m is None:
+    """(address, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
+    address, slash, length = text.partition("/")
+    prefix = _V4_PREFIXES.get(length) if slash else 32
+    octets = address.split(".")
+    if prefix is None or len(octets) != 4:
         return None
-    a, b, c, d, plen = m.groups()
-    value = _DECIMAL[a] << 24 | _DECIMAL[b] << 16 | _DECIMAL[c] << 8 | _DECIMAL[d]
-    return value, (32 if plen is None else _DECIMAL[plen])
+    get = _OCTETS.get
+    a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
+    if a is None or b is None or c is None or d is None:
+        return None
+    return a << 24 | b << 16 | c << 8 | d, prefix
 
 
 #: canonical CIDR text -> its interval on the shared line, filled as ``parse_cidr`` parses: the

@@ -1,7 +1,7 @@
-"""The fast IPv6 reader and printer against ``ipaddress``, the reference: on random addresses in
-every spelling ``ipaddress`` reads, and on hostile text, ``parse_cidr`` and ``cidr_interval``
-give what ipaddress gives (or refuse what it refuses), and ``address_text`` prints what
-``str(IPv6Address(n))`` prints."""
+"""The fast CIDR readers (IPv4 dotted quads, IPv6 colon-hex) and the IPv6 printer against
+``ipaddress``, the reference: on random addresses in every spelling ``ipaddress`` reads, and on
+hostile text, ``parse_cidr`` and ``cidr_interval`` give what ipaddress gives (or refuse what it
+refuses), and ``address_text`` prints what ``str(IPv6Address(n))`` prints."""
 
 from __future__ import annotations
 
@@ -16,14 +16,10 @@ from sgaudit.net import addresses, ipv6
 
 
 def reference_parse_cidr(text: str) -> tuple[str, bool]:
-    """``parse_cidr`` as it was before the fast IPv6 path: ipaddress for everything not IPv4."""
+    """``parse_cidr`` with ipaddress for every address (its fast paths left out)."""
     raw = text.strip()
     if not raw:
         raise addresses.CidrError(text)
-    fast = addresses._fast_v4(raw)
-    if fast is not None:
-        canonical = str(ipaddress.ip_network(raw, strict=False))
-        return canonical, canonical == raw
     if "/" in raw and not addresses._PREFIX_RE.fullmatch(raw.rsplit("/", 1)[1]):
         raise addresses.CidrError(raw)
     try:
@@ -52,6 +48,10 @@ def outcome(func: object, text: str) -> object:
 def assert_like_ipaddress(text: str) -> None:
     assert outcome(addresses.parse_cidr, text) == outcome(reference_parse_cidr, text), text
     assert outcome(addresses.cidr_interval, text) == reference_interval(text), text
+    fast4 = addresses._fast_v4(text)
+    if fast4 is not None:
+        net = ipaddress.ip_network(text, strict=False)
+        assert (int(ipaddress.IPv4Address(text.partition("/")[0])), net.prefixlen) == fast4
     fast = ipv6.parse(text)
     if fast is not None:  # what the fast path reads, ipaddress reads to the same value
         net = ipaddress.ip_network(text, strict=False)
@@ -90,6 +90,17 @@ def spellings(draw: st.DrawFn) -> str:
     return text
 
 
+@st.composite
+def v4_spellings(draw: st.DrawFn) -> str:
+    """Dotted quads, canonical or with leading zeros, with or without a prefix (0-32)."""
+    octets = draw(st.lists(st.sampled_from([0, 1, 10, 127, 255]) | st.integers(0, 255),
+                           min_size=4, max_size=4))
+    text = ".".join(str(o).zfill(draw(st.sampled_from([1, 1, 1, 2, 3]))) for o in octets)
+    if draw(st.booleans()):
+        text += f"/{draw(st.integers(0, 33))}"
+    return text
+
+
 hostile = st.text(alphabet="0123456789abcdefABCDEFgx:./% \t\u0660\uff10", max_size=45)
 
 
@@ -108,7 +119,20 @@ def test_spellings_read_as_ipaddress_reads_them(text: str) -> None:
 
 
 @settings(max_examples=3000)
-@given(hostile | spellings().map(lambda t: t[:-1] if len(t) > 2 else t + ":"))
+@given(v4_spellings())
+@example("10.0.0.1")
+@example("10.1.2.3/16")
+@example("0.0.0.0/0")
+@example("255.255.255.255/32")
+def test_ipv4_spellings_read_as_ipaddress_reads_them(text: str) -> None:
+    assert_like_ipaddress(text)
+
+
+v4_hostile = st.text(alphabet="0123456789./ \n\u0661x+-_", max_size=22)
+
+
+@settings(max_examples=3000)
+@given(hostile | v4_hostile | spellings().map(lambda t: t[:-1] if len(t) > 2 else t + ":"))
 @example("1:2:3:4:5:6:7:8::")
 @example("::1:2:3:4:5:6:7:8")
 @example("1:2:3:4:5:6:7")
@@ -130,6 +154,18 @@ def test_spellings_read_as_ipaddress_reads_them(text: str) -> None:
 @example("g::")
 @example("::0x1")
 @example("1_0::")
+@example("010.0.0.1")
+@example("1.2.3.4/033")
+@example("1.2.3.4/33")
+@example("1.2.3.4/")
+@example("1.2.3")
+@example("1.2.3.4.5")
+@example("256.0.0.0")
+@example("1.2.3.4/255.255.0.0")
+@example("1.2.3.4/8/8")
+@example("+1.2.3.4")
+@example("1.2.3.\u0664")
+@example("1.2.3.4\n")
 def test_hostile_text_is_refused_or_read_as_ipaddress_does(text: str) -> None:
     assert_like_ipaddress(text)
 
