@@ -26,6 +26,7 @@ _HEXTETS = 8
 _ZERO_RUNS = tuple(":0" * k + ":" for k in range(_HEXTETS, 1, -1))
 _FORMAT = ":".join(["%x"] * _HEXTETS)
 _MAPPED_V4 = 0xFFFF  # address >> 32 of ::ffff:a.b.c.d
+_LAST = (1 << 128) - 1
 
 
 def parse(text: str) -> tuple[int, int] | None:
@@ -53,8 +54,8 @@ def parse(text: str) -> tuple[int, int] | None:
 
 
 def address_text(value: int) -> str:
-    """``str(ipaddress.IPv6Address(value))`` for ``0 <= value < 2**128``."""
-    if value >> 32 == _MAPPED_V4:
+    """``str(ipaddress.IPv6Address(value))``, and its error for a value that is no address."""
+    if value >> 32 == _MAPPED_V4 or not 0 <= value <= _LAST:
         return str(ipaddress.IPv6Address(value))
     plain = _FORMAT % (value >> 112, value >> 96 & 0xFFFF, value >> 80 & 0xFFFF,
                        value >> 64 & 0xFFFF, value >> 48 & 0xFFFF, value >> 32 & 0xFFFF,

@@ -184,6 +184,12 @@ def test_address_text_prints_as_ipaddress_does(value: int) -> None:
     assert ipv6.address_text(value) == str(ipaddress.IPv6Address(value))
 
 
+@pytest.mark.parametrize("value", [-1, 1 << 128, 1 << 200])
+def test_a_value_that_is_no_ipv6_address_is_refused_as_ipaddress_refuses_it(value: int) -> None:
+    with pytest.raises(ipaddress.AddressValueError):
+        ipv6.address_text(value)
+
+
 def test_seeded_random_blocks_format_and_parse_back() -> None:
     """to_cidrs and interval_text print IPv6 blocks as ipaddress does, and the printed text is
     read back to the same interval by the fast path (no ipaddress involved)."""
