@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from sgaudit.net import ipv6
 from sgaudit.net.intervals import Interval, IntervalSet, covers, normalize
 
 V6_OFFSET = 1 << 32
@@ -28,33 +29,36 @@ class CidrError(ValueError):
     """Not a CIDR."""
 
 
-#: a dotted-quad IPv4 address with an optional prefix, in canonical spelling only (no leading
-#: zeros, ASCII digits): anything else takes ipaddress's slow path, which is the reference
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_V4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?")
 #: a prefix length as AWS and GCP write it: 0-128 in ASCII digits, no leading zero (ipaddress
 #: also reads ``/00``, ``/08`` and a netmask ``/255.0.0.0``)
 _PREFIX_RE = re.compile(r"[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]")
 
 
-#: every octet and prefix length as the regex accepts it (canonical decimal) -> its value: a
-#: lookup, where ``int`` would parse (the regex has already checked the spelling)
-_DECIMAL = {str(i): i for i in range(256)}
+#: every octet and IPv4 prefix length in canonical decimal (ASCII digits, no leading zero) ->
+#: its value: a spelling that is no key here (" 1", "01", "1\n", "\u0661", "256") takes
+#: ipaddress's slow path, which is the reference
+_OCTETS = {str(i): i for i in range(256)}
+_V4_PREFIXES = {str(i): i for i in range(33)}
 
 
 def _fast_v4(text: str) -> tuple[int, int] | None:
-    """(network, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
-    m = _V4_RE.fullmatch(text)
-    if m is None:
+    """(address, prefix) of a plain dotted-quad IPv4 CIDR, or None to take the slow path."""
+    address, slash, length = text.partition("/")
+    prefix = _V4_PREFIXES.get(length) if slash else 32
+    octets = address.split(".")
+    if prefix is None or len(octets) != 4:
         return None
-    a, b, c, d, plen = m.groups()
-    value = _DECIMAL[a] << 24 | _DECIMAL[b] << 16 | _DECIMAL[c] << 8 | _DECIMAL[d]
-    return value, (32 if plen is None else _DECIMAL[plen])
+    get = _OCTETS.get
+    a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
+    if a is None or b is None or c is None or d is None:
+        return None
+    return a << 24 | b << 16 | c << 8 | d, prefix
 
 
-#: canonical IPv4 CIDR text -> its interval, filled as ``parse_cidr`` parses: the differ looks a
-#: rule's source up here instead of parsing it a second time (``cidr_interval``), which matters
-#: when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like every cache.
+#: canonical CIDR text -> its interval on the shared line, filled as ``parse_cidr`` parses: the
+#: differ looks a rule's source up here instead of parsing it a second time (``cidr_interval``),
+#: which matters when a fleet's CIDRs are all distinct and no lru cache can hit.  Bounded, like
+#: every cache.
 PARSED: dict[str, Interval] = {}
 PARSED_LIMIT = 1 << 20  # about 150 MB at most
 
@@ -82,12 +86,26 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     if "/" in raw and not _PREFIX_RE.fullmatch(raw.rsplit("/", 1)[1]):
         raise CidrError(f"not a CIDR: {raw!r} (the prefix length must be 0-128 in digits 0-9, "
                         "without leading zeros)")
+    fast = ipv6.parse(raw)
+    if fast is not None:
+        lo, hi = _v6_block(*fast)
+        canonical = f"{ipv6.address_text(lo)}/{fast[1]}"
+        if len(PARSED) < PARSED_LIMIT:
+            PARSED[canonical] = (lo + V6_OFFSET, hi + V6_OFFSET)
+        return canonical, canonical == raw
     try:
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError as exc:
         raise CidrError(f"not a CIDR: {raw!r}") from exc
     canonical = str(net)
     return canonical, canonical == raw
+
+
+def _v6_block(value: int, prefix: int) -> Interval:
+    """The first and last IPv6 address of the /prefix block holding ``value``."""
+    size = 1 << (128 - prefix)
+    lo = value & ~(size - 1)
+    return lo, lo + size - 1
 
 
 def canonical_cidr(text: str) -> str:
@@ -102,6 +120,10 @@ def cidr_interval(cidr: str) -> Interval:
         size = 1 << (32 - prefix)
         lo = value & ~(size - 1)
         return (lo, lo + size - 1)
+    fast6 = ipv6.parse(cidr)
+    if fast6 is not None:
+        lo, hi = _v6_block(*fast6)
+        return (lo + V6_OFFSET, hi + V6_OFFSET)
     net = ipaddress.ip_network(cidr, strict=False)
     lo = int(net.network_address)
     hi = int(net.broadcast_address)
@@ -121,7 +143,7 @@ def to_cidrs(intervals: IntervalSet) -> tuple[str, ...]:
     out: list[str] = []
     for lo, hi in intervals:
         for a, b, version in _split_family(lo, hi):
-            out.extend(v4_text(n, p) if version == 4 else f"{ipaddress.IPv6Address(n)}/{p}"
+            out.extend(v4_text(n, p) if version == 4 else f"{ipv6.address_text(n)}/{p}"
                        for n, p in _blocks(a, b, 32 if version == 4 else 128))
     return tuple(out)
 
@@ -154,7 +176,7 @@ def interval_text(lo: int, hi: int) -> str | None:
         return None if lo & (size - 1) else v4_text(lo, 33 - size.bit_length())
     start = lo - V6_OFFSET  # IPv6 blocks align from the start of IPv6, not of the line
     if start >= 0 and not start & (size - 1):
-        return f"{ipaddress.IPv6Address(start)}/{129 - size.bit_length()}"
+        return f"{ipv6.address_text(start)}/{129 - size.bit_length()}"
     return None
 
 

@@ -149,7 +149,13 @@ class _DuplicateKey(ValueError):
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object whose keys are all different: with a second ``"IpRanges": []`` the last copy
-    would silently win (neither AWS nor gcloud writes a key twice)."""
+    would silently win (neither AWS nor gcloud writes a key twice).
+
+    This hook costs about a third of ``json.load`` on a large snapshot.  Loading without it
+    and proving afterwards that no key was dropped (keys counted in the text against the sizes
+    of the loaded objects) was measured and is no cheaper in Python: an ``object_hook`` that
+    counts costs as much as this one, walking the loaded objects costs more, and a value such
+    as ``"::/0"`` looks like a key to a text count."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
