@@ -152,7 +152,7 @@ class FastPath:
         return entry if entry is not None else self._all_protocols(rule, group, where, touches)
 
     def _on_span(self, rule: Rule, group: Group, span: Span) -> Entry | None:
-        """A source that parsing did not leave as one IPv4 range (``addresses.PARSED``)."""
+        """A source that parsing did not leave as one address range (``addresses.PARSED``)."""
         source = self._source_of(rule.source, group)
         if source.token is not None:
             outside = token_pieces(rule.protocol, span.axis, source.token, span.tokens.get(source.token))
