@@ -41,8 +41,8 @@ class Differ:
     A rule is judged by the fast path (``FastPath``) from the envelope's spans: a binary search,
     whether or not its source repeats elsewhere in the fleet (a verdict is remembered per span
     and source, for those that do); where an unknown VPC is near, the general path (set
-    subtraction, summarised reasons) decides, cached per state.  ``fast_paths = False`` takes the general path alone: the tests
-    check that both report the same."""
+    subtraction, summarised reasons) decides, cached per state.  ``fast_paths = False`` takes
+    the general path alone: the tests check that both report the same."""
 
     def __init__(self, prefix_lists: Mapping[tuple[str, str], tuple[str, ...]] | None = None):
         self._prefix_lists = prefix_lists or {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import cast
 
 from sgaudit.engine.diff import rects as rect_module
 from sgaudit.engine.diff.reasons import describe_pieces, joined, protocol_name, protocol_words
@@ -37,6 +38,8 @@ _Cut = tuple[Stretches, dict[str, intervals.IntervalSet], bool]
 Side = tuple[tuple[Rect, ...], tuple[object, ...]]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
+#: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
+_UNKNOWN = cast(Entry, object())
 #: what ``FastPath._last`` holds before the first rule (no envelope is None)
 _NO_SPAN = Span(FULL, "", Stretches((0,), ((),)), {}, False, False, (Severity.LOW, Severity.LOW, False))
 
@@ -63,23 +66,24 @@ class FastPath:
         #: first envelope with the same spans made them (so that they stand for them)
         self._every_protocol: dict[int, tuple[Envelope, EverySpan]] = {}
         self._every_shared: dict[tuple[object, ...], EverySpan] = {}
-        #: (a shared span or every-protocol tuple, source[, region for a prefix list]) -> it and
-        #: the verdict there: a source that recurs across a fleet (the world, a VPC's range, a
-        #: private block, a managed prefix list) is judged once
-        self._verdicts: dict[tuple[object, ...], tuple[object, Entry | None]] = {}
+        #: a shared span or every-protocol tuple -> it and the verdicts there by source ((source,
+        #: region) for a prefix list): a source that recurs across a fleet (the world, a VPC's
+        #: range, a private block, a managed prefix list) is judged once per span
+        self._verdicts: dict[int, tuple[Span | EverySpan, dict[object, Entry | None]]] = {}
+        self._remembered = 0  # verdicts in all: past CACHE_LIMIT they start over together
         #: the span of the last rule (a permission's sources follow each other)
         self._last: tuple[object, str, int, int, Span] = (None, "", 0, 0, _NO_SPAN)
 
     def judge_all(self, group: Group, env: Envelope, reach: Mapping[str, intervals.IntervalSet],
                   unresolved: bool) -> list[Entry | None]:
         """``classify`` of each of the group's rules, in order: the loop that a large fleet runs
-        half a million times, with the span of a permission's sources and the remembered
+        half a million times, with the span of a permission's sources and its remembered
         verdicts at hand."""
         out: list[Entry | None] = []
         gid, region = group.group_id, group.region
-        verdicts = self._verdicts
         parsed_of = addresses.PARSED.get
         span, protocol, from_port, to_port = _NO_SPAN, "", 0, 0
+        verdicts: dict[object, Entry | None] = {}
         for rule in group.rules:
             source = rule.source
             src = SELF if source == gid else source
@@ -90,24 +94,35 @@ class FastPath:
                     or span is _NO_SPAN:
                 protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
                 span = self.span(env, protocol, from_port, to_port, reach)
-            memo_key = (id(span), src, region) if src.startswith("pl-") else (id(span), src)
-            known = verdicts.get(memo_key)
-            if known is not None and known[0] is span:
-                out.append(known[1])
-                continue
-            parsed = parsed_of(src)
-            entry = self._one_range(rule, span, *parsed, src) if parsed is not None \
-                else self._on_span(rule, group, span)
-            self._remember(memo_key, span, entry)
+                verdicts = self._verdicts_on(span)
+            key: object = (src, region) if src.startswith("pl-") else src
+            entry = verdicts.get(key, _UNKNOWN)
+            if entry is _UNKNOWN:
+                parsed = parsed_of(src)
+                entry = self._one_range(rule, span, *parsed, src) if parsed is not None \
+                    else self._on_span(rule, group, span)
+                verdicts = self._remember(span, verdicts, key, entry)
             out.append(entry)
         return out
 
-    def _remember(self, memo_key: tuple[object, ...], where: Span | EverySpan, entry: Entry | None) -> None:
-        """``remember``, with the limit read where the tests can lower it."""
-        verdicts = self._verdicts
-        if len(verdicts) >= rect_module.CACHE_LIMIT:
-            verdicts.clear()
-        verdicts[memo_key] = (where, entry)
+    def _verdicts_on(self, where: Span | EverySpan) -> dict[object, Entry | None]:
+        found = self._verdicts.get(id(where))
+        if found is None or found[0] is not where:
+            found = self._verdicts[id(where)] = (where, {})  # it holds ``where``: the id stays its
+        return found[1]
+
+    def _remember(self, where: Span | EverySpan, verdicts: dict[object, Entry | None], key: object,
+                  entry: Entry | None) -> dict[object, Entry | None]:
+        """``verdicts[key] = entry``, after emptying every span's verdicts when they hold
+        ``CACHE_LIMIT`` in all (read where the tests can lower it); the verdicts of ``where``
+        as they now are."""
+        if self._remembered >= rect_module.CACHE_LIMIT:
+            self._verdicts.clear()
+            self._remembered = 0
+            verdicts = self._verdicts_on(where)
+        verdicts[key] = entry
+        self._remembered += 1
+        return verdicts
 
     def classify(self, rule: Rule, src: str, group: Group, env: Envelope,
                  reach: Mapping[str, intervals.IntervalSet], unresolved: bool) -> Entry | None:
@@ -121,13 +136,12 @@ class FastPath:
             where = self._every_protocol_spans(env, reach)[1]
         else:
             where = self._span_of(rule, env, reach)
-        memo_key = (id(where), src, group.region) if src.startswith("pl-") else (id(where), src)
-        verdicts = self._verdicts
-        known = verdicts.get(memo_key)
-        if known is not None and known[0] is where:
-            return known[1]
-        entry = self._judge(rule, src, group, where, bool(reach))
-        self._remember(memo_key, where, entry)
+        verdicts = self._verdicts_on(where)
+        key: object = (src, group.region) if src.startswith("pl-") else src
+        entry = verdicts.get(key, _UNKNOWN)
+        if entry is _UNKNOWN:
+            entry = self._judge(rule, src, group, where, bool(reach))
+            self._remember(where, verdicts, key, entry)
         return entry
 
     def _span_of(self, rule: Rule, env: Envelope, reach: Mapping[str, intervals.IntervalSet]) -> Span:
