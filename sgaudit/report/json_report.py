@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from json.encoder import encode_basestring_ascii as _s
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from sgaudit.engine.summary import summarize
 from sgaudit.gcpause import collector_paused
-from sgaudit.model import Finding, GroupResult, Kind, Report, ScanError, Severity, Status, WaiverNotice
+from sgaudit.model import Finding, GroupResult, Report, ScanError, WaiverNotice
+from sgaudit.report.json_lines import finding_blocks, group_line
 from sgaudit.scheduled.waivers import waiver_ports
 
 SCHEMA = "sgaudit.report/v1"
@@ -19,11 +20,11 @@ class _Rows:
     """A report list left as its records until rendered: each becomes one line of JSON, exactly
     as ``json.dumps`` of its dict would be, without building the dicts."""
 
-    __slots__ = ("items", "line")
+    __slots__ = ("blocks", "empty")
 
-    def __init__(self, items: Sequence[Any], line: Callable[[Any], str]) -> None:
-        self.items = items
-        self.line = line
+    def __init__(self, blocks: Iterator[list[str]], empty: bool) -> None:
+        self.blocks = blocks
+        self.empty = empty
 
 
 def render(report: Report) -> str:
@@ -46,7 +47,7 @@ def render_chunks(report: Report) -> Iterator[str]:
         for i, (key, value) in enumerate(items):
             comma = "," if i < len(items) - 1 else ""
             if isinstance(value, _Rows):
-                if not value.items:
+                if value.empty:
                     parts.append(f"  {json.dumps(key)}: []{comma}\n")
                     continue
                 parts.append(f"  {json.dumps(key)}: [\n    ")
@@ -63,17 +64,24 @@ def render_chunks(report: Report) -> Iterator[str]:
 
 
 def _row_chunks(rows: _Rows) -> Iterator[str]:
-    """The rows' lines, joined by ``,\\n    ``, a chunk at a time."""
-    line, items = rows.line, rows.items
-    for start in range(0, len(items), CHUNK_LINES):
-        text = ",\n    ".join([line(item) for item in items[start:start + CHUNK_LINES]])
-        yield text if start == 0 else ",\n    " + text
+    """The rows' lines, joined by ``,\\n    ``, a block (a chunk) at a time."""
+    first = True
+    for block in rows.blocks:
+        if not first:
+            block.insert(0, "")  # the separator before the block, without copying the chunk
+        first = False
+        yield ",\n    ".join(block)
+
+
+def _blocks(lines: Iterator[str]) -> Iterator[list[str]]:
+    """``CHUNK_LINES`` lines at a time."""
+    while block := list(islice(lines, CHUNK_LINES)):
+        yield block
 
 
 def document(report: Report, rows: bool = False) -> dict[str, Any]:
     """The report as JSON-ready values; with ``rows``, groups and findings stay records that
     ``render`` encodes line by line."""
-    findings = report.findings
     summary = summarize(report)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -91,9 +99,10 @@ def document(report: Report, rows: bool = False) -> dict[str, Any]:
             "by_severity": summary.by_severity,
             "by_kind": summary.by_kind,
         },
-        "groups": (_Rows(report.results, _group_line) if rows
+        "groups": (_Rows(_blocks(map(group_line, report.results)), not report.results) if rows
                    else [group_dict(r) for r in report.results]),
-        "findings": _Rows(findings, _finding_line) if rows else [finding_dict(f) for f in findings],
+        "findings": (_Rows(finding_blocks(report.results, CHUNK_LINES), not summary.findings)
+                     if rows else [finding_dict(f) for f in report.findings]),
     }
     if report.accounts is not None:  # additive: only organization scans have it
         doc["accounts"] = report.accounts.as_dict()
@@ -131,55 +140,6 @@ def group_dict(r: GroupResult) -> dict[str, Any]:
     return {"group_id": r.group.group_id, "group_name": r.group.group_name,
             "vpc_id": r.group.vpc_id, "region": r.group.region, "account": r.group.account,
             "status": r.status, "role": r.role, "cloud": r.group.cloud}
-
-
-def _v(value: Any) -> str:
-    """One JSON value as ``json.dumps`` spells it (strings, enums of strings and ints
-    directly: json.dumps encodes a str subclass as its text, by the same function)."""
-    if isinstance(value, str):
-        return _s(value)
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    if type(value) is int:
-        return int.__repr__(value)
-    return json.dumps(value)
-
-
-#: the words of the report's enums as json.dumps spells them, looked up on every finding
-_ENUMS: dict[Any, str] = {m: _s(m.value) for e in (Kind, Severity, Status) for m in e}
-#: a finding's last four fields when it is neither waived, nor baselined, nor seen before
-_UNACCEPTED = '"waived": false, "waiver_reason": null, "baselined": false, "first_seen": null}'
-
-
-def _group_line(r: GroupResult) -> str:
-    """``json.dumps(group_dict(r))``, built directly."""
-    g = r.group
-    return (f'{{"group_id": {_s(g.group_id)}, "group_name": {_s(g.group_name)}, '
-            f'"vpc_id": {_v(g.vpc_id)}, "region": {_s(g.region)}, "account": {_s(g.account)}, '
-            f'"status": {_v(r.status)}, "role": {_v(r.role)}, "cloud": {_s(g.cloud)}}}')
-
-
-def _finding_line(f: Finding) -> str:
-    """``json.dumps(finding_dict(f))``, built directly (the hot path of a large report)."""
-    return (f'{{"key": {_s(f.key)}, "account": {_s(f.account)}, "region": {_s(f.region)}, '
-            f'"group_id": {_s(f.group_id)}, "group_name": {_s(f.group_name)}, '
-            f'"kind": {_ENUMS.get(f.kind) or _v(f.kind)}, '
-            f'"severity": {_ENUMS.get(f.severity) or _v(f.severity)}, '
-            f'"protocol": {_s(f.protocol)}, "from_port": {_v(f.from_port)}, '
-            f'"to_port": {_v(f.to_port)}, "source": {_s(f.source)}, '
-            f'"rule_ids": {_v(list(f.rule_ids)) if f.rule_ids else "[]"}, '
-            f'"description": {"null" if f.description is None else _v(f.description)}, '
-            f'"reason": {_s(f.reason)}, {_accepted(f)}')
-
-
-def _accepted(f: Finding) -> str:
-    """The last four fields of a finding's line (the same text for most findings)."""
-    if f.waived is False and f.waiver_reason is None and f.baselined is False and f.first_seen is None:
-        return _UNACCEPTED
-    return (f'"waived": {_v(f.waived)}, "waiver_reason": {_v(f.waiver_reason)}, '
-            f'"baselined": {_v(f.baselined)}, "first_seen": {_v(f.first_seen)}}}')
 
 
 def error_dict(e: ScanError) -> dict[str, str]:
