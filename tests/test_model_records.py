@@ -1,7 +1,7 @@
-"""Rule, Finding, Group, GroupResult, AppliedRule and the engine's rects, pieces, steps and
-exposures take a faster ``__init__`` (model.frozen.quick_init): it must behave exactly as the one
-``dataclass`` generates - the same parameters and defaults, frozen, equal and hashed by value,
-and ``replace`` still works."""
+"""Rule, Group, GroupResult, AppliedRule and the engine's rects, pieces, steps and exposures take
+a faster ``__init__`` (model.frozen.quick_init): it must behave exactly as the one ``dataclass``
+generates - the same parameters and defaults, frozen, equal and hashed by value, and ``replace``
+still works.  Finding is a named tuple with the same fields, defaults and immutability."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _generated(cls: type) -> type:
     return dataclasses.make_dataclass(cls.__name__, spec, frozen=True, slots=True)
 
 
-@pytest.mark.parametrize("cls", [Rule, Finding, Group, GroupResult, AppliedRule, Source, Rect, Outside,
+@pytest.mark.parametrize("cls", [Rule, Group, GroupResult, AppliedRule, Source, Rect, Outside,
                                  Step, Exposure])
 def test_same_parameters_and_defaults(cls: type) -> None:
     assert inspect.signature(cls) == inspect.signature(_generated(cls))
@@ -51,16 +51,27 @@ def test_rule_values_defaults_and_keywords() -> None:
         Rule("tcp", 22, 22, "x", colour="red")  # type: ignore[call-arg]
 
 
-def test_finding_values_and_defaults() -> None:
+def test_finding_fields_values_and_defaults() -> None:
+    empty = inspect.Parameter.empty
+    assert [(p.name, p.default) for p in inspect.signature(Finding).parameters.values()] == [
+        ("key", empty), ("kind", empty), ("severity", empty), ("account", empty), ("region", empty),
+        ("group_id", empty), ("group_name", empty), ("protocol", empty), ("from_port", empty),
+        ("to_port", empty), ("source", empty), ("rule_ids", empty), ("reason", empty),
+        ("description", None), ("waived", False), ("waiver_reason", None), ("baselined", False),
+        ("first_seen", None)]
     args = ("k", Kind.EXTRA, Severity.HIGH, "1", "r", "sg-1", "n", "tcp", 22, 22, "1.2.3.0/24",
             ("sgr-1",), "why")
     finding = Finding(*args)
-    assert dataclasses.astuple(finding) == dataclasses.astuple(_generated(Finding)(*args))
     assert (finding.description, finding.waived, finding.waiver_reason, finding.baselined,
             finding.first_seen) == (None, False, None, False, None)
-    assert finding.active
-    assert dataclasses.replace(finding, waived=True) == Finding(*args, waived=True)
+    assert finding.active and not finding._replace(baselined=True).active
+    assert finding._replace(waived=True) == Finding(*args, waived=True)
+    assert finding == Finding(**dict(zip(Finding._fields, args, strict=False)))
     assert hash(finding) == hash(Finding(*args))
+    with pytest.raises(AttributeError):
+        finding.waived = True  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Finding(*args[:-1])  # type: ignore[call-arg]
 
 
 def test_group_and_result_values_and_defaults() -> None:

@@ -4,6 +4,7 @@ waivers it calls out, the trend and what the history resolved."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sgaudit.model.frozen import quick_init
 from sgaudit.model.groups import Group
@@ -12,9 +13,12 @@ from sgaudit.model.scan import AccountSummary, ScanError
 from sgaudit.model.terms import Kind, Severity, Status
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
+    """One extra or missing ingress.  A named tuple rather than a frozen dataclass: a report of
+    a fleet that drifted a lot holds hundreds of thousands, and a tuple is made in one step
+    (a slotted dataclass sets its 18 fields one by one, the largest single cost of the audit
+    on such a fleet).  Change one with ``_replace``."""
+
     key: str
     kind: Kind
     severity: Severity

@@ -66,7 +66,7 @@ def mark_baselined(report: Report, baseline: Baseline) -> Report:
     """Findings whose key is in the baseline are known: reported apart, not active."""
     keys = baseline.keys
     results = tuple(
-        replace(r, findings=tuple(replace(f, baselined=True) if f.key in keys else f
+        replace(r, findings=tuple(f._replace(baselined=True) if f.key in keys else f
                                   for f in r.findings))
         for r in report.results)
     return replace(report, results=results)

@@ -136,7 +136,7 @@ def apply_waivers(report: Report, waivers: Sequence[Waiver], today: date) -> tup
             hits = [i for i, w in enumerate(live) if covers(w, finding, network)]
             used.update(hits)
             if hits:
-                finding = replace(finding, waived=True, waiver_reason=live[hits[0]].reason)
+                finding = finding._replace(waived=True, waiver_reason=live[hits[0]].reason)
             findings.append(finding)
         results.append(replace(result, findings=tuple(findings)))
     roles = {w: found[0].role for w, found in targets.items() if found and found[0].role != "scheduler"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import replace
 from typing import Any
 
 from sgaudit.deliver import notify_slack, notify_teams, notify_webhook
@@ -193,7 +192,7 @@ def test_signature_is_the_hmac_of_the_exact_body() -> None:
 
 def test_huge_hostile_input_stays_within_every_channels_limits() -> None:
     long = "<&>" * 3000
-    new = tuple(replace(finding(1000 + i, name=long), reason=long, source=long) for i in range(40))
+    new = tuple(finding(1000 + i, name=long)._replace(reason=long, source=long) for i in range(40))
     gone = tuple(ResolvedChange(f"extra|{ACCOUNT}|us-east-1|{long}|tcp|22|22|0.0.0.0/0", "low", "active")
                  for _ in range(40))
     d = digest(report_of(*new), changes(new, gone))

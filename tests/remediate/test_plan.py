@@ -128,7 +128,7 @@ def test_waived_or_baselined_findings_are_never_touched() -> None:
     r = result(rules, desired())
     accepted = {"extra|111122223333|eu-west-1|sg-1|tcp|3389|3389|0.0.0.0/0": "waived",
                 "missing|111122223333|eu-west-1|sg-1|tcp|8786|8786|0.0.0.0/0": "baselined"}
-    findings = tuple(replace(f, **{accepted[f.key]: True}) if f.key in accepted else f for f in r.findings)
+    findings = tuple(f._replace(**{accepted[f.key]: True}) if f.key in accepted else f for f in r.findings)
     plan = plan_fix([replace(r, findings=findings)], {ref(): rules})
     assert brief(plan) == [(1, "authorize", "tcp 8787 from 0.0.0.0/0", ()),
                            (2, "revoke", "sgr-dns (udp 53 from 10.0.0.0/16)", ())]
@@ -137,7 +137,7 @@ def test_waived_or_baselined_findings_are_never_touched() -> None:
 def test_a_group_whose_findings_are_all_accepted_is_not_planned() -> None:
     rules = [*COMPLIANT, rule("tcp", (3389, 3389), WORLD, "sgr-rdp")]
     r = result(rules, desired())
-    r = replace(r, findings=tuple(replace(f, waived=True) for f in r.findings))
+    r = replace(r, findings=tuple(f._replace(waived=True) for f in r.findings))
     assert plan_fix([r], {ref(): rules}).groups == ()
 
 

@@ -86,7 +86,7 @@ def test_asff_and_ocsf_hold_the_same_findings(name: str) -> None:
 def test_an_asff_finding_whole() -> None:
     report = fixture_report()
     report = dataclasses.replace(report, results=tuple(
-        dataclasses.replace(r, findings=tuple(dataclasses.replace(f, first_seen="2025-12-01T00:00:00Z")
+        dataclasses.replace(r, findings=tuple(f._replace(first_seen="2025-12-01T00:00:00Z")
                                               for f in r.findings)) for r in report.results))
     first = json.loads(asff.render(report))["Findings"][0]
     key = "extra|111122223333|unknown|sg-0a11ce0000000002|tcp|22|22|0.0.0.0/0"

@@ -75,7 +75,7 @@ def test_long_reports_are_cut_for_pr_comments() -> None:
     report = fixture_report()
     result = report.results[1]
     first = result.findings[0]
-    findings = tuple(dataclasses.replace(first, key=f"k{i}") for i in range(markdown.MAX_ROWS + 5))
+    findings = tuple(first._replace(key=f"k{i}") for i in range(markdown.MAX_ROWS + 5))
     big = dataclasses.replace(report, results=(dataclasses.replace(result, findings=findings),))
     text = markdown.render(big)
     assert "… and 5 more active finding(s) not shown here" in text

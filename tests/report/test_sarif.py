@@ -173,7 +173,7 @@ def test_at_most_5000_results_the_worst_kept_the_rest_summarized() -> None:
     report = fixture_report()
     (base,) = [f for f in report.active_findings if f.severity == "critical" and f.kind == "extra"
                and f.protocol == "tcp"]
-    low = [dataclasses.replace(base, key=f"{base.key}|low{i}", severity="low") for i in range(5001)]
+    low = [base._replace(key=f"{base.key}|low{i}", severity="low") for i in range(5001)]
     first = report.results[0]
     big = dataclasses.replace(report, results=(
         dataclasses.replace(first, findings=(*first.findings, *low)), *report.results[1:]))

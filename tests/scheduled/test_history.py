@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,7 +67,7 @@ def test_a_region_that_failed_resolves_nothing(db) -> None:
 
 def test_counts_per_scan_by_status_and_severity(db) -> None:
     a, b, c = finding(22, severity="critical"), finding(80), finding(443, severity="medium")
-    report = report_of(replace(a, waived=True, waiver_reason="w"), replace(b, baselined=True), c)
+    report = report_of(a._replace(waived=True, waiver_reason="w"), b._replace(baselined=True), c)
     record_scan(db, report, T1)
     (summary,) = scans(db)
     assert (summary.groups, summary.open, summary.active, summary.waived, summary.baselined) == (

@@ -254,9 +254,7 @@ def test_both_databases_print_the_same_history(pg_url: str, tmp_path: Path) -> N
 
 
 def replace_group(f: Any, group: str) -> Any:
-    from dataclasses import replace
-
-    return replace(f, key=f.key.replace("sg-1", group), group_id=group)
+    return f._replace(key=f.key.replace("sg-1", group), group_id=group)
 
 
 # -- --copy-to -----------------------------------------------------------------------------------

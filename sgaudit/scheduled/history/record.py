@@ -165,10 +165,10 @@ def _storable(report: Report) -> Report:
         return report
 
     def fixed(f: Finding) -> Finding:
-        return replace(f, key=_SURROGATES.sub("\ufffd", f.key),
-                       account=_SURROGATES.sub("\ufffd", f.account),
-                       region=_SURROGATES.sub("\ufffd", f.region),
-                       group_id=_SURROGATES.sub("\ufffd", f.group_id))
+        return f._replace(key=_SURROGATES.sub("\ufffd", f.key),
+                          account=_SURROGATES.sub("\ufffd", f.account),
+                          region=_SURROGATES.sub("\ufffd", f.region),
+                          group_id=_SURROGATES.sub("\ufffd", f.group_id))
 
     return replace(report, results=tuple(replace(r, findings=tuple(map(fixed, r.findings)))
                                          for r in report.results))
@@ -200,7 +200,7 @@ def _record_late_scan(conn: HistoryConnection, scan_id: int, findings: Mapping[s
 def with_first_seen(report: Report, first_seen: Mapping[str, str]) -> Report:
     """Pure: the report with each finding's first_seen filled in."""
     results = tuple(
-        replace(r, findings=tuple(replace(f, first_seen=first_seen.get(f.key, f.first_seen))
+        replace(r, findings=tuple(f._replace(first_seen=first_seen.get(f.key, f.first_seen))
                                   for f in r.findings))
         for r in report.results)
     return replace(report, results=results)

@@ -166,7 +166,7 @@ def attach(result: GroupResult, found: Mapping[tuple[str, str, str], tuple[Rule,
             shape = (rule.protocol, rule.from_port, rule.to_port, rule.source)
             ids.setdefault(shape, []).append(rule.rule_id)
     findings = tuple(
-        replace(f, rule_ids=tuple(sorted(ids.get((f.protocol, f.from_port, f.to_port, f.source), ()))))
+        f._replace(rule_ids=tuple(sorted(ids.get((f.protocol, f.from_port, f.to_port, f.source), ()))))
         if f.kind == "extra" and not f.rule_ids else f
         for f in result.findings)
     return replace(result, findings=findings)
