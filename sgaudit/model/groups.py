@@ -4,17 +4,18 @@ ingress rules, and AWS VPCs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sgaudit.model.frozen import quick_init
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     """One actual ingress grant with exactly one source, as it stands in the cloud.
 
     ``protocol`` is canonical ("tcp", "udp", "icmp", "icmpv6", "-1" or a number); ports are
     AWS's FromPort/ToPort (-1 for all); ``source`` is a canonical CIDR, ``sg-…`` or ``pl-…``.
+    A named tuple (change one with ``_replace``): a snapshot of a large fleet holds one per
+    source, half a million, and a tuple is made in one step.
     """
 
     protocol: str

@@ -4,7 +4,6 @@ the races and failures that a real endpoint cannot be made to show on demand."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,7 @@ def setup(groups: dict[str, list[Rule]]) -> tuple[FakeEC2, list[GroupResult], Pl
     results = []
     for gid, rules in groups.items():
         g = Group(gid, f"coiled-{gid}", "vpc-1", REGION, ACCOUNT,
-                  rules=tuple(replace(r, rule_id=None) for r in rules))
+                  rules=tuple(r._replace(rule_id=None) for r in rules))
         results.append(GroupResult(g, STATE, Differ().diff(g, STATE)))
     refs = [(ACCOUNT, REGION, gid) for gid in groups]
     plan = plan_fix(results, aws_apply.read_groups(refs, lambda a, r: ec2))
@@ -213,7 +212,7 @@ def test_a_group_changed_after_the_plan_is_skipped_as_stale() -> None:
 
 def test_a_rule_replaced_under_the_same_text_is_a_change_too() -> None:
     ec2, _, plan = setup({"sg-b": RDP})
-    ec2.groups["sg-b"][2] = replace(ec2.groups["sg-b"][2], rule_id="sgr-rdp-again")
+    ec2.groups["sg-b"][2] = ec2.groups["sg-b"][2]._replace(rule_id="sgr-rdp-again")
     (outcome,) = aws_apply.apply_plan(plan, lambda a, r: ec2)
     assert outcome.result == SKIPPED and outcome.detail.startswith("stale")
 
@@ -427,7 +426,7 @@ def test_rollback_leaves_a_group_alone_when_an_added_rule_id_now_allows_somethin
     """The backup says sgaudit added sgr-100 as tcp 22 from the world; if that id now names
     another rule, revoking it would take away what the fix never made."""
     ec2, path, _ = fixed(tmp_path, {"sg-a": ALL_FROM_WORLD, "sg-b": RDP})
-    ec2.groups["sg-a"] = [replace(r, source="10.9.0.0/16") if r.rule_id == "sgr-100" else r
+    ec2.groups["sg-a"] = [r._replace(source="10.9.0.0/16") if r.rule_id == "sgr-100" else r
                           for r in ec2.groups["sg-a"]]
     record = backup.load_backup(path)
     plan = plan_rollback(record, aws_apply.read_groups(list(record.before), lambda a, r: ec2))

@@ -34,7 +34,7 @@ def rule(protocol: str, ports: tuple[int, int], source: str, rid: str, desc: str
 def result(rules: list[Rule], state: DesiredState, gid: str = "sg-1") -> GroupResult:
     """What the scan saw: the same rules without ids (DescribeSecurityGroups has none)."""
     group = Group(gid, f"coiled-{gid}", "vpc-1", REGION, ACCOUNT,
-                  rules=tuple(replace(r, rule_id=None) for r in rules))
+                  rules=tuple(r._replace(rule_id=None) for r in rules))
     return GroupResult(group, state, Differ().diff(group, state))
 
 

@@ -23,7 +23,6 @@ from sgaudit.engine.diff.reasons import describe_pieces, joined, protocol_name, 
 from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Rect, Source, Span, Stretches, remember
 from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity, span_severity
 from sgaudit.engine.diff.stretches import cut, pieces, token_pieces
-from sgaudit.engine.diff.uncovered import may_touch
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import Group, Rule, Severity
 from sgaudit.net import addresses, intervals, ports
@@ -34,8 +33,9 @@ Entry = tuple[tuple[str, Severity] | None, bool]
 Envelope = Mapping[str, list[Rect]]
 #: the stretches, token rects and unknown-VPC flag of one axis and set of rects
 _Cut = tuple[Stretches, dict[str, intervals.IntervalSet], bool]
-#: an envelope's rects on one protocol, and what identifies them (see ``FastPath._side``)
-Side = tuple[tuple[Rect, ...], tuple[object, ...]]
+#: an envelope's rects on one protocol, what identifies them, and the ports its required rules
+#: occupy there (see ``FastPath._side``)
+Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
@@ -247,7 +247,7 @@ class FastPath:
             axis, touches = FULL, False
         else:
             axis = (ports.axis_interval(protocol, from_port, to_port),)
-            touches = may_touch((protocol, from_port, to_port, ""), reach)
+            touches = _meets_any(side[2], *axis[0])  # ``may_touch``, from the side's reach
         (lo, hi), = axis
         # an envelope's rects have one port interval each (``Differ._envelope``)
         made = self._cut(tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
@@ -273,10 +273,11 @@ class FastPath:
             return found[1]
         every = env.get(ports.ALL, ())
         rects = every if protocol == OTHER else (*env.get(protocol, ()), *every)
-        ident = (protocol, None if protocol == OTHER else reach.get(protocol), *map(id, rects))
+        occupied = None if protocol == OTHER else reach.get(protocol)
+        ident = (protocol, occupied, *map(id, rects))
         side = self._shared_sides.get(ident)
         if side is None:  # it holds its rects, so that their ids in ``ident`` stay theirs
-            side = (tuple(rects), ident)
+            side = (tuple(rects), ident, occupied)
             remember(self._shared_sides, ident, side)
         remember(self._sides, key, (env, side))
         return side
@@ -299,6 +300,12 @@ class FastPath:
         made = (cut(axis, addressed), tokens, UNKNOWN_VPC in tokens)
         remember(self._cuts, key, (rects, made))
         return made
+
+
+def _meets_any(occupied: intervals.IntervalSet | None, lo: int, hi: int) -> bool:
+    """Whether ports ``lo..hi`` meet the ports required rules occupy on a side's protocol
+    (None or empty: no required rule there)."""
+    return bool(occupied) and any(a <= hi and lo <= b for a, b in occupied or ())
 
 
 def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,

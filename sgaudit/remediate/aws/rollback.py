@@ -90,7 +90,7 @@ def _undo_changes(record: BackupRecord, ref: Ref, undo: list[Recorded], rules: t
     for rec in undo:
         if rec.change.action == "revoke":
             changes.append(new_change(seq + len(changes) + 1, "authorize", group,
-                                      replace(rec.change.rule, rule_id=None),
+                                      rec.change.rule._replace(rule_id=None),
                                       f"rollback #{rec.change.seq}: put back {rec.change.rule.rule_id}"))
     for rec in undo:
         if rec.change.action != "authorize":
@@ -101,6 +101,6 @@ def _undo_changes(record: BackupRecord, ref: Ref, undo: list[Recorded], rules: t
                    and r.rule_id not in before_ids and r.rule_id]
         for rule_id in ids:
             changes.append(new_change(seq + len(changes) + 1, "revoke", group,
-                                      replace(rec.change.rule, rule_id=rule_id),
+                                      rec.change.rule._replace(rule_id=rule_id),
                                       f"rollback #{rec.change.seq}: remove the rule sgaudit added"))
     return changes
