@@ -12,8 +12,8 @@ import pytest
 
 from sgaudit.engine.diff.rects import Outside, Rect, Source
 from sgaudit.engine.gcp_effective.shapes import Exposure, Step
-from sgaudit.model.findings import AppliedRule, Finding, GroupResult
-from sgaudit.model.groups import Group, Rule
+from sgaudit.model.findings import AppliedRule, Finding, GroupResult, make_finding
+from sgaudit.model.groups import Group, Rule, make_rule
 from sgaudit.model.policy import DesiredState
 from sgaudit.model.terms import Kind, Severity
 
@@ -85,3 +85,15 @@ def test_group_and_result_values_and_defaults() -> None:
     result = GroupResult(group, DesiredState((), ()), ())
     assert result.applied == () and result.status == "ok"
     assert hash(result) == hash(GroupResult(group, DesiredState((), ()), ()))
+
+
+def test_made_in_one_step_as_the_constructors_make_them() -> None:
+    """The hot loops' ``make_rule``/``make_finding`` take every field in order: the same record
+    as the constructor with those values (and the import fails if the fields change)."""
+    rule = make_rule(("tcp", 22, 22, "10.0.0.0/8", "sgr-1", "ssh", None, None))
+    assert rule == Rule("tcp", 22, 22, "10.0.0.0/8", "sgr-1", "ssh") and type(rule) is Rule
+    assert rule.description == "ssh" and rule.peering_id is None
+    args = ("k", Kind.EXTRA, Severity.HIGH, "1", "r", "sg-1", "n", "tcp", 22, 22, "1.2.3.0/24",
+            ("sgr-1",), "why", "d")
+    finding = make_finding((*args, False, None, False, None))
+    assert finding == Finding(*args) and type(finding) is Finding and finding.active

@@ -17,6 +17,7 @@ from sgaudit.model.findings import (
     TrendPoint,
     WaiverNotice,
     WaiverNotices,
+    make_finding,
 )
 from sgaudit.model.frozen import quick_init
 from sgaudit.model.gcp import (
@@ -28,7 +29,7 @@ from sgaudit.model.gcp import (
     GcpNetwork,
     GcpState,
 )
-from sgaudit.model.groups import Group, Rule, Vpc
+from sgaudit.model.groups import Group, Rule, Vpc, make_rule
 from sgaudit.model.policy import (
     ANYWHERE,
     NOTIFY_ON,
@@ -90,5 +91,7 @@ __all__ = [
     "Waiver",
     "WaiverNotice",
     "WaiverNotices",
+    "make_finding",
+    "make_rule",
     "quick_init",
 ]

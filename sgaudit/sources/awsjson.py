@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, cast
 
-from sgaudit.model import UNKNOWN, Group, Matcher, Rule, Vpc
+from sgaudit.model import UNKNOWN, Group, Matcher, Rule, Vpc, make_rule
 from sgaudit.net import addresses, ports
 
 _intern = sys.intern
@@ -179,8 +179,8 @@ def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: l
             if type(source) is not str:
                 raise _bad_source(_perm_path(*where[:2]), where[2], i, source_key, source)
             source = parse(source)[0] if is_cidr else _intern(source)
-            rules.append(Rule(protocol, from_port, to_port, source,
-                              entry.get("SecurityGroupRuleId"), entry.get("Description")))
+            rules.append(make_rule((protocol, from_port, to_port, source,
+                                    entry.get("SecurityGroupRuleId"), entry.get("Description"), None, None)))
     except addresses.CidrError:
         raise ShapeError(f"{_perm_path(*where[:2])}.{where[2]}[{i}].{source_key}: invalid CIDR "
                          f"{_brief(source)}") from None

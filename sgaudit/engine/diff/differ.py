@@ -31,6 +31,7 @@ from sgaudit.model import (
     Kind,
     Rule,
     Severity,
+    make_finding,
 )
 from sgaudit.net import addresses, intervals, ports
 
@@ -138,10 +139,10 @@ class Differ:
             if verdict is not None:  # extra_finding's record, its fields in order, made inline
                 protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
                 rule_id = rule.rule_id
-                findings.append(Finding(
+                findings.append(make_finding((
                     f"{prefix}{protocol}|{from_port}|{to_port}|{source}", Kind.EXTRA, verdict[1],
                     account, region, gid, name, protocol, from_port, to_port, source,
-                    (rule_id,) if rule_id else (), verdict[0], rule.description))
+                    (rule_id,) if rule_id else (), verdict[0], rule.description, False, None, False, None)))
         missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
                                                           touching_rules) if self.fast_paths else None)
         if missing is None:
