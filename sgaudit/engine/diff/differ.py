@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -60,7 +61,10 @@ class Differ:
         #: (envelope, region, rule signature) -> (that envelope, which required rules it covers)
         self._covers: dict[tuple[object, ...], tuple[Mapping[str, list[Rect]], frozenset[int]]] = {}
         self._rects: dict[tuple[object, ...], Rect] = {}
-        self._fast = FastPath(self.source_of)
+        # through a weak reference: a differ that held itself through its fast path would keep
+        # every cache alive until the collector's next full pass (at exit, seconds on a fleet)
+        me = weakref.proxy(self)
+        self._fast = FastPath(lambda source, group: me.source_of(source, group))
         #: the fast paths; the general path alone gives the same findings (tests compare them)
         self.fast_paths = True
 
