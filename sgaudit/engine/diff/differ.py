@@ -131,22 +131,23 @@ class Differ:
         touching_rules: list[Rule] = []
         account, region, gid, name = group.account, group.region, group.group_id, group.group_name
         prefix = f"extra|{account}|{region}|{gid}|"  # see finding_key
+        head, at = prefix, ("", 0, 0)  # the key up to the source, for the ports it was made for
         for rule, entry in zip(group.rules, entries, strict=True):
-            source = rule.source
+            protocol, from_port, to_port, source, rule_id, description, _, _ = rule
             src = SELF if source == gid else source
             if entry is None:
                 entry = self._cached_classify(rule, src, group, env, reach, desired)
             verdict, touches = entry
             if touches:
-                touching.append((rule.protocol, rule.from_port, rule.to_port, src))
+                touching.append((protocol, from_port, to_port, src))
                 touching_rules.append(rule)
             if verdict is not None:  # extra_finding's record, its fields in order, made inline
-                protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
-                rule_id = rule.rule_id
+                if at != (protocol, from_port, to_port):
+                    head, at = f"{prefix}{protocol}|{from_port}|{to_port}|", (protocol, from_port, to_port)
                 findings.append(make_finding((
-                    f"{prefix}{protocol}|{from_port}|{to_port}|{source}", Kind.EXTRA, verdict[1],
-                    account, region, gid, name, protocol, from_port, to_port, source,
-                    (rule_id,) if rule_id else (), verdict[0], rule.description, False, None, False, None)))
+                    head + source, Kind.EXTRA, verdict[1], account, region, gid, name, protocol,
+                    from_port, to_port, source, (rule_id,) if rule_id else (), verdict[0], description,
+                    False, None, False, None)))
         missing: MissingGaps | None = (self._missing_fast(group, desired, env, touching,
                                                           touching_rules) if self.fast_paths else None)
         if missing is None:
