@@ -9,7 +9,7 @@ hextet - which the caller then hands to ``ipaddress``, so that every unusual spe
 (or refused, with its message) exactly as before.  ``address_text`` prints as
 ``str(IPv6Address(n))`` does (RFC 5952: lower case, no leading zeros, the longest run of two or
 more zero hextets as ``::``, the first on ties) and leaves the ``::ffff:0:0/96`` block, whose
-spelling differs between Python versions, to ``ipaddress``.  tests/net/test_ipv6.py compares
+spelling differs between Python versions, to ``ipaddress``.  tests/net/test_cidr_text.py compares
 both with ``ipaddress`` on random and hostile text.
 """
 
