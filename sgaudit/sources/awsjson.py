@@ -171,14 +171,15 @@ def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: l
     cache), other sources interned.  ``where``: the permission's path, index and list key,
     spelled out on error only."""
     protocol, from_port, to_port = known
-    parse = addresses.parse_cidr
+    parse, canonical = addresses.parse_cidr, addresses.PARSED  # PARSED: canonical texts only
     i, source = 0, None
     try:
         for i, entry in enumerate(entries):
             source = entry.get(source_key) if type(entry) is dict else None
             if type(source) is not str:
                 raise _bad_source(_perm_path(*where[:2]), where[2], i, source_key, source)
-            source = parse(source)[0] if is_cidr else _intern(source)
+            if source not in canonical:
+                source = parse(source)[0] if is_cidr else _intern(source)
             rules.append(make_rule((protocol, from_port, to_port, source,
                                     entry.get("SecurityGroupRuleId"), entry.get("Description"), None, None)))
     except addresses.CidrError:
