@@ -107,12 +107,14 @@ class Selector:
         self._names = any(m.names for m in matchers)
         self._ids = any(m.group_ids or m.network_tags for m in matchers)
         self._seen: dict[tuple[object, ...], tuple[Options, tuple[int, ...], str, Origin | None]] = {}
+        #: every ``allow`` entry applies everywhere (``allow_for``'s first answer, for every group)
+        self.allow_anywhere = all(g.place.anywhere for g in policy.allow)
 
     def options_and_role(self, group: Group) -> tuple[Options, tuple[int, ...], str, Origin | None]:
         """``effective_options`` and ``group_role`` (a refusal is not remembered: the group
         that meets it first is the one named, as without the memo)."""
         have = dict(group.tags) if self._tag_keys else {}  # as Matcher.matches reads them
-        key = (group.cloud, tuple(have.get(k) for k in self._tag_keys),
+        key = (group.cloud, tuple(map(have.get, self._tag_keys)),
                group.group_name if self._names else None, group.group_id if self._ids else None)
         found = self._seen.get(key)
         if found is None:
@@ -127,8 +129,9 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
                   warnings: dict[str, None], selector: Selector | None = None) -> DesiredState:
     """A group's desired state, by its role (scheduler or cluster-wide), computed once per
     distinct combination of matched entries, VPC and role; its warnings collected once."""
-    options, matched, role, role_origin = (selector or Selector(policy)).options_and_role(group)
-    allow, which = allow_for(policy, group)
+    selector = selector or Selector(policy)
+    options, matched, role, role_origin = selector.options_and_role(group)
+    allow, which = (policy.allow, None) if selector.allow_anywhere else allow_for(policy, group)
     key = (matched, vpc, role, role_origin, which)
     desired = states.get(key)
     if desired is None:
