@@ -40,7 +40,7 @@ Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None]
 EverySpan = tuple[tuple[str, Span], ...]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
 _UNKNOWN = cast(Entry, object())
-#: what ``FastPath._last`` holds before the first rule (no envelope is None)
+#: the span before a group's first rule (no rule's: ``judge_all`` looks its first one up)
 _NO_SPAN = Span(FULL, "", Stretches((0,), ((),)), {}, False, False, (Severity.LOW, Severity.LOW, False))
 
 
@@ -71,14 +71,13 @@ class FastPath:
         #: range, a private block, a managed prefix list) is judged once per span
         self._verdicts: dict[int, tuple[Span | EverySpan, dict[object, Entry | None]]] = {}
         self._remembered = 0  # verdicts in all: past CACHE_LIMIT they start over together
-        #: the span of the last rule (a permission's sources follow each other)
-        self._last: tuple[object, str, int, int, Span] = (None, "", 0, 0, _NO_SPAN)
 
     def judge_all(self, group: Group, env: Envelope, reach: Mapping[str, intervals.IntervalSet],
                   unresolved: bool) -> list[Entry | None]:
-        """``classify`` of each of the group's rules, in order: the loop that a large fleet runs
-        half a million times, with the span of a permission's sources and its remembered
-        verdicts at hand."""
+        """Each of the group's rules' verdict, in order, or None when only the general path can
+        tell (an unknown VPC near it): the loop that a large fleet runs half a million times,
+        with the span of a permission's sources and its remembered verdicts at hand.  A verdict
+        is remembered per span and source (``_verdict_key``)."""
         out: list[Entry | None] = []
         gid, region = group.group_id, group.region
         parsed_of = addresses.PARSED.get
@@ -88,14 +87,14 @@ class FastPath:
             source = rule.source
             src = SELF if source == gid else source
             if rule.protocol == ports.ALL:
-                out.append(self.classify(rule, src, group, env, reach, unresolved))
+                out.append(None if unresolved else self._every_protocol_verdict(rule, src, group, env, reach))
                 continue
             if rule.protocol != protocol or rule.from_port != from_port or rule.to_port != to_port \
                     or span is _NO_SPAN:
                 protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
                 span = self.span(env, protocol, from_port, to_port, reach)
                 verdicts = self._verdicts_on(span)
-            key: object = (src, region) if src.startswith("pl-") else src
+            key = _verdict_key(src, region)
             entry = verdicts.get(key, _UNKNOWN)
             if entry is _UNKNOWN:
                 parsed = parsed_of(src)
@@ -124,46 +123,21 @@ class FastPath:
         self._remembered += 1
         return verdicts
 
-    def classify(self, rule: Rule, src: str, group: Group, env: Envelope,
-                 reach: Mapping[str, intervals.IntervalSet], unresolved: bool) -> Entry | None:
-        """The verdict of ``rule`` (its source ``src``, ``self`` for the group's own), or None
-        when only the general path can tell (an unknown VPC near it).  Remembered per shared
-        span and source (and region, for a prefix list: what it holds depends on the region)."""
-        where: Span | EverySpan
-        if rule.protocol == ports.ALL:
-            if unresolved:
-                return None
-            where = self._every_protocol_spans(env, reach)[1]
-        else:
-            where = self._span_of(rule, env, reach)
+    def _every_protocol_verdict(self, rule: Rule, src: str, group: Group, env: Envelope,
+                                reach: Mapping[str, intervals.IntervalSet]) -> Entry | None:
+        """Protocol -1: the verdict on every protocol's span, remembered as a span's are (the
+        envelope's spans on all protocols stand for one span)."""
+        where = self._every_protocol_spans(env, reach)[1]
         verdicts = self._verdicts_on(where)
-        key: object = (src, group.region) if src.startswith("pl-") else src
+        key = _verdict_key(src, group.region)
         entry = verdicts.get(key, _UNKNOWN)
         if entry is _UNKNOWN:
-            entry = self._judge(rule, src, group, where, bool(reach))
+            parsed = addresses.PARSED.get(src)
+            entry = _all_one_range(rule, where, *parsed, src, bool(reach)) if parsed is not None else None
+            if entry is None:
+                entry = self._all_protocols(rule, group, where, bool(reach))
             self._remember(where, verdicts, key, entry)
         return entry
-
-    def _span_of(self, rule: Rule, env: Envelope, reach: Mapping[str, intervals.IntervalSet]) -> Span:
-        """``span`` of the rule's protocol and ports; the last one is at hand (the sources of a
-        permission follow each other)."""
-        last = self._last
-        if last[0] is env and last[1] == rule.protocol and last[2] == rule.from_port \
-                and last[3] == rule.to_port:
-            return last[4]
-        span = self.span(env, rule.protocol, rule.from_port, rule.to_port, reach)
-        self._last = (env, rule.protocol, rule.from_port, rule.to_port, span)
-        return span
-
-    def _judge(self, rule: Rule, src: str, group: Group, where: Span | EverySpan,
-               touches: bool) -> Entry | None:
-        """``classify`` on the rule's span (protocol -1: every protocol's)."""
-        parsed = addresses.PARSED.get(src)
-        if isinstance(where, Span):
-            return self._one_range(rule, where, *parsed, src) if parsed is not None \
-                else self._on_span(rule, group, where)
-        entry = _all_one_range(rule, where, *parsed, src, touches) if parsed is not None else None
-        return entry if entry is not None else self._all_protocols(rule, group, where, touches)
 
     def _on_span(self, rule: Rule, group: Group, span: Span) -> Entry | None:
         """A source that parsing did not leave as one address range (``addresses.PARSED``)."""
@@ -247,7 +221,8 @@ class FastPath:
             axis, touches = FULL, False
         else:
             axis = (ports.axis_interval(protocol, from_port, to_port),)
-            touches = _meets_any(side[2], *axis[0])  # ``may_touch``, from the side's reach
+            occupied = side[2]  # ``may_touch``, from the side's reach
+            touches = occupied is not None and bool(intervals.intersect(occupied, axis))
         (lo, hi), = axis
         # an envelope's rects have one port interval each (``Differ._envelope``)
         made = self._cut(tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
@@ -302,10 +277,10 @@ class FastPath:
         return made
 
 
-def _meets_any(occupied: intervals.IntervalSet | None, lo: int, hi: int) -> bool:
-    """Whether ports ``lo..hi`` meet the ports required rules occupy on a side's protocol
-    (None or empty: no required rule there)."""
-    return bool(occupied) and any(a <= hi and lo <= b for a, b in occupied or ())
+def _verdict_key(src: str, region: str) -> object:
+    """What a span's verdicts are kept by: the source, and for a prefix list its region too
+    (what it holds depends on the region)."""
+    return (src, region) if src.startswith("pl-") else src
 
 
 def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,
