@@ -107,8 +107,17 @@ class Selector:
         self._names = any(m.names for m in matchers)
         self._ids = any(m.group_ids or m.network_tags for m in matchers)
         self._seen: dict[tuple[object, ...], tuple[Options, tuple[int, ...], str, Origin | None]] = {}
-        #: every ``allow`` entry applies everywhere (``allow_for``'s first answer, for every group)
-        self.allow_anywhere = all(g.place.anywhere for g in policy.allow)
+        #: every ``allow`` entry applies everywhere: each group gets them all
+        self._allow_anywhere = all(g.place.anywhere for g in policy.allow)
+
+    def allow_for(self, group: Group) -> tuple[tuple[Grant, ...], tuple[int, ...] | None]:
+        """The policy's ``allow`` entries for this group's place (account, region, GCP network),
+        and which they are (None: every entry, as when no entry names a place)."""
+        allow = self.policy.allow
+        if self._allow_anywhere:
+            return allow, None
+        which = tuple(i for i, g in enumerate(allow) if g.place.holds(group))
+        return tuple(allow[i] for i in which), which
 
     def options_and_role(self, group: Group) -> tuple[Options, tuple[int, ...], str, Origin | None]:
         """``effective_options`` and ``group_role`` (a refusal is not remembered: the group
@@ -131,7 +140,7 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
     distinct combination of matched entries, VPC and role; its warnings collected once."""
     selector = selector or Selector(policy)
     options, matched, role, role_origin = selector.options_and_role(group)
-    allow, which = (policy.allow, None) if selector.allow_anywhere else allow_for(policy, group)
+    allow, which = selector.allow_for(group)
     key = (matched, vpc, role, role_origin, which)
     desired = states.get(key)
     if desired is None:
@@ -144,15 +153,6 @@ def desired_state(policy: Policy, group: Group, vpc: Vpc | None,
         states[key] = desired
         warnings.update(dict.fromkeys(desired.warnings))
     return desired
-
-
-def allow_for(policy: Policy, group: Group) -> tuple[tuple[Grant, ...], tuple[int, ...] | None]:
-    """The policy's ``allow`` entries for this group's place (account, region, GCP network),
-    and which they are (None: every entry, as when no entry names a place)."""
-    if all(g.place.anywhere for g in policy.allow):
-        return policy.allow, None
-    which = tuple(i for i, g in enumerate(policy.allow) if g.place.holds(group))
-    return tuple(policy.allow[i] for i in which), which
 
 
 def _gcp_unresolved(vpc: Vpc | None) -> str:
