@@ -131,19 +131,20 @@ class Differ:
         touching_rules: list[Rule] = []
         account, region, gid, name = group.account, group.region, group.group_id, group.group_name
         prefix = f"extra|{account}|{region}|{gid}|"  # see finding_key
-        head, at = prefix, ("", 0, 0)  # the key up to the source, for the ports it was made for
+        head, at_protocol, at_from, at_to = prefix, "", 0, 0  # the key up to the source, for these
         for rule, entry in zip(group.rules, entries, strict=True):
             protocol, from_port, to_port, source, rule_id, description, _, _ = rule
-            src = SELF if source == gid else source
             if entry is None:
-                entry = self._cached_classify(rule, src, group, env, reach, desired)
+                entry = self._cached_classify(rule, SELF if source == gid else source, group, env,
+                                              reach, desired)
             verdict, touches = entry
             if touches:
-                touching.append((protocol, from_port, to_port, src))
+                touching.append((protocol, from_port, to_port, SELF if source == gid else source))
                 touching_rules.append(rule)
             if verdict is not None:  # extra_finding's record, its fields in order, made inline
-                if at != (protocol, from_port, to_port):
-                    head, at = f"{prefix}{protocol}|{from_port}|{to_port}|", (protocol, from_port, to_port)
+                if from_port != at_from or to_port != at_to or protocol != at_protocol:
+                    head = f"{prefix}{protocol}|{from_port}|{to_port}|"
+                    at_protocol, at_from, at_to = protocol, from_port, to_port
                 findings.append(make_finding((
                     head + source, Kind.EXTRA, verdict[1], account, region, gid, name, protocol,
                     from_port, to_port, source, (rule_id,) if rule_id else (), verdict[0], description,

@@ -70,38 +70,60 @@ class FastPath:
         #: region) for a prefix list): a source that recurs across a fleet (the world, a VPC's
         #: range, a private block, a managed prefix list) is judged once per span
         self._verdicts: dict[int, tuple[Span | EverySpan, dict[object, Entry | None]]] = {}
-        self._remembered = 0  # verdicts in all: past CACHE_LIMIT they start over together
+        self._remembered = 0  # verdicts in all (see judge_all)
 
     def judge_all(self, group: Group, env: Envelope, reach: Mapping[str, intervals.IntervalSet],
                   unresolved: bool) -> list[Entry | None]:
         """Each of the group's rules' verdict, in order, or None when only the general path can
-        tell (an unknown VPC near it): the loop that a large fleet runs half a million times,
-        with the span of a permission's sources and its remembered verdicts at hand.  A verdict
-        is remembered per span and source (``_verdict_key``)."""
+        tell (an unknown VPC near it): the loop that a large fleet runs half a million times.
+        What a run of rules on the same protocol and ports shares (one permission's sources:
+        the span, its remembered verdicts) is looked up when the run starts; a verdict is
+        remembered per span and source, and for a prefix list its region too (what the list
+        holds depends on the region); they start over, all together, before a group when they
+        hold ``CACHE_LIMIT`` or more (read where the tests can lower it)."""
+        if self._remembered >= rect_module.CACHE_LIMIT:
+            self._verdicts.clear()
+            self._remembered = 0
         out: list[Entry | None] = []
+        append = out.append
         gid, region = group.group_id, group.region
         parsed_of = addresses.PARSED.get
-        span, protocol, from_port, to_port = _NO_SPAN, "", 0, 0
+        at: tuple[str, int, int] | None = None
+        span = _NO_SPAN
+        every: EverySpan | None = None  # protocol -1's spans, for a run of protocol -1
         verdicts: dict[object, Entry | None] = {}
+        remembered = 0
         for rule in group.rules:
-            source = rule.source
-            src = SELF if source == gid else source
-            if rule.protocol == ports.ALL:
-                out.append(None if unresolved else self._every_protocol_verdict(rule, src, group, env, reach))
+            protocol, from_port, to_port, source, _, _, _, _ = rule
+            if at is None or protocol != at[0] or from_port != at[1] or to_port != at[2]:
+                at = (protocol, from_port, to_port)
+                if protocol == ports.ALL:
+                    every = self._every_protocol_spans(env, reach)[1]
+                    verdicts = self._verdicts_on(every)
+                else:
+                    every, span = None, self.span(env, protocol, from_port, to_port, reach)
+                    verdicts = self._verdicts_on(span)
+            if every is not None and unresolved:
+                append(None)  # an unknown VPC near every protocol: the general path's
                 continue
-            if rule.protocol != protocol or rule.from_port != from_port or rule.to_port != to_port \
-                    or span is _NO_SPAN:
-                protocol, from_port, to_port = rule.protocol, rule.from_port, rule.to_port
-                span = self.span(env, protocol, from_port, to_port, reach)
-                verdicts = self._verdicts_on(span)
-            key = _verdict_key(src, region)
+            if source == gid:
+                source = SELF
+            key = (source, region) if source.startswith("pl-") else source
             entry = verdicts.get(key, _UNKNOWN)
             if entry is _UNKNOWN:
-                parsed = parsed_of(src)
-                entry = self._one_range(rule, span, *parsed, src) if parsed is not None \
-                    else self._on_span(rule, group, span)
-                verdicts = self._remember(span, verdicts, key, entry)
-            out.append(entry)
+                parsed = parsed_of(source)
+                if every is None:
+                    entry = self._one_range(rule, span, *parsed, source) if parsed is not None \
+                        else self._on_span(rule, group, span)
+                else:
+                    entry = _all_one_range(rule, every, *parsed, source, bool(reach)) \
+                        if parsed is not None else None
+                    if entry is None:
+                        entry = self._all_protocols(rule, group, every, bool(reach))
+                verdicts[key] = entry
+                remembered += 1
+            append(entry)
+        self._remembered += remembered
         return out
 
     def _verdicts_on(self, where: Span | EverySpan) -> dict[object, Entry | None]:
@@ -110,47 +132,23 @@ class FastPath:
             found = self._verdicts[id(where)] = (where, {})  # it holds ``where``: the id stays its
         return found[1]
 
-    def _remember(self, where: Span | EverySpan, verdicts: dict[object, Entry | None], key: object,
-                  entry: Entry | None) -> dict[object, Entry | None]:
-        """``verdicts[key] = entry``, after emptying every span's verdicts when they hold
-        ``CACHE_LIMIT`` in all (read where the tests can lower it); the verdicts of ``where``
-        as they now are."""
-        if self._remembered >= rect_module.CACHE_LIMIT:
-            self._verdicts.clear()
-            self._remembered = 0
-            verdicts = self._verdicts_on(where)
-        verdicts[key] = entry
-        self._remembered += 1
-        return verdicts
-
-    def _every_protocol_verdict(self, rule: Rule, src: str, group: Group, env: Envelope,
-                                reach: Mapping[str, intervals.IntervalSet]) -> Entry | None:
-        """Protocol -1: the verdict on every protocol's span, remembered as a span's are (the
-        envelope's spans on all protocols stand for one span)."""
-        where = self._every_protocol_spans(env, reach)[1]
-        verdicts = self._verdicts_on(where)
-        key = _verdict_key(src, group.region)
-        entry = verdicts.get(key, _UNKNOWN)
-        if entry is _UNKNOWN:
-            parsed = addresses.PARSED.get(src)
-            entry = _all_one_range(rule, where, *parsed, src, bool(reach)) if parsed is not None else None
-            if entry is None:
-                entry = self._all_protocols(rule, group, where, bool(reach))
-            self._remember(where, verdicts, key, entry)
-        return entry
-
     def _on_span(self, rule: Rule, group: Group, span: Span) -> Entry | None:
         """A source that parsing did not leave as one address range (``addresses.PARSED``)."""
         source = self._source_of(rule.source, group)
-        if source.token is not None:
-            outside = token_pieces(rule.protocol, span.axis, source.token, span.tokens.get(source.token))
-        elif len(source.addrs) == 1:
+        token = source.token
+        if token is not None:  # one piece at most (``token_pieces``), said as describe_pieces says it
+            covered = span.tokens.get(token)
+            rest = span.axis if covered is None else intervals.subtract(span.axis, covered)
+            if not rest:
+                return None, span.touches
+            said = span.ports_text if rest == span.axis else _axis_facts(rule.protocol, rest)[0]
+            return ((f"outside the envelope: {rule.protocol} {said}from {token}",
+                     rule_severity(rule, source)), span.touches)
+        if len(source.addrs) == 1:
             return self._one_range(rule, span, *source.addrs[0], None)
-        elif span.vpc:
+        if span.vpc:
             return None
-        else:
-            outside = pieces(rule.protocol, span.stretches, source.addrs)
-        return _verdict(rule, source, outside, None), span.touches
+        return _verdict(rule, source, pieces(rule.protocol, span.stretches, source.addrs), None), span.touches
 
     def _one_range(self, rule: Rule, span: Span, lo: int, hi: int, text: str | None) -> Entry | None:
         """A source of one address range (``text``: its CIDR, when known): inside one stretch
@@ -275,12 +273,6 @@ class FastPath:
         made = (cut(axis, addressed), tokens, UNKNOWN_VPC in tokens)
         remember(self._cuts, key, (rects, made))
         return made
-
-
-def _verdict_key(src: str, region: str) -> object:
-    """What a span's verdicts are kept by: the source, and for a prefix list its region too
-    (what it holds depends on the region)."""
-    return (src, region) if src.startswith("pl-") else src
 
 
 def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,

@@ -96,10 +96,9 @@ def span_severity(span: Span, lo: int, hi: int) -> Severity | None:
 def interval_severity(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
     """``rule_severity`` of one address range ``lo..hi`` on a protocol and port axis, from that
     axis's ``axis_severities``; None when the range straddles private space."""
-    private = addresses.private_space()
-    i = bisect_right(_private_starts(), hi) - 1  # the last private range starting at or below hi
-    if i >= 0 and private[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
-        return severities[0] if private[i][0] <= lo and hi <= private[i][1] else None
+    i = bisect_right(_PRIVATE_STARTS, hi) - 1  # the last private range starting at or below hi
+    if i >= 0 and _PRIVATE[i][1] >= lo:  # it meets that range (and no other can contain lo..hi)
+        return severities[0] if _PRIVATE[i][0] <= lo and hi <= _PRIVATE[i][1] else None
     _, public, admin = severities
     return Severity.CRITICAL if admin and _world_scale_interval(lo, hi) else public
 
@@ -111,9 +110,9 @@ def _world_scale_interval(lo: int, hi: int) -> bool:
     return v4 >= 1 << 24 or v6 >= 1 << 96
 
 
-@lru_cache(maxsize=1)
-def _private_starts() -> tuple[int, ...]:
-    return tuple(lo for lo, _ in addresses.private_space())
+#: private space and where its ranges start, for ``interval_severity``'s binary search
+_PRIVATE = addresses.private_space()
+_PRIVATE_STARTS = tuple(lo for lo, _ in _PRIVATE)
 
 
 def _world_scale(public: intervals.IntervalSet) -> bool:
