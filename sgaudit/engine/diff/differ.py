@@ -155,7 +155,7 @@ class Differ:
             missing_key = (id(env), group.region, frozenset(touching))
             missing = self._missing_cache.get(missing_key)
             if missing is None:
-                missing = self._missing(group, desired)
+                missing = self._missing(group, desired, touching_rules)
                 remember(self._missing_cache, missing_key, missing)
         findings.extend(self._missing_finding(group, grant, gaps) for grant, gaps in missing)
         return tuple(findings)
@@ -280,8 +280,10 @@ class Differ:
             self._candidate_cache[key] = found
         return found
 
-    def _missing(self, group: Group, desired: DesiredState) -> MissingGaps:
-        by_protocol = self.rule_rects(group.rules, group)
+    def _missing(self, group: Group, desired: DesiredState, rules: Sequence[Rule]) -> MissingGaps:
+        """The required grants that ``rules`` leave uncovered: the rules that may touch one
+        (``may_touch``), as the cache of this answer is keyed; no other rule can cover any."""
+        by_protocol = self.rule_rects(rules, group)
         out = []
         for grant in desired.required:
             gaps = self.gaps(grant, by_protocol, group)

@@ -34,8 +34,9 @@ Envelope = Mapping[str, list[Rect]]
 #: the stretches, token rects and unknown-VPC flag of one axis and set of rects
 _Cut = tuple[Stretches, dict[str, intervals.IntervalSet], bool]
 #: an envelope's rects on one protocol, what identifies them, and the ports its required rules
-#: occupy there (see ``FastPath._side``)
-Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None]
+#: occupy there, and each rect's ports with its id (see ``FastPath._side``)
+Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None,
+             tuple[tuple[int, int, int], ...]]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
@@ -113,10 +114,10 @@ class FastPath:
             if entry is _UNKNOWN:
                 parsed = parsed_of(source)
                 if every is None:
-                    entry = self._one_range(rule, span, *parsed, source) if parsed is not None \
-                        else self._on_span(rule, group, span)
+                    entry = self._one_range(rule, span, parsed[0], parsed[1], source) \
+                        if parsed is not None else self._on_span(rule, group, span)
                 else:
-                    entry = _all_one_range(rule, every, *parsed, source, bool(reach)) \
+                    entry = _all_one_range(rule, every, parsed[0], parsed[1], source, bool(reach)) \
                         if parsed is not None else None
                     if entry is None:
                         entry = self._all_protocols(rule, group, every, bool(reach))
@@ -215,15 +216,11 @@ class FastPath:
         found = self._spans.get(key)
         if found is not None and found[0] is side:
             return found[1]
-        if protocol == OTHER:
-            axis, touches = FULL, False
-        else:
-            axis = (ports.axis_interval(protocol, from_port, to_port),)
-            occupied = side[2]  # ``may_touch``, from the side's reach
-            touches = occupied is not None and bool(intervals.intersect(occupied, axis))
-        (lo, hi), = axis
-        # an envelope's rects have one port interval each (``Differ._envelope``)
-        made = self._cut(tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1]), axis)
+        lo, hi = FULL[0] if protocol == OTHER else ports.axis_interval(protocol, from_port, to_port)
+        axis = ((lo, hi),)
+        # ``may_touch``, from the side's reach (none for OTHER)
+        touches = side[2] is not None and any(a <= hi and lo <= b for a, b in side[2])
+        made = self._cut(side, axis)
         shared_key = (protocol, from_port, to_port, touches, id(made))
         shared = self._shared.get(shared_key)
         if shared is not None and shared[0] is made:
@@ -250,20 +247,24 @@ class FastPath:
         ident = (protocol, occupied, *map(id, rects))
         side = self._shared_sides.get(ident)
         if side is None:  # it holds its rects, so that their ids in ``ident`` stay theirs
-            side = (tuple(rects), ident, occupied)
+            bounds = tuple((r.axis[0][0], r.axis[0][1], id(r)) for r in rects)
+            side = (tuple(rects), ident, occupied, bounds)
             remember(self._shared_sides, ident, side)
         remember(self._sides, key, (env, side))
         return side
 
-    def _cut(self, rects: tuple[Rect, ...], axis: intervals.IntervalSet) -> _Cut:
-        """The stretches of ``rects`` on ``axis``, the ports each token's rects cover, and
-        whether a rect comes from an unknown VPC; made once per axis and set of rects (the
-        differ makes one Rect per distinct grant, so they are told apart by identity, and the
-        entry holds them, so that no other object can take their ids)."""
-        key = (axis, *map(id, rects))
+    def _cut(self, side: Side, axis: intervals.IntervalSet) -> _Cut:
+        """The stretches on ``axis`` of the side's rects that meet it, the ports each token's
+        rects cover, and whether a rect comes from an unknown VPC; made once per axis and set
+        of rects (the differ makes one Rect per distinct grant, so they are told apart by
+        identity, and the entry holds them, so that no other object can take their ids)."""
+        (lo, hi), = axis
+        # an envelope's rects have one port interval each (``Differ._envelope``)
+        key = (axis, *(ident for a, b, ident in side[3] if a <= hi and lo <= b))
         found = self._cuts.get(key)
         if found is not None:
             return found[1]
+        rects = tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1])
         covered: dict[str, list[intervals.Interval]] = {}
         for r in rects:
             if r.source.token is not None:
