@@ -77,7 +77,9 @@ def state_for(k: int, option: int) -> DesiredState:
     """Coiled's three option sets of the benchmark's shape, in VPC number k."""
     block = vpc_block(k)
     allow = (Grant("tcp", 443, 443, "198.51.100.0/24", "allow"),
-             Grant("tcp", 5432, 5432, "10.0.0.0/8", "allow"), Grant("tcp", 9090, 9100, "10.0.0.0/8", "allow"))
+             Grant("tcp", 5432, 5432, "10.0.0.0/8", "allow"), Grant("tcp", 9090, 9100, "10.0.0.0/8", "allow"),
+             # tokens allowed on some ports: a rule from them is outside on the others
+             Grant("tcp", 9000, 9100, "sg-0other", "allow"), Grant("udp", 53, 53, "pl-unread", "allow"))
     if option == 0:  # public ingress disabled: everything from the VPC
         return DesiredState((Grant("tcp", 22, 22, block, "ssh"), Grant("tcp", 8786, 8787, block, "dask")),
                             (SELF_GRANT, *allow))
@@ -190,3 +192,22 @@ def test_overlapping_sources_around_a_vpc_are_said_as_the_general_path_says_them
         ("10.0.80.0/20", "outside the envelope: tcp 20-21, 23-25 from 10.0.80.0/20", "medium"),
         ("0.0.0.0/0", "only partly allowed; not covered: tcp 8786-8787 from 0.0.0.0/0 except "
          "10.0.81.0/24; required because dask", "medium")]
+
+
+def test_tokens_allowed_on_some_ports_are_outside_on_the_others_as_the_general_path_says() -> None:
+    """A group or prefix list that the envelope allows on a few ports: a rule from it over a
+    wider range, or over every protocol, is outside on the ports its own grant leaves."""
+    state = state_for(5, 2)
+    rules = (Rule("tcp", 0, 65535, "sg-0other"), Rule("-1", -1, -1, "sg-0other"),
+             Rule("udp", 50, 60, "pl-unread"), Rule("tcp", 9050, 9060, "sg-0other"))
+    fast, general = Differ(), Differ()
+    general.fast_paths = False
+    group = Group("sg-0a", "a", "vpc-5", "eu-west-1", ACCOUNT, rules=rules)
+    found = fast.diff(group, state)
+    assert found == general.diff(group, state)
+    assert [(f.protocol, f.source, f.reason, f.severity) for f in found] == [
+        ("tcp", "sg-0other", "outside the envelope: tcp 0-8999, 9101-65535 from sg-0other", "medium"),
+        ("-1", "sg-0other", "outside the envelope: tcp 0-8999, 9101-65535 from sg-0other; udp, icmp, "
+         "icmpv6, all other protocols from sg-0other", "medium"),
+        ("udp", "pl-unread", "outside the envelope: udp 50-52, 54-60 from pl-unread", "medium"),
+        ("tcp", "0.0.0.0/0", "no rule allows it; required because dask", "medium")]

@@ -22,7 +22,7 @@ from sgaudit.engine.diff import rects as rect_module
 from sgaudit.engine.diff.reasons import describe_pieces, joined, protocol_name, protocol_words
 from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Rect, Source, Span, Stretches, remember
 from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity, span_severity
-from sgaudit.engine.diff.stretches import cut, pieces, token_pieces
+from sgaudit.engine.diff.stretches import cut, pieces
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import Group, Rule, Severity
 from sgaudit.net import addresses, intervals, ports
@@ -137,7 +137,7 @@ class FastPath:
         """A source that parsing did not leave as one address range (``addresses.PARSED``)."""
         source = self._source_of(rule.source, group)
         token = source.token
-        if token is not None:  # one piece at most (``token_pieces``), said as describe_pieces says it
+        if token is not None:  # the ports its own rects leave, said as describe_pieces says them
             covered = span.tokens.get(token)
             rest = span.axis if covered is None else intervals.subtract(span.axis, covered)
             if not rest:
@@ -196,15 +196,13 @@ class FastPath:
         """Protocol -1: the pieces of each named protocol on all its ports, then of every other
         protocol, as ``Differ._outside_of_envelope`` lists them."""
         source = self._source_of(rule.source, group)
+        if source.token is not None:
+            return _all_token(rule, spans, source), touches
         outside: list[Outside] = []
-        token = source.token
         for protocol, span in spans:
-            if token is not None:
-                outside += token_pieces(protocol, FULL, token, span.tokens.get(token))
-            elif span.vpc:
+            if span.vpc:
                 return None
-            else:
-                outside += pieces(protocol, span.stretches, source.addrs)
+            outside += pieces(protocol, span.stretches, source.addrs)
         return _verdict(rule, source, outside, _ALL_SEVERITIES), touches
 
     def span(self, env: Envelope, protocol: str, from_port: int, to_port: int,
@@ -299,6 +297,26 @@ def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,
     reason = "outside the envelope: " + joined(partial, len(partial), wholly, text)
     severity = interval_severity(_ALL_SEVERITIES, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
     return (reason, severity), touches
+
+
+def _all_token(rule: Rule, spans: EverySpan, source: Source) -> tuple[str, Severity] | None:
+    """Protocol -1 from a token (``sg-…``, an unread ``pl-…``, the group itself): on each
+    protocol, the ports that the token's own rects leave (a token covers only itself), said as
+    ``describe_pieces`` says them, without the pieces."""
+    token = cast(str, source.token)
+    partial: list[str] = []
+    wholly: list[str] = []
+    for protocol, span in spans:
+        covered = span.tokens.get(token)
+        rest = FULL if covered is None else intervals.subtract(FULL, covered)
+        if rest == FULL:
+            wholly.append(protocol_name(protocol))
+        elif rest:
+            partial.append(f"{protocol_words(protocol, rest)} from {token}")
+    if not partial and not wholly:
+        return None
+    reason = "outside the envelope: " + joined(partial, len(partial), wholly, token)
+    return reason, rule_severity(rule, source)
 
 
 #: what protocol -1 from addresses rates, by ``axis_severities``

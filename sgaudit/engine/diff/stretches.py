@@ -90,11 +90,3 @@ def pieces(protocol: str, stretches: Stretches, addrs: intervals.IntervalSet) ->
     for lo, hi, rest in runs:
         by_axis.setdefault(rest, []).append((lo, hi))
     return [Outside(protocol, rest, intervals.normalize(ivs)) for rest, ivs in by_axis.items()]
-
-
-def token_pieces(protocol: str, axis: intervals.IntervalSet, token: str,
-                 covered: intervals.IntervalSet | None) -> list[Outside]:
-    """``uncovered`` of a token source (``sg-…``, an unread ``pl-…``, the group itself), given
-    the ports that rects of that same token cover (None: none of them)."""
-    rest = axis if covered is None else intervals.subtract(axis, covered)
-    return [Outside(protocol, rest, token=token)] if rest else []
