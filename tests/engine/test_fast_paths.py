@@ -228,22 +228,19 @@ def any_cidr(draw: st.DrawFn) -> str:
 @settings(max_examples=600, deadline=None)
 @given(cidr=any_cidr(), protocol=st.sampled_from(("tcp", "tcp", "udp", "icmp", "icmpv6", "47")),
        data=st.data())
-def test_span_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataObject) -> None:
+def test_interval_severity_is_rule_severity(cidr: str, protocol: str, data: st.DataObject) -> None:
     """The severity spelled from integers is the general one; it declines only for a source that
     straddles private space."""
     from sgaudit.engine import diff
-    from sgaudit.engine.diff import rects, severity
-    from sgaudit.engine.diff.rects import Stretches
+    from sgaudit.engine.diff import severity
     from sgaudit.net import intervals, ports
 
     from_port, to_port = data.draw(ports_of(protocol))
     axis = (ports.axis_interval(protocol, from_port, to_port),)
-    span = rects.Span(axis, "", Stretches((0,), ((),)), {}, False, False,
-                      severity.axis_severities(protocol, axis))
     lo, hi = addresses.cidr_interval(cidr)
     general = diff.rule_severity(Rule(protocol, from_port, to_port, cidr),
                                  diff.Source(addrs=((lo, hi),)))
-    fast = severity.span_severity(span, lo, hi)
+    fast = severity.interval_severity(severity.axis_severities(protocol, axis), lo, hi)
     public = intervals.subtract(((lo, hi),), addresses.private_space())
     straddles = public not in ((), ((lo, hi),))
     assert fast == (None if straddles else general)

@@ -14,14 +14,16 @@ across a fleet (the world, a VPC's range, a private block) is judged once per sp
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import cast
 
 from sgaudit.engine.diff import rects as rect_module
 from sgaudit.engine.diff.reasons import describe_pieces, joined, protocol_name, protocol_words
 from sgaudit.engine.diff.rects import FULL, OTHER, Outside, Rect, Source, Span, Stretches, remember
-from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity, span_severity
+from sgaudit.engine.diff.severity import axis_severities, interval_severity, rule_severity
 from sgaudit.engine.diff.stretches import cut, pieces
 from sgaudit.engine.resolve import SELF, UNKNOWN_VPC
 from sgaudit.model import Group, Rule, Severity
@@ -41,8 +43,8 @@ Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None,
 EverySpan = tuple[tuple[str, Span], ...]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
 _UNKNOWN = cast(Entry, object())
-#: the span before a group's first rule (no rule's: ``judge_all`` looks its first one up)
-_NO_SPAN = Span(FULL, "", Stretches((0,), ((),)), {}, False, False, (Severity.LOW, Severity.LOW, False))
+#: a rule's protocol and ports: a run of rules with the same is one permission's sources
+_PORTS_OF = itemgetter(0, 1, 2)
 
 
 class FastPath:
@@ -76,56 +78,76 @@ class FastPath:
     def judge_all(self, group: Group, env: Envelope, reach: Mapping[str, intervals.IntervalSet],
                   unresolved: bool) -> list[Entry | None]:
         """Each of the group's rules' verdict, in order, or None when only the general path can
-        tell (an unknown VPC near it): the loop that a large fleet runs half a million times.
-        What a run of rules on the same protocol and ports shares (one permission's sources:
-        the span, its remembered verdicts) is looked up when the run starts; a verdict is
-        remembered per span and source, and for a prefix list its region too (what the list
-        holds depends on the region); they start over, all together, before a group when they
-        hold ``CACHE_LIMIT`` or more (read where the tests can lower it)."""
+        tell (an unknown VPC near it): the loop that a large fleet runs half a million times,
+        one run of rules on the same protocol and ports (one permission's sources) at a time.
+        A verdict is remembered per span and source, and for a prefix list its region too (what
+        the list holds depends on the region); they start over, all together, before a group
+        when they hold ``CACHE_LIMIT`` or more (read where the tests can lower it)."""
         if self._remembered >= rect_module.CACHE_LIMIT:
             self._verdicts.clear()
             self._remembered = 0
         out: list[Entry | None] = []
-        append = out.append
-        gid, region = group.group_id, group.region
-        parsed_of = addresses.PARSED.get
-        at: tuple[str, int, int] | None = None
-        span = _NO_SPAN
-        every: EverySpan | None = None  # protocol -1's spans, for a run of protocol -1
-        verdicts: dict[object, Entry | None] = {}
+        for (protocol, from_port, to_port), run in groupby(group.rules, _PORTS_OF):
+            if protocol != ports.ALL:
+                span = self.span(env, protocol, from_port, to_port, reach)
+                self._remembered += self._judge_on_span(run, group, span, out)
+            elif unresolved:  # an unknown VPC near every protocol: the general path's
+                out.extend(None for _ in run)
+            else:
+                self._remembered += self._judge_every_protocol(run, group, env, reach, out)
+        return out
+
+    def _judge_on_span(self, run: Iterable[Rule], group: Group, span: Span,
+                       out: list[Entry | None]) -> int:
+        """The verdicts of a run of rules on one span, appended to ``out``; how many were
+        remembered.  A range inside one stretch (the usual case) is judged here."""
+        gid, region, verdicts = group.group_id, group.region, self._verdicts_on(span)
+        parsed_of, append = addresses.PARSED.get, out.append
+        starts, rests, vpc = span.stretches.starts, span.stretches.rests, span.vpc
+        last, covered = len(starts) - 1, (None, span.touches)
         remembered = 0
-        for rule in group.rules:
-            protocol, from_port, to_port, source, _, _, _, _ = rule
-            if at is None or protocol != at[0] or from_port != at[1] or to_port != at[2]:
-                at = (protocol, from_port, to_port)
-                if protocol == ports.ALL:
-                    every = self._every_protocol_spans(env, reach)[1]
-                    verdicts = self._verdicts_on(every)
-                else:
-                    every, span = None, self.span(env, protocol, from_port, to_port, reach)
-                    verdicts = self._verdicts_on(span)
-            if every is not None and unresolved:
-                append(None)  # an unknown VPC near every protocol: the general path's
-                continue
-            if source == gid:
-                source = SELF
+        for rule in run:
+            source = SELF if rule[3] == gid else rule[3]
             key = (source, region) if source.startswith("pl-") else source
             entry = verdicts.get(key, _UNKNOWN)
             if entry is _UNKNOWN:
                 parsed = parsed_of(source)
-                if every is None:
-                    entry = self._one_range(rule, span, parsed[0], parsed[1], source) \
-                        if parsed is not None else self._on_span(rule, group, span)
+                if parsed is None:
+                    entry = self._on_span(rule, group, span)
                 else:
-                    entry = _all_one_range(rule, every, parsed[0], parsed[1], source, bool(reach)) \
-                        if parsed is not None else None
-                    if entry is None:
-                        entry = self._all_protocols(rule, group, every, bool(reach))
+                    lo, hi = parsed
+                    i = bisect_right(starts, lo) - 1
+                    if (i < last and starts[i + 1] <= hi) or (vpc and rests[i]):
+                        entry = self._one_range(rule, span, lo, hi, source)
+                    else:
+                        entry = _inside(rule, span, rests[i], lo, hi, source) if rests[i] else covered
                 verdicts[key] = entry
                 remembered += 1
             append(entry)
-        self._remembered += remembered
-        return out
+        return remembered
+
+    def _judge_every_protocol(self, run: Iterable[Rule], group: Group, env: Envelope,
+                              reach: Mapping[str, intervals.IntervalSet], out: list[Entry | None]) -> int:
+        """The verdicts of a run of protocol -1 rules, appended to ``out``; how many were
+        remembered (the envelope's spans on every protocol stand for one span)."""
+        every = self._every_protocol_spans(env, reach)[1]
+        gid, region, verdicts = group.group_id, group.region, self._verdicts_on(every)
+        parsed_of, append, touches = addresses.PARSED.get, out.append, bool(reach)
+        remembered = 0
+        for rule in run:
+            source = SELF if rule[3] == gid else rule[3]
+            key = (source, region) if source.startswith("pl-") else source
+            entry = verdicts.get(key, _UNKNOWN)
+            if entry is _UNKNOWN:
+                parsed = parsed_of(source)
+                entry = _all_one_range(rule, every, parsed[0], parsed[1], source, touches) \
+                    if parsed is not None else None
+                if entry is None:
+                    entry = self._all_protocols(rule, group, every, touches)
+                verdicts[key] = entry
+                remembered += 1
+            append(entry)
+        return remembered
 
     def _verdicts_on(self, where: Span | EverySpan) -> dict[object, Entry | None]:
         found = self._verdicts.get(id(where))
@@ -162,12 +184,8 @@ class FastPath:
             rest = span.stretches.rests[i]
             if not rest:
                 return None, span.touches
-            if not span.vpc:  # one piece, the whole range on the ports left: as describe_pieces says it
-                said = span.ports_text if rest == span.axis else _axis_facts(rule.protocol, rest)[0]
-                origin = text or addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
-                severity = span_severity(span, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
-                return ((f"outside the envelope: {rule.protocol} {said}from {origin}", severity),
-                        span.touches)
+            if not span.vpc:
+                return _inside(rule, span, rest, lo, hi, text)
         if span.vpc:
             return None
         outside = pieces(rule.protocol, span.stretches, ((lo, hi),))
@@ -272,6 +290,16 @@ class FastPath:
         made = (cut(axis, addressed), tokens, UNKNOWN_VPC in tokens)
         remember(self._cuts, key, (rects, made))
         return made
+
+
+def _inside(rule: Rule, span: Span, rest: intervals.IntervalSet, lo: int, hi: int,
+            text: str | None) -> Entry:
+    """A range inside one stretch that leaves ports ``rest`` (no unknown VPC near): one piece,
+    the whole range on those ports, said from integers as describe_pieces says it."""
+    said = span.ports_text if rest == span.axis else _axis_facts(rule.protocol, rest)[0]
+    origin = text or addresses.interval_text(lo, hi) or addresses.describe(((lo, hi),))
+    severity = interval_severity(span.severities, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
+    return (f"outside the envelope: {rule.protocol} {said}from {origin}", severity), span.touches
 
 
 def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,

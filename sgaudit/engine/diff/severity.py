@@ -6,7 +6,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sgaudit.engine.diff.rects import ADMIN_PORTS, FULL, OTHER, Outside, Source, Span
+from sgaudit.engine.diff.rects import ADMIN_PORTS, FULL, OTHER, Outside, Source
 from sgaudit.model import (
     PUBLIC_SOURCE_KINDS,
     Rule,
@@ -84,13 +84,6 @@ def axis_severities(protocol: str, axis: intervals.IntervalSet) -> tuple[Severit
         return private, Severity.CRITICAL, False
     admin = protocol == "tcp" and bool(intervals.intersect(axis, ADMIN_PORTS))
     return private, Severity.HIGH, admin
-
-
-def span_severity(span: Span, lo: int, hi: int) -> Severity | None:
-    """``rule_severity`` of one CIDR ``lo..hi`` on the span's protocol and ports, from integers:
-    a source wholly inside one private range or wholly outside all of them (the usual case);
-    None when it straddles private space (the caller takes ``rule_severity``)."""
-    return interval_severity(span.severities, lo, hi)
 
 
 def interval_severity(severities: tuple[Severity, Severity, bool], lo: int, hi: int) -> Severity | None:
