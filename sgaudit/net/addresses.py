@@ -101,6 +101,31 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     return canonical, canonical == raw
 
 
+def read_cidr(text: str) -> str:
+    """``canonical_cidr(text)`` for a reader of many distinct sources (a snapshot's rules).
+
+    A canonical dotted-quad CIDR - ASCII octets and prefix length without leading zeros, an
+    explicit ``/N``, no host bits - is its own canonical form: it is checked here, entered in
+    ``PARSED`` as ``parse_cidr`` enters it, and kept as it is, without going through
+    ``parse_cidr``'s cache, which tens of thousands of distinct texts would each miss and evict
+    from.  Any other text (IPv6, a bare address, host bits set, spaces, odd digits) takes
+    ``parse_cidr``, which stays the reference (tests/net/test_cidr_text.py compares both)."""
+    address, _, length = text.partition("/")
+    prefix = _V4_PREFIXES.get(length)  # None without a "/" too: a bare address gains "/32"
+    octets = address.split(".")
+    if prefix is not None and len(octets) == 4:
+        get = _OCTETS.get
+        a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
+        if a is not None and b is not None and c is not None and d is not None:
+            value = a << 24 | b << 16 | c << 8 | d
+            size = 1 << (32 - prefix)
+            if not value & (size - 1):
+                if len(PARSED) < PARSED_LIMIT:
+                    PARSED[text] = (value, value + size - 1)
+                return text
+    return parse_cidr(text)[0]
+
+
 def _v6_block(value: int, prefix: int) -> Interval:
     """The first and last IPv6 address of the /prefix block holding ``value``."""
     size = 1 << (128 - prefix)

@@ -167,11 +167,11 @@ def _perm_path(path: str, index: int | None) -> str:
 
 def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: list[Any],
                       is_cidr: bool, source_key: str, where: tuple[str, int | None, str]) -> None:
-    """One Rule per entry of a source list; CIDRs canonical (and shared from parse_cidr's
-    cache), other sources interned.  ``where``: the permission's path, index and list key,
-    spelled out on error only."""
+    """One Rule per entry of a source list; CIDRs canonical (``addresses.read_cidr``), other
+    sources interned.  ``where``: the permission's path, index and list key, spelled out on
+    error only."""
     protocol, from_port, to_port = known
-    parse, canonical = addresses.parse_cidr, addresses.PARSED  # PARSED: canonical texts only
+    read, canonical = addresses.read_cidr, addresses.PARSED  # PARSED: canonical texts only
     i, source = 0, None
     try:
         for i, entry in enumerate(entries):
@@ -179,7 +179,7 @@ def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: l
             if type(source) is not str:
                 raise _bad_source(_perm_path(*where[:2]), where[2], i, source_key, source)
             if source not in canonical:
-                source = parse(source)[0] if is_cidr else _intern(source)
+                source = read(source) if is_cidr else _intern(source)
             rules.append(make_rule((protocol, from_port, to_port, source,
                                     entry.get("SecurityGroupRuleId"), entry.get("Description"), None, None)))
     except addresses.CidrError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sgaudit.errors import SnapshotError
@@ -36,6 +38,9 @@ from sgaudit.sources.snapshot_files import (
 
 __all__ = ["AWS_ONLY_VERSION", "FORMAT", "ORGANIZATION", "SnapshotInput", "SnapshotSource",
            "check_label", "parse_input", "project_data"]
+
+#: a Rule's source (``Rule.source``) read in C
+_SOURCE = attrgetter("source")
 
 #: the account of an organization-wide error (as ``sources.aws`` names it)
 ORGANIZATION = "organization"
@@ -230,6 +235,8 @@ class _Reader:
         hold 0.0.0.0/0): the scan is incomplete, as when the live scan cannot read it."""
         reported = {e.operation for e in self.errors}
         for group in self.groups.values():
+            if not any(map(str.startswith, map(_SOURCE, group.rules), repeat("pl-"))):
+                continue  # the usual group, told in C without a Python step per rule
             for rule in group.rules:
                 if not rule.source.startswith("pl-"):
                     continue
