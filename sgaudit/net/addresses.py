@@ -104,26 +104,44 @@ def parse_cidr(text: str) -> tuple[str, bool]:
 def read_cidr(text: str) -> str:
     """``canonical_cidr(text)`` for a reader of many distinct sources (a snapshot's rules).
 
-    A canonical dotted-quad CIDR - ASCII octets and prefix length without leading zeros, an
-    explicit ``/N``, no host bits - is its own canonical form: it is checked here, entered in
-    ``PARSED`` as ``parse_cidr`` enters it, and kept as it is, without going through
-    ``parse_cidr``'s cache, which tens of thousands of distinct texts would each miss and evict
-    from.  Any other text (IPv6, a bare address, host bits set, spaces, odd digits) takes
-    ``parse_cidr``, which stays the reference (tests/net/test_cidr_text.py compares both)."""
+    Text that is its own canonical form - a dotted quad with ASCII octets and prefix length
+    without leading zeros, or IPv6 as ``ipv6.canonical_block`` accepts it, with an explicit
+    ``/N`` and no host bits - is recognised here, entered in ``PARSED`` as ``parse_cidr`` enters
+    it, and kept as it is, without ``parse_cidr``'s cache (which tens of thousands of distinct
+    texts would each miss and evict from) and without printing it again.  Any other text (a bare
+    address, host bits set, upper case, spaces, odd digits) takes ``parse_cidr``, which stays
+    the reference (tests/net/test_cidr_text.py compares both)."""
+    block = _canonical_v4(text) if "." in text else _canonical_v6(text)
+    if block is None:
+        return parse_cidr(text)[0]
+    if len(PARSED) < PARSED_LIMIT:
+        PARSED[text] = block
+    return text
+
+
+def _canonical_v4(text: str) -> Interval | None:
+    """The interval of a canonical dotted-quad CIDR, else None."""
     address, _, length = text.partition("/")
     prefix = _V4_PREFIXES.get(length)  # None without a "/" too: a bare address gains "/32"
     octets = address.split(".")
-    if prefix is not None and len(octets) == 4:
-        get = _OCTETS.get
-        a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
-        if a is not None and b is not None and c is not None and d is not None:
-            value = a << 24 | b << 16 | c << 8 | d
-            size = 1 << (32 - prefix)
-            if not value & (size - 1):
-                if len(PARSED) < PARSED_LIMIT:
-                    PARSED[text] = (value, value + size - 1)
-                return text
-    return parse_cidr(text)[0]
+    if prefix is None or len(octets) != 4:
+        return None
+    get = _OCTETS.get
+    a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
+    if a is None or b is None or c is None or d is None:
+        return None
+    value = a << 24 | b << 16 | c << 8 | d
+    size = 1 << (32 - prefix)
+    return None if value & (size - 1) else (value, value + size - 1)
+
+
+def _canonical_v6(text: str) -> Interval | None:
+    """The interval (on the shared line) of a canonical IPv6 CIDR, else None."""
+    block = ipv6.canonical_block(text)
+    if block is None:
+        return None
+    value, prefix = block
+    return value + V6_OFFSET, value + V6_OFFSET + (1 << (128 - prefix)) - 1
 
 
 def _v6_block(value: int, prefix: int) -> Interval:

@@ -64,6 +64,10 @@ def assert_like_ipaddress(text: str) -> None:
     if fast is not None:  # what the fast path reads, ipaddress reads to the same value
         net = ipaddress.ip_network(text, strict=False)
         assert (int(ipaddress.IPv6Address(text.partition("/")[0])), net.prefixlen) == fast
+    block = ipv6.canonical_block(text)
+    if block is not None:  # only a network as ipaddress prints it, read to its value
+        net = ipaddress.ip_network(text)  # strict: no host bits
+        assert (str(net), (int(net.network_address), net.prefixlen)) == (text, block)
 
 
 #: addresses with long and short zero runs, the values where spellings differ most
@@ -190,6 +194,40 @@ v4_hostile = st.text(alphabet="0123456789./ \n\u0661x+-_", max_size=22)
 @example("::FFFF:1.2.3.4/128")
 @example("1.2.3.0./24")
 @example(".1.2.3.0/24")
+@example(":1:2:3:4:5:6:7/128")
+@example("1:2:3:4:5:6:7:/128")
+@example("1::2::3/128")
+@example("1:::2/64")
+@example("::1:/128")
+@example(":/128")
+@example("/128")
+@example("1:0:0:2::/64")
+@example("1::2:0:0:0/128")
+@example("1:0:0:0::2/128")
+@example("1::0:2/128")
+@example("0:0:1::/64")
+@example("::0:1/128")
+@example("1:2:3:4:5:6::/112")
+@example("1:2:3:4:5:6:7::/128")
+@example("1:0:0:2:3:4:5:6/128")
+@example("1:2:3:4:5:6:0:0/128")
+@example("0:0:0:0:0:0:0:0/0")
+@example("1:2:3:4::5:6:7:8/128")
+@example("1:2:3:4:5:6:7:8:9/128")
+@example("2001:DB8::/32")
+@example("2001:0db8::/32")
+@example("2001:db8:00::/48")
+@example("12345::/16")
+@example("::ffff:0:0/96")
+@example("::ffff:0:0/128")
+@example("::/0")
+@example("::/128")
+@example("1::/0")
+@example("fe80::1%eth0/128")
+@example("2001:db8::/64\x00")
+@example("2001:db8::\x00/64")
+@example("2001:db8::/\u0666\u0664")
+@example("2001:db8::/064")
 def test_hostile_text_is_refused_or_read_as_ipaddress_does(text: str) -> None:
     assert_like_ipaddress(text)
 
@@ -229,6 +267,14 @@ def test_seeded_random_blocks_format_and_parse_back() -> None:
         assert addresses.interval_text(lo, hi) == str(net)
         assert addresses.to_cidrs(((lo, hi),)) == (str(net),)
         assert ipv6.parse(str(net)) == (value, prefix)
+        assert ipv6.canonical_block(str(net)) == (None if value >> 32 == 0xFFFF else (value, prefix))
+        addresses.PARSED.pop(str(net), None)
+        assert addresses.read_cidr(str(net)) == str(net)
+        assert addresses.PARSED[str(net)] == (lo, hi)
+        uncompressed = ":".join(f"{value >> (112 - 16 * i) & 0xFFFF:x}" for i in range(8))
+        for other in {net.exploded, f"{uncompressed}/{prefix}", str(net).upper()} - {str(net)}:
+            assert ipv6.canonical_block(other) is None, other
+            assert addresses.read_cidr(other) == str(net), other
 
 
 def test_seeded_random_ipv4_blocks_read_as_parse_cidr_reads_them() -> None:
