@@ -120,17 +120,11 @@ def read_cidr(text: str) -> str:
 
 
 def _canonical_v4(text: str) -> Interval | None:
-    """The interval of a canonical dotted-quad CIDR, else None."""
-    address, _, length = text.partition("/")
-    prefix = _V4_PREFIXES.get(length)  # None without a "/" too: a bare address gains "/32"
-    octets = address.split(".")
-    if prefix is None or len(octets) != 4:
+    """The interval of a canonical dotted-quad CIDR (``/N`` written, no host bits), else None."""
+    fast = _fast_v4(text)
+    if fast is None or "/" not in text:  # a bare address gains "/32"
         return None
-    get = _OCTETS.get
-    a, b, c, d = get(octets[0]), get(octets[1]), get(octets[2]), get(octets[3])
-    if a is None or b is None or c is None or d is None:
-        return None
-    value = a << 24 | b << 16 | c << 8 | d
+    value, prefix = fast
     size = 1 << (32 - prefix)
     return None if value & (size - 1) else (value, value + size - 1)
 
