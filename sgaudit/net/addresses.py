@@ -101,6 +101,43 @@ def parse_cidr(text: str) -> tuple[str, bool]:
     return canonical, canonical == raw
 
 
+def read_cidr(text: str) -> str:
+    """``canonical_cidr(text)`` for a reader of many distinct sources (a snapshot's rules).
+
+    Text that is its own canonical form - a dotted quad with ASCII octets and prefix length
+    without leading zeros, or IPv6 as ``ipv6.canonical_block`` accepts it, with an explicit
+    ``/N`` and no host bits - is recognised here, entered in ``PARSED`` as ``parse_cidr`` enters
+    it, and kept as it is, without ``parse_cidr``'s cache (which tens of thousands of distinct
+    texts would each miss and evict from) and without printing it again.  Any other text (a bare
+    address, host bits set, upper case, spaces, odd digits) takes ``parse_cidr``, which stays
+    the reference (tests/net/test_cidr_text.py compares both)."""
+    block = _canonical_v4(text) if "." in text else _canonical_v6(text)
+    if block is None:
+        return parse_cidr(text)[0]
+    if len(PARSED) < PARSED_LIMIT:
+        PARSED[text] = block
+    return text
+
+
+def _canonical_v4(text: str) -> Interval | None:
+    """The interval of a canonical dotted-quad CIDR (``/N`` written, no host bits), else None."""
+    fast = _fast_v4(text)
+    if fast is None or "/" not in text:  # a bare address gains "/32"
+        return None
+    value, prefix = fast
+    size = 1 << (32 - prefix)
+    return None if value & (size - 1) else (value, value + size - 1)
+
+
+def _canonical_v6(text: str) -> Interval | None:
+    """The interval (on the shared line) of a canonical IPv6 CIDR, else None."""
+    block = ipv6.canonical_block(text)
+    if block is None:
+        return None
+    value, prefix = block
+    return value + V6_OFFSET, value + V6_OFFSET + (1 << (128 - prefix)) - 1
+
+
 def _v6_block(value: int, prefix: int) -> Interval:
     """The first and last IPv6 address of the /prefix block holding ``value``."""
     size = 1 << (128 - prefix)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
+from operator import attrgetter
 from typing import Any, cast
 
 from sgaudit.model import UNKNOWN, Group, Matcher, Rule, Vpc, make_rule
 from sgaudit.net import addresses, ports
 
 _intern = sys.intern
+#: a Rule's source, read in C
+_SOURCE = attrgetter("source")
 
 
 class ShapeError(ValueError):
@@ -98,12 +101,15 @@ def selection(raw: Any, select: Matcher, path: str) -> tuple[bool, tuple[tuple[s
 
 
 def parse_group(raw: Mapping[str, Any], path: str, region: str, account: str | None,
-                tags: tuple[tuple[str, str], ...] | None = None) -> Group:
-    """``tags``: what ``selection`` read of this same ``raw`` (not read again)."""
+                tags: tuple[tuple[str, str], ...] | None = None,
+                prefix_lists: list[str] | None = None) -> Group:
+    """``tags``: what ``selection`` read of this same ``raw`` (not read again).
+    ``prefix_lists``: given, the rules' sources that name a prefix list (``pl-…``) are appended
+    to it in rule order, so that a reader need not walk every rule again to find them."""
     group_id = _need(raw, "GroupId", str, path)
     rules: list[Rule] = []
     for i, perm in enumerate(_opt(raw, "IpPermissions", list, path, [])):
-        _add_permission_rules(rules, perm, path, i)
+        _add_permission_rules(rules, perm, path, i, prefix_lists)
     return Group(
         group_id=group_id,
         group_name=_text(raw, "GroupName", path, ""),
@@ -138,10 +144,12 @@ def permission_rules(perm: Any, path: str) -> list[Rule]:
     return rules
 
 
-def _add_permission_rules(rules: list[Rule], perm: Any, path: str, index: int | None = None) -> None:
-    """``permission_rules``, appended to ``rules``.  The hot path of large snapshots: plain type
-    checks inline; the permission's JSON path (``path``, then ``.IpPermissions[index]`` when an
-    index is given) and every message are spelled only when needed."""
+def _add_permission_rules(rules: list[Rule], perm: Any, path: str, index: int | None = None,
+                          prefix_lists: list[str] | None = None) -> None:
+    """``permission_rules``, appended to ``rules`` (``prefix_lists``: see ``parse_group``).  The
+    hot path of large snapshots: plain type checks inline; the permission's JSON path (``path``,
+    then ``.IpPermissions[index]`` when an index is given) and every message are spelled only
+    when needed."""
     if type(perm) is not dict:
         if not isinstance(perm, Mapping):
             raise ShapeError(f"{_perm_path(path, index)}: expected an object, got {_brief(perm)}")
@@ -156,6 +164,8 @@ def _add_permission_rules(rules: list[Rule], perm: Any, path: str, index: int | 
         entries = perm.get(list_key)
         if entries and type(entries) is list:
             _add_source_rules(rules, known, entries, is_cidr, source_key, (path, index, list_key))
+            if prefix_lists is not None and not is_cidr:  # a CIDR never starts with "pl-"
+                prefix_lists += [s for s in map(_SOURCE, rules[-len(entries):]) if s.startswith("pl-")]
         elif entries is not None and type(entries) is not list:
             raise ShapeError(f"{_perm_path(path, index)}.{list_key}: expected a list, got "
                              f"{_brief(entries)}")
@@ -167,11 +177,11 @@ def _perm_path(path: str, index: int | None) -> str:
 
 def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: list[Any],
                       is_cidr: bool, source_key: str, where: tuple[str, int | None, str]) -> None:
-    """One Rule per entry of a source list; CIDRs canonical (and shared from parse_cidr's
-    cache), other sources interned.  ``where``: the permission's path, index and list key,
-    spelled out on error only."""
+    """One Rule per entry of a source list; CIDRs canonical (``addresses.read_cidr``), other
+    sources interned.  ``where``: the permission's path, index and list key, spelled out on
+    error only."""
     protocol, from_port, to_port = known
-    parse, canonical = addresses.parse_cidr, addresses.PARSED  # PARSED: canonical texts only
+    read, canonical = addresses.read_cidr, addresses.PARSED  # PARSED: canonical texts only
     i, source = 0, None
     try:
         for i, entry in enumerate(entries):
@@ -179,7 +189,7 @@ def _add_source_rules(rules: list[Rule], known: tuple[str, int, int], entries: l
             if type(source) is not str:
                 raise _bad_source(_perm_path(*where[:2]), where[2], i, source_key, source)
             if source not in canonical:
-                source = parse(source)[0] if is_cidr else _intern(source)
+                source = read(source) if is_cidr else _intern(source)
             rules.append(make_rule((protocol, from_port, to_port, source,
                                     entry.get("SecurityGroupRuleId"), entry.get("Description"), None, None)))
     except addresses.CidrError:

@@ -84,6 +84,9 @@ class _Reader:
     def __init__(self, select: Matcher) -> None:
         self.select = select
         self.groups: dict[tuple[str, str, str], Group] = {}
+        #: the prefix lists (``pl-…`` sources) a group's rules name, in rule order, by the key
+        #: of ``groups``: noted while parsing, so that no walk of every rule looks for them
+        self.group_prefix_lists: dict[tuple[str, str, str], list[str]] = {}
         self.group_files: dict[tuple[str, str, str], str] = {}
         self.vpcs: dict[tuple[str, str], Vpc] = {}
         self.vpc_files: dict[tuple[str, str], str] = {}
@@ -229,22 +232,20 @@ class _Reader:
         """A rule from a prefix list whose entries no file gave may allow anything (the list can
         hold 0.0.0.0/0): the scan is incomplete, as when the live scan cannot read it."""
         reported = {e.operation for e in self.errors}
-        for group in self.groups.values():
-            for rule in group.rules:
-                if not rule.source.startswith("pl-"):
-                    continue
-                key = (group.region, rule.source)
-                operation = f"GetManagedPrefixListEntries {rule.source}"
+        for group_key, group in self.groups.items():
+            for source in self.group_prefix_lists.get(group_key, ()):
+                key = (group.region, source)
+                operation = f"GetManagedPrefixListEntries {source}"
                 if key in self.prefix_lists or operation in reported:
                     continue
                 reported.add(operation)
                 name = self.prefix_list_names.get(key)
                 self.errors.append(ScanError(
                     group.account, group.region, operation,
-                    f"{group.group_id} allows traffic from prefix list {rule.source}"
+                    f"{group.group_id} allows traffic from prefix list {source}"
                     + (f" ({name})" if name else "") + ", whose entries no --snapshot file gives: "
                     "add the output of 'aws ec2 get-managed-prefix-list-entries --prefix-list-id "
-                    f"{rule.source}' (as --snapshot {rule.source}:FILE)", "PrefixListNotRead"))
+                    f"{source}' (as --snapshot {source}:FILE)", "PrefixListNotRead"))
 
     def _groups(self, section: Mapping[str, Any], path: str, region: str, account: str | None,
                 file: str) -> None:
@@ -258,14 +259,15 @@ class _Reader:
             where = f"{path}.SecurityGroups[{i}]"
             selected, tags = selection(raw, self.select, where)
             if selected:
-                group = parse_group(raw, where, region, account, tags)
+                prefix_lists: list[str] = []
+                group = parse_group(raw, where, region, account, tags, prefix_lists)
                 if self.select.matches(group):
-                    self._add(group, file)
+                    self._add(group, file, prefix_lists)
             raw_groups[i] = None  # free the parsed JSON as we go: peak memory stays near the file's
 
-    def _add(self, group: Group, file: str) -> None:
+    def _add(self, group: Group, file: str, prefix_lists: list[str]) -> None:
         """The same group twice is fine when both copies agree; when they differ, which one is
-        the truth is not sgaudit's to guess."""
+        the truth is not sgaudit's to guess.  ``prefix_lists``: the group's ``pl-…`` sources."""
         key = (group.account, group.region, group.group_id)
         seen = self.groups.get(key)
         if seen is not None and not _same_group(seen, group):
@@ -274,6 +276,8 @@ class _Reader:
                 f"{self.group_files[key]} with different rules or tags; pass one snapshot per "
                 "group (which copy is current cannot be told)")
         self.groups[key] = group
+        if prefix_lists:  # a copy that agrees names the same lists (maybe in another order)
+            self.group_prefix_lists[key] = prefix_lists
         self.group_files.setdefault(key, file)
 
 

@@ -45,8 +45,16 @@ def outcome(func: object, text: str) -> object:
         return ValueError
 
 
+def reference_read_cidr(text: str) -> str:
+    return reference_parse_cidr(text)[0]
+
+
 def assert_like_ipaddress(text: str) -> None:
     assert outcome(addresses.parse_cidr, text) == outcome(reference_parse_cidr, text), text
+    addresses.PARSED.pop(text, None)
+    assert outcome(addresses.read_cidr, text) == outcome(reference_read_cidr, text), text
+    if text in addresses.PARSED:  # what the snapshot reader leaves for the differ
+        assert addresses.PARSED[text] == reference_interval(text), text
     assert outcome(addresses.cidr_interval, text) == reference_interval(text), text
     fast4 = addresses._fast_v4(text)
     if fast4 is not None:
@@ -56,6 +64,10 @@ def assert_like_ipaddress(text: str) -> None:
     if fast is not None:  # what the fast path reads, ipaddress reads to the same value
         net = ipaddress.ip_network(text, strict=False)
         assert (int(ipaddress.IPv6Address(text.partition("/")[0])), net.prefixlen) == fast
+    block = ipv6.canonical_block(text)
+    if block is not None:  # only a network as ipaddress prints it, read to its value
+        net = ipaddress.ip_network(text)  # strict: no host bits
+        assert (str(net), (int(net.network_address), net.prefixlen)) == (text, block)
 
 
 #: addresses with long and short zero runs, the values where spellings differ most
@@ -166,6 +178,56 @@ v4_hostile = st.text(alphabet="0123456789./ \n\u0661x+-_", max_size=22)
 @example("+1.2.3.4")
 @example("1.2.3.\u0664")
 @example("1.2.3.4\n")
+@example("1.2.3.0/24\x00")
+@example("1.2.3.0\x00/24")
+@example(" 1.2.3.0/24")
+@example("1.2.3.0/24 ")
+@example("1.2.3.4/24")
+@example("1.2.3.4/032")
+@example("01.2.3.0/24")
+@example("1.2.3.\u0660/24")
+@example("1.2.3.\uff10/24")
+@example("1.2.3.0/\u0662\u0664")
+@example("1.2.3.0/24/24")
+@example("::ffff:1.2.3.4")
+@example("::ffff:1.2.3.0/120")
+@example("::FFFF:1.2.3.4/128")
+@example("1.2.3.0./24")
+@example(".1.2.3.0/24")
+@example(":1:2:3:4:5:6:7/128")
+@example("1:2:3:4:5:6:7:/128")
+@example("1::2::3/128")
+@example("1:::2/64")
+@example("::1:/128")
+@example(":/128")
+@example("/128")
+@example("1:0:0:2::/64")
+@example("1::2:0:0:0/128")
+@example("1:0:0:0::2/128")
+@example("1::0:2/128")
+@example("0:0:1::/64")
+@example("::0:1/128")
+@example("1:2:3:4:5:6::/112")
+@example("1:2:3:4:5:6:7::/128")
+@example("1:0:0:2:3:4:5:6/128")
+@example("1:2:3:4:5:6:0:0/128")
+@example("0:0:0:0:0:0:0:0/0")
+@example("1:2:3:4::5:6:7:8/128")
+@example("1:2:3:4:5:6:7:8:9/128")
+@example("2001:DB8::/32")
+@example("2001:0db8::/32")
+@example("2001:db8:00::/48")
+@example("12345::/16")
+@example("::ffff:0:0/96")
+@example("::ffff:0:0/128")
+@example("::/0")
+@example("::/128")
+@example("1::/0")
+@example("fe80::1%eth0/128")
+@example("2001:db8::/64\x00")
+@example("2001:db8::\x00/64")
+@example("2001:db8::/\u0666\u0664")
+@example("2001:db8::/064")
 def test_hostile_text_is_refused_or_read_as_ipaddress_does(text: str) -> None:
     assert_like_ipaddress(text)
 
@@ -205,6 +267,35 @@ def test_seeded_random_blocks_format_and_parse_back() -> None:
         assert addresses.interval_text(lo, hi) == str(net)
         assert addresses.to_cidrs(((lo, hi),)) == (str(net),)
         assert ipv6.parse(str(net)) == (value, prefix)
+        assert ipv6.canonical_block(str(net)) == (None if value >> 32 == 0xFFFF else (value, prefix))
+        addresses.PARSED.pop(str(net), None)
+        assert addresses.read_cidr(str(net)) == str(net)
+        assert addresses.PARSED[str(net)] == (lo, hi)
+        uncompressed = ":".join(f"{value >> (112 - 16 * i) & 0xFFFF:x}" for i in range(8))
+        for other in {net.exploded, f"{uncompressed}/{prefix}", str(net).upper()} - {str(net)}:
+            assert ipv6.canonical_block(other) is None, other
+            assert addresses.read_cidr(other) == str(net), other
+
+
+def test_seeded_random_ipv4_blocks_read_as_parse_cidr_reads_them() -> None:
+    """``read_cidr``'s own reading of canonical dotted quads: random networks (most of them
+    canonical, some with host bits set or no prefix length) give parse_cidr's text, and the
+    canonical ones are entered in PARSED without a call to parse_cidr."""
+    rng = random.Random(20261207)
+    for _ in range(5000):
+        prefix = rng.choice([0, 1, 8, 16, 24, 28, 31, 32, rng.randint(0, 32)])
+        value = rng.getrandbits(32)
+        if rng.random() < 0.8:
+            value &= ~((1 << (32 - prefix)) - 1) & 0xFFFFFFFF
+        address = str(ipaddress.IPv4Address(value))
+        text = address if rng.random() < 0.1 else f"{address}/{prefix}"
+        addresses.PARSED.pop(text, None)
+        misses = addresses.parse_cidr.cache_info().misses
+        net = ipaddress.ip_network(text, strict=False)
+        assert addresses.read_cidr(text) == str(net), text
+        assert addresses.PARSED[str(net)] == (int(net.network_address), int(net.broadcast_address))
+        if str(net) == text:
+            assert addresses.parse_cidr.cache_info().misses == misses, text
 
 
 @pytest.mark.parametrize("text", ["2001:db8::/32", "2001:DB8:0:0::/48", "2001:0db8::1/64"])

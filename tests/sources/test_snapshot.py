@@ -644,3 +644,46 @@ def test_unknown_keys_in_a_baseline_are_warned_about(sgaudit: Callable[..., Run]
     assert not [line for line in labelled.err_lines if "have no region or account" in line]
     no_baseline = sgaudit("check", "--policy", POLICY, "--snapshot", GROUPS, "--snapshot", VPCS)
     assert warning not in no_baseline.err_lines
+
+
+def _unread_by_walking_every_rule(snap: Any, given: set[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """The unread prefix lists as the reader found them before it noted them while parsing:
+    every rule of every group walked, in order, each list reported once."""
+    out: list[tuple[str, ...]] = []
+    for group in snap.groups:
+        for rule in group.rules:
+            operation = f"GetManagedPrefixListEntries {rule.source}"
+            if (rule.source.startswith("pl-") and (group.region, rule.source) not in given
+                    and operation not in [o[2] for o in out]):
+                out.append((group.account, group.region, operation, f"{group.group_id} allows "
+                            f"traffic from prefix list {rule.source}"))
+    return out
+
+
+def test_unread_prefix_lists_noted_while_parsing_are_those_every_rule_names(tmp_path: Path) -> None:
+    """Lists named by PrefixListIds and by a UserIdGroupPairs GroupId that is a list id, in
+    several groups and regions, a group repeated in another file with its rules in another
+    order, a list whose entries are given and a group not selected: the errors, in their
+    order, are those a walk over every rule gives."""
+    def perm(port: int, *lists: str, pairs: tuple[str, ...] = ()) -> dict[str, Any]:
+        return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}], "Ipv6Ranges": [{"CidrIpv6": "fd00::/8"}],
+                "PrefixListIds": [{"PrefixListId": pl} for pl in lists],
+                "UserIdGroupPairs": [{"GroupId": g, "UserId": "111122223333"} for g in pairs]}
+
+    groups = [sg("sg-1", [perm(22, "pl-0000000b", "pl-0000000a"), perm(80, pairs=("sg-9", "pl-000000ee"))]),
+              sg("sg-2", [perm(443, "pl-00000009", "pl-0000000c", "pl-0000000b")]),
+              sg("sg-3", [perm(22, "pl-000000dd")], Tags=[{"Key": "owner", "Value": "other"}]),
+              sg("sg-4", [perm(22, pairs=("sg-1",))])]
+    again = sg("sg-1", [perm(80, pairs=("pl-000000ee", "sg-9")), perm(22, "pl-0000000a", "pl-0000000b")])
+    first = write(tmp_path, {"SecurityGroups": groups}, "a.json")
+    second = write(tmp_path, {"SecurityGroups": [again]}, "b.json")
+    third = write(tmp_path, {"SecurityGroups": [sg("sg-5", [perm(22, "pl-0000000a")])]}, "c.json")
+    given = write(tmp_path, {"Entries": [{"Cidr": "10.0.0.0/8"}]}, "given.json")
+    snap = SnapshotSource([f"eu-west-1:{first}", f"eu-west-1:{second}", f"us-east-1:{third}",
+                           f"eu-west-1:pl-00000009:{given}"]).read(Matcher(tags=(("owner", "coiled"),)))
+    got = [(e.account, e.region, e.operation, e.message.split(",")[0]) for e in snap.errors]
+    assert got == _unread_by_walking_every_rule(snap, {("eu-west-1", "pl-00000009")})
+    assert [e[2].split()[1] for e in got] == ["pl-000000ee", "pl-0000000a", "pl-0000000b",
+                                                 "pl-0000000c"]
+    assert {e.code for e in snap.errors} == {"PrefixListNotRead"}
