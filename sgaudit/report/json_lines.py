@@ -81,21 +81,22 @@ def _lines(block: Sequence[Finding], escape: bool) -> tuple[list[str], list[str]
     texts: list[str] = []
     lines = []
     for f in block:
-        spot = (f.account, f.region, f.group_id, f.group_name)
+        # its fields unpacked at once (a named tuple's fields are read one lookup at a time)
+        (key, kind, severity, account, region, group_id, group_name, protocol, from_port, to_port,
+         source, rule_ids, reason, description, waived, waiver_reason, baselined, first_seen) = f
+        spot = (account, region, group_id, group_name)
         place = places.get(spot) or _cache(places, spot, _place(f))
-        from_port, to_port = f.from_port, f.to_port
         if type(from_port) is int is type(to_port):  # 1 == True == 1.0: ints alone are cached
-            kind = (f.kind, f.severity, f.protocol, from_port, to_port)
-            term = terms.get(kind) or _cache_terms(terms, kind, f)
+            terms_of = (kind, severity, protocol, from_port, to_port)
+            term = terms.get(terms_of) or _cache_terms(terms, terms_of, f)
         else:
             term = _terms(f)
-        key, source, reason, rule_ids, description = f.key, f.source, f.reason, f.rule_ids, f.description
         if escape:
             key, source, reason = _s(key)[1:-1], _s(source)[1:-1], _s(reason)[1:-1]
         else:
             texts += key, source, reason
-        tail = (_UNACCEPTED if f.waived is False and f.waiver_reason is None
-                and f.baselined is False and f.first_seen is None else _accepted(f))
+        tail = (_UNACCEPTED if waived is False and waiver_reason is None
+                and baselined is False and first_seen is None else _accepted(f))
         # a tuple joined, not an f-string: a str subclass is written as its text, as json.dumps does
         lines.append("".join((
             '{"key": "', key, '", ', place, ', ', term, ', "source": "', source, '", "rule_ids": ',

@@ -211,3 +211,20 @@ def test_tokens_allowed_on_some_ports_are_outside_on_the_others_as_the_general_p
          "icmpv6, all other protocols from sg-0other", "medium"),
         ("udp", "pl-unread", "outside the envelope: udp 50-52, 54-60 from pl-unread", "medium"),
         ("tcp", "0.0.0.0/0", "no rule allows it; required because dask", "medium")]
+
+
+def test_a_group_allowing_itself_everything_is_inside_only_where_the_envelope_allows_that() -> None:
+    """Protocol -1 from the group itself is inside an envelope that permits the group all its
+    own traffic (every Coiled envelope does), and outside one that does not."""
+    rule = Rule("-1", -1, -1, "sg-0a")
+    group = Group("sg-0a", "a", "vpc-5", "eu-west-1", ACCOUNT, rules=(rule,))
+    allowing = DesiredState((), (SELF_GRANT, Grant("tcp", 443, 443, "198.51.100.0/24", "allow")))
+    not_allowing = DesiredState((), (Grant("tcp", 0, 65535, "sg-0a", "its own tcp"),))
+    general = Differ()
+    general.fast_paths = False
+    fast = Differ()
+    assert fast.diff(group, allowing) == general.diff(group, allowing) == ()
+    found = fast.diff(group, not_allowing)
+    assert found == general.diff(group, not_allowing)
+    assert [(f.source, f.reason) for f in found] == [
+        ("sg-0a", "outside the envelope: udp, icmp, icmpv6, all other protocols from self")]

@@ -129,13 +129,22 @@ class FastPath:
     def _judge_every_protocol(self, run: Iterable[Rule], group: Group, env: Envelope,
                               reach: Mapping[str, intervals.IntervalSet], out: list[Entry | None]) -> int:
         """The verdicts of a run of protocol -1 rules, appended to ``out``; how many were
-        remembered (the envelope's spans on every protocol stand for one span)."""
-        every = self._every_protocol_spans(env, reach)[1]
-        gid, region, verdicts = group.group_id, group.region, self._verdicts_on(every)
+        remembered (the envelope's spans on every protocol stand for one span, made when a rule
+        needs them: every Coiled group allows itself everything, which its envelope allows)."""
+        every: EverySpan | None = None
+        verdicts: dict[object, Entry | None] = {}
+        gid, region = group.group_id, group.region
         parsed_of, append, touches = addresses.PARSED.get, out.append, bool(reach)
+        self_allowed = any(r.source.token == SELF and r.axis == FULL for r in env.get(ports.ALL, ()))
         remembered = 0
         for rule in run:
             source = SELF if rule[3] == gid else rule[3]
+            if self_allowed and source == SELF:
+                append((None, touches))
+                continue
+            if every is None:
+                every = self._every_protocol_spans(env, reach)[1]
+                verdicts = self._verdicts_on(every)
             key = (source, region) if source.startswith("pl-") else source
             entry = verdicts.get(key, _UNKNOWN)
             if entry is _UNKNOWN:
