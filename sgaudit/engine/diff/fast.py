@@ -62,9 +62,9 @@ class FastPath:
         #: (axis, the rects on it) -> those rects and what ``_cut`` made of them: shared by
         #: envelopes
         self._cuts: dict[tuple[object, ...], tuple[tuple[Rect, ...], _Cut]] = {}
-        #: (protocol, FromPort, ToPort, touches, the cut) -> that cut and the span: one Span for
+        #: (protocol, ports, touches, the rects there) -> those rects and the span: one Span for
         #: every envelope with the same rects there (most of a fleet's, whatever their VPC)
-        self._shared: dict[tuple[object, ...], tuple[_Cut, Span]] = {}
+        self._shared: dict[tuple[object, ...], tuple[tuple[Rect, ...], Span]] = {}
         #: envelope -> that envelope and its spans on every protocol (for protocol -1), as the
         #: first envelope with the same spans made them (so that they stand for them)
         self._every_protocol: dict[int, tuple[Envelope, EverySpan]] = {}
@@ -242,21 +242,22 @@ class FastPath:
         if found is not None and found[0] is side:
             return found[1]
         lo, hi = FULL[0] if protocol == OTHER else ports.axis_interval(protocol, from_port, to_port)
-        axis = ((lo, hi),)
-        # ``may_touch``, from the side's reach (none for OTHER)
+        # what the span is made of: the side's rects that meet these ports, by identity (see
+        # ``_side``), and whether a required rule's ports are among them (``may_touch``; none
+        # for OTHER); an envelope's rects have one port interval each (``Differ._envelope``)
+        ids = tuple(ident for a, b, ident in side[3] if a <= hi and lo <= b)
         touches = side[2] is not None and any(a <= hi and lo <= b for a, b in side[2])
-        made = self._cut(side, axis)
-        shared_key = (protocol, from_port, to_port, touches, id(made))
+        shared_key = (protocol, lo, hi, touches, ids)
         shared = self._shared.get(shared_key)
-        if shared is not None and shared[0] is made:
-            span = shared[1]
-        else:
-            stretches, tokens, vpc = made
+        if shared is None:
+            axis = ((lo, hi),)
+            rects = tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1])
+            stretches, tokens, vpc = self._cut(rects, axis, ids)
             text, severities = _axis_facts(protocol, axis)
-            span = Span(axis, text, stretches, tokens, vpc, touches, severities)
-            remember(self._shared, shared_key, (made, span))
-        remember(self._spans, key, (side, span))
-        return span
+            shared = (rects, Span(axis, text, stretches, tokens, vpc, touches, severities))
+            remember(self._shared, shared_key, shared)  # it holds the rects: their ids stay theirs
+        remember(self._spans, key, (side, shared[1]))
+        return shared[1]
 
     def _side(self, env: Envelope, protocol: str, reach: Mapping[str, intervals.IntervalSet]) -> Side:
         """The envelope's rects on ``protocol`` (with protocol -1's; ``OTHER``: those alone), as
@@ -278,18 +279,15 @@ class FastPath:
         remember(self._sides, key, (env, side))
         return side
 
-    def _cut(self, side: Side, axis: intervals.IntervalSet) -> _Cut:
-        """The stretches on ``axis`` of the side's rects that meet it, the ports each token's
-        rects cover, and whether a rect comes from an unknown VPC; made once per axis and set
-        of rects (the differ makes one Rect per distinct grant, so they are told apart by
-        identity, and the entry holds them, so that no other object can take their ids)."""
-        (lo, hi), = axis
-        # an envelope's rects have one port interval each (``Differ._envelope``)
-        key = (axis, *(ident for a, b, ident in side[3] if a <= hi and lo <= b))
+    def _cut(self, rects: tuple[Rect, ...], axis: intervals.IntervalSet, ids: tuple[int, ...]) -> _Cut:
+        """The stretches of ``rects`` (``ids``: theirs) on ``axis``, the ports each token's rects
+        cover, and whether a rect comes from an unknown VPC; made once per axis and set of rects
+        (the differ makes one Rect per distinct grant, so they are told apart by identity, and
+        the entry holds them, so that no other object can take their ids)."""
+        key = (axis, ids)
         found = self._cuts.get(key)
         if found is not None:
             return found[1]
-        rects = tuple(r for r in side[0] if r.axis[0][0] <= hi and lo <= r.axis[0][1])
         covered: dict[str, list[intervals.Interval]] = {}
         for r in rects:
             if r.source.token is not None:
