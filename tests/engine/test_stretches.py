@@ -79,7 +79,9 @@ def state_for(k: int, option: int) -> DesiredState:
     allow = (Grant("tcp", 443, 443, "198.51.100.0/24", "allow"),
              Grant("tcp", 5432, 5432, "10.0.0.0/8", "allow"), Grant("tcp", 9090, 9100, "10.0.0.0/8", "allow"),
              # tokens allowed on some ports: a rule from them is outside on the others
-             Grant("tcp", 9000, 9100, "sg-0other", "allow"), Grant("udp", 53, 53, "pl-unread", "allow"))
+             Grant("tcp", 9000, 9100, "sg-0other", "allow"), Grant("udp", 53, 53, "pl-unread", "allow"),
+             # addresses on another protocol: protocol -1 meets its stretches too
+             Grant("udp", 500, 600, "11.0.0.0/9", "allow"))
     if option == 0:  # public ingress disabled: everything from the VPC
         return DesiredState((Grant("tcp", 22, 22, block, "ssh"), Grant("tcp", 8786, 8787, block, "dask")),
                             (SELF_GRANT, *allow))
