@@ -41,8 +41,6 @@ Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None,
              tuple[tuple[int, int, int], ...]]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
-#: those spans as ``_spans_said`` reads them for protocol -1 from one address range
-EverySaid = tuple[tuple[int, ...], tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], bool]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
 _UNKNOWN = cast(Entry, object())
 #: a rule's protocol and ports: a run of rules with the same is one permission's sources
@@ -71,7 +69,6 @@ class FastPath:
         #: first envelope with the same spans made them (so that they stand for them)
         self._every_protocol: dict[int, tuple[Envelope, EverySpan]] = {}
         self._every_shared: dict[tuple[object, ...], EverySpan] = {}
-        self._every_said: dict[int, tuple[EverySpan, EverySaid]] = {}
         #: a shared span or every-protocol tuple -> it and the verdicts there by source ((source,
         #: region) for a prefix list): a source that recurs across a fleet (the world, a VPC's
         #: range, a private block, a managed prefix list) is judged once per span
@@ -152,7 +149,7 @@ class FastPath:
             entry = verdicts.get(key, _UNKNOWN)
             if entry is _UNKNOWN:
                 parsed = parsed_of(source)
-                entry = _all_one_range(rule, self._said(every), parsed[0], parsed[1], source, touches) \
+                entry = _all_one_range(rule, every, parsed[0], parsed[1], source, touches) \
                     if parsed is not None else None
                 if entry is None:
                     entry = self._all_protocols(rule, group, every, touches)
@@ -160,13 +157,6 @@ class FastPath:
                 remembered += 1
             append(entry)
         return remembered
-
-    def _said(self, every: EverySpan) -> EverySaid:
-        found = self._every_said.get(id(every))
-        if found is None or found[0] is not every:  # it holds ``every``: the id stays its
-            found = (every, _spans_said(every))
-            remember(self._every_said, id(every), found)
-        return found[1]
 
     def _verdicts_on(self, where: Span | EverySpan) -> dict[object, Entry | None]:
         found = self._verdicts.get(id(where))
@@ -319,42 +309,29 @@ def _inside(rule: Rule, span: Span, rest: intervals.IntervalSet, lo: int, hi: in
     return (f"outside the envelope: {rule.protocol} {said}from {origin}", severity), span.touches
 
 
-def _all_one_range(rule: Rule, said: EverySaid, lo: int, hi: int, text: str,
+def _all_one_range(rule: Rule, spans: EverySpan, lo: int, hi: int, text: str,
                    touches: bool) -> Entry | None:
     """Protocol -1 from one address range that lies inside one stretch on every protocol's
     span (the usual case): ``_all_protocols``'s verdict from integers, without its pieces.
     None when the range crosses a stretch or an unknown VPC is near (``_all_protocols`` then
     tells)."""
-    starts, words, vpc = said
-    i = bisect_right(starts, lo) - 1
-    if vpc or (i + 1 < len(starts) and starts[i + 1] <= hi):
-        return None
-    partial, wholly = words[i]
+    partial: list[str] = []
+    wholly: list[str] = []
+    for protocol, span in spans:
+        starts = span.stretches.starts
+        i = bisect_right(starts, lo) - 1
+        if span.vpc or (i + 1 < len(starts) and starts[i + 1] <= hi):
+            return None
+        rest = span.stretches.rests[i]
+        if rest == FULL:
+            wholly.append(protocol_name(protocol))
+        elif rest:
+            partial.append(f"{protocol_words(protocol, rest)} from {text}")
     if not partial and not wholly:
         return None, touches
-    reason = "outside the envelope: " + joined([f"{w} from {text}" for w in partial], len(partial),
-                                                wholly, text)
+    reason = "outside the envelope: " + joined(partial, len(partial), wholly, text)
     severity = interval_severity(_ALL_SEVERITIES, lo, hi) or rule_severity(rule, Source(addrs=((lo, hi),)))
     return (reason, severity), touches
-
-
-def _spans_said(spans: EverySpan) -> EverySaid:
-    """The spans' stretches cut together (a range inside one of these is inside one stretch of
-    every span), and on each the words of the protocols it leaves ports of and the names of
-    those it leaves wholly (``_all_one_range`` adds the source); whether an unknown VPC is near."""
-    starts = sorted({start for _, span in spans for start in span.stretches.starts})
-    words = []
-    for point in starts:
-        partial: list[str] = []
-        wholly: list[str] = []
-        for protocol, span in spans:
-            rest = span.stretches.rests[bisect_right(span.stretches.starts, point) - 1]
-            if rest == FULL:
-                wholly.append(protocol_name(protocol))
-            elif rest:
-                partial.append(protocol_words(protocol, rest))
-        words.append((tuple(partial), tuple(wholly)))
-    return tuple(starts), tuple(words), any(span.vpc for _, span in spans)
 
 
 def _all_token(rule: Rule, spans: EverySpan, source: Source) -> tuple[str, Severity] | None:

@@ -24,11 +24,11 @@ def describe_pieces(pieces: Sequence[Outside], whole: Source, limit: int = 3) ->
                   [protocol_name(p.protocol) for p in wholly], origin, limit)
 
 
-def joined(partial: Sequence[str], partial_count: int, wholly: Sequence[str], origin: str,
+def joined(partial: list[str], partial_count: int, wholly: list[str], origin: str,
            limit: int = 3) -> str:
     """The reason's line: the first ``limit`` partial pieces (``partial``: their texts, of
     ``partial_count`` in all), then the protocols wholly outside, named together."""
-    texts = list(partial[:limit])
+    texts = partial[:limit]
     if partial_count > limit:
         texts.append(f"and {partial_count - limit} more range(s)")
     if wholly:
