@@ -9,6 +9,7 @@ use the whole axis.  Protocol ``-1`` stands for every protocol and is expanded b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sgaudit.net.intervals import Interval, IntervalSet, covers
 
@@ -62,8 +63,10 @@ def normalize_protocol(value: object) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def axis_interval(protocol: str, from_port: int, to_port: int) -> Interval:
-    """The part of the port axis that an AWS (protocol, FromPort, ToPort) triple allows."""
+    """The part of the port axis that an AWS (protocol, FromPort, ToPort) triple allows
+    (remembered: a fleet's rules name few such triples, and the differ asks for each often)."""
     if protocol in PORTED:
         if from_port < 0 or to_port < 0:
             return (PORT_MIN, PORT_MAX)
