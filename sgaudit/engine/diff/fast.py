@@ -41,6 +41,10 @@ Side = tuple[tuple[Rect, ...], tuple[object, ...], intervals.IntervalSet | None,
              tuple[tuple[int, int, int], ...]]
 #: an envelope's spans on all ports of every named protocol and of the others (protocol -1)
 EverySpan = tuple[tuple[str, Span], ...]
+#: a span, its verdicts by source, its stretches' starts and rests, whether an unknown VPC is
+#: near, the last stretch's index and the verdict of a covered source
+SpanRun = tuple[Span, dict[object, Entry | None], tuple[int, ...], tuple[intervals.IntervalSet, ...],
+                bool, int, Entry]
 #: what a span's remembered verdicts give for a source they do not hold (no verdict is it)
 _UNKNOWN = cast(Entry, object())
 #: a rule's protocol and ports: a run of rules with the same is one permission's sources
@@ -72,7 +76,10 @@ class FastPath:
         #: a shared span or every-protocol tuple -> it and the verdicts there by source ((source,
         #: region) for a prefix list): a source that recurs across a fleet (the world, a VPC's
         #: range, a private block, a managed prefix list) is judged once per span
-        self._verdicts: dict[int, tuple[Span | EverySpan, dict[object, Entry | None]]] = {}
+        self._verdicts: dict[int, tuple[EverySpan, dict[object, Entry | None]]] = {}
+        #: a span -> it, its verdicts by source (as above), and what a run of rules on it reads
+        #: (``_judge_on_span``): looked up once per run
+        self._span_runs: dict[int, SpanRun] = {}
         self._remembered = 0  # verdicts in all (see judge_all)
 
     def judge_all(self, group: Group, env: Envelope, reach: Mapping[str, intervals.IntervalSet],
@@ -85,6 +92,7 @@ class FastPath:
         when they hold ``CACHE_LIMIT`` or more (read where the tests can lower it)."""
         if self._remembered >= rect_module.CACHE_LIMIT:
             self._verdicts.clear()
+            self._span_runs.clear()
             self._remembered = 0
         out: list[Entry | None] = []
         for (protocol, from_port, to_port), run in groupby(group.rules, _PORTS_OF):
@@ -101,10 +109,13 @@ class FastPath:
                        out: list[Entry | None]) -> int:
         """The verdicts of a run of rules on one span, appended to ``out``; how many were
         remembered.  A range inside one stretch (the usual case) is judged here."""
-        gid, region, verdicts = group.group_id, group.region, self._verdicts_on(span)
-        parsed_of, append = addresses.PARSED.get, out.append
-        starts, rests, vpc = span.stretches.starts, span.stretches.rests, span.vpc
-        last, covered = len(starts) - 1, (None, span.touches)
+        ctx = self._span_runs.get(id(span))
+        if ctx is None or ctx[0] is not span:  # it holds ``span``: the id stays its
+            starts = span.stretches.starts
+            ctx = (span, {}, starts, span.stretches.rests, span.vpc, len(starts) - 1, (None, span.touches))
+            self._span_runs[id(span)] = ctx
+        _, verdicts, starts, rests, vpc, last, covered = ctx
+        gid, region, parsed_of, append = group.group_id, group.region, addresses.PARSED.get, out.append
         remembered = 0
         for rule in run:
             source = SELF if rule[3] == gid else rule[3]
@@ -158,7 +169,7 @@ class FastPath:
             append(entry)
         return remembered
 
-    def _verdicts_on(self, where: Span | EverySpan) -> dict[object, Entry | None]:
+    def _verdicts_on(self, where: EverySpan) -> dict[object, Entry | None]:
         found = self._verdicts.get(id(where))
         if found is None or found[0] is not where:
             found = self._verdicts[id(where)] = (where, {})  # it holds ``where``: the id stays its
