@@ -134,8 +134,8 @@ def _canonical_v6(text: str) -> Interval | None:
     block = ipv6.canonical_block(text)
     if block is None:
         return None
-    value, prefix = block
-    return value + V6_OFFSET, value + V6_OFFSET + (1 << (128 - prefix)) - 1
+    lo, hi = _v6_block(*block)
+    return lo + V6_OFFSET, hi + V6_OFFSET
 
 
 def _v6_block(value: int, prefix: int) -> Interval:
